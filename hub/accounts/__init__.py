@@ -1,0 +1,1 @@
+"""Organisations, users, roles, sharing groups, API tokens, MFA and sign-in."""

@@ -1,0 +1,131 @@
+"""Who is who: organisations, their users, sharing groups and API tokens."""
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime, timezone
+
+from flask_login import UserMixin
+from sqlalchemy import BigInteger, Boolean, DateTime, Enum, ForeignKey, String, Table, Column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hub.extensions import db
+
+# Identities of member organisations are derived from their slug, so every export of the same
+# organisation names the same STIX identity.
+IDENTITY_NAMESPACE = uuid.UUID("6d1c3f0e-6a8e-4f0e-9a59-2f3b8c0a9b11")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class OrgKind(str, enum.Enum):
+    hospital = "hospital"
+    national_cert = "national_cert"
+    law_enforcement = "law_enforcement"
+    vendor = "vendor"
+    peer_hub = "peer_hub"
+
+
+class Role(str, enum.Enum):
+    admin = "admin"
+    analyst = "analyst"
+    viewer = "viewer"
+
+
+group_members = Table(
+    "sharing_group_member",
+    db.metadata,
+    Column("group_id", ForeignKey("sharing_group.id", ondelete="CASCADE"), primary_key=True),
+    Column("org_id", ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Organisation(db.Model):
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[OrgKind] = mapped_column(Enum(OrgKind, native_enum=False, length=20))
+    country: Mapped[str] = mapped_column(String(2))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    users: Mapped[list["User"]] = relationship(back_populates="org")
+    groups: Mapped[list["SharingGroup"]] = relationship(
+        secondary=group_members, back_populates="orgs"
+    )
+
+    @property
+    def identity_id(self) -> str:
+        return f"identity--{uuid.uuid5(IDENTITY_NAMESPACE, self.slug)}"
+
+    def __repr__(self) -> str:
+        return f"<Organisation {self.slug}>"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=10))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    # Bumped on password change or sign-out everywhere; part of the session id, so old
+    # sessions stop working.
+    session_epoch: Mapped[int] = mapped_column(default=0)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    org: Mapped[Organisation] = relationship(back_populates="users")
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    def get_id(self) -> str:  # Flask-Login
+        return f"{self.id}:{self.session_epoch}"
+
+    @property
+    def can_share(self) -> bool:
+        return self.role in (Role.admin, Role.analyst)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.admin
+
+    def __repr__(self) -> str:
+        return f"<User {self.email}>"
+
+
+class SharingGroup(db.Model):
+    __tablename__ = "sharing_group"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    orgs: Mapped[list[Organisation]] = relationship(
+        secondary=group_members, back_populates="groups"
+    )
+
+
+class ApiToken(db.Model):
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    # SHA-256 of the token: the token itself is shown once and never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100), default="")
+    prefix: Mapped[str] = mapped_column(String(12))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    user: Mapped[User] = relationship()

@@ -1,0 +1,214 @@
+"""Managing members: organisations, users, sharing groups, API tokens, passwords and TOTP."""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+
+from hub import audit
+from hub.accounts.models import (
+    ApiToken,
+    Organisation,
+    OrgKind,
+    Role,
+    SharingGroup,
+    User,
+    group_members,
+    utcnow,
+)
+from hub.errors import Conflict, NotFound, ValidationFailed
+from hub.extensions import db
+from hub.principal import Principal
+
+_hasher = PasswordHasher()
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+TOKEN_PREFIX = "hch_"
+MIN_PASSWORD_LENGTH = 12
+# Verifying against this keeps sign-in timing the same for unknown e-mail addresses.
+_DUMMY_HASH = _hasher.hash("no-such-user-password")
+
+
+def _check_slug(slug: str, field: str = "slug") -> None:
+    if not _SLUG.match(slug):
+        raise ValidationFailed(
+            "invalid slug",
+            [{"field": field, "value": slug, "error": "lower-case letters, digits and dashes, 2-63 characters"}],
+        )
+
+
+def create_org(slug: str, name: str, kind: str, country: str) -> Organisation:
+    _check_slug(slug)
+    try:
+        kind_value = OrgKind(kind)
+    except ValueError:
+        raise ValidationFailed("invalid kind", [{"field": "kind", "value": kind, "error": "one of " + ", ".join(k.value for k in OrgKind)}]) from None
+    if not re.fullmatch(r"[A-Za-z]{2}", country or ""):
+        raise ValidationFailed("invalid country", [{"field": "country", "value": country, "error": "an ISO 3166-1 alpha-2 code, e.g. CZ"}])
+    if db.session.scalar(select(Organisation).where(Organisation.slug == slug)):
+        raise Conflict(f"organisation {slug} already exists")
+    org = Organisation(slug=slug, name=name.strip() or slug, kind=kind_value, country=country.upper())
+    db.session.add(org)
+    db.session.commit()
+    return org
+
+
+def org_by_slug(slug: str) -> Organisation:
+    org = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
+    if org is None:
+        raise NotFound(f"no organisation {slug}")
+    return org
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed("password too short", [{"field": "password", "error": f"at least {MIN_PASSWORD_LENGTH} characters"}])
+
+
+def create_user(email: str, org_slug: str, role: str, password: str | None = None,
+                *, is_operator: bool = False) -> tuple[User, str]:
+    """Create a user; returns it with its password (generated when none is given)."""
+    email = email.strip().lower()
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        raise ValidationFailed("invalid e-mail", [{"field": "email", "value": email, "error": "not an e-mail address"}])
+    try:
+        role_value = Role(role)
+    except ValueError:
+        raise ValidationFailed("invalid role", [{"field": "role", "value": role, "error": "admin, analyst or viewer"}]) from None
+    org = org_by_slug(org_slug)
+    if db.session.scalar(select(User).where(User.email == email)):
+        raise Conflict(f"user {email} already exists")
+    password = password or secrets.token_urlsafe(12)
+    check_password_strength(password)
+    user = User(email=email, org=org, role=role_value, password_hash=hash_password(password),
+                is_operator=is_operator)
+    db.session.add(user)
+    db.session.commit()
+    return user, password
+
+
+def user_by_email(email: str) -> User:
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFound(f"no user {email}")
+    return user
+
+
+def create_group(slug: str, name: str, org_slugs: list[str]) -> SharingGroup:
+    _check_slug(slug)
+    if db.session.scalar(select(SharingGroup).where(SharingGroup.slug == slug)):
+        raise Conflict(f"sharing group {slug} already exists")
+    orgs = [org_by_slug(s.strip()) for s in org_slugs if s.strip()]
+    group = SharingGroup(slug=slug, name=name.strip() or slug, orgs=orgs)
+    db.session.add(group)
+    db.session.commit()
+    return group
+
+
+def verify_password(user: User | None, password: str) -> bool:
+    try:
+        ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if ok and user is not None and _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+        db.session.commit()
+    return ok and user is not None
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with these credentials, or None (same timing either way)."""
+    user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+    if not verify_password(user, password or "") or not user.active:
+        return None
+    return user
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    if not verify_password(user, current):
+        raise ValidationFailed("wrong password", [{"field": "current_password", "error": "does not match"}])
+    check_password_strength(new)
+    user.password_hash = hash_password(new)
+    user.session_epoch += 1  # every other session of this user ends here
+    audit.record("password_change", Principal.of(user))
+    db.session.commit()
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_uri(user: User, secret: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name="HealthCERT Hub")
+
+
+def verify_totp(secret: str, code: str) -> bool:
+    return bool(secret) and pyotp.TOTP(secret).verify((code or "").replace(" ", ""), valid_window=1)
+
+
+def enable_totp(user: User, secret: str, code: str) -> None:
+    if not verify_totp(secret, code):
+        raise ValidationFailed("wrong code", [{"field": "code", "error": "the code does not match; check the time on your device"}])
+    user.totp_secret = secret
+    audit.record("totp_enabled", Principal.of(user))
+    db.session.commit()
+
+
+def disable_totp(user: User, password: str) -> None:
+    if not verify_password(user, password):
+        raise ValidationFailed("wrong password", [{"field": "password", "error": "does not match"}])
+    user.totp_secret = None
+    audit.record("totp_disabled", Principal.of(user))
+    db.session.commit()
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(user: User, label: str = "") -> str:
+    """A new API token for the user; only its hash is stored, so this is the one chance to see it."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user=user, token_hash=_token_hash(token), label=label[:100], prefix=token[:12]))
+    audit.record("token_created", Principal.of(user), label=label[:100])
+    db.session.commit()
+    return token
+
+
+def user_for_token(token: str, *, channel: str = "api") -> User | None:
+    """The active user a token belongs to, or None; the use is audited."""
+    if not token or not token.startswith(TOKEN_PREFIX):
+        return None
+    api_token = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == _token_hash(token), ApiToken.revoked.is_(False))
+    )
+    if api_token is None or not api_token.user.active:
+        return None
+    api_token.last_used = utcnow()
+    audit.record("token_use", Principal.of(api_token.user), token=api_token.prefix, channel=channel)
+    db.session.commit()
+    return api_token.user
+
+
+def revoke_token(user: User, token_id: int) -> None:
+    api_token = db.session.get(ApiToken, token_id)
+    if api_token is None or api_token.user_id != user.id:
+        raise NotFound("no such token")
+    api_token.revoked = True
+    audit.record("token_revoked", Principal.of(user), label=api_token.label)
+    db.session.commit()
+
+
+def groups_of_org(org_id: int) -> list[SharingGroup]:
+    return list(db.session.scalars(
+        select(SharingGroup).join(group_members, group_members.c.group_id == SharingGroup.id)
+        .where(group_members.c.org_id == org_id).order_by(SharingGroup.slug)
+    ))

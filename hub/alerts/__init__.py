@@ -1,0 +1,1 @@
+"""Alerts: the transactional outbox written with every sharing act, and its fan-out."""

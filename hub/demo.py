@@ -1,0 +1,94 @@
+"""Demo data: the organisations of the product story, their users, a sharing group, a few shares.
+
+Idempotent: what exists is left alone, and demo objects have fixed STIX ids.
+"""
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from hub.accounts import services as accounts
+from hub.accounts.models import Organisation, SharingGroup, User
+from hub.extensions import db
+from hub.intel.audience import resolve_audience
+from hub.intel.ingest import share_objects
+from hub.intel.tlp import TLP
+from hub.principal import Principal
+
+DEMO_PASSWORD = "healthcert-demo"
+_DEMO_NS = uuid.UUID("0b0a7c1e-5f0e-4c55-8d4b-6f1f7f6c2d10")
+
+DEMO_ORGS = [
+    ("fn-brno", "University Hospital Brno", "hospital", "CZ"),
+    ("fn-ostrava", "University Hospital Ostrava", "hospital", "CZ"),
+    ("cert-cz", "CERT-CZ (national CSIRT)", "national_cert", "CZ"),
+    ("hc-sao-paulo", "Hospital das Clinicas Sao Paulo", "hospital", "BR"),
+    ("cert-br", "CERT.br", "national_cert", "BR"),
+    ("policie-cz", "Police CZ - Cybercrime Unit", "law_enforcement", "CZ"),
+    ("medidevice", "MediDevice Systems (vendor)", "vendor", "DE"),
+]
+DEMO_USERS = [
+    ("admin@fn-brno.demo", "fn-brno", "admin"),
+    ("analyst@fn-brno.demo", "fn-brno", "analyst"),
+    ("viewer@fn-brno.demo", "fn-brno", "viewer"),
+    ("admin@fn-ostrava.demo", "fn-ostrava", "admin"),
+    ("analyst@fn-ostrava.demo", "fn-ostrava", "analyst"),
+    ("admin@cert-cz.demo", "cert-cz", "admin"),
+    ("analyst@cert-cz.demo", "cert-cz", "analyst"),
+    ("analyst@hc-sao-paulo.demo", "hc-sao-paulo", "analyst"),
+    ("analyst@cert-br.demo", "cert-br", "analyst"),
+    ("liaison@policie-cz.demo", "policie-cz", "analyst"),
+    ("psirt@medidevice.demo", "medidevice", "analyst"),
+]
+DEMO_GROUP = ("cz-health", "CZ hospitals + CERT-CZ", ["fn-brno", "fn-ostrava", "cert-cz"])
+
+
+def _demo_id(object_type: str, name: str) -> str:
+    return f"{object_type}--{uuid.uuid5(_DEMO_NS, name)}"
+
+
+def _indicator(name: str, pattern: str, description: str) -> dict:
+    return {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": _demo_id("indicator", name),
+        "created": "2026-11-02T08:00:00.000Z",
+        "modified": "2026-11-02T08:00:00.000Z",
+        "name": name,
+        "description": description,
+        "pattern": pattern,
+        "pattern_type": "stix",
+        "valid_from": "2026-11-02T08:00:00.000Z",
+    }
+
+
+def seed_demo() -> list[str]:
+    """Create what is missing; return the lines to print (the logins)."""
+    for slug, name, kind, country in DEMO_ORGS:
+        if not db.session.scalar(select(Organisation).where(Organisation.slug == slug)):
+            accounts.create_org(slug, name, kind, country)
+    for email, org, role in DEMO_USERS:
+        if not db.session.scalar(select(User).where(User.email == email)):
+            accounts.create_user(email, org, role, DEMO_PASSWORD)
+    slug, name, members = DEMO_GROUP
+    if not db.session.scalar(select(SharingGroup).where(SharingGroup.slug == slug)):
+        accounts.create_group(slug, name, members)
+
+    brno = Principal.of(accounts.user_by_email("analyst@fn-brno.demo"))
+    share_objects(
+        brno,
+        [_indicator("Ransomware C2 seen at FN Brno", "[ipv4-addr:value = '203.0.113.66']",
+                    "Cobalt Strike beacon traffic from the imaging network.")],
+        audience=resolve_audience(brno, "community"), tlp=TLP.green,
+    )
+    share_objects(
+        brno,
+        [_indicator("Phishing domain targeting CZ hospitals", "[domain-name:value = 'nemocnice-portal.example']",
+                    "Credential phishing against EHR logins.")],
+        audience=resolve_audience(brno, {"groups": ["cz-health"]}), tlp=TLP.amber,
+    )
+    lines = ["Demo organisations and users (password for all: %s):" % DEMO_PASSWORD]
+    for email, org, role in DEMO_USERS:
+        lines.append(f"  {email:<28} {role:<8} {org}")
+    return lines

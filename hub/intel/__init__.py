@@ -1,0 +1,1 @@
+"""The STIX store: ingest, versions, observables index, reads, search, revocation."""

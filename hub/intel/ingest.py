@@ -1,0 +1,352 @@
+"""Sharing: validate STIX 2.1 objects with the stix2 library, mark them TLP 2.0, store them.
+
+A share is atomic: every object is checked before anything is written, and the items, versions,
+observables, audience grants, audit events and outbox rows commit in one transaction.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import orjson
+import stix2
+from sqlalchemy import select
+
+from hub import audit, policy
+from hub.alerts.models import OutboxEntry
+from hub.errors import Forbidden, ValidationFailed
+from hub.extensions import db
+from hub.intel import observables
+from hub.intel.audience import Audience
+from hub.intel.models import AudienceGrant, Observable, SharedItem, StixVersion
+from hub.intel.store import allocate_date_added, canonical_json, stix_stamp_to_us, us_to_datetime
+from hub.intel.tlp import TLP, TLP_BY_MARKING_ID, TLP2_MARKING_IDS
+from hub.principal import Principal
+
+_STIX_ID = re.compile(
+    r"^[a-z0-9][a-z0-9-]*[a-z0-9]--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+)
+SEARCH_TEXT_LIMIT = 4000
+
+
+class ObjectRejected(Exception):
+    """One object cannot be shared; the message says why."""
+
+
+@dataclass
+class PreparedObject:
+    stix_id: str
+    stix_type: str
+    modified_us: int
+    spec_version: str
+    body: str
+    tlp: TLP
+    name: str
+    search_text: str
+    valid_until_us: int | None
+    revoked: bool
+    observables: set[tuple[str, str]] = field(default_factory=set)
+
+
+def _tlp_of(raw: dict, requested: TLP | None) -> TLP:
+    refs = raw.get("object_marking_refs") or []
+    if not isinstance(refs, list):
+        raise ObjectRejected("object_marking_refs must be a list")
+    marked = {TLP_BY_MARKING_ID[ref] for ref in refs if ref in TLP_BY_MARKING_ID}
+    for granular in raw.get("granular_markings") or []:
+        if isinstance(granular, dict) and granular.get("marking_ref") in TLP_BY_MARKING_ID:
+            raise ObjectRejected("TLP must be an object marking (object_marking_refs), not granular")
+    if len(marked) > 1:
+        labels = ", ".join(sorted(t.label for t in marked))
+        raise ObjectRejected(f"object carries more than one TLP marking ({labels})")
+    own = next(iter(marked), None)
+    if own is not None and requested is not None and own != requested:
+        raise ObjectRejected(
+            f"object is marked {own.label}, which contradicts the requested tlp {requested.label}"
+        )
+    tlp = own or requested
+    if tlp is None:
+        raise ObjectRejected("object carries no TLP marking and the request names no tlp")
+    return tlp
+
+
+def _with_tlp2_marking(raw: dict, tlp: TLP) -> dict:
+    """Replace any TLP 1.0 / 2.0 reference by the TLP 2.0 one: the hub emits TLP 2.0 only."""
+    refs = [ref for ref in raw.get("object_marking_refs") or [] if ref not in TLP_BY_MARKING_ID]
+    return {**raw, "object_marking_refs": refs + [TLP2_MARKING_IDS[tlp]]}
+
+
+def _parse(raw: dict) -> dict:
+    """Validate with the stix2 library (properties, types, patterns); return the canonical dict."""
+    object_type = raw["type"]
+    try:
+        parsed = stix2.parse(raw, allow_custom=True, version="2.1")
+    except stix2.exceptions.STIXError as exc:
+        raise ObjectRejected(str(exc)) from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ObjectRejected(f"invalid {object_type}: {exc}") from None
+    if isinstance(parsed, dict):
+        # stix2 hands back custom object types unvalidated: hold them to the common rules.
+        if not object_type.startswith("x-"):
+            raise ObjectRejected(f"unknown STIX object type {object_type!r}")
+        for required in ("created", "modified"):
+            if required not in raw:
+                raise ObjectRejected(f"custom object lacks the required property {required!r}")
+        try:
+            stix2.properties.TimestampProperty().clean(raw["created"], False)
+            stix2.properties.TimestampProperty().clean(raw["modified"], False)
+        except (ValueError, TypeError) as exc:
+            raise ObjectRejected(f"invalid timestamp: {exc}") from None
+        return dict(raw)
+    return orjson.loads(parsed.serialize())
+
+
+def _modified_us(obj: dict) -> int:
+    stamp = obj.get("modified") or obj.get("created")
+    if stamp is None:  # SCOs are not versioned
+        return 0
+    return stix_stamp_to_us(stamp)
+
+
+def _display_name(obj: dict) -> str:
+    for key in ("name", "value", "pattern", "path", "body"):
+        value = obj.get(key)
+        if isinstance(value, str) and value:
+            return value[:300]
+    return obj["id"]
+
+
+def _search_text(obj: dict, found: set[tuple[str, str]]) -> str:
+    parts = [obj.get("name"), obj.get("description"), obj.get("value"), obj.get("pattern")]
+    parts += [label for label in obj.get("labels") or [] if isinstance(label, str)]
+    for ref in obj.get("external_references") or []:
+        if isinstance(ref, dict):
+            parts += [ref.get("external_id"), ref.get("url")]
+    parts += [value for _kind, value in found]
+    return " ".join(str(part) for part in parts if part).lower()[:SEARCH_TEXT_LIMIT]
+
+
+def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool) -> PreparedObject | None:
+    """Check one incoming object; None for the well-known TLP marking definitions themselves."""
+    if not isinstance(raw, dict):
+        raise ObjectRejected("not a JSON object")
+    object_type, stix_id = raw.get("type"), raw.get("id")
+    if not isinstance(object_type, str) or not isinstance(stix_id, str):
+        raise ObjectRejected("a STIX object needs a string 'type' and 'id'")
+    if not _STIX_ID.match(stix_id) or not stix_id.startswith(object_type + "--"):
+        raise ObjectRejected(f"invalid STIX id {stix_id!r} for type {object_type!r}")
+    if object_type == "marking-definition" and stix_id in TLP_BY_MARKING_ID:
+        return None
+    if raw.get("spec_version") != "2.1":
+        raise ObjectRejected("only STIX 2.1 objects are accepted (spec_version must be '2.1')")
+    tlp = _tlp_of(raw, requested_tlp)
+    if anonymous and raw.get("created_by_ref"):
+        raise ObjectRejected("an anonymous share must not carry created_by_ref")
+    obj = _parse(_with_tlp2_marking(raw, tlp))
+    try:
+        found = observables.from_object(obj)
+    except Exception:  # the stix2 validator accepted the pattern; indexing is best effort
+        found = set()
+    valid_until = obj.get("valid_until")
+    return PreparedObject(
+        stix_id=stix_id,
+        stix_type=object_type,
+        modified_us=_modified_us(obj),
+        spec_version="2.1",
+        body=canonical_json(obj),
+        tlp=tlp,
+        name=_display_name(obj),
+        search_text=_search_text(obj, found),
+        valid_until_us=_modified_us({"modified": valid_until}) if valid_until else None,
+        revoked=bool(obj.get("revoked")),
+        observables=found,
+    )
+
+
+def prepare_all(objects, requested_tlp: TLP | None, anonymous: bool) -> list[PreparedObject]:
+    """Check every object; one ValidationFailed lists every rejected object with its index."""
+    if not isinstance(objects, list) or not objects:
+        raise ValidationFailed("nothing to share", [{"field": "objects", "error": "expected a non-empty list of STIX objects"}])
+    prepared, problems, seen = [], [], set()
+    for index, raw in enumerate(objects):
+        try:
+            candidate = prepare_object(raw, requested_tlp, anonymous)
+        except ObjectRejected as exc:
+            problems.append({
+                "index": index,
+                "id": raw.get("id") if isinstance(raw, dict) else None,
+                "error": str(exc),
+            })
+            continue
+        if candidate is None or (candidate.stix_id, candidate.modified_us) in seen:
+            continue
+        seen.add((candidate.stix_id, candidate.modified_us))
+        prepared.append(candidate)
+    if problems:
+        raise ValidationFailed(f"{len(problems)} object(s) rejected; nothing was shared", problems)
+    if not prepared:
+        raise ValidationFailed("nothing to share", [{"field": "objects", "error": "only TLP marking definitions were given"}])
+    return prepared
+
+
+def share_objects(
+    principal: Principal,
+    objects: list,
+    *,
+    audience: Audience,
+    tlp: TLP | None = None,
+    anonymous: bool = False,
+) -> list[SharedItem]:
+    """Share STIX objects on behalf of the principal's organisation. Atomic; returns the items."""
+    if not principal.can_share:
+        raise Forbidden("viewers cannot share")
+    prepared = prepare_all(objects, tlp, anonymous)
+    for candidate in prepared:
+        problem = policy.check_audience_for_tlp(
+            candidate.tlp, audience.community, audience.group_ids, audience.org_ids, audience.user_ids
+        )
+        if problem:
+            raise ValidationFailed("invalid audience for TLP:RED", [{"field": "audience", "id": candidate.stix_id, "error": problem}])
+    try:
+        items = _store(principal, prepared, audience, anonymous)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return items
+
+
+def _store(principal, prepared, audience: Audience, anonymous: bool) -> list[SharedItem]:
+    stix_ids = {p.stix_id for p in prepared}
+    existing = {
+        item.stix_id: item
+        for item in db.session.scalars(
+            select(SharedItem).where(
+                SharedItem.owner_org_id == principal.org_id, SharedItem.stix_id.in_(stix_ids)
+            )
+        )
+    }
+    _check_new_versions(prepared, existing, anonymous)
+    known_versions = set(
+        db.session.execute(
+            select(StixVersion.item_id, StixVersion.modified_us).where(
+                StixVersion.item_id.in_([item.id for item in existing.values()])
+            )
+        ).all()
+    ) if existing else set()
+
+    date_added = iter(allocate_date_added(len(prepared)))
+    touched: dict[str, SharedItem] = {}
+    for candidate in prepared:
+        item = existing.get(candidate.stix_id)
+        is_new = item is None
+        if is_new:
+            item = SharedItem(
+                stix_id=candidate.stix_id,
+                stix_type=candidate.stix_type,
+                owner_org_id=principal.org_id,
+                author_id=principal.user_id,
+                tlp=candidate.tlp,
+                anonymous=anonymous,
+                audience_community=False,
+                revoked=False,
+            )
+            db.session.add(item)
+            existing[candidate.stix_id] = item
+        elif (item.id, candidate.modified_us) in known_versions:
+            touched[item.stix_id] = item  # the same version again: nothing to add
+            continue
+        stamp = next(date_added)
+        version = StixVersion(
+            item=item,
+            modified_us=candidate.modified_us,
+            date_added_us=stamp,
+            spec_version=candidate.spec_version,
+            body=candidate.body,
+        )
+        db.session.add(version)
+        if is_new:
+            item.first_added_us = stamp
+        item.last_added_us = stamp
+        current = item.latest_version
+        if current is None or candidate.modified_us >= current.modified_us:
+            item.latest_version = version
+            item.name = candidate.name
+            item.search_text = candidate.search_text
+            item.valid_until = (
+                us_to_datetime(candidate.valid_until_us) if candidate.valid_until_us else None
+            )
+            item.revoked = item.revoked or candidate.revoked
+        db.session.flush()
+        _add_observables(item, candidate.observables)
+        added = add_grants(item, audience)
+        event = "shared" if is_new else ("revoked" if candidate.revoked else "updated")
+        db.session.add(OutboxEntry(event=event, item_id=item.id, version_id=version.id))
+        audit.record(
+            "share" if is_new else "update",
+            principal,
+            item=item,
+            tlp=item.tlp.value,
+            anonymous=anonymous,
+            audience=describe_grants(added, audience.community) if added or audience.community else "own",
+            modified_us=candidate.modified_us,
+        )
+        touched[item.stix_id] = item
+    return list(touched.values())
+
+
+def _check_new_versions(prepared, existing: dict, anonymous: bool) -> None:
+    problems = []
+    for candidate in prepared:
+        item = existing.get(candidate.stix_id)
+        if item is None:
+            continue
+        if item.tlp != candidate.tlp:
+            problems.append({"id": item.stix_id, "error": f"this item was shared as {item.tlp.label}; a new version cannot change its TLP"})
+        elif item.anonymous != anonymous:
+            problems.append({"id": item.stix_id, "error": "a new version cannot change whether the item is anonymous"})
+        elif item.revoked:
+            problems.append({"id": item.stix_id, "error": "this item is revoked; a revoked object cannot get new versions"})
+    if problems:
+        raise ValidationFailed("some objects conflict with what your organisation already shared", problems)
+
+
+def _add_observables(item: SharedItem, found: set[tuple[str, str]]) -> None:
+    if not found:
+        return
+    have = set(
+        db.session.execute(
+            select(Observable.kind, Observable.value).where(Observable.item_id == item.id)
+        ).all()
+    ) if item.id else set()
+    for kind, value in sorted(found - have):
+        db.session.add(Observable(item_id=item.id, kind=kind, value=value))
+
+
+def add_grants(item: SharedItem, audience: Audience) -> list[AudienceGrant]:
+    """Union the audience into the item's grants; returns the grants that are new."""
+    if audience.community:
+        item.audience_community = True
+    have = {(g.org_id, g.group_id, g.user_id) for g in item.grants} if item.id else set()
+    wanted = (
+        [(org_id, None, None) for org_id in sorted(audience.org_ids)]
+        + [(None, group_id, None) for group_id in sorted(audience.group_ids)]
+        + [(None, None, user_id) for user_id in sorted(audience.user_ids)]
+    )
+    added = []
+    for org_id, group_id, user_id in wanted:
+        if (org_id, group_id, user_id) in have:
+            continue
+        grant = AudienceGrant(org_id=org_id, group_id=group_id, user_id=user_id)
+        item.grants.append(grant)
+        added.append(grant)
+    return added
+
+
+def describe_grants(grants, community: bool) -> dict:
+    return {
+        "community": community,
+        "org_ids": [g.org_id for g in grants if g.org_id],
+        "group_ids": [g.group_id for g in grants if g.group_id],
+        "user_ids": [g.user_id for g in grants if g.user_id],
+    }

@@ -1,0 +1,130 @@
+"""Shared items and their STIX versions, audience grants and the observables index."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hub.accounts.models import Organisation, User
+from hub.extensions import db
+from hub.intel.tlp import TLP
+
+# SQLite only auto-increments INTEGER PRIMARY KEY columns.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+def enum_column(enum_cls, length: int):
+    return Enum(
+        enum_cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
+    )
+
+
+class SharedItem(db.Model):
+    """One STIX object as shared by one organisation: the hub's columns beside its versions.
+
+    The same STIX id shared by two organisations is two items, so that a share never reveals
+    that another organisation holds an object the sharer cannot read (policy rule 8).
+    """
+
+    __tablename__ = "shared_item"
+    __table_args__ = (UniqueConstraint("owner_org_id", "stix_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    stix_id: Mapped[str] = mapped_column(String(100), index=True)
+    stix_type: Mapped[str] = mapped_column(String(64), index=True)
+    owner_org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    tlp: Mapped[TLP] = mapped_column(enum_column(TLP, 12), index=True)
+    audience_community: Mapped[bool] = mapped_column(Boolean, default=False)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    valid_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    name: Mapped[str] = mapped_column(String(300), default="")
+    # Lower-cased name, description, labels and observable values, for the search box.
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    first_added_us: Mapped[int] = mapped_column(BigInteger)
+    # date_added of the newest version, in microseconds since the epoch: the list order.
+    last_added_us: Mapped[int] = mapped_column(BigInteger, index=True)
+    latest_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stix_version.id", use_alter=True, name="fk_shared_item_latest_version")
+    )
+
+    owner: Mapped[Organisation] = relationship(foreign_keys=[owner_org_id])
+    author: Mapped[User] = relationship(foreign_keys=[author_id])
+    grants: Mapped[list["AudienceGrant"]] = relationship(
+        back_populates="item", cascade="all, delete-orphan"
+    )
+    versions: Mapped[list["StixVersion"]] = relationship(
+        back_populates="item",
+        foreign_keys="StixVersion.item_id",
+        order_by="StixVersion.modified_us",
+    )
+    latest_version: Mapped["StixVersion | None"] = relationship(
+        foreign_keys=[latest_version_id], post_update=True
+    )
+
+
+class AudienceGrant(db.Model):
+    """One part of an item's audience: an organisation, a sharing group or a user.
+
+    An item's audience is the union of its grants (plus `audience_community`); widening adds
+    grants and nothing ever removes one, so no one loses what they already received.
+    """
+
+    __tablename__ = "audience_grant"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("shared_item.id", ondelete="CASCADE"), index=True
+    )
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("sharing_group.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+
+    item: Mapped[SharedItem] = relationship(back_populates="grants")
+
+
+class StixVersion(db.Model):
+    """One version (id + modified) of a STIX object, serialised canonically."""
+
+    __tablename__ = "stix_version"
+    __table_args__ = (UniqueConstraint("item_id", "modified_us"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("shared_item.id", ondelete="CASCADE"))
+    modified_us: Mapped[int] = mapped_column(BigInteger)
+    # Server clock, strictly increasing across the hub: TAXII paging relies on it.
+    date_added_us: Mapped[int] = mapped_column(BigInteger, unique=True)
+    spec_version: Mapped[str] = mapped_column(String(8), default="2.1")
+    body: Mapped[str] = mapped_column(Text)
+
+    item: Mapped[SharedItem] = relationship(back_populates="versions", foreign_keys=[item_id])
+
+
+class Observable(db.Model):
+    """An observable value named by an item (indicator pattern or SCO), normalised for lookup."""
+
+    __tablename__ = "observable"
+    __table_args__ = (
+        Index("ix_observable_value_kind", "value", "kind"),
+        UniqueConstraint("item_id", "kind", "value"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("shared_item.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(2048))

@@ -1,0 +1,164 @@
+"""Observable values: normalisation for exact lookup, and extraction from STIX objects.
+
+Two spellings of one observable (`EXAMPLE.com.` and `example.com`, `2001:DB8:0::1` and
+`2001:db8::1`) normalise to one value, so correlation and search are index lookups.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+from email_validator import EmailNotValidError, validate_email
+from stix2patterns.pattern import Pattern
+from url_normalize import url_normalize
+
+HASH_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}
+_HEX = re.compile(r"^[0-9a-f]+$")
+_DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+# STIX hash names (file:hashes.'SHA-256') to our kinds.
+STIX_HASH_KINDS = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-512": "sha512",
+                   "SHA1": "sha1", "SHA256": "sha256", "SHA512": "sha512"}
+KIND_STIX_HASH = {"md5": "MD5", "sha1": "SHA-1", "sha256": "SHA-256", "sha512": "SHA-512"}
+
+
+def normalise_ip(value: str, version: int) -> str:
+    text = value.strip()
+    network = ipaddress.ip_network(text, strict=False) if "/" in text else None
+    if network is not None:
+        if network.version != version:
+            raise ValueError(f"not an IPv{version} network")
+        if network.prefixlen == network.max_prefixlen:
+            return str(network.network_address)
+        return network.compressed
+    address = ipaddress.ip_address(text)
+    if address.version != version:
+        raise ValueError(f"not an IPv{version} address")
+    return address.compressed
+
+
+def normalise_domain(value: str) -> str:
+    text = value.strip().rstrip(".").lower()
+    if not text or len(text) > 253:
+        raise ValueError("not a domain name")
+    try:
+        text = text.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise ValueError("not a valid internationalised domain name") from exc
+    labels = text.split(".")
+    if len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels):
+        raise ValueError("not a domain name (expected e.g. example.org)")
+    if labels[-1].isdigit():
+        raise ValueError("not a domain name (looks like an IP address)")
+    return text
+
+
+def normalise_url(value: str) -> str:
+    text = value.strip()
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in {"http", "https", "ftp", "ftps", "hxxp", "hxxps"} or not parts.hostname:
+        raise ValueError("not a URL (expected e.g. https://example.org/path)")
+    normalised = url_normalize(text)
+    scheme, netloc, path, query, _fragment = urlsplit(normalised)
+    host = netloc.rsplit("@", 1)[-1]
+    if host.endswith("."):
+        netloc = netloc[: len(netloc) - len(host)] + host.rstrip(".")
+    # The fragment never reaches a server: it does not distinguish two indicators.
+    return urlunsplit((scheme, netloc, path or "/", query, ""))
+
+
+def normalise_email(value: str) -> str:
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from exc
+    return result.normalized.lower()
+
+
+def normalise_hash(value: str, kind: str) -> str:
+    text = value.strip().lower()
+    if not _HEX.match(text) or len(text) != HASH_LENGTHS[kind]:
+        raise ValueError(f"not a {kind.upper()} hash ({HASH_LENGTHS[kind]} hexadecimal digits)")
+    return text
+
+
+def normalise(kind: str, value: str) -> str:
+    """Normalise `value` as an observable of `kind`; ValueError says why it is not one."""
+    if kind == "ipv4-addr":
+        return normalise_ip(value, 4)
+    if kind == "ipv6-addr":
+        return normalise_ip(value, 6)
+    if kind == "domain-name":
+        return normalise_domain(value)
+    if kind == "url":
+        return normalise_url(value)
+    if kind == "email-addr":
+        return normalise_email(value)
+    if kind in HASH_LENGTHS:
+        return normalise_hash(value, kind)
+    raise ValueError(f"unknown observable type {kind!r}")
+
+
+def interpretations(text: str) -> set[tuple[str, str]]:
+    """Every (kind, normalised value) a search string could mean."""
+    found = set()
+    for kind in ("ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr", *HASH_LENGTHS):
+        try:
+            found.add((kind, normalise(kind, text)))
+        except (ValueError, UnicodeError):
+            continue
+    return found
+
+
+def _unquote(literal: str) -> str:
+    if len(literal) >= 2 and literal[0] == literal[-1] == "'":
+        return re.sub(r"\\(.)", r"\1", literal[1:-1])
+    return literal
+
+
+def _kind_of(object_type: str, path: list) -> str | None:
+    if object_type in ("ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr"):
+        return object_type if path == ["value"] else None
+    if object_type == "file" and len(path) == 2 and path[0] == "hashes":
+        return STIX_HASH_KINDS.get(str(path[1]).upper())
+    return None
+
+
+def from_pattern(pattern: str) -> set[tuple[str, str]]:
+    """Observables compared for equality in a STIX pattern."""
+    found = set()
+    comparisons = Pattern(pattern).inspect().comparisons
+    for object_type, terms in comparisons.items():
+        for path, operator, literal in terms:
+            kind = _kind_of(object_type, list(path))
+            if kind is None or operator not in ("=", "ISSUBSET"):
+                continue
+            try:
+                found.add((kind, normalise(kind, _unquote(literal))))
+            except (ValueError, UnicodeError):
+                continue
+    return found
+
+
+def from_object(obj: dict) -> set[tuple[str, str]]:
+    """Observables an object names: an indicator's STIX pattern, or an SCO's own value."""
+    object_type = obj.get("type")
+    if object_type == "indicator" and obj.get("pattern_type") == "stix":
+        return from_pattern(obj["pattern"])
+    if object_type in ("ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr"):
+        try:
+            return {(object_type, normalise(object_type, str(obj.get("value", ""))))}
+        except (ValueError, UnicodeError):
+            return set()
+    if object_type == "file":
+        found = set()
+        for name, digest in (obj.get("hashes") or {}).items():
+            kind = STIX_HASH_KINDS.get(name.upper())
+            if kind:
+                try:
+                    found.add((kind, normalise_hash(digest, kind)))
+                except ValueError:
+                    continue
+        return found
+    return set()

@@ -1,0 +1,236 @@
+"""Reading the store: lists, one item, search. Every query here starts from the policy filter."""
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import Select, and_, case, func, not_, or_, select
+from sqlalchemy.orm import selectinload
+
+from hub import audit, policy
+from hub.accounts.models import Organisation, SharingGroup, User
+from hub.errors import NotFound, ValidationFailed
+from hub.extensions import db
+from hub.intel import observables
+from hub.intel.models import Observable, SharedItem, StixVersion
+from hub.intel.store import datetime_to_us, load_json, stix_timestamp
+from hub.intel.tlp import TLP
+from hub.principal import Principal
+
+MAX_PAGE = 500
+DEFAULT_PAGE = 50
+
+
+@dataclass
+class ItemFilters:
+    types: tuple[str, ...] = ()
+    tlps: tuple[TLP, ...] = ()
+    owner: str | None = None
+    added_after: datetime | None = None
+    added_before: datetime | None = None
+    status: str = "all"  # all | active | revoked | expired
+
+
+@dataclass
+class Page:
+    items: list[SharedItem]
+    next_cursor: str | None
+
+
+def readable(principal: Principal | None) -> Select:
+    """All items the principal may read, as a composable SELECT."""
+    return select(SharedItem).where(policy.readable_items(principal))
+
+
+def _apply_filters(query: Select, principal: Principal | None, filters: ItemFilters) -> Select:
+    if filters.types:
+        query = query.where(SharedItem.stix_type.in_(filters.types))
+    if filters.tlps:
+        query = query.where(SharedItem.tlp.in_(filters.tlps))
+    if filters.owner:
+        owner_id = select(Organisation.id).where(Organisation.slug == filters.owner).scalar_subquery()
+        # Anonymous items never match an owner filter, except for their own organisation:
+        # otherwise the filter itself would name the source.
+        own = principal.org_id if principal else -1
+        query = query.where(
+            SharedItem.owner_org_id == owner_id,
+            or_(not_(SharedItem.anonymous), SharedItem.owner_org_id == own),
+        )
+    if filters.added_after:
+        query = query.where(SharedItem.last_added_us > datetime_to_us(filters.added_after))
+    if filters.added_before:
+        query = query.where(SharedItem.last_added_us < datetime_to_us(filters.added_before))
+    now = datetime.now(timezone.utc)
+    expired = and_(SharedItem.valid_until.is_not(None), SharedItem.valid_until < now)
+    if filters.status == "revoked":
+        query = query.where(SharedItem.revoked)
+    elif filters.status == "expired":
+        query = query.where(expired)
+    elif filters.status == "active":
+        query = query.where(not_(SharedItem.revoked), not_(expired))
+    return query
+
+
+def encode_cursor(item: SharedItem) -> str:
+    return base64.urlsafe_b64encode(f"{item.last_added_us}:{item.id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        stamp, item_id = base64.urlsafe_b64decode(padded.encode()).decode().split(":")
+        return int(stamp), int(item_id)
+    except (ValueError, binascii.Error, UnicodeError):
+        raise ValidationFailed("invalid cursor", [{"field": "cursor", "error": "not a cursor this hub issued"}]) from None
+
+
+def list_items(
+    principal: Principal | None,
+    filters: ItemFilters | None = None,
+    *,
+    limit: int = DEFAULT_PAGE,
+    cursor: str | None = None,
+    newest_first: bool = True,
+    base: Select | None = None,
+) -> Page:
+    """One keyset page of readable items, ordered by date added."""
+    limit = max(1, min(limit, MAX_PAGE))
+    query = base if base is not None else readable(principal)
+    query = _apply_filters(query, principal, filters or ItemFilters())
+    if cursor:
+        stamp, item_id = decode_cursor(cursor)
+        if newest_first:
+            query = query.where(or_(SharedItem.last_added_us < stamp,
+                                    and_(SharedItem.last_added_us == stamp, SharedItem.id < item_id)))
+        else:
+            query = query.where(or_(SharedItem.last_added_us > stamp,
+                                    and_(SharedItem.last_added_us == stamp, SharedItem.id > item_id)))
+    order = (
+        (SharedItem.last_added_us.desc(), SharedItem.id.desc())
+        if newest_first
+        else (SharedItem.last_added_us, SharedItem.id)
+    )
+    query = query.order_by(*order).limit(limit + 1).options(
+        selectinload(SharedItem.latest_version), selectinload(SharedItem.owner)
+    )
+    items = list(db.session.scalars(query))
+    more = len(items) > limit
+    items = items[:limit]
+    return Page(items=items, next_cursor=encode_cursor(items[-1]) if more else None)
+
+
+def count_items(principal: Principal | None, filters: ItemFilters | None = None) -> int:
+    query = _apply_filters(readable(principal), principal, filters or ItemFilters())
+    return db.session.scalar(select(func.count()).select_from(query.subquery()))
+
+
+def get_item(principal: Principal | None, stix_id: str) -> SharedItem:
+    """The readable item with this STIX id (the caller's own copy first); NotFound otherwise."""
+    own = principal.org_id if principal else -1
+    query = (
+        readable(principal)
+        .where(SharedItem.stix_id == stix_id)
+        .order_by(case((SharedItem.owner_org_id == own, 0), else_=1), SharedItem.last_added_us.desc())
+        .limit(1)
+    )
+    item = db.session.scalars(query).first()
+    if item is None:
+        raise NotFound(f"no object {stix_id}")
+    return item
+
+
+def read_item(principal: Principal, stix_id: str, channel: str) -> SharedItem:
+    """get_item, recording the read in the owner's audit log where the policy says so."""
+    item = get_item(principal, stix_id)
+    audit.record_reads(principal, [item], channel)
+    return item
+
+
+def versions_of(item: SharedItem) -> list[StixVersion]:
+    return list(
+        db.session.scalars(
+            select(StixVersion).where(StixVersion.item_id == item.id).order_by(StixVersion.modified_us)
+        )
+    )
+
+
+def search(principal: Principal, text: str, *, limit: int = 50) -> list[tuple[SharedItem, str]]:
+    """Items matching an observable value (normalised, exact) or containing the text."""
+    text = (text or "").strip()
+    if not text:
+        raise ValidationFailed("empty search", [{"field": "q", "error": "type a value or some words"}])
+    if len(text) > 2048:
+        raise ValidationFailed("search too long", [{"field": "q", "error": "at most 2048 characters"}])
+    values = {value for _kind, value in observables.interpretations(text)}
+    matched: dict[int, tuple[SharedItem, str]] = {}
+    if values:
+        by_value = (
+            readable(principal)
+            .where(SharedItem.id.in_(select(Observable.item_id).where(Observable.value.in_(values))))
+            .order_by(SharedItem.last_added_us.desc())
+            .limit(limit)
+        )
+        for item in db.session.scalars(by_value):
+            matched[item.id] = (item, "observable")
+    needle = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    by_text = (
+        readable(principal)
+        .where(SharedItem.search_text.like(f"%{needle}%", escape="\\"))
+        .order_by(SharedItem.last_added_us.desc())
+        .limit(limit)
+    )
+    for item in db.session.scalars(by_text):
+        matched.setdefault(item.id, (item, "text"))
+    results = sorted(matched.values(), key=lambda pair: pair[0].last_added_us, reverse=True)[:limit]
+    return results
+
+
+def stix_object(item: SharedItem) -> dict:
+    return load_json(item.latest_version.body)
+
+
+def is_expired(item: SharedItem) -> bool:
+    if item.valid_until is None:
+        return False
+    valid_until = item.valid_until
+    if valid_until.tzinfo is None:
+        valid_until = valid_until.replace(tzinfo=timezone.utc)
+    return valid_until < datetime.now(timezone.utc)
+
+
+def hub_metadata(principal: Principal | None, item: SharedItem, *, with_versions: bool = False) -> dict:
+    """The hub's own facts about an item, as the principal may see them."""
+    meta = {
+        "tlp": item.tlp.value,
+        "owner": item.owner.slug if policy.reveals_owner(principal, item) else None,
+        "anonymous": item.anonymous,
+        "revoked": item.revoked,
+        "expired": is_expired(item),
+        "date_added": stix_timestamp(item.last_added_us),
+    }
+    if principal is not None and principal.org_id == item.owner_org_id:
+        meta["author"] = item.author.email
+        meta["audience"] = describe_audience(item)
+    if with_versions:
+        meta["versions"] = [
+            {"modified": load_json(v.body).get("modified"), "date_added": stix_timestamp(v.date_added_us)}
+            for v in versions_of(item)
+        ]
+    return meta
+
+
+def describe_audience(item: SharedItem) -> dict | str:
+    """The owner's view of who an item reaches (owner organisation only: it names recipients)."""
+    if item.audience_community:
+        return "community"
+    parts: dict[str, list[str]] = {}
+    for grant in item.grants:
+        if grant.org_id:
+            parts.setdefault("orgs", []).append(db.session.get(Organisation, grant.org_id).slug)
+        elif grant.group_id:
+            parts.setdefault("groups", []).append(db.session.get(SharingGroup, grant.group_id).slug)
+        elif grant.user_id:
+            parts.setdefault("users", []).append(db.session.get(User, grant.user_id).email)
+    return {kind: sorted(names) for kind, names in parts.items()} or "own"

@@ -1,0 +1,76 @@
+"""TLP 2.0 as STIX 2.1 marking definitions, and the mapping from TLP 1.0 that most tools still emit."""
+from __future__ import annotations
+
+import enum
+
+TLP2_EXTENSION_ID = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
+
+
+class TLP(str, enum.Enum):
+    clear = "clear"
+    green = "green"
+    amber = "amber"
+    amber_strict = "amber+strict"
+    red = "red"
+
+    @property
+    def rank(self) -> int:
+        return _ORDER.index(self)
+
+    @property
+    def label(self) -> str:
+        return "TLP:" + self.value.upper()
+
+    @property
+    def marking_id(self) -> str:
+        return TLP2_MARKING_IDS[self]
+
+    @classmethod
+    def parse(cls, text: str) -> "TLP":
+        """Accepts 'amber+strict', 'TLP:AMBER+STRICT', 'white' (TLP 1.0 for clear)…"""
+        value = text.strip().lower().removeprefix("tlp:")
+        if value == "white":
+            return cls.clear
+        return cls(value)
+
+
+_ORDER = [TLP.clear, TLP.green, TLP.amber, TLP.amber_strict, TLP.red]
+
+TLP2_MARKING_IDS = {
+    TLP.clear: "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
+    TLP.green: "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+    TLP.amber: "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+    TLP.amber_strict: "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
+    TLP.red: "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
+}
+
+# Accepted on input, rewritten to TLP 2.0 on ingest: TLP 1.0 (built into stix2) and OpenCTI's
+# own AMBER+STRICT.
+LEGACY_MARKING_IDS = {
+    "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9": TLP.clear,
+    "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da": TLP.green,
+    "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82": TLP.amber,
+    "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed": TLP.red,
+    "marking-definition--826578e1-40ad-459f-bc73-ede076f81f37": TLP.amber_strict,
+}
+
+TLP_BY_MARKING_ID = {marking_id: tlp for tlp, marking_id in TLP2_MARKING_IDS.items()}
+TLP_BY_MARKING_ID.update(LEGACY_MARKING_IDS)
+
+
+def marking_definition(tlp: TLP) -> dict:
+    """The TLP 2.0 marking-definition object, as OASIS publishes it (not built into stix2)."""
+    return {
+        "type": "marking-definition",
+        "spec_version": "2.1",
+        "id": TLP2_MARKING_IDS[tlp],
+        "created": "2022-10-01T00:00:00.000Z",
+        "name": tlp.label,
+        "extensions": {
+            TLP2_EXTENSION_ID: {"extension_type": "property-extension", "tlp_2_0": tlp.value}
+        },
+    }
+
+
+def is_tlp_marking_id(marking_id: str) -> bool:
+    return marking_id in TLP_BY_MARKING_ID

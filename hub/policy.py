@@ -1,0 +1,117 @@
+"""The sharing policy (../shared/SHARING_POLICY.md), implemented once.
+
+Every read of shared data asks this module: `readable_items(principal)` is the SQL filter that
+list, search, count and export queries add, and `can_read(principal, item)` is the per-item check
+built from the very same filter, so the two can never disagree. Nothing else decides visibility.
+"""
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
+
+from hub.accounts.models import OrgKind, group_members
+from hub.extensions import db
+from hub.intel.models import AudienceGrant, SharedItem
+from hub.intel.tlp import TLP
+from hub.principal import Principal
+
+# Object types that carry incident reports: rule 6 narrows who may read them.
+INCIDENT_TYPES = ("incident",)
+
+
+def _grant_exists(*conditions) -> ColumnElement[bool]:
+    return exists(
+        select(AudienceGrant.id).where(AudienceGrant.item_id == SharedItem.id, *conditions)
+    )
+
+
+def _user_named(principal: Principal) -> ColumnElement[bool]:
+    return _grant_exists(AudienceGrant.user_id == principal.user_id)
+
+
+def _org_named(principal: Principal) -> ColumnElement[bool]:
+    return _grant_exists(AudienceGrant.org_id == principal.org_id)
+
+
+def _org_in_named_group(principal: Principal) -> ColumnElement[bool]:
+    member_groups = select(group_members.c.group_id).where(
+        group_members.c.org_id == principal.org_id
+    )
+    return _grant_exists(AudienceGrant.group_id.in_(member_groups))
+
+
+def readable_items(principal: Principal | None) -> ColumnElement[bool]:
+    """SQL condition on SharedItem: may `principal` learn that the item exists and what it says?
+
+    `None` is an anonymous visitor, who reads nothing (the operator's public CLEAR view passes
+    `public_clear_items()` instead).
+    """
+    if principal is None:
+        return false()
+
+    own_org = SharedItem.owner_org_id == principal.org_id
+    user_named = _user_named(principal)
+
+    # Rule 1: RED reaches the named users and the author, nobody else.
+    red = and_(
+        SharedItem.tlp == TLP.red,
+        or_(SharedItem.author_id == principal.user_id, user_named),
+    )
+    # Rules 2-5: AMBER+STRICT, AMBER and GREEN reach the audience and the owner organisation;
+    # CLEAR reaches every member.
+    audience = or_(
+        SharedItem.audience_community,
+        _org_named(principal),
+        _org_in_named_group(principal),
+        user_named,
+    )
+    not_red = and_(
+        SharedItem.tlp != TLP.red,
+        or_(SharedItem.tlp == TLP.clear, own_org, audience),
+    )
+    general = or_(red, not_red)
+
+    # Rule 6: incident reports. Law enforcement reads only its own until consent exists
+    # (consent is granted per incident; see hub/incidents), vendors only when named.
+    is_incident = SharedItem.stix_type.in_(INCIDENT_TYPES)
+    if principal.org_kind == OrgKind.law_enforcement:
+        incident_rule = or_(not_(is_incident), own_org)
+    elif principal.org_kind == OrgKind.vendor:
+        incident_rule = or_(not_(is_incident), own_org, _org_named(principal), user_named)
+    else:
+        incident_rule = true()
+    return and_(general, incident_rule)
+
+
+def public_clear_items() -> ColumnElement[bool]:
+    """Rule 4's unauthenticated view: CLEAR, non-incident items only. Off unless configured."""
+    return and_(SharedItem.tlp == TLP.clear, not_(SharedItem.stix_type.in_(INCIDENT_TYPES)))
+
+
+def can_read(principal: Principal | None, item: SharedItem) -> bool:
+    """Per-item check, evaluated with the same SQL condition as every list."""
+    if principal is None:
+        return False
+    return bool(
+        db.session.scalar(
+            select(exists().where(SharedItem.id == item.id, readable_items(principal)))
+        )
+    )
+
+
+def can_manage(principal: Principal, item: SharedItem) -> bool:
+    """Rule 10: only the owner organisation's analysts and admins edit, revoke or widen."""
+    return principal.can_share and item.owner_org_id == principal.org_id
+
+
+def reveals_owner(principal: Principal | None, item: SharedItem) -> bool:
+    """Anonymous items name their source only to the owner organisation."""
+    if not item.anonymous:
+        return True
+    return principal is not None and principal.org_id == item.owner_org_id
+
+
+def check_audience_for_tlp(tlp: TLP, community: bool, group_ids, org_ids, user_ids) -> str | None:
+    """Rule 1 on writing: a RED item's audience is named users only. Returns the problem, if any."""
+    if tlp == TLP.red and (community or group_ids or org_ids or not user_ids):
+        return "a TLP:RED item must be shared with named users only (audience {\"users\": [...]})"
+    return None

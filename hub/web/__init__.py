@@ -1,0 +1,3 @@
+from hub.web.views import bp
+
+__all__ = ["bp"]

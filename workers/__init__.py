@@ -1,0 +1,1 @@
+"""Celery workers. They import hub/; hub/ never imports a task module directly."""
