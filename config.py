@@ -56,12 +56,16 @@ class Config:
         "broker_url": REDIS_URL or "filesystem://",
         "result_backend": REDIS_URL or f"db+sqlite:///{INSTANCE_DIR / 'celery-results.sqlite'}",
         "broker_transport_options": (
-            {}
+            # Redis: no broker-side redelivery of unacknowledged messages. kombu's restore of them
+            # needs Redis itself and stops the worker when Redis goes away mid-task; the database
+            # is what makes work survive (hub/alerts: outbox, leases, the sweeper).
+            {"ack_emulation": False}
             if REDIS_URL
             else {
                 "data_folder_in": str(INSTANCE_DIR / "broker" / "out"),
                 "data_folder_out": str(INSTANCE_DIR / "broker" / "out"),
                 "processed_folder": str(INSTANCE_DIR / "broker" / "processed"),
+                "control_folder": str(INSTANCE_DIR / "broker" / "control"),
                 "store_processed": False,
             }
         ),
@@ -70,6 +74,31 @@ class Config:
         "worker_prefetch_multiplier": 1,
         "task_ignore_result": True,
     }
+
+    # Alerts (hub/alerts): e-mail through an SMTP relay, STARTTLS and login when it wants them.
+    HUB_SMTP_HOST = os.environ.get("HUB_SMTP_HOST", "localhost")
+    HUB_SMTP_PORT = int(os.environ.get("HUB_SMTP_PORT", 25))
+    HUB_SMTP_STARTTLS = _bool("HUB_SMTP_STARTTLS", False)
+    HUB_SMTP_USER = os.environ.get("HUB_SMTP_USER")
+    HUB_SMTP_PASSWORD = os.environ.get("HUB_SMTP_PASSWORD")
+    HUB_MAIL_FROM = os.environ.get("HUB_MAIL_FROM", "HealthCERT Hub <alerts@localhost>")
+    # Webhook targets on private, loopback, link-local or reserved addresses are refused unless
+    # listed here (comma-separated hosts or CIDRs, e.g. "127.0.0.1/32,hooks.internal").
+    HUB_WEBHOOK_ALLOW = os.environ.get("HUB_WEBHOOK_ALLOW", "")
+    HUB_WEBHOOK_TIMEOUT = float(os.environ.get("HUB_WEBHOOK_TIMEOUT", 10))
+    # Retries: exponential backoff from BASE seconds with jitter, capped at MAX, at most
+    # MAX_ATTEMPTS tries; then the delivery is a dead letter that an admin can replay.
+    HUB_ALERTS_MAX_ATTEMPTS = int(os.environ.get("HUB_ALERTS_MAX_ATTEMPTS", 8))
+    HUB_ALERTS_BACKOFF_BASE = float(os.environ.get("HUB_ALERTS_BACKOFF_BASE", 30))
+    HUB_ALERTS_BACKOFF_MAX = float(os.environ.get("HUB_ALERTS_BACKOFF_MAX", 3600))
+    # Beat: sweep the outbox and stalled deliveries every SWEEP seconds, touching rows older than
+    # GRACE; a worker that died mid-delivery loses it after LEASE seconds; expiries every EXPIRY.
+    HUB_ALERTS_SWEEP_SECONDS = float(os.environ.get("HUB_ALERTS_SWEEP_SECONDS", 30))
+    HUB_ALERTS_SWEEP_GRACE = float(os.environ.get("HUB_ALERTS_SWEEP_GRACE", 60))
+    HUB_ALERTS_LEASE_SECONDS = float(os.environ.get("HUB_ALERTS_LEASE_SECONDS", 120))
+    HUB_ALERTS_EXPIRY_SECONDS = float(os.environ.get("HUB_ALERTS_EXPIRY_SECONDS", 300))
+    # Queue alert tasks after each commit (the sweeper catches whatever this misses).
+    HUB_ALERTS_ENQUEUE = _bool("HUB_ALERTS_ENQUEUE", True)
 
 
 class DevelopmentConfig(Config):
@@ -90,6 +119,10 @@ class TestingConfig(Config):
     REMEMBER_COOKIE_SECURE = False
     RATELIMIT_STORAGE_URI = "memory://"
     HUB_BASE_URL = "http://hub.test"
+    # The cheapest argon2 cost: the suite creates hundreds of users and never needs real cost.
+    ARGON2_PARAMS = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+    # No broker in unit tests: alert tests run the fan-out themselves or start a real worker.
+    HUB_ALERTS_ENQUEUE = False
 
 
 class ProductionConfig(Config):

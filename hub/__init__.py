@@ -37,6 +37,13 @@ def create_app(config: str | object | None = None) -> Flask:
     app.register_blueprint(web_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # bearer tokens, not cookies: nothing for a forged form to ride on
+    from hub.taxii import bp as taxii_bp
+
+    app.register_blueprint(taxii_bp)
+    csrf.exempt(taxii_bp)  # Basic/Bearer API tokens, not cookies, as for the API
+    from hub import alerts
+
+    alerts.init_app(app)  # its REST routes and pages, after-commit queueing, `flask alerts`
     cli.register(app)
     register_error_handlers(app)
 
@@ -52,6 +59,7 @@ def _import_models() -> None:
     import hub.alerts.models  # noqa: F401
     import hub.audit  # noqa: F401
     import hub.intel.models  # noqa: F401
+    import hub.taxii.models  # noqa: F401
 
 
 def _project_dir():

@@ -80,7 +80,21 @@ def record_reads(principal: Principal, items, channel: str) -> None:
     ]
     if rows:
         db.session.execute(insert(AuditEvent), rows)
-        db.session.commit()
+        _commit_keeping_loaded_objects()
+
+
+def _commit_keeping_loaded_objects() -> None:
+    """Commit without expiring what the session holds.
+
+    Reads are audited before the page is rendered; a normal commit would expire every item
+    on the page and reload each one, one query at a time, while it is serialised.
+    """
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 def events_for_org(org_id: int, *, limit: int = 100, before_id: int | None = None):

@@ -6,6 +6,8 @@ built from the very same filter, so the two can never disagree. Nothing else dec
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
 
 from hub.accounts.models import OrgKind, group_members
@@ -18,24 +20,44 @@ from hub.principal import Principal
 INCIDENT_TYPES = ("incident",)
 
 
+@dataclass(frozen=True)
+class Reader:
+    """Who reads: one principal's values, or SQL columns of a query over many users or
+    organisations, so that alerts ask the policy about every recipient in one query.
+
+    `user_id=None` is an organisation as a whole: what every one of its members may read,
+    never what only a named user may.
+    """
+
+    user_id: int | ColumnElement | None
+    org_id: int | ColumnElement
+    org_kind: OrgKind | ColumnElement
+
+    @classmethod
+    def of(cls, principal: Principal) -> "Reader":
+        return cls(principal.user_id, principal.org_id, principal.org_kind)
+
+
 def _grant_exists(*conditions) -> ColumnElement[bool]:
     return exists(
         select(AudienceGrant.id).where(AudienceGrant.item_id == SharedItem.id, *conditions)
     )
 
 
-def _user_named(principal: Principal) -> ColumnElement[bool]:
+def _user_named(principal: Principal | Reader) -> ColumnElement[bool]:
+    if principal.user_id is None:
+        return false()
     return _grant_exists(AudienceGrant.user_id == principal.user_id)
 
 
-def _org_named(principal: Principal) -> ColumnElement[bool]:
+def _org_named(principal: Principal | Reader) -> ColumnElement[bool]:
     return _grant_exists(AudienceGrant.org_id == principal.org_id)
 
 
-def _org_in_named_group(principal: Principal) -> ColumnElement[bool]:
+def _org_in_named_group(principal: Principal | Reader) -> ColumnElement[bool]:
     member_groups = select(group_members.c.group_id).where(
         group_members.c.org_id == principal.org_id
-    )
+    ).correlate_except(group_members)  # a column org_id belongs to the outermost query
     return _grant_exists(AudienceGrant.group_id.in_(member_groups))
 
 
@@ -47,14 +69,19 @@ def readable_items(principal: Principal | None) -> ColumnElement[bool]:
     """
     if principal is None:
         return false()
+    return readable_items_for(Reader.of(principal))
 
+
+def readable_items_for(principal: Reader) -> ColumnElement[bool]:
+    """`readable_items` for a Reader, whose fields may be columns of the enclosing query."""
     own_org = SharedItem.owner_org_id == principal.org_id
     user_named = _user_named(principal)
+    is_author = false() if principal.user_id is None else SharedItem.author_id == principal.user_id
 
     # Rule 1: RED reaches the named users and the author, nobody else.
     red = and_(
         SharedItem.tlp == TLP.red,
-        or_(SharedItem.author_id == principal.user_id, user_named),
+        or_(is_author, user_named),
     )
     # Rules 2-5: AMBER+STRICT, AMBER and GREEN reach the audience and the owner organisation;
     # CLEAR reaches every member.
@@ -73,7 +100,17 @@ def readable_items(principal: Principal | None) -> ColumnElement[bool]:
     # Rule 6: incident reports. Law enforcement reads only its own until consent exists
     # (consent is granted per incident; see hub/incidents), vendors only when named.
     is_incident = SharedItem.stix_type.in_(INCIDENT_TYPES)
-    if principal.org_kind == OrgKind.law_enforcement:
+    if not isinstance(principal.org_kind, str):  # OrgKind is a str enum
+        # Many readers at once: the same rule, with the organisation kind as a column.
+        incident_rule = or_(
+            not_(is_incident),
+            own_org,
+            and_(
+                principal.org_kind != OrgKind.law_enforcement,
+                or_(principal.org_kind != OrgKind.vendor, _org_named(principal), user_named),
+            ),
+        )
+    elif principal.org_kind == OrgKind.law_enforcement:
         incident_rule = or_(not_(is_incident), own_org)
     elif principal.org_kind == OrgKind.vendor:
         incident_rule = or_(not_(is_incident), own_org, _org_named(principal), user_named)

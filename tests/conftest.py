@@ -5,6 +5,9 @@ answers on 127.0.0.1:5432), else in-memory SQLite.
 """
 from __future__ import annotations
 
+import itertools
+import re
+
 import pytest
 from sqlalchemy import text
 
@@ -78,3 +81,130 @@ def api(client):
 @pytest.fixture
 def make():
     return factories
+
+
+class WebSession:
+    """A browser on the web UI: keeps its cookies, sends each form's CSRF token like a browser.
+
+    Every request runs in a fresh app context, as under a real server, so that `g` (the signed-in
+    user, the CSRF token) and the database session never carry over from another request or
+    from the test itself. Every session comes from its own client address, so that the sign-in
+    rate limit (kept for the whole test session) counts one test's attempts only.
+    """
+
+    _addresses = itertools.count(1)
+    CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+    def __init__(self, app, user=None):
+        self.app = app
+        self.client = app.test_client()
+        n = next(self._addresses)
+        self.client.environ_base["REMOTE_ADDR"] = f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
+        if user is not None:
+            self.sign_in_as(user)
+
+    def sign_in_as(self, user):
+        """Signed in without the login form (tests of the login form use `submit`)."""
+        with self.client.session_transaction() as session:
+            session["_user_id"] = user.get_id()
+            session["_fresh"] = True
+        return self
+
+    def _request(self, method: str, path: str, **kwargs):
+        with self.app.app_context():
+            return self.client.open(path, method=method, buffered=True, **kwargs)
+
+    def get(self, path, **kwargs):
+        return self._request("GET", path, **kwargs)
+
+    def post(self, path, **kwargs):
+        """A bare POST, without a CSRF token (what a forged cross-site form sends)."""
+        return self._request("POST", path, **kwargs)
+
+    def csrf_token(self, form_page: str) -> str:
+        page = self.get(form_page)
+        match = self.CSRF_FIELD.search(page.get_data(as_text=True))
+        assert match, f"no CSRF token in the form on {form_page} (status {page.status_code})"
+        return match.group(1)
+
+    def submit(self, path, data=None, *, form_page=None, **kwargs):
+        """POST `data` to `path` with the CSRF token of the form shown on `form_page` (default: path)."""
+        token = self.csrf_token(form_page or path)
+        return self.post(path, data={**(data or {}), "csrf_token": token}, **kwargs)
+
+
+@pytest.fixture
+def web(app):
+    """web(user=None) -> a WebSession, signed in as `user` when given."""
+    return lambda user=None: WebSession(app, user)
+
+
+class TaxiiClient:
+    """Calls /taxii2/ as one user: HTTP Basic with the user's e-mail and an API token."""
+
+    MEDIA_TYPE = "application/taxii+json;version=2.1"
+
+    def __init__(self, client, user):
+        import base64
+
+        self.client = client
+        self.user = user
+        token = accounts.create_token(user, "taxii test")
+        self.auth = "Basic " + base64.b64encode(f"{user.email}:{token}".encode()).decode()
+
+    def _headers(self, extra=None):
+        return {"Authorization": self.auth, "Accept": self.MEDIA_TYPE, **(extra or {})}
+
+    def get(self, path, **kwargs):
+        return self.client.get("/taxii2" + path, headers=self._headers(kwargs.pop("headers", None)), **kwargs)
+
+    def post(self, path, envelope, **kwargs):
+        import orjson
+
+        headers = self._headers({"Content-Type": self.MEDIA_TYPE, **kwargs.pop("headers", {})})
+        body = envelope if isinstance(envelope, bytes) else orjson.dumps(envelope)
+        return self.client.post("/taxii2" + path, data=body, headers=headers, **kwargs)
+
+    def delete(self, path, **kwargs):
+        return self.client.delete("/taxii2" + path, headers=self._headers(kwargs.pop("headers", None)), **kwargs)
+
+    def collections(self) -> dict:
+        """The caller's collections by alias."""
+        response = self.get("/api/collections/")
+        assert response.status_code == 200, response.json
+        return {collection["alias"]: collection for collection in response.json.get("collections", [])}
+
+    def objects_path(self, alias: str) -> str:
+        return f"/api/collections/{self.collections()[alias]['id']}/objects/"
+
+
+@pytest.fixture
+def taxii(client):
+    """taxii(user) -> a TaxiiClient acting as that user."""
+    return lambda user: TaxiiClient(client, user)
+
+
+_member_password_hash: list[str] = []
+
+
+@pytest.fixture
+def member_of():
+    """member_of(org, role="analyst") -> a user, without paying an Argon2 hash per user.
+
+    For tests of what users read and write, not of signing in: the password is
+    factories.PASSWORD, hashed once per test session.
+    """
+    from hub.accounts.models import Role, User
+    from hub.extensions import db
+
+    if not _member_password_hash:
+        _member_password_hash.append(accounts.hash_password(factories.PASSWORD))
+
+    def make_member(org, role: str = "analyst"):
+        user = User(email=f"{role}{next(factories._counter)}@{org.slug}.test", org=org, role=Role(role),
+                    password_hash=_member_password_hash[0])
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return make_member

@@ -7,8 +7,10 @@ import secrets
 
 import pyotp
 from argon2 import PasswordHasher
+from flask import current_app
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from hub import audit
 from hub.accounts.models import (
@@ -25,12 +27,25 @@ from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.principal import Principal
 
-_hasher = PasswordHasher()
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 TOKEN_PREFIX = "hch_"
 MIN_PASSWORD_LENGTH = 12
-# Verifying against this keeps sign-in timing the same for unknown e-mail addresses.
-_DUMMY_HASH = _hasher.hash("no-such-user-password")
+_hashers: dict[tuple, tuple[PasswordHasher, str]] = {}
+
+
+def _password_hasher() -> tuple[PasswordHasher, str]:
+    """The argon2 hasher for the app's cost settings, with a dummy hash made at that cost.
+
+    Production uses argon2-cffi's defaults (RFC 9106 low-memory profile); the test suite sets a
+    cheap cost so that creating hundreds of users does not dominate its run time. Verifying an
+    unknown e-mail address against the dummy hash keeps sign-in timing the same for it.
+    """
+    params = current_app.config.get("ARGON2_PARAMS") or {}
+    key = tuple(sorted(params.items()))
+    if key not in _hashers:
+        hasher = PasswordHasher(**params)
+        _hashers[key] = (hasher, hasher.hash("no-such-user-password"))
+    return _hashers[key]
 
 
 def _check_slug(slug: str, field: str = "slug") -> None:
@@ -65,7 +80,7 @@ def org_by_slug(slug: str) -> Organisation:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _password_hasher()[0].hash(password)
 
 
 def check_password_strength(password: str) -> None:
@@ -115,11 +130,12 @@ def create_group(slug: str, name: str, org_slugs: list[str]) -> SharingGroup:
 
 def verify_password(user: User | None, password: str) -> bool:
     try:
-        ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        hasher, dummy_hash = _password_hasher()
+        ok = hasher.verify(user.password_hash if user else dummy_hash, password)
     except (VerificationError, InvalidHashError):
         return False
-    if ok and user is not None and _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if ok and user is not None and hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
         db.session.commit()
     return ok and user is not None
 
@@ -211,4 +227,15 @@ def groups_of_org(org_id: int) -> list[SharingGroup]:
     return list(db.session.scalars(
         select(SharingGroup).join(group_members, group_members.c.group_id == SharingGroup.id)
         .where(group_members.c.org_id == org_id).order_by(SharingGroup.slug)
+        .options(selectinload(SharingGroup.orgs))
     ))
+
+
+def member_directory(kind: OrgKind | None = None, country: str | None = None) -> list[Organisation]:
+    """Every member organisation, optionally of one kind or country: whom a sharer can name."""
+    query = select(Organisation).order_by(Organisation.slug)
+    if kind is not None:
+        query = query.where(Organisation.kind == kind)
+    if country is not None:
+        query = query.where(Organisation.country == country.upper())
+    return list(db.session.scalars(query))

@@ -1,19 +1,33 @@
-"""The transactional outbox: one row per sharing event, committed with the event itself."""
+"""Alerts: the transactional outbox, subscriptions, in-app notifications and outbound deliveries.
+
+Every sharing act writes an OutboxEntry in its own transaction. The fan-out turns one entry into
+Notifications (in-app, one per user) and Deliveries (e-mail and webhook, one per target), each
+behind a unique key, so running the fan-out or a delivery twice never shows an alert twice.
+"""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.accounts.models import utcnow
+from hub.accounts.models import Organisation, User, utcnow
 from hub.extensions import db
-from hub.intel.models import BigId
+from hub.intel.models import BigId, SharedItem
+
+EVENTS = ("shared", "updated", "revoked", "expired", "widened", "sighted")
+CHANNELS = ("in_app", "email", "webhook")
+MODES = ("immediate", "hourly", "daily")
+SCOPES = ("user", "org")
+DELIVERY_STATUSES = ("pending", "sending", "retrying", "delivered", "dead", "cancelled", "digest")
 
 
 class OutboxEntry(db.Model):
     __tablename__ = "outbox_entry"
-    __table_args__ = (Index("ix_outbox_entry_pending", "dispatched_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_entry_pending", "dispatched_at", "id"),
+        Index("ix_outbox_entry_item_id_event", "item_id", "event"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     event: Mapped[str] = mapped_column(String(20))  # shared, updated, revoked, expired, widened
@@ -23,3 +37,103 @@ class OutboxEntry(db.Model):
     # Set by the fan-out once every recipient's notification exists; the sweeper re-enqueues
     # rows left unset (broker or worker was down).
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Events that must happen once (an item's expiry) carry a key the database keeps unique,
+    # so two sweeps racing each other still write one row.
+    once_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+
+    item: Mapped[SharedItem] = relationship()
+
+
+class Subscription(db.Model):
+    """What to be told about (filters), how (channel, target) and when (mode).
+
+    A `user` subscription alerts its user about what that user may read; an `org` subscription,
+    set by an organisation admin, alerts about what the organisation as a whole may read
+    (never what only a named user may), on the organisation's webhook, mailbox or every member's
+    bell.
+    """
+
+    __tablename__ = "subscription"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    scope: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(10))
+    target: Mapped[str | None] = mapped_column(String(2048))
+    # The webhook signing key: needed in clear to sign, so never shown again after creation.
+    secret: Mapped[str | None] = mapped_column(String(256))
+    filters: Mapped[str] = mapped_column(Text, default="{}")
+    mode: Mapped[str] = mapped_column(String(10), default="immediate")
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_digest_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship()
+    org: Mapped[Organisation] = relationship()
+
+
+class Notification(db.Model):
+    """One in-app alert for one user; the bell counts the unread ones."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        UniqueConstraint("outbox_id", "user_id"),
+        Index("ix_notification_user_id_id", "user_id", "id"),
+        Index("ix_notification_user_id_read_at_id", "user_id", "read_at", "id"),
+        Index("ix_notification_item_id_user_id", "item_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox_entry.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("shared_item.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(20))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    item: Mapped[SharedItem] = relationship()
+
+
+class Delivery(db.Model):
+    """One alert on its way to one e-mail address or webhook: attempts, backoff, dead letter.
+
+    Unique per (outbox entry, channel, recipient): two subscriptions that point at the same
+    address get one message. `public_id` is the webhook's delivery_id, the same on every retry.
+    """
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("outbox_id", "channel", "recipient_key"),
+        Index("ix_delivery_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_delivery_subscription_id_id", "subscription_id", "id"),
+        Index("ix_delivery_item_id_subscription_id", "item_id", "subscription_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox_entry.id", ondelete="CASCADE"))
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("subscription.id", ondelete="CASCADE")
+    )
+    item_id: Mapped[int] = mapped_column(ForeignKey("shared_item.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(10))
+    # SHA-256 of the normalised target: the "recipient" part of the unique key.
+    recipient_key: Mapped[str] = mapped_column(String(64))
+    # pending → sending → delivered; sending → retrying → sending …; → dead after the last
+    # attempt; → cancelled when the recipient may no longer read the item; digest: waits for
+    # the subscription's hourly or daily digest.
+    status: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A worker owns a delivery in `sending` until then; after it (the worker died), the sweeper
+    # hands it to another.
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    subscription: Mapped[Subscription] = relationship()
+    outbox: Mapped[OutboxEntry] = relationship()
+    item: Mapped[SharedItem] = relationship()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from hub.errors import HubError
 
@@ -44,5 +44,8 @@ def register_error_handlers(app: Flask) -> None:
             message = {
                 413: f"request body too large (limit {app.config['MAX_CONTENT_LENGTH']} bytes)",
             }.get(error.code, error.description or error.name)
-            return error_response(error.code or 500, message)
+            response = error_response(error.code or 500, message)
+            if isinstance(error, MethodNotAllowed) and error.valid_methods:
+                response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+            return response
         return error

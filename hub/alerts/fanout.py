@@ -1,0 +1,296 @@
+"""Fan-out: one outbox entry becomes in-app notifications and e-mail/webhook deliveries.
+
+Matching runs in Python over every subscription (filters are small and the item's facts are
+read once); visibility is asked of the sharing policy in SQL for every matched recipient at
+once (`policy.readable_items_for` with the recipients as columns), so a fan-out to a thousand
+organisations is a handful of queries, never one per recipient. Everything the fan-out writes
+commits together with the entry's `dispatched_at`, behind unique keys: running it twice (a
+sweeper and a late task racing) writes nothing twice.
+"""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.orm import aliased
+
+from hub.accounts.models import Organisation, User, utcnow
+from hub.alerts.bulk import id_chunks, id_in, insert_rows
+from hub.alerts.filters import ADVISORY_MARKERS, Filters, ItemFacts, load_filters, matches
+from hub.alerts.models import Delivery, Notification, OutboxEntry, Subscription
+from hub.extensions import db
+from hub.intel.models import Observable, SharedItem, StixVersion
+from hub.intel.store import load_json
+from hub.policy import Reader, readable_items_for
+
+# Events that concern whoever already heard of the item, whatever their filters say (rule 9).
+FOLLOW_UP_EVENTS = ("updated", "revoked", "expired")
+EXTERNAL_CHANNELS = ("email", "webhook")
+
+
+@dataclass
+class FanOutResult:
+    notifications: int = 0
+    deliveries: int = 0
+    # Immediate deliveries to hand to the delivery task (digests wait for their hour).
+    ready_delivery_ids: list[int] = field(default_factory=list)
+
+
+class _Candidate(NamedTuple):  # ten thousand of these per fan-out: a tuple is cheapest
+    id: int
+    user_id: int
+    org_id: int
+    scope: str
+    channel: str
+    target: str | None
+    mode: str
+    filters: Filters
+
+
+def recipient_key(channel: str, target: str) -> str:
+    """The recipient part of a delivery's unique key: one message per address, however many
+    subscriptions point at it."""
+    normalised = target.strip().lower() if channel == "email" else target.strip()
+    return hashlib.sha256(f"{channel}:{normalised}".encode()).hexdigest()
+
+
+def item_facts(entry: OutboxEntry, item: SharedItem, *, with_correlation: bool) -> ItemFacts:
+    version_id = entry.version_id or item.latest_version_id
+    body = db.session.scalar(select(StixVersion.body).where(StixVersion.id == version_id))
+    obj = load_json(body) if body else {}
+    labels = frozenset(str(label).lower() for label in obj.get("labels") or [] if isinstance(label, str))
+    report_types = frozenset(str(t).lower() for t in obj.get("report_types") or [] if isinstance(t, str))
+    is_advisory = item.stix_type == "vulnerability" or (
+        item.stix_type == "report" and bool(ADVISORY_MARKERS & (labels | report_types))
+    )
+    kinds = frozenset(db.session.scalars(
+        select(Observable.kind).where(Observable.item_id == item.id).distinct()
+    ))
+    correlated: frozenset[int] = frozenset()
+    if with_correlation and kinds:
+        mine = aliased(Observable)
+        correlated = frozenset(db.session.scalars(
+            select(SharedItem.owner_org_id)
+            .join(Observable, Observable.item_id == SharedItem.id)
+            .join(mine, and_(mine.value == Observable.value, mine.kind == Observable.kind))
+            .where(mine.item_id == item.id, Observable.item_id != item.id)
+            .distinct()
+        ))
+    owner = db.session.get(Organisation, item.owner_org_id)
+    return ItemFacts(
+        event=entry.event,
+        stix_type=item.stix_type,
+        tlp=item.tlp,
+        labels=labels,
+        observable_kinds=kinds,
+        is_advisory=is_advisory,
+        anonymous=item.anonymous,
+        owner_org_id=item.owner_org_id,
+        owner_kind=owner.kind.value,
+        owner_country=owner.country,
+        search_text=item.search_text or "",
+        correlated_org_ids=correlated,
+    )
+
+
+class _SubscriptionCache:
+    """Every subscription with its parsed filters, reloaded only when the table changed.
+
+    Subscriptions are created and deleted, never edited: the number of rows, the highest id and
+    the latest creation time change with every create or delete, so one small query tells
+    whether the copy held by this worker process is current.
+    """
+
+    def __init__(self):
+        self._key: tuple | None = None
+        self._candidates: list[_Candidate] = []
+
+    def get(self) -> list[_Candidate]:
+        count, highest, latest = db.session.execute(
+            select(func.count(Subscription.id), func.max(Subscription.id), func.max(Subscription.created))
+        ).one()
+        key = (db.engine.url.render_as_string(), count, highest, latest)
+        if key != self._key:
+            rows = db.session.execute(select(
+                Subscription.id, Subscription.user_id, Subscription.org_id, Subscription.scope,
+                Subscription.channel, Subscription.target, Subscription.mode, Subscription.filters,
+            ).order_by(Subscription.id)).all()
+            self._candidates = [
+                _Candidate(id_, user_id, org_id, scope, channel, target, mode, load_filters(filters))
+                for id_, user_id, org_id, scope, channel, target, mode, filters in rows
+            ]
+            self._key = key
+        return self._candidates
+
+
+_subscriptions = _SubscriptionCache()
+
+
+def _candidates() -> list[_Candidate]:
+    return _subscriptions.get()
+
+
+def readable_user_subscriptions(item_id: int, subscription_ids: list[int]) -> set[int]:
+    """Of these user-scope subscriptions, those whose (active) user may read the item."""
+    user_org = aliased(Organisation)
+    found: set[int] = set()
+    for chunk in id_chunks(subscription_ids):
+        query: Select = (
+            select(Subscription.id)
+            .join(User, User.id == Subscription.user_id)
+            .join(user_org, user_org.id == User.org_id)
+            .join(SharedItem, SharedItem.id == item_id)
+            .where(
+                id_in(Subscription.id, chunk),
+                User.active,
+                readable_items_for(Reader(User.id, User.org_id, user_org.kind)),
+            )
+        )
+        found.update(db.session.scalars(query))
+    return found
+
+
+def readable_org_subscriptions(item_id: int, subscription_ids: list[int]) -> set[int]:
+    """Of these org-scope subscriptions, those whose organisation as a whole may read the item."""
+    found: set[int] = set()
+    for chunk in id_chunks(subscription_ids):
+        query: Select = (
+            select(Subscription.id)
+            .join(Organisation, Organisation.id == Subscription.org_id)
+            .join(SharedItem, SharedItem.id == item_id)
+            .where(
+                id_in(Subscription.id, chunk),
+                readable_items_for(Reader(None, Subscription.org_id, Organisation.kind)),
+            )
+        )
+        found.update(db.session.scalars(query))
+    return found
+
+
+def _lock_entry(entry_id: int) -> OutboxEntry | None:
+    """The entry, locked for this fan-out on PostgreSQL; None if another worker holds it."""
+    query = select(OutboxEntry).where(OutboxEntry.id == entry_id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return db.session.scalars(query).first()
+
+
+def fan_out(entry_id: int) -> FanOutResult:
+    """Turn one outbox entry into notifications and deliveries, and mark it dispatched.
+
+    Safe to run any number of times, concurrently too.
+    """
+    result = FanOutResult()
+    entry = _lock_entry(entry_id)
+    if entry is None or entry.dispatched_at is not None:
+        db.session.rollback()
+        return result
+    item = db.session.get(SharedItem, entry.item_id)
+    candidates = _candidates()
+    facts = item_facts(entry, item, with_correlation=any(c.filters.correlates_with_own for c in candidates))
+
+    prior_users = set(db.session.scalars(
+        select(Notification.user_id).where(Notification.item_id == item.id).distinct()
+    ))
+    prior_subscriptions = set(db.session.scalars(
+        select(Delivery.subscription_id).where(Delivery.item_id == item.id).distinct()
+    ))
+    prior_orgs = set(db.session.scalars(
+        select(User.org_id).join(Notification, Notification.user_id == User.id)
+        .where(Notification.item_id == item.id).distinct()
+    )) if prior_users else set()
+    heard = _Heard(prior_users, prior_subscriptions, prior_orgs)
+    chosen = [
+        c for c in candidates
+        if matches(c.filters, facts, c.org_id)
+        or (entry.event in FOLLOW_UP_EVENTS and heard.before(c))
+    ]
+    user_scope = [c.id for c in chosen if c.scope == "user"]
+    org_scope = [c.id for c in chosen if c.scope == "org"]
+    allowed = readable_user_subscriptions(item.id, user_scope) | readable_org_subscriptions(item.id, org_scope)
+    chosen = [c for c in chosen if c.id in allowed]
+
+    now = utcnow()
+    notify_users = _notification_recipients(chosen)
+    if entry.event == "widened":
+        # Widening tells those who newly may read the item; the others already know it.
+        notify_users -= prior_users
+    if notify_users:
+        insert_rows(Notification, [{"user_id": user_id} for user_id in sorted(notify_users)],
+                    {"outbox_id": entry.id, "item_id": item.id, "event": entry.event, "created": now})
+        # The entry is locked (or SQLite serialises writers): every row of the entry is ours.
+        result.notifications = db.session.scalar(
+            select(func.count(Notification.id)).where(Notification.outbox_id == entry.id)
+        )
+
+    delivery_rows, seen_keys = [], set()
+    for c in chosen:
+        if c.channel not in EXTERNAL_CHANNELS or not c.target:
+            continue
+        if entry.event == "widened" and c.id in prior_subscriptions:
+            continue
+        key = recipient_key(c.channel, c.target)
+        if key in seen_keys:
+            continue
+        seen_keys.add(key)
+        delivery_rows.append({
+            "public_id": str(uuid.uuid4()),
+            "subscription_id": c.id,
+            "channel": c.channel,
+            "recipient_key": key,
+            "status": "pending" if c.mode == "immediate" else "digest",
+        })
+    if delivery_rows:
+        insert_rows(Delivery, delivery_rows, {"outbox_id": entry.id, "item_id": item.id, "event": entry.event,
+                                              "attempts": 0, "created": now, "next_attempt_at": now})
+        inserted = db.session.execute(
+            select(Delivery.id, Delivery.status).where(Delivery.outbox_id == entry.id).order_by(Delivery.id)
+        ).all()
+        result.deliveries = len(inserted)
+        result.ready_delivery_ids = [row.id for row in inserted if row.status == "pending"]
+
+    entry.dispatched_at = now
+    db.session.commit()
+    return result
+
+
+@dataclass(frozen=True)
+class _Heard:
+    """Who was already alerted about the item, by any earlier event."""
+
+    users: set[int]
+    subscriptions: set[int]
+    orgs: set[int]
+
+    def before(self, c: _Candidate) -> bool:
+        if c.id in self.subscriptions:
+            return True
+        if c.scope == "user":
+            return c.user_id in self.users
+        return c.channel == "in_app" and c.org_id in self.orgs
+
+
+def _notification_recipients(chosen: list[_Candidate]) -> set[int]:
+    """In-app is always on for a user's own subscriptions; an organisation's in-app
+    subscription rings every active member's bell."""
+    users = {c.user_id for c in chosen if c.scope == "user"}
+    org_ids = sorted({c.org_id for c in chosen if c.scope == "org" and c.channel == "in_app"})
+    for chunk in id_chunks(org_ids):
+        users.update(db.session.scalars(
+            select(User.id).where(id_in(User.org_id, chunk), User.active)
+        ))
+    return users
+
+
+def pending_entry_ids(older_than: datetime, limit: int = 1000) -> list[int]:
+    """Outbox entries never fanned out, oldest first: the sweeper's work."""
+    return list(db.session.scalars(
+        select(OutboxEntry.id)
+        .where(OutboxEntry.dispatched_at.is_(None), OutboxEntry.created < older_than)
+        .order_by(OutboxEntry.id)
+        .limit(limit)
+    ))

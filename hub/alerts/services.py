@@ -1,0 +1,334 @@
+"""Subscriptions, notifications and deliveries as their users see them.
+
+Plain functions over an explicit Principal; they raise domain errors. Every list that names an
+item (notifications, deliveries) is filtered by the sharing policy for the reader, so an alert
+never outlives the right to read its item (rule 7).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from hub import audit
+from hub.accounts.models import utcnow
+from hub.alerts import delivery as deliveries
+from hub.alerts.filters import dump_filters, load_filters, parse_filters
+from hub.alerts.models import CHANNELS, MODES, SCOPES, Delivery, Notification, Subscription
+from hub.alerts.webhooks import AllowList, TargetRefused, check_target
+from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from hub.extensions import db
+from hub.intel.models import SharedItem
+from hub.policy import readable_items
+from hub.principal import Principal
+
+MAX_SUBSCRIPTIONS = 100  # per user, and org-wide per organisation
+MAX_SECRET = 256
+DEFAULT_PAGE = 50
+MAX_PAGE = 200
+
+
+@dataclass
+class NewSubscription:
+    subscription: Subscription
+    # Only when the hub generated the webhook secret: the one chance to see it.
+    generated_secret: str | None = None
+
+
+@dataclass
+class Page:
+    rows: list
+    next_cursor: str | None
+
+
+def _invalid(field: str, error: str, value=None) -> ValidationFailed:
+    detail = {"field": field, "error": error}
+    if value is not None:
+        detail["value"] = value
+    return ValidationFailed(f"invalid {field}", [detail])
+
+
+def _choice(field: str, value, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise _invalid(field, "one of " + ", ".join(allowed), value)
+    return value
+
+
+def create_subscription(principal: Principal, *, channel, target=None, secret=None, filters=None,
+                        mode="immediate", scope="user") -> NewSubscription:
+    """Subscribe the principal (scope user) or, for an admin, the organisation (scope org)."""
+    channel = _choice("channel", channel, CHANNELS)
+    mode = _choice("mode", mode or "immediate", MODES)
+    scope = _choice("scope", scope or "user", SCOPES)
+    parsed_filters = parse_filters(filters)
+    if scope == "org" and not principal.is_admin:
+        raise Forbidden("only an organisation admin may set organisation-wide subscriptions")
+    generated = None
+    if channel == "in_app":
+        if target:
+            raise _invalid("target", "in-app notifications have no target")
+        if mode != "immediate":
+            raise _invalid("mode", "in-app notifications are immediate; digests are sent by e-mail", mode)
+        target = None
+    elif channel == "email":
+        target = _email_target(target)
+    else:
+        target = _webhook_target(target)
+        if mode != "immediate":
+            raise _invalid("mode", "webhooks are immediate (receivers batch as they like); "
+                           "digests are sent by e-mail", mode)
+        if secret is None:
+            secret = generated = secrets.token_urlsafe(32)
+        if not isinstance(secret, str) or not secret or len(secret) > MAX_SECRET:
+            raise _invalid("secret", f"a non-empty string of at most {MAX_SECRET} characters")
+    if channel != "webhook" and secret is not None:
+        raise _invalid("secret", "only webhooks are signed")
+    _check_quota(principal, scope)
+    subscription = Subscription(
+        user_id=principal.user_id,
+        org_id=principal.org_id,
+        scope=scope,
+        channel=channel,
+        target=target,
+        secret=secret if channel == "webhook" else None,
+        filters=dump_filters(parsed_filters),
+        mode=mode,
+    )
+    db.session.add(subscription)
+    db.session.flush()
+    audit.record("subscription_created", principal, subscription_id=subscription.id, scope=scope,
+                 channel=channel, mode=mode)
+    db.session.commit()
+    return NewSubscription(subscription, generated)
+
+
+def _email_target(target) -> str:
+    if not isinstance(target, str) or not target.strip():
+        raise _invalid("target", "an e-mail address is required for e-mail alerts")
+    try:
+        return validate_email(target.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise _invalid("target", str(exc), target) from None
+
+
+def _webhook_target(target) -> str:
+    if not isinstance(target, str) or not target.strip():
+        raise _invalid("target", "a URL is required for webhooks")
+    if len(target) > 2048:
+        raise _invalid("target", "at most 2048 characters")
+    try:
+        check_target(target, AllowList.parse(current_app.config["HUB_WEBHOOK_ALLOW"]))
+    except TargetRefused as exc:
+        raise _invalid("target", str(exc), target) from None
+    return target.strip()
+
+
+def _check_quota(principal: Principal, scope: str) -> None:
+    query = select(func.count(Subscription.id))
+    if scope == "user":
+        query = query.where(Subscription.user_id == principal.user_id, Subscription.scope == "user")
+    else:
+        query = query.where(Subscription.org_id == principal.org_id, Subscription.scope == "org")
+    if db.session.scalar(query) >= MAX_SUBSCRIPTIONS:
+        raise Conflict(f"at most {MAX_SUBSCRIPTIONS} {scope} subscriptions; delete one first")
+
+
+def _visible_subscriptions(principal: Principal):
+    """A user's own subscriptions; for an admin, every subscription of the organisation."""
+    if principal.is_admin:
+        return Subscription.org_id == principal.org_id
+    return (Subscription.user_id == principal.user_id) & (Subscription.scope == "user") \
+        & (Subscription.org_id == principal.org_id)
+
+
+def list_subscriptions(principal: Principal) -> list[Subscription]:
+    return list(db.session.scalars(
+        select(Subscription).where(_visible_subscriptions(principal)).order_by(Subscription.id)
+    ))
+
+
+def get_subscription(principal: Principal, subscription_id: int) -> Subscription:
+    subscription = db.session.scalar(
+        select(Subscription).where(Subscription.id == subscription_id, _visible_subscriptions(principal))
+    )
+    if subscription is None:
+        raise NotFound("no such subscription")
+    return subscription
+
+
+def can_manage(principal: Principal, subscription: Subscription) -> bool:
+    """The owner manages a user subscription; an admin any subscription of the organisation."""
+    if subscription.org_id != principal.org_id:
+        return False
+    return principal.is_admin or (subscription.scope == "user" and subscription.user_id == principal.user_id)
+
+
+def delete_subscription(principal: Principal, subscription_id: int) -> None:
+    subscription = get_subscription(principal, subscription_id)
+    if not can_manage(principal, subscription):
+        raise Forbidden("you may not delete this subscription")
+    audit.record("subscription_deleted", principal, subscription_id=subscription.id,
+                 scope=subscription.scope, channel=subscription.channel)
+    db.session.delete(subscription)
+    db.session.commit()
+
+
+def describe_subscription(subscription: Subscription) -> dict:
+    """The API's view; the webhook secret is never shown again."""
+    stats = dict(db.session.execute(
+        select(Delivery.status, func.count(Delivery.id))
+        .where(Delivery.subscription_id == subscription.id)
+        .group_by(Delivery.status)
+    ).all())
+    return {
+        "id": subscription.id,
+        "channel": subscription.channel,
+        "target": subscription.target,
+        "filters": load_filters(subscription.filters).as_json(),
+        "mode": subscription.mode,
+        "scope": subscription.scope,
+        "owner": subscription.user.email if subscription.scope == "user" else None,
+        "created": _stamp(subscription.created),
+        "deliveries": stats,
+    }
+
+
+def _stamp(value: datetime | None) -> str | None:
+    """RFC 3339 in UTC (SQLite hands back naive datetimes, which are UTC here)."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _encode_cursor(row_id: int) -> str:
+    return base64.urlsafe_b64encode(str(row_id).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        return int(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode())
+    except (ValueError, binascii.Error, UnicodeError):
+        raise _invalid("cursor", "not a cursor this hub issued") from None
+
+
+def _page(query, id_column, limit: int, cursor: str | None) -> Page:
+    limit = max(1, min(limit, MAX_PAGE))
+    if cursor:
+        query = query.where(id_column < _decode_cursor(cursor))
+    rows = list(db.session.scalars(query.order_by(id_column.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, _encode_cursor(rows[-1].id) if more else None)
+
+
+def deliveries_of(principal: Principal, subscription_id: int, *, status: str | None = None,
+                  limit: int = DEFAULT_PAGE, cursor: str | None = None) -> Page:
+    """A subscription's deliveries, newest first, about items the viewer may read."""
+    subscription = get_subscription(principal, subscription_id)
+    query = (
+        select(Delivery)
+        .join(SharedItem, SharedItem.id == Delivery.item_id)
+        .where(Delivery.subscription_id == subscription.id, readable_items(principal))
+    )
+    if status:
+        query = query.where(Delivery.status == status)
+    return _page(query, Delivery.id, limit, cursor)
+
+
+def describe_delivery(delivery: Delivery) -> dict:
+    return {
+        "id": delivery.id,
+        "delivery_id": delivery.public_id,
+        "event": delivery.event,
+        "object_id": delivery.item.stix_id,
+        "channel": delivery.channel,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "last_error": delivery.last_error,
+        "created": _stamp(delivery.created),
+        "last_attempt": _stamp(delivery.last_attempt_at),
+        "next_attempt": _stamp(delivery.next_attempt_at) if delivery.status == "retrying" else None,
+        "delivered": _stamp(delivery.delivered_at),
+    }
+
+
+def replay_delivery(principal: Principal, delivery_id: int) -> Delivery:
+    """Give a dead letter a fresh set of attempts: the subscription's owner or an org admin."""
+    delivery = db.session.scalar(
+        select(Delivery)
+        .join(Subscription, Subscription.id == Delivery.subscription_id)
+        .join(SharedItem, SharedItem.id == Delivery.item_id)
+        .where(Delivery.id == delivery_id, _visible_subscriptions(principal), readable_items(principal))
+    )
+    if delivery is None:
+        raise NotFound("no such delivery")
+    if not can_manage(principal, delivery.subscription):
+        raise Forbidden("only the subscription's owner or an organisation admin may replay it")
+    if not deliveries.replayable(delivery):
+        raise Conflict(f"only dead letters can be replayed; this delivery is {delivery.status}")
+    audit.record("delivery_replayed", principal, item=delivery.item, delivery_id=delivery.public_id)
+    deliveries.replay(delivery)
+    return delivery
+
+
+def _readable_notifications(principal: Principal):
+    return (
+        select(Notification)
+        .join(SharedItem, SharedItem.id == Notification.item_id)
+        .where(Notification.user_id == principal.user_id, readable_items(principal))
+    )
+
+
+def list_notifications(principal: Principal, *, unread_only: bool = False, limit: int = DEFAULT_PAGE,
+                       cursor: str | None = None) -> Page:
+    """The principal's notifications, newest first, one keyset page."""
+    query = _readable_notifications(principal)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    return _page(query, Notification.id, limit, cursor)
+
+
+def unread_count(principal: Principal) -> int:
+    query = _readable_notifications(principal).where(Notification.read_at.is_(None))
+    return db.session.scalar(select(func.count()).select_from(query.subquery()))
+
+
+def describe_notification(notification: Notification) -> dict:
+    return {
+        "id": notification.id,
+        "event": notification.event,
+        "object_id": notification.item.stix_id,
+        "created": _stamp(notification.created),
+        "read": notification.read_at is not None,
+    }
+
+
+def mark_read(principal: Principal, notification_id: int) -> Notification:
+    notification = db.session.scalar(
+        _readable_notifications(principal).where(Notification.id == notification_id)
+    )
+    if notification is None:
+        raise NotFound("no such notification")
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+        db.session.commit()
+    return notification
+
+
+def mark_all_read(principal: Principal) -> int:
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.user_id == principal.user_id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount

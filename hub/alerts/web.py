@@ -1,0 +1,161 @@
+"""Pages: the notification list behind the bell, subscriptions, and their deliveries."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from hub.alerts import services
+from hub.alerts.forms import ConfirmForm, SubscriptionForm
+from hub.alerts.models import DELIVERY_STATUSES
+from hub.errors import HubError, ValidationFailed
+from hub.principal import Principal
+from hub.web.security import add_security_headers
+
+bp = Blueprint("alerts_web", __name__, url_prefix="/alerts", template_folder="templates")
+bp.after_request(add_security_headers)
+
+
+def _principal() -> Principal:
+    return Principal.of(current_user)
+
+
+@bp.app_context_processor
+def _bell():
+    """`alerts_unread_count()` for any template (the bell in the top bar); asked only when used."""
+
+    def alerts_unread_count() -> int:
+        if not current_user.is_authenticated:
+            return 0
+        return services.unread_count(_principal())
+
+    return {"alerts_unread_count": alerts_unread_count}
+
+
+@bp.get("/")
+@login_required
+def notifications():
+    unread_only = request.args.get("unread") == "1"
+    page = services.list_notifications(_principal(), unread_only=unread_only,
+                                       cursor=request.args.get("cursor") or None)
+    next_url = url_for(".notifications", cursor=page.next_cursor, **({"unread": "1"} if unread_only else {})) \
+        if page.next_cursor else None
+    return render_template("alerts/notifications.html", rows=page.rows, unread_only=unread_only,
+                           next_url=next_url, form=ConfirmForm())
+
+
+@bp.get("/<int:notification_id>")
+@login_required
+def open_notification(notification_id: int):
+    """Follow a notification to its item, marking it read on the way."""
+    notification = services.mark_read(_principal(), notification_id)
+    return redirect(url_for("web.item_detail", stix_id=notification.item.stix_id))
+
+
+@bp.post("/<int:notification_id>/read")
+@login_required
+def mark_read(notification_id: int):
+    if ConfirmForm().validate_on_submit():
+        services.mark_read(_principal(), notification_id)
+    return redirect(request.referrer if _same_site(request.referrer) else url_for(".notifications"))
+
+
+@bp.post("/read-all")
+@login_required
+def mark_all_read():
+    if ConfirmForm().validate_on_submit():
+        marked = services.mark_all_read(_principal())
+        flash(f"Marked {marked} notification{'s' if marked != 1 else ''} read.", "success")
+    return redirect(url_for(".notifications"))
+
+
+def _same_site(url: str | None) -> bool:
+    return bool(url) and url.startswith(request.host_url)
+
+
+def _render_subscriptions(form: SubscriptionForm, *, new_secret: str | None = None, status: int = 200):
+    principal = _principal()
+    rows = [(s, services.describe_subscription(s), services.can_manage(principal, s))
+            for s in services.list_subscriptions(principal)]
+    return render_template("alerts/subscriptions.html", form=form, rows=rows, new_secret=new_secret,
+                           confirm=ConfirmForm()), status
+
+
+@bp.get("/subscriptions")
+@login_required
+def subscriptions():
+    return _render_subscriptions(SubscriptionForm())
+
+
+@bp.post("/subscriptions")
+@login_required
+def create_subscription():
+    form = SubscriptionForm()
+    if not form.validate_on_submit():
+        return _render_subscriptions(form, status=400)
+    channel = form.channel.data
+    try:
+        created = services.create_subscription(
+            _principal(),
+            channel=channel,
+            target=(form.target.data or "").strip() or None if channel != "in_app" else None,
+            secret=(form.secret.data or None) if channel == "webhook" else None,
+            filters=form.filters(),
+            mode=form.mode.data,
+            scope=form.scope.data if current_user.is_admin else "user",
+        )
+    except ValidationFailed as error:
+        form.show_errors(error.details)
+        return _render_subscriptions(form, status=422)
+    except HubError as error:
+        flash(error.message, "error")
+        return _render_subscriptions(form, status=error.status)
+    if created.generated_secret:
+        # Shown in this response only: never stored in a cookie, never shown again.
+        return _render_subscriptions(SubscriptionForm(formdata=None), new_secret=created.generated_secret)
+    flash("Subscription saved.", "success")
+    return redirect(url_for(".subscriptions"))
+
+
+@bp.post("/subscriptions/<int:subscription_id>/delete")
+@login_required
+def delete_subscription(subscription_id: int):
+    if ConfirmForm().validate_on_submit():
+        services.delete_subscription(_principal(), subscription_id)
+        flash("Subscription deleted.", "success")
+    return redirect(url_for(".subscriptions"))
+
+
+@bp.get("/subscriptions/<int:subscription_id>")
+@login_required
+def subscription_detail(subscription_id: int):
+    principal = _principal()
+    subscription = services.get_subscription(principal, subscription_id)
+    status = request.args.get("status") if request.args.get("status") in DELIVERY_STATUSES else None
+    page = services.deliveries_of(principal, subscription_id, status=status, cursor=request.args.get("cursor") or None)
+    next_url = url_for(".subscription_detail", subscription_id=subscription_id, cursor=page.next_cursor,
+                       **({"status": status} if status else {})) if page.next_cursor else None
+    return render_template(
+        "alerts/subscription_detail.html", subscription=subscription,
+        summary=services.describe_subscription(subscription), rows=page.rows, status=status,
+        statuses=DELIVERY_STATUSES, next_url=next_url, may_replay=services.can_manage(principal, subscription),
+        confirm=ConfirmForm(),
+    )
+
+
+@bp.post("/deliveries/<int:delivery_id>/replay")
+@login_required
+def replay_delivery(delivery_id: int):
+    back = request.form.get("subscription_id", type=int)
+    if ConfirmForm().validate_on_submit():
+        try:
+            delivery = services.replay_delivery(_principal(), delivery_id)
+        except HubError as error:
+            if error.status == 404:
+                raise
+            flash(error.message, "error")
+        else:
+            flash("The delivery was queued again with a fresh set of attempts.", "success")
+            back = delivery.subscription_id
+    if back:
+        return redirect(url_for(".subscription_detail", subscription_id=back))
+    return redirect(url_for(".subscriptions"))

@@ -1,0 +1,208 @@
+"""STIX 2.1 objects built from what a human knows, with the stix2 library.
+
+The web forms ask for an observable type and value, or for CVE ids and products; these functions
+turn the answers into objects that `hub.intel.ingest.share_objects` accepts. Patterns are built
+from stix2 pattern objects, never by string formatting, so quotes in values are escaped.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+import orjson
+import stix2
+from stix2 import (
+    EqualityComparisonExpression,
+    ObjectPath,
+    ObservationExpression,
+    StringConstant,
+)
+
+from hub.intel import observables
+from hub.intel.tlp import TLP
+
+# The observable types the share form offers: kind -> (label, STIX object type, property path).
+INDICATOR_KINDS: dict[str, tuple[str, str, list[str]]] = {
+    "ipv4-addr": ("IPv4 address or network", "ipv4-addr", ["value"]),
+    "ipv6-addr": ("IPv6 address or network", "ipv6-addr", ["value"]),
+    "domain-name": ("Domain name", "domain-name", ["value"]),
+    "url": ("URL", "url", ["value"]),
+    "email-addr": ("E-mail address", "email-addr", ["value"]),
+    "md5": ("File hash: MD5", "file", ["hashes", "MD5"]),
+    "sha1": ("File hash: SHA-1", "file", ["hashes", "SHA-1"]),
+    "sha256": ("File hash: SHA-256", "file", ["hashes", "SHA-256"]),
+}
+
+CVE_ID = re.compile(r"^CVE-\d{4}-\d{4,}$")
+
+
+def _to_dict(obj) -> dict:
+    return orjson.loads(obj.serialize())
+
+
+def indicator_pattern(kind: str, value: str) -> str:
+    """A one-comparison STIX pattern, e.g. [ipv4-addr:value = '198.51.100.7']."""
+    _label, object_type, path = INDICATOR_KINDS[kind]
+    comparison = EqualityComparisonExpression(ObjectPath(object_type, path), StringConstant(value))
+    return str(ObservationExpression(comparison))
+
+
+def build_indicator(
+    kind: str,
+    value: str,
+    *,
+    description: str,
+    confidence: int,
+    tlp: TLP,
+    name: str | None = None,
+    valid_until: datetime | None = None,
+    created_by_ref: str | None = None,
+    now: datetime | None = None,
+) -> dict:
+    """A STIX 2.1 indicator for one observable. The value is normalised first (ValueError if invalid)."""
+    normalised = observables.normalise(kind, value)
+    valid_from = now or datetime.now(timezone.utc)
+    properties = {
+        "pattern": indicator_pattern(kind, normalised),
+        "pattern_type": "stix",
+        "valid_from": valid_from,
+        "created": valid_from,
+        "modified": valid_from,
+        "confidence": confidence,
+        "object_marking_refs": [tlp.marking_id],
+    }
+    # STIX wants a name on every indicator: without one, say what it matches.
+    properties["name"] = name or f"{INDICATOR_KINDS[kind][0]}: {normalised}"
+    if description:
+        properties["description"] = description
+    if valid_until is not None:
+        properties["valid_until"] = valid_until
+    if created_by_ref:
+        properties["created_by_ref"] = created_by_ref
+    return _to_dict(stix2.v21.Indicator(**properties))
+
+
+@dataclass(frozen=True)
+class AffectedProduct:
+    vendor: str
+    product: str
+    versions: str = ""
+
+
+def parse_cve_ids(text: str) -> list[str]:
+    """CVE ids separated by spaces, commas or lines, upper-cased and de-duplicated in order."""
+    found: list[str] = []
+    for token in re.split(r"[\s,;]+", text or ""):
+        if not token:
+            continue
+        cve = token.upper()
+        if not CVE_ID.match(cve):
+            raise ValueError(f"{token!r} is not a CVE id (expected CVE-YYYY-NNNN, e.g. CVE-2024-12345)")
+        if cve not in found:
+            found.append(cve)
+    if not found:
+        raise ValueError("name at least one CVE id")
+    return found
+
+
+def parse_products(text: str) -> list[AffectedProduct]:
+    """One product per line: "vendor | product | versions" (versions may be left empty)."""
+    products: list[AffectedProduct] = []
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [part.strip() for part in line.split("|")]
+        if len(parts) == 2:
+            parts.append("")
+        if len(parts) != 3 or not parts[0] or not parts[1]:
+            raise ValueError(f"line {number}: expected \"vendor | product | versions\"")
+        products.append(AffectedProduct(*parts))
+    return products
+
+
+def parse_reference_urls(text: str) -> list[str]:
+    """One http(s) URL per line."""
+    urls: list[str] = []
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        url = line.strip()
+        if not url:
+            continue
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or " " in url:
+            raise ValueError(f"line {number}: not an http(s) URL")
+        if url not in urls:
+            urls.append(url)
+    return urls
+
+
+def build_advisory(
+    *,
+    title: str,
+    summary: str,
+    cve_ids: list[str],
+    products: list[AffectedProduct],
+    mitigation: str,
+    reference_urls: list[str],
+    tlp: TLP,
+    created_by_ref: str | None,
+    now: datetime | None = None,
+) -> list[dict]:
+    """A vulnerability advisory as STIX 2.1: the report first, then every object it refers to.
+
+    One vulnerability per CVE, one software SCO per affected product, one course-of-action with
+    the mitigation, and the relationships "course-of-action mitigates vulnerability" and
+    "software has vulnerability".
+    """
+    stamp = now or datetime.now(timezone.utc)
+    markings = [tlp.marking_id]
+    authored = {"created": stamp, "modified": stamp, "object_marking_refs": markings}
+    if created_by_ref:
+        authored["created_by_ref"] = created_by_ref
+
+    vulnerabilities = [
+        stix2.v21.Vulnerability(
+            name=cve,
+            external_references=[{"source_name": "cve", "external_id": cve}],
+            **authored,
+        )
+        for cve in cve_ids
+    ]
+    software = [
+        stix2.v21.Software(
+            name=product.product,
+            vendor=product.vendor,
+            object_marking_refs=markings,
+            **({"version": product.versions} if product.versions else {}),
+        )
+        for product in products
+    ]
+    course_of_action = stix2.v21.CourseOfAction(
+        name=f"Mitigation: {title}"[:250], description=mitigation, **authored
+    )
+    relationships = [
+        stix2.v21.Relationship(
+            source_ref=course_of_action.id, relationship_type="mitigates", target_ref=vuln.id, **authored
+        )
+        for vuln in vulnerabilities
+    ] + [
+        stix2.v21.Relationship(
+            source_ref=sco.id, relationship_type="has", target_ref=vuln.id, **authored
+        )
+        for sco in software
+        for vuln in vulnerabilities
+    ]
+    referred = [*vulnerabilities, *software, course_of_action, *relationships]
+    report = stix2.v21.Report(
+        name=title,
+        description=summary,
+        report_types=["vulnerability"],
+        published=stamp,
+        object_refs=[obj.id for obj in referred],
+        external_references=[
+            {"source_name": urlsplit(url).hostname or "reference", "url": url} for url in reference_urls
+        ] or None,
+        **authored,
+    )
+    return [_to_dict(obj) for obj in (report, *referred)]

@@ -1,0 +1,58 @@
+"""TAXII's own tables: the status resources of add-objects requests and collection defaults."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.accounts.models import utcnow
+from hub.extensions import db
+from hub.intel.models import SharedItem, enum_column
+from hub.intel.tlp import TLP
+
+
+# Collections serve the latest version of each item by default: the page walks stix_version in
+# date_added order and reaches each item through this index (a version is the latest of at most
+# one item). Declared here, beside the TAXII tables, because TAXII paging is what needs it.
+Index("ix_shared_item_latest_version_id", SharedItem.latest_version_id, unique=True)
+
+
+class TaxiiStatus(db.Model):
+    """The outcome of one POST to a collection's objects, as the status endpoint reports it.
+
+    Readable by the user who posted only: the lists name every object of the request.
+    """
+
+    __tablename__ = "taxii_status"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    collection_id: Mapped[str] = mapped_column(String(36))
+    request_timestamp_us: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(10), default="complete")
+    total_count: Mapped[int] = mapped_column(Integer)
+    success_count: Mapped[int] = mapped_column(Integer)
+    failure_count: Mapped[int] = mapped_column(Integer)
+    pending_count: Mapped[int] = mapped_column(Integer, default=0)
+    # {"successes": [...], "failures": [...], "pendings": [...]}, each a list of status-details.
+    details: Mapped[str] = mapped_column(Text, default="{}")
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class TaxiiCollectionDefault(db.Model):
+    """An organisation's explicit default TLP for objects posted unmarked to one collection.
+
+    Without one, an unmarked object is rejected (the sharing policy: the TLP is the sharer's
+    explicit choice, never the hub's guess).
+    """
+
+    __tablename__ = "taxii_collection_default"
+    __table_args__ = (UniqueConstraint("org_id", "collection_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
+    collection_id: Mapped[str] = mapped_column(String(36))
+    tlp: Mapped[TLP] = mapped_column(enum_column(TLP, 12))
+    set_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,96 @@
+"""The audit log as an organisation admin reads it: names instead of ids, times instead of numbers."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+from sqlalchemy import select
+
+from hub.accounts.models import Organisation, SharingGroup, User
+from hub.audit import AuditEvent
+from hub.extensions import db
+from hub.intel.store import us_to_datetime
+
+# Detail keys that hold an audience as ids (ingest.describe_grants).
+AUDIENCE_KEYS = ("audience", "added")
+
+
+@dataclass
+class AuditRow:
+    event: AuditEvent
+    actor: str | None
+    actor_org: str | None
+    detail: list[tuple[str, str]]
+
+
+class _Directory:
+    """Names of the users, organisations and groups a page of events mentions, in three queries."""
+
+    def __init__(self, events: list[AuditEvent], details: list[dict]):
+        user_ids = {e.actor_user_id for e in events if e.actor_user_id}
+        org_ids = {e.actor_org_id for e in events if e.actor_org_id}
+        group_ids: set[int] = set()
+        for detail in details:
+            for audience in _audiences(detail):
+                user_ids.update(audience.get("user_ids") or [])
+                org_ids.update(audience.get("org_ids") or [])
+                group_ids.update(audience.get("group_ids") or [])
+        self.users = self._names(User.id, User.email, user_ids)
+        self.orgs = self._names(Organisation.id, Organisation.slug, org_ids)
+        self.groups = self._names(SharingGroup.id, SharingGroup.slug, group_ids)
+
+    @staticmethod
+    def _names(id_column, name_column, ids) -> dict[int, str]:
+        ids = {i for i in ids if isinstance(i, int)}
+        if not ids:
+            return {}
+        return dict(db.session.execute(select(id_column, name_column).where(id_column.in_(ids))).all())
+
+    def audience(self, value: dict) -> str:
+        parts = ["every member organisation"] if value.get("community") else []
+        for key, label, names in (("org_ids", "orgs", self.orgs), ("group_ids", "groups", self.groups),
+                                  ("user_ids", "users", self.users)):
+            if value.get(key):
+                parts.append(f"{label}: " + ", ".join(names.get(i, f"#{i}") for i in value[key]))
+        return "; ".join(parts) or "own organisation"
+
+
+def _audiences(detail: dict) -> list[dict]:
+    return [detail[key] for key in AUDIENCE_KEYS if isinstance(detail.get(key), dict)]
+
+
+def _parse(detail: str) -> dict:
+    try:
+        data = orjson.loads(detail or "{}")
+    except orjson.JSONDecodeError:
+        return {"detail": detail}
+    return data if isinstance(data, dict) else {"detail": data}
+
+
+def _pairs(data: dict, directory: _Directory) -> list[tuple[str, str]]:
+    pairs = []
+    for key, value in sorted(data.items()):
+        if key in AUDIENCE_KEYS and isinstance(value, dict):
+            text = directory.audience(value)
+        elif key == "modified_us" and isinstance(value, int):
+            key, text = "version", us_to_datetime(value).strftime("%Y-%m-%d %H:%M:%S UTC")
+        elif isinstance(value, str):
+            text = value
+        else:
+            text = orjson.dumps(value).decode()
+        pairs.append((key.replace("_", " "), text))
+    return pairs
+
+
+def audit_rows(events: list[AuditEvent]) -> list[AuditRow]:
+    details = [_parse(event.detail) for event in events]
+    directory = _Directory(events, details)
+    return [
+        AuditRow(
+            event=event,
+            actor=directory.users.get(event.actor_user_id),
+            actor_org=directory.orgs.get(event.actor_org_id),
+            detail=_pairs(detail, directory),
+        )
+        for event, detail in zip(events, details)
+    ]

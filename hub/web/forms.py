@@ -1,0 +1,251 @@
+"""Forms of the web UI: sharing, browsing filters, managing items. CSRF on every POST form."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta, timezone
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    Form,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from hub.accounts import services as accounts
+from hub.errors import ValidationFailed
+from hub.intel import builders, observables
+from hub.intel.reads import ItemFilters
+from hub.intel.tlp import TLP
+from hub.principal import Principal
+
+# FIRST TLP 2.0 definitions, one line each, shown beside the choice.
+TLP_CHOICES = [
+    SelectChoice(TLP.clear.value, "TLP:CLEAR — no limit on disclosure"),
+    SelectChoice(TLP.green.value, "TLP:GREEN — the community, not public"),
+    SelectChoice(TLP.amber.value, "TLP:AMBER — recipients' organisations and their clients, need-to-know"),
+    SelectChoice(TLP.amber_strict.value, "TLP:AMBER+STRICT — recipients' organisations only"),
+    SelectChoice(TLP.red.value, "TLP:RED — the named individual recipients only"),
+]
+AUDIENCE_CHOICES = [
+    SelectChoice("community", "Every member organisation"),
+    SelectChoice("groups", "Sharing groups of my organisation"),
+    SelectChoice("orgs", "Named organisations"),
+    SelectChoice("users", "Named people (by e-mail) — required for TLP:RED"),
+    SelectChoice("own", "My organisation only"),
+]
+STIX_TYPES = [
+    "indicator", "report", "vulnerability", "course-of-action", "malware", "attack-pattern",
+    "campaign", "intrusion-set", "threat-actor", "tool", "infrastructure", "observed-data",
+    "sighting", "relationship", "identity", "incident", "note", "opinion", "software",
+    "ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr", "file",
+]
+STATUS_CHOICES = [SelectChoice("all", "Any status"), SelectChoice("active", "Active"),
+                  SelectChoice("revoked", "Revoked"), SelectChoice("expired", "Expired")]
+_STIX_TYPE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+_EMAIL_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+class CheckboxList(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def end_of_day(day: date) -> datetime:
+    """The last second of a calendar day, UTC: "valid until 1 March" includes 1 March."""
+    return datetime.combine(day, time(23, 59, 59), tzinfo=timezone.utc)
+
+
+def start_of_day(day: date) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=timezone.utc)
+
+
+class AudienceForm(FlaskForm):
+    """Who receives an item; the choices depend on the sharer (see `offer_audiences`)."""
+
+    audience = RadioField("Audience", choices=AUDIENCE_CHOICES,
+                          validators=[InputRequired(message="choose who receives this")])
+    groups = CheckboxList("Sharing groups", choices=[], validate_choice=False)
+    orgs = CheckboxList("Organisations", choices=[], validate_choice=False)
+    users = TextAreaField("People (e-mail addresses, one per line)",
+                          validators=[Optional(), Length(max=5000)])
+
+    def offer_audiences(self, principal: Principal) -> None:
+        self.groups.choices = [
+            SelectChoice(group.slug, f"{group.name} ({', '.join(org.slug for org in group.orgs)})")
+            for group in accounts.groups_of_org(principal.org_id)
+        ]
+        self.orgs.choices = [
+            SelectChoice(org.slug, f"{org.name} — {org.kind.value.replace('_', ' ')}, {org.country}")
+            for org in accounts.member_directory()
+            if org.id != principal.org_id
+        ]
+
+    def validate_groups(self, field):
+        if self.audience.data == "groups" and not field.data:
+            raise ValidationError("choose at least one sharing group")
+
+    def validate_orgs(self, field):
+        if self.audience.data == "orgs" and not field.data:
+            raise ValidationError("choose at least one organisation")
+
+    def validate_users(self, field):
+        if self.audience.data == "users" and not self.user_emails():
+            raise ValidationError("name at least one person by e-mail address")
+
+    def user_emails(self) -> list[str]:
+        return [part for part in _EMAIL_SEPARATORS.split(self.users.data or "") if part]
+
+    def audience_spec(self):
+        """The audience as hub.intel.audience.resolve_audience spells it."""
+        kind = self.audience.data
+        if kind in ("community", "own"):
+            return kind
+        if kind == "groups":
+            return {"groups": list(self.groups.data)}
+        if kind == "orgs":
+            return {"orgs": list(self.orgs.data)}
+        return {"users": self.user_emails()}
+
+    def attach_service_errors(self, error: ValidationFailed) -> None:
+        """Show a service's ValidationFailed details next to the fields they name."""
+        self.general_errors = list(getattr(self, "general_errors", []))
+        for detail in error.details:
+            field_name = str(detail.get("field", ""))
+            message = str(detail.get("error") or error.message)
+            if detail.get("value"):
+                message = f"{detail['value']}: {message}"
+            field = self._field_for(field_name)
+            if field is None:
+                self.general_errors.append(message)
+            else:
+                field.errors = [*field.errors, message]
+        if not error.details:
+            self.general_errors.append(error.message)
+
+    def _field_for(self, name: str):
+        if name.startswith("audience"):
+            kind = name.partition(".")[2]
+            return {"groups": self.groups, "orgs": self.orgs, "users": self.users}.get(kind, self.audience)
+        return self._fields.get(name)
+
+
+class ShareIndicatorForm(AudienceForm):
+    observable_type = SelectField(
+        "Observable type",
+        choices=[SelectChoice(kind, label) for kind, (label, _t, _p) in builders.INDICATOR_KINDS.items()],
+    )
+    value = StringField("Value", validators=[DataRequired(message="enter the value you observed"),
+                                             Length(max=2048)])
+    name = StringField("Name (optional)", validators=[Optional(), Length(max=250)])
+    description = TextAreaField("Description: what was seen, where, and why it is malicious",
+                                validators=[DataRequired(message="say what this is and why it matters"),
+                                            Length(max=10000)])
+    confidence = IntegerField("Confidence (0–100)", default=50,
+                              validators=[InputRequired(message="a number from 0 to 100"),
+                                          NumberRange(0, 100, message="a number from 0 to 100")])
+    valid_until = DateField("Valid until (optional)", validators=[Optional()])
+    tlp = RadioField("TLP", choices=TLP_CHOICES, validators=[InputRequired(message="choose a TLP label")])
+    anonymous = BooleanField("Share anonymously (recipients do not see that my organisation is the source)")
+
+    def validate_value(self, field):
+        try:
+            self.normalised_value = observables.normalise(self.observable_type.data, field.data or "")
+        except (ValueError, UnicodeError) as exc:
+            raise ValidationError(str(exc)) from None
+
+    def validate_valid_until(self, field):
+        if field.data is not None and end_of_day(field.data) <= datetime.now(timezone.utc):
+            raise ValidationError("must be in the future")
+
+
+class AdvisoryForm(AudienceForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=250)])
+    summary = TextAreaField("Summary", validators=[DataRequired(), Length(max=20000)])
+    cve_ids = StringField("CVE ids (separated by spaces or commas)", validators=[DataRequired()])
+    products = TextAreaField('Affected products, one per line: "vendor | product | versions"',
+                             validators=[Length(max=20000)])
+    mitigation = TextAreaField("Mitigation", validators=[DataRequired(), Length(max=20000)])
+    references = TextAreaField("Reference URLs, one per line", validators=[Length(max=20000)])
+    tlp = RadioField("TLP", choices=TLP_CHOICES, validators=[InputRequired(message="choose a TLP label")])
+
+    def validate_cve_ids(self, field):
+        try:
+            self.parsed_cve_ids = builders.parse_cve_ids(field.data)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+    def validate_products(self, field):
+        try:
+            self.parsed_products = builders.parse_products(field.data)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+    def validate_references(self, field):
+        try:
+            self.parsed_references = builders.parse_reference_urls(field.data)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class WidenForm(AudienceForm):
+    audience = RadioField("Add recipients", choices=AUDIENCE_CHOICES[:4],
+                          validators=[InputRequired(message="choose whom to add")])
+
+
+class RevokeForm(FlaskForm):
+    reason = TextAreaField("Reason (kept in the audit log)",
+                           validators=[Optional(), Length(max=500)])
+
+
+class ItemFilterForm(Form):
+    """The browse filters, read from the query string (GET: nothing to forge, no CSRF)."""
+
+    type = StringField("Type", validators=[Optional(), Length(max=64)])
+    # A "+" typed into a query string arrives as a space: amber strict means amber+strict.
+    tlp = SelectField("TLP", choices=[SelectChoice("", "Any TLP")] + [SelectChoice(t.value, t.label) for t in TLP],
+                      filters=[lambda value: value.replace(" ", "+") if value else value],
+                      validators=[Optional()])
+    owner = StringField("Owner organisation", validators=[Optional(), Length(max=64)])
+    status = SelectField("Status", choices=STATUS_CHOICES, default="all", validators=[Optional()])
+    added_after = DateField("Added on or after", validators=[Optional()])
+    added_before = DateField("Added on or before", validators=[Optional()])
+    cursor = HiddenField()
+
+    def validate_type(self, field):
+        if field.data and not _STIX_TYPE.match(field.data):
+            raise ValidationError("not a STIX object type")
+
+    def item_filters(self) -> ItemFilters:
+        return ItemFilters(
+            types=(self.type.data,) if self.type.data else (),
+            tlps=(TLP(self.tlp.data),) if self.tlp.data else (),
+            owner=(self.owner.data or "").strip() or None,
+            added_after=start_of_day(self.added_after.data) if self.added_after.data else None,
+            # "on or before" a day: strictly before the next midnight.
+            added_before=start_of_day(self.added_before.data) + timedelta(days=1)
+            if self.added_before.data else None,
+            status=self.status.data or "all",
+        )
+
+    def active_filters(self) -> dict[str, str]:
+        """The filters as query parameters, for the next-page link."""
+        values = {
+            "type": self.type.data,
+            "tlp": self.tlp.data,
+            "owner": self.owner.data,
+            "status": self.status.data if self.status.data != "all" else "",
+            "added_after": self.added_after.data.isoformat() if self.added_after.data else "",
+            "added_before": self.added_before.data.isoformat() if self.added_before.data else "",
+        }
+        return {key: value for key, value in values.items() if value}

@@ -1,0 +1,1 @@
+"""End-to-end tests: a real hub server driven by a real browser."""

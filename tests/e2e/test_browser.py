@@ -1,0 +1,205 @@
+"""The web UI end to end in headless Chromium, against a real hub server process.
+
+A hospital analyst signs in and shares an indicator with a sharing group through the form; a
+member of the group signs in and finds it in the list and on its detail page; an organisation
+outside the group does not see it, and its URL answers the 404 page.
+
+The server runs on its own SQLite file under a temporary directory (the pytest fixtures empty
+the test database between tests, so the server must not share it), migrated with
+`flask db upgrade` and seeded through the account services.
+"""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+PROJECT = Path(__file__).resolve().parents[2]
+PASSWORD = "e2e-correct-horse-battery"
+SCREENSHOT = Path("/tmp/healthcert-e2e-items.png")
+SERVER_START_SECONDS = 120
+# Generous: the suite runs in parallel with other heavy tests, and a slow answer is not a failure here.
+ACTION_TIMEOUT_MS = 90_000
+
+SEED = f"""
+from hub import create_app
+from hub.accounts import services as accounts
+
+app = create_app()
+with app.app_context():
+    accounts.create_org("fn-brno", "University Hospital Brno", "hospital", "CZ")
+    accounts.create_org("fn-ostrava", "University Hospital Ostrava", "hospital", "CZ")
+    accounts.create_org("hc-sao-paulo", "Hospital das Clinicas Sao Paulo", "hospital", "BR")
+    accounts.create_group("cz-hospitals", "CZ hospitals", ["fn-brno", "fn-ostrava"])
+    for email, org in [("analyst@fn-brno.test", "fn-brno"), ("analyst@fn-ostrava.test", "fn-ostrava"),
+                       ("analyst@hc-sao-paulo.test", "hc-sao-paulo")]:
+        accounts.create_user(email, org, "analyst", {PASSWORD!r})
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _server_env(instance: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DATABASE_URL", "TEST_DATABASE_URL", "REDIS_URL", "RATELIMIT_STORAGE_URI")}
+    env.update({
+        "HUB_CONFIG": "development",
+        "HUB_INSTANCE_DIR": str(instance),
+        "DATABASE_URL": f"sqlite:///{instance / 'hub.sqlite'}",
+        "SECRET_KEY": secrets.token_hex(32),
+        "HUB_SECURE_COOKIES": "0",  # plain http on loopback
+        "HUB_ALERTS_ENQUEUE": "0",  # no worker runs here; alerts wait in the outbox
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def _wait_until_up(url: str, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"the hub server exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url + "/login", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.3)
+    pytest.fail(f"the hub server did not answer within {SERVER_START_SECONDS}s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def hub_url(tmp_path_factory):
+    instance = tmp_path_factory.mktemp("hub-e2e")
+    env = _server_env(instance)
+    flask = [sys.executable, "-m", "flask", "--app", "hub"]
+    subprocess.run(flask + ["db", "upgrade"], cwd=PROJECT, env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", SEED], cwd=PROJECT, env=env, check=True, capture_output=True)
+
+    port = _free_port()
+    log = instance / "server.log"
+    with open(log, "wb") as output:
+        server = subprocess.Popen(
+            flask + ["run", "--host", "127.0.0.1", "--port", str(port), "--no-reload", "--no-debugger"],
+            cwd=PROJECT, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(url, server, log)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not CHROMIUM.exists():
+        pytest.fail(f"Chromium is missing at {CHROMIUM}: install Debian's chromium package "
+                    "(apt-get install chromium); the browser test does not skip.")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_context(browser):
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    context.set_default_navigation_timeout(ACTION_TIMEOUT_MS)
+    return context
+
+
+def sign_in(context, hub_url: str, email: str):
+    page = context.new_page()
+    page.goto(hub_url + "/")
+    assert page.url == hub_url + "/login"
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(hub_url + "/items")
+    assert email in page.locator("header").inner_text()
+    return page
+
+
+def sign_out(page, hub_url: str) -> None:
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(hub_url + "/login")
+    assert page.goto(hub_url + "/items").url.startswith(hub_url + "/login")
+
+
+def test_an_indicator_shared_with_a_group_reaches_its_members_only(hub_url, chromium):
+    indicator_name = "Phishing portal imitating the EHR login"
+
+    # A hospital analyst shares an indicator with the CZ hospitals group.
+    sharer = new_context(chromium)
+    page = sign_in(sharer, hub_url, "analyst@fn-brno.test")
+    page.get_by_role("link", name="Share indicator").click()
+    page.get_by_label("Observable type").select_option("domain-name")
+    page.get_by_label("Value").fill("ehr-login-fnbrno.example")
+    page.get_by_label("Name (optional)").fill(indicator_name)
+    page.get_by_label("Description").fill("Credential phishing sent to ward staff on 2 November.")
+    page.get_by_label("Confidence").fill("85")
+    page.locator("input[name=tlp][value=amber]").check()
+    page.get_by_label("Sharing groups of my organisation").check()
+    page.get_by_label(re.compile(r"^CZ hospitals")).check()
+    page.get_by_role("button", name="Share indicator").click()
+    page.wait_for_url(re.compile(re.escape(hub_url) + r"/items/indicator--[0-9a-f-]+$"))
+    detail_url = page.url
+    assert "Shared as TLP:AMBER" in page.content()
+    assert "groups: cz-hospitals" in page.locator(".facts").inner_text()
+    sign_out(page, hub_url)
+    sharer.close()
+
+    # A member of the group finds it in the list and opens it.
+    member = new_context(chromium)
+    page = sign_in(member, hub_url, "analyst@fn-ostrava.test")
+    row = page.locator("table.items tr", has_text=indicator_name)
+    assert row.count() == 1
+    assert "TLP:AMBER" in row.inner_text() and "fn-brno" in row.inner_text()
+    assert "1 items" in page.locator("p.count").inner_text()
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    row.get_by_role("link", name=indicator_name).click()
+    page.wait_for_url(detail_url)
+    assert "[domain-name:value = 'ehr-login-fnbrno.example']" in page.locator("pre.pattern").inner_text()
+    assert "Revoke this item" not in page.content()
+    sign_out(page, hub_url)
+    member.close()
+
+    # An organisation outside the group sees nothing, and the URL answers 404.
+    outsider = new_context(chromium)
+    page = sign_in(outsider, hub_url, "analyst@hc-sao-paulo.test")
+    assert indicator_name not in page.content()
+    assert "0 items" in page.locator("p.count").inner_text()
+    response = page.goto(detail_url)
+    assert response.status == 404
+    assert page.get_by_role("heading", name="Not found").is_visible()
+    page.goto(hub_url + "/search?q=ehr-login-fnbrno.example")
+    assert indicator_name not in page.content()
+    outsider.close()

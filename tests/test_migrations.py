@@ -1,0 +1,185 @@
+"""`flask db upgrade` on an empty database builds exactly the models' schema (acceptance 4).
+
+Each test migrates a database of its own, created empty for it: a fresh SQLite file, and, when
+TEST_DATABASE_URL names PostgreSQL, a uniquely named database on that server, dropped afterwards.
+Whatever the head revision is, the migrated schema must match db.metadata: a model changed
+without its migration fails here.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from celery import current_app as current_celery_app
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from config import TestingConfig, _normalise_database_url
+from hub import create_app
+from hub.extensions import db
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _postgres_server_url() -> str | None:
+    """The PostgreSQL server behind TEST_DATABASE_URL, or None when the suite runs on SQLite."""
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    if not url.startswith(("postgresql", "postgres:")):
+        return None
+    return _normalise_database_url(url)
+
+
+@contextmanager
+def _fresh_postgres_database():
+    server = make_url(_postgres_server_url())
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    name = f"hub_migrations_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # the suite was told to use this server: it must be there
+        admin.dispose()
+        pytest.fail(f"TEST_DATABASE_URL names PostgreSQL at {server.host}:{server.port}, "
+                    f"but a database cannot be created there: {error}")
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def _app_on(database_url: str):
+    """An app whose database is `database_url`, inside its app context.
+
+    create_app() makes its Celery app the process default; the suite's own app gets that
+    role back afterwards, so tasks called by later tests run against the suite's database.
+    """
+    previous_celery = current_celery_app._get_current_object()
+
+    class FreshDatabase(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = database_url
+
+    app = create_app(FreshDatabase)
+    try:
+        with app.app_context():
+            yield app
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        previous_celery.set_default()
+
+
+@pytest.fixture(scope="module")
+def postgres_database():
+    """One scratch database for this module (dropping a database costs a checkpoint)."""
+    if _postgres_server_url() is None:
+        pytest.skip("PostgreSQL: TEST_DATABASE_URL does not name a PostgreSQL server (make test sets it)")
+    with _fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path):
+    """The URL of an empty database of each kind the suite has."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    url = request.getfixturevalue("postgres_database")
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            # Empty again: tables, triggers, functions and the alembic_version of the last test.
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+    return url
+
+
+def _schema_drift() -> list:
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": True}
+        )
+        return compare_metadata(context, db.metadata)
+
+
+def _tables() -> set[str]:
+    return set(inspect(db.engine).get_table_names()) - {"alembic_version"}
+
+
+def _insert_audit_event(action: str) -> int:
+    with db.engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO audit_event (at, action, detail) VALUES (CURRENT_TIMESTAMP, :a, '{}')"),
+            {"a": action},
+        )
+        return conn.execute(text("SELECT max(id) FROM audit_event")).scalar_one()
+
+
+def test_migrations_have_a_single_head():
+    """Two revisions branching from one parent leave `db upgrade` unsure where to go."""
+    heads = ScriptDirectory(str(MIGRATIONS_DIR)).get_heads()
+    assert len(heads) == 1, f"several migration heads {heads}: merge them (flask db merge heads)"
+
+
+def test_upgrade_from_empty_yields_exactly_the_models_schema(empty_database):
+    with _app_on(empty_database):
+        assert _tables() == set()
+        upgrade()
+        drift = _schema_drift()
+        assert drift == [], "the migrations and the models disagree; add a migration:\n" + "\n".join(
+            map(str, drift)
+        )
+        assert _tables() == set(db.metadata.tables)
+
+
+def test_drift_check_notices_a_schema_that_differs_from_the_models(empty_database):
+    """The comparison above is not vacuous: a missing index is reported."""
+    with _app_on(empty_database):
+        upgrade()
+        index = next(index for table in db.metadata.sorted_tables for index in sorted(
+            table.indexes, key=lambda i: i.name))
+        with db.engine.begin() as conn:
+            conn.execute(text(f"DROP INDEX {index.name}"))
+        drift = _schema_drift()
+        assert [change[0] for change in drift] == ["add_index"]
+        assert drift[0][1].name == index.name
+
+
+def test_downgrade_to_base_removes_everything_and_upgrade_rebuilds_it(empty_database):
+    with _app_on(empty_database):
+        upgrade()
+        downgrade(revision="base")
+        assert _tables() == set()
+        upgrade()
+        assert _schema_drift() == []
+
+
+def test_audit_log_refuses_update_and_delete_in_the_database_itself(empty_database):
+    with _app_on(empty_database):
+        upgrade()
+        event_id = _insert_audit_event("share")
+        for statement in (
+            "UPDATE audit_event SET action = 'forged' WHERE id = :id",
+            "DELETE FROM audit_event WHERE id = :id",
+        ):
+            with pytest.raises(DBAPIError, match="append-only"):
+                with db.engine.begin() as conn:
+                    conn.execute(text(statement), {"id": event_id})
+        with db.engine.connect() as conn:
+            rows = conn.execute(text("SELECT action FROM audit_event")).scalars().all()
+        assert rows == ["share"]
+        # Appending is what the log is for.
+        _insert_audit_event("read")
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM audit_event")).scalar_one() == 2

@@ -1,0 +1,206 @@
+"""Adding objects: per-object status, isolation of bad objects, versions, and DELETE as revocation."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from hub.alerts.models import OutboxEntry
+from hub.audit import AuditEvent
+from hub.extensions import db
+from hub.intel.models import AudienceGrant, Observable, SharedItem, StixVersion
+from hub.intel.tlp import TLP, marking_definition
+from tests.factories import indicator
+
+GREEN = [TLP.green.marking_id]
+
+
+def marked(value: str, tlp: TLP = TLP.green, **extra) -> dict:
+    return indicator(value, object_marking_refs=[tlp.marking_id], **extra)
+
+
+def row_counts() -> dict:
+    return {model.__name__: db.session.scalar(select(func.count()).select_from(model))
+            for model in (SharedItem, StixVersion, Observable, AudienceGrant, OutboxEntry)}
+
+
+@pytest.fixture
+def world(make, member_of):
+    brno = make.make_org("hospital", "CZ", slug="brno-hospital")
+    olomouc = make.make_org("hospital", "CZ", slug="olomouc-hospital")
+    return {"brno": brno, "olomouc": olomouc,
+            "brno_analyst": member_of(brno), "brno_viewer": member_of(brno, "viewer"),
+            "olomouc_analyst": member_of(olomouc)}
+
+
+def test_each_object_gets_its_own_status_and_bad_ones_leave_no_row(world, taxii):
+    sharer = taxii(world["brno_analyst"])
+    good = [marked("198.51.100.1"), marked("198.51.100.2")]
+    bad_pattern = marked("x", pattern="[ipv4-addr:value = '1.2.3.4'")
+    unmarked = indicator("198.51.100.3")
+    red = marked("198.51.100.4", TLP.red)
+    too_confident = marked("198.51.100.5", confidence=101)  # stix2 takes it, STIX 2.1 does not
+    no_id = {"type": "indicator", "spec_version": "2.1"}
+    envelope = [good[0], bad_pattern, unmarked, "not an object", red, no_id, too_confident, good[1]]
+    before = row_counts()
+
+    status = sharer.post(sharer.objects_path("community"), {"objects": envelope}).json
+    assert status["status"] == "complete"
+    assert (status["total_count"], status["success_count"], status["failure_count"], status["pending_count"]) == (8, 2, 6, 0)
+    assert [s["id"] for s in status["successes"]] == [good[0]["id"], good[1]["id"]]
+    failures = {f["id"]: f["message"] for f in status["failures"]}
+    assert "pattern" in failures[bad_pattern["id"]].lower()
+    assert "no TLP marking" in failures[unmarked["id"]]
+    assert "RED" in failures[red["id"]]
+    assert "confidence" in failures[too_confident["id"]]
+    assert len(status["failures"]) == 6 and all(f["message"] for f in status["failures"])
+
+    after = row_counts()
+    assert after["SharedItem"] - before["SharedItem"] == 2
+    assert after["StixVersion"] - before["StixVersion"] == 2
+    assert after["Observable"] - before["Observable"] == 2
+    assert after["OutboxEntry"] - before["OutboxEntry"] == 2
+    stored = {item.stix_id for item in db.session.scalars(select(SharedItem))}
+    assert stored == {good[0]["id"], good[1]["id"]}
+
+
+def test_the_status_resource_is_kept_for_its_poster_only(world, taxii):
+    sharer = taxii(world["brno_analyst"])
+    status = sharer.post(sharer.objects_path("community"), {"objects": [marked("198.51.100.10")]}).json
+    again = sharer.get(f"/api/status/{status['id']}/")
+    assert again.status_code == 200 and again.json == status
+    assert taxii(world["olomouc_analyst"]).get(f"/api/status/{status['id']}/").status_code == 404
+
+
+def test_posting_an_object_again_succeeds_and_adds_nothing(world, taxii):
+    sharer = taxii(world["brno_analyst"])
+    obj = marked("198.51.100.20")
+    sharer.post(sharer.objects_path("community"), {"objects": [obj]})
+    before = row_counts()
+    status = sharer.post(sharer.objects_path("community"), {"objects": [obj, obj]}).json
+    assert status["success_count"] == 2 and status["failure_count"] == 0
+    assert row_counts() == before
+
+
+def test_new_versions_are_added_and_conflicting_ones_refused_alone(world, taxii):
+    sharer = taxii(world["brno_analyst"])
+    v1 = marked("198.51.100.30")
+    other = marked("198.51.100.31")
+    sharer.post(sharer.objects_path("community"), {"objects": [v1, other]})
+    v2 = {**v1, "modified": "2026-11-02T10:00:00.000Z", "name": "updated"}
+    downgraded = {**other, "modified": "2026-11-02T10:00:00.000Z", "object_marking_refs": [TLP.clear.marking_id]}
+    brand_new = marked("198.51.100.32")
+    status = sharer.post(sharer.objects_path("community"), {"objects": [v2, downgraded, brand_new]}).json
+    assert [s["id"] for s in status["successes"]] == [v1["id"], brand_new["id"]]
+    assert status["failures"][0]["id"] == other["id"]
+    assert "TLP" in status["failures"][0]["message"]
+    collection = sharer.collections()["community"]["id"]
+    versions = sharer.get(f"/api/collections/{collection}/objects/{v1['id']}/versions/").json["versions"]
+    assert versions == [v1["modified"], v2["modified"]]
+    assert sharer.get(f"/api/collections/{collection}/objects/{other['id']}/versions/").json["versions"] == [other["modified"]]
+
+
+def test_several_versions_of_a_new_object_in_one_envelope(world, taxii):
+    sharer = taxii(world["brno_analyst"])
+    v1 = marked("198.51.100.40")
+    v2 = {**v1, "modified": "2026-11-05T10:00:00.000Z", "name": "second"}
+    status = sharer.post(sharer.objects_path("community"), {"objects": [v2, v1]}).json
+    assert status["success_count"] == 2
+    collection = sharer.collections()["community"]["id"]
+    assert sharer.get(f"/api/collections/{collection}/objects/{v1['id']}/versions/").json["versions"] == [
+        v2["modified"], v1["modified"]]
+    latest = sharer.get(f"/api/collections/{collection}/objects/{v1['id']}/").json["objects"]
+    assert [o["name"] for o in latest] == ["second"]
+
+
+def test_a_stix_bundle_with_its_tlp_marking_definitions_is_accepted(world, taxii):
+    sharer = taxii(world["brno_analyst"])
+    obj = marked("198.51.100.50")
+    bundle = {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [marking_definition(TLP.green), obj]}
+    status = sharer.post(sharer.objects_path("community"), bundle).json
+    assert status["success_count"] == 2
+    assert db.session.scalar(select(func.count()).select_from(SharedItem)) == 1
+
+
+def test_shares_through_taxii_are_audited_and_announced(world, taxii):
+    sharer = taxii(world["brno_analyst"])
+    obj = marked("198.51.100.60")
+    sharer.post(sharer.objects_path("community"), {"objects": [obj]})
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "share")).one()
+    assert (event.stix_id, event.actor_user_id, event.subject_org_id) == (
+        obj["id"], world["brno_analyst"].id, world["brno"].id)
+    assert '"community":true' in event.detail
+    outbox = db.session.scalars(select(OutboxEntry)).one()
+    assert outbox.event == "shared" and outbox.item.stix_id == obj["id"]
+
+
+def test_delete_by_the_owner_revokes_and_recipients_see_the_revocation(world, taxii):
+    sharer = taxii(world["brno_analyst"])
+    obj = marked("198.51.100.70")
+    sharer.post(sharer.objects_path("community"), {"objects": [obj]})
+    collection = sharer.collections()["community"]["id"]
+    path = f"/api/collections/{collection}/objects/{obj['id']}/"
+
+    recipient = taxii(world["olomouc_analyst"])
+    assert recipient.delete(path).status_code == 403  # readable, but not theirs
+    assert taxii(world["brno_viewer"]).delete(path).status_code == 403
+    assert sharer.delete(path + "?match[version]=first").status_code == 400
+    missing = sharer.delete(f"/api/collections/{collection}/objects/indicator--{uuid.uuid4()}/")
+    assert missing.status_code == 404
+
+    deleted = sharer.delete(path)
+    assert deleted.status_code == 200
+    assert deleted.headers["Content-Type"] == "application/taxii+json;version=2.1"
+    served = recipient.get(path).json["objects"]
+    assert served[0]["revoked"] is True and served[0]["modified"] > obj["modified"]
+    assert recipient.get(path + "versions/").json["versions"][0] == obj["modified"]
+    assert [e.event for e in db.session.scalars(select(OutboxEntry).order_by(OutboxEntry.id))] == ["shared", "revoked"]
+    # A revoked object takes no new versions.
+    update = {**obj, "modified": "2026-12-01T00:00:00.000Z"}
+    refused = sharer.post(sharer.objects_path("community"), {"objects": [update]}).json
+    assert refused["failure_count"] == 1 and "revoked" in refused["failures"][0]["message"]
+
+
+def test_delete_on_the_read_only_collection_is_forbidden(world, taxii):
+    sharer = taxii(world["brno_analyst"])
+    obj = marked("198.51.100.80")
+    sharer.post(sharer.objects_path("community"), {"objects": [obj]})
+    everything = sharer.collections()["everything"]["id"]
+    assert sharer.delete(f"/api/collections/{everything}/objects/{obj['id']}/").status_code == 403
+
+
+def test_an_object_the_database_refuses_fails_alone(world, taxii):
+    """PostgreSQL refuses NUL characters in text; SQLite stores them. Either way, only that object is affected."""
+    sharer = taxii(world["brno_analyst"])
+    nul = marked("198.51.100.90", description="before\u0000after")
+    fine = [marked("198.51.100.91"), marked("198.51.100.92")]
+    status = sharer.post(sharer.objects_path("community"), {"objects": [fine[0], nul, fine[1]]}).json
+    stored = {item.stix_id for item in db.session.scalars(select(SharedItem))}
+    if db.engine.dialect.name == "postgresql":
+        assert status["success_count"] == 2 and status["failures"][0]["id"] == nul["id"]
+        assert stored == {fine[0]["id"], fine[1]["id"]}
+        assert db.session.scalar(select(func.count()).select_from(StixVersion)) == 2
+    else:
+        assert status["success_count"] == 3
+        assert stored == {o["id"] for o in (*fine, nul)}
+
+
+def test_a_large_envelope_of_complex_objects_is_validated_in_parallel_and_judged_one_by_one(world, taxii):
+    """Objects the fast path does not take go to a pool of parser processes when there are many."""
+    from hub.intel import bulk
+
+    sharer = taxii(world["brno_analyst"])
+    complex_objects = [
+        marked("x", pattern=f"[ipv4-addr:value = '198.51.{n}.1'] OR [domain-name:value = 'c2-{n}.example']")
+        for n in range(bulk.POOL_THRESHOLD + 6)
+    ]
+    complex_objects[3]["pattern"] = "[ipv4-addr:value = '1.2.3.4'] OR"  # broken
+    complex_objects[7]["confidence"] = 300  # stix2 takes it; STIX 2.1 does not
+    status = sharer.post(sharer.objects_path("community"), {"objects": complex_objects}).json
+    assert status["success_count"] == len(complex_objects) - 2
+    assert {f["id"] for f in status["failures"]} == {complex_objects[3]["id"], complex_objects[7]["id"]}
+    assert bulk._pool is not None  # started on first use: the parsing went to the pool
+    reader = taxii(world["olomouc_analyst"])
+    served = reader.get(reader.objects_path("community")).json["objects"]
+    assert len(served) == len(complex_objects) - 2
