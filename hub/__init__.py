@@ -58,6 +58,7 @@ def _import_models() -> None:
     import hub.accounts.models  # noqa: F401
     import hub.alerts.models  # noqa: F401
     import hub.audit  # noqa: F401
+    import hub.incidents.models  # noqa: F401
     import hub.intel.models  # noqa: F401
     import hub.taxii.models  # noqa: F401
 

@@ -61,6 +61,30 @@ def _org_in_named_group(principal: Principal | Reader) -> ColumnElement[bool]:
     return _grant_exists(AudienceGrant.group_id.in_(member_groups))
 
 
+def _belongs_to_incident() -> ColumnElement[bool]:
+    """Every object filed as part of an incident report (impacts, actors, relationships)."""
+    from hub.incidents.models import IncidentItem
+
+    return exists(select(IncidentItem.id).where(IncidentItem.item_id == SharedItem.id))
+
+
+def _law_enforcement_consent(principal: Principal | Reader) -> ColumnElement[bool]:
+    """The owner's admin has consented, and not revoked, that this organisation sees the
+    incident the item belongs to."""
+    from hub.incidents.models import IncidentItem, LawEnforcementCase
+
+    return exists(
+        select(LawEnforcementCase.id)
+        .join(IncidentItem, IncidentItem.incident_id == LawEnforcementCase.incident_id)
+        .where(
+            IncidentItem.item_id == SharedItem.id,
+            LawEnforcementCase.org_id == principal.org_id,
+            LawEnforcementCase.consent_active,
+        )
+        .correlate_except(LawEnforcementCase, IncidentItem)
+    )
+
+
 def readable_items(principal: Principal | None) -> ColumnElement[bool]:
     """SQL condition on SharedItem: may `principal` learn that the item exists and what it says?
 
@@ -97,21 +121,26 @@ def readable_items_for(principal: Reader) -> ColumnElement[bool]:
     )
     general = or_(red, not_red)
 
-    # Rule 6: incident reports. Law enforcement reads only its own until consent exists
-    # (consent is granted per incident; see hub/incidents), vendors only when named.
-    is_incident = SharedItem.stix_type.in_(INCIDENT_TYPES)
+    # Rule 6: incident reports. Law enforcement reads an incident only while the owner's admin
+    # consents (consent acts as its audience); vendors only when named in the audience.
+    is_incident = SharedItem.stix_type.in_(INCIDENT_TYPES) | _belongs_to_incident()
+    consented = _law_enforcement_consent(principal)
     if not isinstance(principal.org_kind, str):  # OrgKind is a str enum
         # Many readers at once: the same rule, with the organisation kind as a column.
+        is_law_enforcement = principal.org_kind == OrgKind.law_enforcement
         incident_rule = or_(
             not_(is_incident),
             own_org,
+            and_(is_law_enforcement, consented),
             and_(
-                principal.org_kind != OrgKind.law_enforcement,
+                not_(is_law_enforcement),
                 or_(principal.org_kind != OrgKind.vendor, _org_named(principal), user_named),
             ),
         )
+        general = or_(general, and_(is_law_enforcement, consented, SharedItem.tlp != TLP.red))
     elif principal.org_kind == OrgKind.law_enforcement:
-        incident_rule = or_(not_(is_incident), own_org)
+        incident_rule = or_(not_(is_incident), own_org, consented)
+        general = or_(general, and_(consented, SharedItem.tlp != TLP.red))
     elif principal.org_kind == OrgKind.vendor:
         incident_rule = or_(not_(is_incident), own_org, _org_named(principal), user_named)
     else:
@@ -121,7 +150,11 @@ def readable_items_for(principal: Reader) -> ColumnElement[bool]:
 
 def public_clear_items() -> ColumnElement[bool]:
     """Rule 4's unauthenticated view: CLEAR, non-incident items only. Off unless configured."""
-    return and_(SharedItem.tlp == TLP.clear, not_(SharedItem.stix_type.in_(INCIDENT_TYPES)))
+    return and_(
+        SharedItem.tlp == TLP.clear,
+        not_(SharedItem.stix_type.in_(INCIDENT_TYPES)),
+        not_(_belongs_to_incident()),
+    )
 
 
 def can_read(principal: Principal | None, item: SharedItem) -> bool:

@@ -171,4 +171,7 @@ def cheap_password_hashing(monkeypatch):
 
     from hub.accounts import services as accounts
 
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    dummy_hash = hasher.hash("no-such-user-password")
+    # TestingConfig already asks for this cost; apps built from other configs here do not.
+    monkeypatch.setattr(accounts, "_password_hasher", lambda: (hasher, dummy_hash))

@@ -50,6 +50,8 @@ class Organisation(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[OrgKind] = mapped_column(Enum(OrgKind, native_enum=False, length=20))
     country: Mapped[str] = mapped_column(String(2))
+    # IANA zone: NIS2 deadlines are shown, and monthly ones computed, in the organisation's time.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     users: Mapped[list["User"]] = relationship(back_populates="org")
