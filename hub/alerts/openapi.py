@@ -22,6 +22,7 @@ _ERROR_TEXT = {
          "owner or an organisation admin deletes it or replays its dead letters.",
     404: "No such subscription, notification or delivery, or one the caller may not see.",
     409: "Only dead letters can be replayed; or the caller already has the maximum number of subscriptions.",
+    413: "The body is larger than the hub accepts (MAX_CONTENT_LENGTH).",
     415: "The body is not sent as Content-Type: application/json.",
     422: "The subscription cannot be accepted; `details` names each wrong field (e.g. filters.min_tlp, "
          "target). A webhook target that resolves to a private, loopback, link-local or reserved "
@@ -188,7 +189,7 @@ def alerts_openapi_paths() -> dict:
                         "id": {"type": "integer"},
                         "secret": {"type": "string", "description": "Only when the hub generated the webhook secret."},
                     }}, "Subscribed."),
-                    **_errors(400, 401, 403, 409, 415, 422),
+                    **_errors(400, 401, 403, 409, 413, 415, 422),
                 },
             },
             "get": {

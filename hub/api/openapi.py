@@ -448,6 +448,11 @@ def _paths() -> dict:
 
 
 def openapi_document(base_url: str) -> dict:
+    # Features document their own endpoints beside their code; the document merges them.
+    from hub.alerts.openapi import alerts_openapi_paths, alerts_openapi_webhooks
+
+    paths = _paths()
+    paths.update(alerts_openapi_paths())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -459,7 +464,8 @@ def openapi_document(base_url: str) -> dict:
         },
         "servers": [{"url": base_url.rstrip("/") + "/api/v1"}],
         "security": [{"bearerAuth": []}],
-        "paths": _paths(),
+        "paths": paths,
+        "webhooks": alerts_openapi_webhooks(),
         "components": {
             "securitySchemes": {
                 "bearerAuth": {
