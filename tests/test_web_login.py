@@ -100,6 +100,24 @@ def test_user_with_totp_is_signed_in_only_after_the_right_code(make, web):
     assert orjson.loads(login.detail)["second_factor"] is True
 
 
+def test_a_totp_code_that_signed_in_once_cannot_sign_in_again(make, web):
+    analyst = make.make_user(make.make_org("hospital"))
+    secret = pyotp.random_base32()
+    analyst.totp_secret = secret
+    db.session.commit()
+    code = pyotp.TOTP(secret).now()
+
+    first = web()
+    sign_in(first, analyst.email)
+    assert first.submit("/login/totp", {"code": code}).location == "/items"
+
+    eavesdropper = web()
+    sign_in(eavesdropper, analyst.email)
+    replayed = eavesdropper.submit("/login/totp", {"code": code})
+    assert "That code is not right" in replayed.text
+    assert eavesdropper.get("/items").status_code == 302
+
+
 def test_code_page_without_a_password_first_sends_back_to_sign_in(web):
     response = web().get("/login/totp")
     assert response.status_code == 302 and response.location == "/login"

@@ -79,6 +79,8 @@ class User(UserMixin, db.Model):
     # sessions stop working.
     session_epoch: Mapped[int] = mapped_column(default=0)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The last TOTP time step accepted at sign-in: a code is never accepted twice.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

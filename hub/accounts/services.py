@@ -4,6 +4,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
+from datetime import datetime, timezone
 
 import pyotp
 from argon2 import PasswordHasher
@@ -168,6 +170,24 @@ def totp_uri(user: User, secret: str) -> str:
 
 def verify_totp(secret: str, code: str) -> bool:
     return bool(secret) and pyotp.TOTP(secret).verify((code or "").replace(" ", ""), valid_window=1)
+
+
+def accept_totp_sign_in(user: User, code: str) -> bool:
+    """A sign-in's second factor: the code must be valid now (one step of clock drift either way)
+    and from a later time step than the last accepted one, so an observed code cannot be replayed."""
+    if not user.totp_secret:
+        return False
+    totp = pyotp.TOTP(user.totp_secret)
+    code = (code or "").replace(" ", "")
+    now = time.time()
+    for offset in (-1, 0, 1):
+        at = now + offset * totp.interval
+        step = totp.timecode(datetime.fromtimestamp(at, timezone.utc))
+        if totp.verify(code, for_time=at) and (user.totp_last_step is None or step > user.totp_last_step):
+            user.totp_last_step = step
+            db.session.commit()
+            return True
+    return False
 
 
 def enable_totp(user: User, secret: str, code: str) -> None:

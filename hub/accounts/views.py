@@ -165,7 +165,7 @@ def login_totp():
     form = TotpCodeForm()
     failed = False
     if form.validate_on_submit():
-        if accounts.verify_totp(user.totp_secret, form.code.data):
+        if accounts.accept_totp_sign_in(user, form.code.data):
             return _complete_login(user, second_factor=True, target=target)
         _record_failed_login(user.email, "second factor")
         failed = True
