@@ -50,7 +50,8 @@ class SharedItem(db.Model):
     audience_community: Mapped[bool] = mapped_column(Boolean, default=False)
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
-    valid_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Indexed: the expiry sweep looks for items whose validity has just ended.
+    valid_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     name: Mapped[str] = mapped_column(String(300), default="")
     # Lower-cased name, description, labels and observable values, for the search box.
     search_text: Mapped[str] = mapped_column(Text, default="")
