@@ -28,6 +28,8 @@ def _bool(name: str, default: bool) -> bool:
 
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY")
+    # Keys for secrets kept at rest (webhook signing secrets), newest first; SECRET_KEY if unset.
+    HUB_SECRETS_KEYS = os.environ.get("HUB_SECRETS_KEYS", "")
     SQLALCHEMY_DATABASE_URI = _normalise_database_url(
         os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'hub.sqlite'}")
     )

@@ -135,7 +135,7 @@ class Environment:
         return process
 
     def worker_env(self) -> dict:
-        env = {**os.environ, "HUB_CONFIG": "development", "DATABASE_URL": self.database_url,
+        env = {**os.environ, "HUB_CONFIG": "development", "SECRET_KEY": "bench-only", "DATABASE_URL": self.database_url,
                "REDIS_URL": self.redis_url, "HUB_INSTANCE_DIR": str(self.workdir / "instance"),
                "HUB_WEBHOOK_ALLOW": "127.0.0.1/32"}
         env.pop("TEST_DATABASE_URL", None)

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 
 from hub.accounts.models import group_members
 from hub.alerts import delivery as deliveries
-from hub.alerts.models import Delivery
+from hub.alerts.models import Delivery, Subscription
 from hub.alerts.webhooks import AllowList, TargetRefused, check_target
 from hub.extensions import db
 from tests import factories as f
@@ -291,3 +291,17 @@ def test_nobody_gets_a_webhook_or_email_about_an_item_they_may_not_read(receiver
         readers_by_item.setdefault(row.item_id, set()).add(row.subscription.target)
     assert amber.id not in readers_by_item
     assert readers_by_item[red.id] == {receiver.url("/user-0"), "user0@example.org"}
+
+
+def test_webhook_secrets_are_encrypted_at_rest_and_still_sign(app, api):
+    """A database dump must not hand out the keys that let anyone forge the hub's webhooks."""
+    from sqlalchemy import text
+
+    hospital_admin = f.make_user(f.make_org("hospital"), "admin")
+    created = api(hospital_admin).post("/subscriptions", json={
+        "channel": "webhook", "target": "http://127.0.0.1:9/hook", "secret": "receiver-shared-secret"})
+    assert created.status_code == 201
+    stored = db.session.execute(text("SELECT secret FROM subscription")).scalar_one()
+    assert "receiver-shared-secret" not in stored
+    db.session.expire_all()
+    assert db.session.scalars(select(Subscription)).one().secret == "receiver-shared-secret"

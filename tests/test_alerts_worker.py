@@ -193,7 +193,7 @@ def it_app(it_database, redis_server):
 
 @pytest.fixture(scope="module")
 def worker(it_app, it_database, redis_server, workdir):
-    env = {**os.environ, **WORKER_SETTINGS, "HUB_CONFIG": "development", "DATABASE_URL": it_database,
+    env = {**os.environ, **WORKER_SETTINGS, "HUB_CONFIG": "development", "SECRET_KEY": TestingConfig.SECRET_KEY, "DATABASE_URL": it_database,
            "REDIS_URL": redis_server.url, "HUB_INSTANCE_DIR": str(workdir / "instance")}
     env.pop("TEST_DATABASE_URL", None)
     process = WorkerProcess(env, workdir, "alerts-it")
@@ -341,7 +341,7 @@ def test_the_embedded_default_runs_a_worker_without_redis(tmp_path, monkeypatch)
 
     instance.mkdir()
     app = create_app(EmbeddedConfig)
-    env = {**os.environ, **WORKER_SETTINGS, "HUB_CONFIG": "development", "HUB_INSTANCE_DIR": str(instance),
+    env = {**os.environ, **WORKER_SETTINGS, "HUB_CONFIG": "development", "SECRET_KEY": TestingConfig.SECRET_KEY, "HUB_INSTANCE_DIR": str(instance),
            "DATABASE_URL": database}
     for name in ("REDIS_URL", "TEST_DATABASE_URL"):
         env.pop(name, None)

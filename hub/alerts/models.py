@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from hub.accounts.models import Organisation, User, utcnow
 from hub.extensions import db
 from hub.intel.models import BigId, SharedItem
+from hub.secrets_at_rest import EncryptedText
 
 EVENTS = ("shared", "updated", "revoked", "expired", "widened", "sighted")
 CHANNELS = ("in_app", "email", "webhook")
@@ -62,7 +63,8 @@ class Subscription(db.Model):
     channel: Mapped[str] = mapped_column(String(10))
     target: Mapped[str | None] = mapped_column(String(2048))
     # The webhook signing key: needed in clear to sign, so never shown again after creation.
-    secret: Mapped[str | None] = mapped_column(String(256))
+    # The webhook signing secret, encrypted at rest (hub/secrets_at_rest.py).
+    secret: Mapped[str | None] = mapped_column(EncryptedText)
     filters: Mapped[str] = mapped_column(Text, default="{}")
     mode: Mapped[str] = mapped_column(String(10), default="immediate")
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -31,7 +31,7 @@ def upgrade():
     sa.Column('scope', sa.String(length=8), nullable=False),
     sa.Column('channel', sa.String(length=10), nullable=False),
     sa.Column('target', sa.String(length=2048), nullable=True),
-    sa.Column('secret', sa.String(length=256), nullable=True),
+    sa.Column('secret', sa.Text(), nullable=True),  # a Fernet token (hub/secrets_at_rest.py)
     sa.Column('filters', sa.Text(), nullable=False),
     sa.Column('mode', sa.String(length=10), nullable=False),
     sa.Column('created', sa.DateTime(timezone=True), nullable=False),
