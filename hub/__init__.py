@@ -44,6 +44,10 @@ def create_app(config: str | object | None = None) -> Flask:
     from hub import alerts
 
     alerts.init_app(app)  # its REST routes and pages, after-commit queueing, `flask alerts`
+    from hub.incidents.api import bp as incidents_api_bp
+
+    app.register_blueprint(incidents_api_bp)
+    csrf.exempt(incidents_api_bp)  # bearer tokens, as for the rest of the API
     cli.register(app)
     register_error_handlers(app)
 

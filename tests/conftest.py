@@ -71,6 +71,12 @@ class ApiClient:
     def post(self, path, json=None, **kwargs):
         return self.client.post("/api/v1" + path, json=json, headers=self._headers(kwargs.pop("headers", None)), **kwargs)
 
+    def put(self, path, json=None, **kwargs):
+        return self.client.put("/api/v1" + path, json=json, headers=self._headers(kwargs.pop("headers", None)), **kwargs)
+
+    def delete(self, path, **kwargs):
+        return self.client.delete("/api/v1" + path, headers=self._headers(kwargs.pop("headers", None)), **kwargs)
+
 
 @pytest.fixture
 def api(client):

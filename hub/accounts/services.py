@@ -8,6 +8,7 @@ import time
 from datetime import datetime, timezone
 
 import pyotp
+import pytz
 from argon2 import PasswordHasher
 from flask import current_app
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -58,6 +59,21 @@ def _check_slug(slug: str, field: str = "slug") -> None:
         )
 
 
+# Populous zones for countries whose first listed zone (tz database order) is a small one.
+_MAIN_ZONE = {"BR": "America/Sao_Paulo", "US": "America/New_York", "CA": "America/Toronto",
+              "AU": "Australia/Sydney", "RU": "Europe/Moscow", "MX": "America/Mexico_City",
+              "ES": "Europe/Madrid", "PT": "Europe/Lisbon", "DE": "Europe/Berlin"}
+
+
+def default_timezone(country: str) -> str:
+    """The IANA zone an organisation of this country most likely keeps (UTC when unknown)."""
+    code = (country or "").upper()
+    if code in _MAIN_ZONE:
+        return _MAIN_ZONE[code]
+    zones = pytz.country_timezones.get(code)
+    return zones[0] if zones else "UTC"
+
+
 def create_org(slug: str, name: str, kind: str, country: str) -> Organisation:
     _check_slug(slug)
     try:
@@ -68,7 +84,8 @@ def create_org(slug: str, name: str, kind: str, country: str) -> Organisation:
         raise ValidationFailed("invalid country", [{"field": "country", "value": country, "error": "an ISO 3166-1 alpha-2 code, e.g. CZ"}])
     if db.session.scalar(select(Organisation).where(Organisation.slug == slug)):
         raise Conflict(f"organisation {slug} already exists")
-    org = Organisation(slug=slug, name=name.strip() or slug, kind=kind_value, country=country.upper())
+    org = Organisation(slug=slug, name=name.strip() or slug, kind=kind_value, country=country.upper(),
+                       timezone=default_timezone(country))
     db.session.add(org)
     db.session.commit()
     return org

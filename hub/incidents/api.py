@@ -1,0 +1,200 @@
+"""REST API v1 for incident reports, NIS2 reporting and law-enforcement cases. Parse, call, answer."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from hub.api.errors import ApiError
+from hub.api.views import json_body, token_required
+from hub.incidents import cases, services, stix
+
+bp = Blueprint("incidents_api", __name__, url_prefix="/api/v1")
+
+
+def _limit() -> int:
+    value = request.args.get("limit")
+    if value is None:
+        return services.DEFAULT_PAGE
+    if not value.isdigit() or not 1 <= int(value) <= services.MAX_PAGE:
+        raise ApiError(400, "invalid limit", [{"field": "limit", "value": value,
+                                               "error": f"an integer from 1 to {services.MAX_PAGE}"}])
+    return int(value)
+
+
+def _flag(name: str) -> bool | None:
+    value = request.args.get(name)
+    if value is None:
+        return None
+    if value.lower() in ("1", "true", "yes"):
+        return True
+    if value.lower() in ("0", "false", "no"):
+        return False
+    raise ApiError(400, f"invalid {name}", [{"field": name, "value": value, "error": "1 or 0"}])
+
+
+def _schema_url() -> str:
+    base = current_app.config["HUB_BASE_URL"].rstrip("/")
+    return f"{base}/api/v1/extension-definitions/{stix.HUB_HEALTHCARE_EXTENSION}/schema"
+
+
+@bp.post("/incidents")
+@token_required
+def file_incident():
+    incident = services.file_incident(g.principal, json_body())
+    return jsonify({"id": incident.stix_id}), 201
+
+
+@bp.get("/incidents")
+@token_required
+def list_incidents():
+    page, next_cursor = services.list_incidents(
+        g.principal, limit=_limit(), cursor=request.args.get("cursor") or None,
+        attack_type=request.args.get("attack_type") or None, significant=_flag("significant"),
+        owner_country=request.args.get("country") or None,
+    )
+    return jsonify({"incidents": [services.incident_view(g.principal, i) for i in page], "next": next_cursor})
+
+
+@bp.get("/incidents/<stix_id>")
+@token_required
+def get_incident(stix_id: str):
+    incident = services.get_incident(g.principal, stix_id)
+    return jsonify(services.incident_view(g.principal, incident))
+
+
+@bp.put("/incidents/<stix_id>")
+@token_required
+def update_incident(stix_id: str):
+    incident = services.update_incident(g.principal, stix_id, json_body())
+    return jsonify({"id": incident.stix_id, "revision": incident.revision_count})
+
+
+@bp.get("/incidents/<stix_id>/revisions/<int:number>")
+@token_required
+def get_revision(stix_id: str, number: int):
+    return jsonify({"id": stix_id, "revision": number,
+                    "report": services.revision_data(g.principal, stix_id, number)})
+
+
+@bp.get("/incidents/<stix_id>/stix")
+@token_required
+def incident_stix(stix_id: str):
+    return jsonify(services.incident_bundle(g.principal, stix_id, _schema_url()))
+
+
+@bp.post("/incidents/<stix_id>/consents")
+@token_required
+def grant_consent(stix_id: str):
+    body = json_body()
+    if not isinstance(body.get("org"), str):
+        raise ApiError(422, "missing org", [{"field": "org", "error": "the slug of a law-enforcement organisation"}])
+    case = cases.grant_consent(g.principal, stix_id, body["org"])
+    return jsonify({"org": case.org.slug, "case": case.public_id, "active": True}), 201
+
+
+@bp.delete("/incidents/<stix_id>/consents/<slug>")
+@token_required
+def revoke_consent(stix_id: str, slug: str):
+    cases.revoke_consent(g.principal, stix_id, slug)
+    return "", 204
+
+
+@bp.post("/incidents/<stix_id>/significant")
+@token_required
+def mark_significant(stix_id: str):
+    body = json_body() if request.get_data() else {}
+    incident = services.mark_significant(g.principal, stix_id, body.get("aware_at"))
+    return jsonify({"id": incident.stix_id, "nis2": services.nis2_clocks(incident)})
+
+
+@bp.post("/incidents/<stix_id>/nis2/<stage>")
+@token_required
+def submit_nis_report(stix_id: str, stage: str):
+    submission = services.submit_nis_report(g.principal, stix_id, stage)
+    return jsonify({"id": submission.public_id, "stage": submission.stage,
+                    "submitted_at": submission.submitted_at.isoformat()}), 201
+
+
+@bp.get("/incidents/<stix_id>/nis2/submissions/<public_id>")
+@token_required
+def get_submission(stix_id: str, public_id: str):
+    import orjson
+
+    return jsonify(orjson.loads(services.get_submission(g.principal, stix_id, public_id).snapshot))
+
+
+@bp.post("/incidents/<stix_id>/nis2/intermediate-request")
+@token_required
+def request_intermediate(stix_id: str):
+    body = json_body()
+    incident = services.request_intermediate(g.principal, stix_id, body.get("due_at"))
+    return jsonify({"id": incident.stix_id, "nis2": services.nis2_clocks(incident)})
+
+
+@bp.get("/nis2/queue")
+@token_required
+def nis_queue():
+    return jsonify({"incidents": [
+        {"id": incident.stix_id, "title": incident.title, "owner": incident.owner.slug, "nis2": clocks}
+        for incident, clocks in services.nis_queue(g.principal)
+    ]})
+
+
+@bp.post("/incidents/<stix_id>/advice")
+@token_required
+def give_advice(stix_id: str):
+    body = json_body()
+    advice = services.give_advice(g.principal, stix_id, body.get("body", ""),
+                                  body.get("kind", "involve_law_enforcement"))
+    return jsonify({"kind": advice.kind, "created": advice.created.isoformat()}), 201
+
+
+@bp.get("/cases")
+@token_required
+def case_queue():
+    queue = cases.case_queue(g.principal, request.args.get("status") or None)
+    return jsonify({"cases": [cases.case_view(g.principal, case) for case in queue]})
+
+
+@bp.get("/cases/<public_id>")
+@token_required
+def get_case(public_id: str):
+    return jsonify(cases.case_view(g.principal, cases.get_case(g.principal, public_id)))
+
+
+@bp.post("/cases/<public_id>/status")
+@token_required
+def set_case_status(public_id: str):
+    body = json_body()
+    case = cases.set_case_status(g.principal, public_id, body.get("status"))
+    return jsonify({"id": case.public_id, "status": case.status.value})
+
+
+@bp.post("/cases/<public_id>/messages")
+@token_required
+def post_message(public_id: str):
+    body = json_body()
+    message = cases.post_message(g.principal, public_id, body.get("body"), body.get("kind", "message"),
+                                 body.get("confirm_personal_data") is True)
+    return jsonify(cases.message_view(message)), 201
+
+
+@bp.get("/cases/<public_id>/messages")
+@token_required
+def list_messages(public_id: str):
+    return jsonify({"messages": [cases.message_view(m) for m in cases.case_messages(g.principal, public_id)]})
+
+
+@bp.get("/extension-definitions/<definition_id>")
+@token_required
+def extension_definition(definition_id: str):
+    if definition_id != stix.HUB_HEALTHCARE_EXTENSION:
+        raise ApiError(404, f"no extension definition {definition_id}")
+    return jsonify(stix.hub_extension_definition(_schema_url()))
+
+
+@bp.get("/extension-definitions/<definition_id>/schema")
+@token_required
+def extension_schema(definition_id: str):
+    if definition_id != stix.HUB_HEALTHCARE_EXTENSION:
+        raise ApiError(404, f"no extension definition {definition_id}")
+    return jsonify(stix.hub_extension_schema())

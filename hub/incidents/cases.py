@@ -1,0 +1,196 @@
+"""Law-enforcement consent and case review.
+
+A hospital admin consents, per incident, to one law-enforcement organisation; that opens (or
+reopens) a case the liaison works through received → under review → investigation opened |
+declined → closed. The liaison sees the incident and the case only while consent is active
+(rule 6, enforced for the STIX items in hub/policy.py and for the case here), and every view by
+law enforcement lands in the hospital's audit log.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+
+from hub import audit
+from hub.accounts.models import Organisation, OrgKind
+from hub.alerts.models import OutboxEntry
+from hub.errors import Forbidden, NotFound, ValidationFailed
+from hub.extensions import db
+from hub.incidents.models import CaseMessage, CaseStatus, Incident, LawEnforcementCase
+from hub.incidents.services import _own_incident, check_personal_data
+from hub.principal import Principal
+
+# Where a case may go next; only the law-enforcement organisation moves it.
+TRANSITIONS = {
+    CaseStatus.received: {CaseStatus.under_review},
+    CaseStatus.under_review: {CaseStatus.investigation_opened, CaseStatus.declined},
+    CaseStatus.investigation_opened: {CaseStatus.closed},
+    CaseStatus.declined: {CaseStatus.closed},
+    CaseStatus.closed: set(),
+}
+MESSAGE_KINDS = ("message", "info_request")
+MAX_MESSAGE = 10000
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _law_enforcement_org(slug: str) -> Organisation:
+    org = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
+    if org is None or org.kind != OrgKind.law_enforcement:
+        raise ValidationFailed("not a law-enforcement organisation", [
+            {"field": "org", "value": slug, "error": "the slug of a law-enforcement member organisation"}])
+    return org
+
+
+def _admin_incident(principal: Principal, stix_id: str) -> Incident:
+    incident = _own_incident(principal, stix_id)
+    if not principal.is_admin:
+        raise Forbidden("only an admin of the hospital grants or revokes consent")
+    return incident
+
+
+def grant_consent(principal: Principal, stix_id: str, org_slug: str) -> LawEnforcementCase:
+    incident = _admin_incident(principal, stix_id)
+    org = _law_enforcement_org(org_slug)
+    case = db.session.scalar(select(LawEnforcementCase).where(
+        LawEnforcementCase.incident_id == incident.id, LawEnforcementCase.org_id == org.id))
+    now = _now()
+    if case is None:
+        case = LawEnforcementCase(incident_id=incident.id, org_id=org.id, granted_by_id=principal.user_id,
+                                  granted_at=now, status=CaseStatus.received, status_changed_at=now)
+        db.session.add(case)
+    elif case.consent_active:
+        return case
+    else:
+        case.consent_active = True
+        case.granted_by_id, case.granted_at = principal.user_id, now
+        case.revoked_by_id, case.revoked_at = None, None
+    db.session.flush()
+    # The liaison may now read the report: announced like any widening of an audience.
+    db.session.add(OutboxEntry(event="widened", item_id=incident.item_id,
+                               version_id=incident.item.latest_version_id))
+    audit.record("consent_granted", principal, item=incident.item, org=org.slug, case=case.public_id)
+    db.session.commit()
+    return case
+
+
+def revoke_consent(principal: Principal, stix_id: str, org_slug: str) -> LawEnforcementCase:
+    incident = _admin_incident(principal, stix_id)
+    org = db.session.scalar(select(Organisation).where(Organisation.slug == org_slug))
+    case = org and db.session.scalar(select(LawEnforcementCase).where(
+        LawEnforcementCase.incident_id == incident.id, LawEnforcementCase.org_id == org.id))
+    if not case:
+        raise NotFound(f"no consent for {org_slug}")
+    if case.consent_active:
+        case.consent_active = False
+        case.revoked_by_id, case.revoked_at = principal.user_id, _now()
+        audit.record("consent_revoked", principal, item=incident.item, org=org.slug, case=case.public_id)
+        db.session.commit()
+    return case
+
+
+def case_queue(principal: Principal, status: str | None = None) -> list[LawEnforcementCase]:
+    """A law-enforcement organisation's cases, while their consent is active."""
+    if principal.org_kind != OrgKind.law_enforcement:
+        raise Forbidden("the case queue is for law-enforcement organisations")
+    query = select(LawEnforcementCase).where(
+        LawEnforcementCase.org_id == principal.org_id, LawEnforcementCase.consent_active)
+    if status:
+        try:
+            query = query.where(LawEnforcementCase.status == CaseStatus(status))
+        except ValueError:
+            raise ValidationFailed("invalid status", [{"field": "status", "value": status,
+                                                       "error": "one of " + ", ".join(s.value for s in CaseStatus)}]) from None
+    return db.session.scalars(query.order_by(LawEnforcementCase.granted_at.desc(), LawEnforcementCase.id.desc())).all()
+
+
+def get_case(principal: Principal, public_id: str, *, audit_view: bool = True) -> LawEnforcementCase:
+    """The case for its law-enforcement organisation (while consent is active) or for the
+    hospital's own members; anyone else gets 404."""
+    case = db.session.scalar(select(LawEnforcementCase).where(LawEnforcementCase.public_id == public_id))
+    if case is None:
+        raise NotFound(f"no case {public_id}")
+    if case.org_id == principal.org_id and case.consent_active:
+        if audit_view:
+            audit.record("case_read", principal, subject_org_id=case.incident.owner_org_id,
+                         item=case.incident.item, case=case.public_id)
+            db.session.commit()
+        return case
+    if case.incident.owner_org_id == principal.org_id:
+        return case
+    raise NotFound(f"no case {public_id}")
+
+
+def set_case_status(principal: Principal, public_id: str, status: str) -> LawEnforcementCase:
+    case = get_case(principal, public_id, audit_view=False)
+    if case.org_id != principal.org_id:
+        raise Forbidden("only the law-enforcement organisation moves its case")
+    if not principal.can_share:
+        raise Forbidden("viewers cannot change a case")
+    try:
+        target = CaseStatus(status)
+    except ValueError:
+        raise ValidationFailed("invalid status", [{"field": "status", "value": status,
+                                                   "error": "one of " + ", ".join(s.value for s in CaseStatus)}]) from None
+    if target not in TRANSITIONS[case.status]:
+        allowed = ", ".join(sorted(s.value for s in TRANSITIONS[case.status])) or "nothing (closed)"
+        raise ValidationFailed("illegal status change", [{"field": "status", "value": status,
+                                                          "error": f"from {case.status.value} the case may go to {allowed}"}])
+    case.status, case.status_changed_at = target, _now()
+    audit.record("case_status", principal, subject_org_id=case.incident.owner_org_id,
+                 item=case.incident.item, case=case.public_id, status=target.value)
+    db.session.commit()
+    return case
+
+
+def post_message(principal: Principal, public_id: str, body, kind: str = "message",
+                 confirm_personal_data: bool = False) -> CaseMessage:
+    case = get_case(principal, public_id, audit_view=False)
+    if not principal.can_share:
+        raise Forbidden("viewers cannot write on a case")
+    if kind not in MESSAGE_KINDS:
+        raise ValidationFailed("invalid kind", [{"field": "kind", "value": kind, "error": "message or info_request"}])
+    if kind == "info_request" and case.org_id != principal.org_id:
+        raise ValidationFailed("invalid kind", [{"field": "kind", "error": "only the liaison requests information"}])
+    if not isinstance(body, str) or not body.strip() or len(body) > MAX_MESSAGE:
+        raise ValidationFailed("invalid body", [{"field": "body", "error": f"text of 1 to {MAX_MESSAGE:,} characters"}])
+    confirmed = False
+    if case.incident.owner_org_id == principal.org_id:
+        # What the hospital writes leaves the hospital: checked for patient data first.
+        confirmed = check_personal_data(principal, {"body": body}, confirm_personal_data)
+    message = CaseMessage(case_id=case.id, author_id=principal.user_id, author_org_id=principal.org_id,
+                          kind=kind, body=body.strip(), personal_data_confirmed=confirmed)
+    db.session.add(message)
+    audit.record("case_message", principal, subject_org_id=case.incident.owner_org_id,
+                 item=case.incident.item, case=case.public_id, kind=kind)
+    db.session.commit()
+    return message
+
+
+def case_messages(principal: Principal, public_id: str) -> list[CaseMessage]:
+    case = get_case(principal, public_id)
+    return db.session.scalars(select(CaseMessage).where(CaseMessage.case_id == case.id).order_by(CaseMessage.id)).all()
+
+
+def case_view(principal: Principal, case: LawEnforcementCase) -> dict:
+    from hub.incidents.services import incident_view
+
+    return {
+        "id": case.public_id,
+        "status": case.status.value,
+        "status_changed_at": case.status_changed_at.isoformat(),
+        "granted_at": case.granted_at.isoformat(),
+        "consent_active": case.consent_active,
+        "org": case.org.slug,
+        "incident": incident_view(principal, case.incident),
+        "allowed_next": sorted(s.value for s in TRANSITIONS[case.status]),
+    }
+
+
+def message_view(message: CaseMessage) -> dict:
+    return {"id": message.id, "kind": message.kind, "body": message.body,
+            "author": message.author.email, "org": message.author.org.slug,
+            "created": message.created.isoformat()}

@@ -1,0 +1,180 @@
+"""Incident reports through the REST API: filing, revisions, STIX export, NIS2, bad input."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from hub.extensions import db
+from hub.incidents.models import Incident, IncidentRevision
+from hub.incidents.stix import HUB_HEALTHCARE_EXTENSION, INCIDENT_CORE_EXTENSION
+from hub.intel.models import SharedItem
+from tests import factories as f
+from tests.incidents_support import build_world, report
+
+
+@pytest.fixture
+def world():
+    return build_world()
+
+
+def file(api, user, **overrides):
+    response = api(user).post("/incidents", json=report(**overrides))
+    assert response.status_code == 201, response.json
+    return response.json["id"]
+
+
+def test_a_filed_report_reads_back_as_filed(api, world):
+    incident_id = file(api, world.hospital_analyst)
+
+    answer = api(world.hospital_admin).get(f"/incidents/{incident_id}").json
+    assert answer["id"] == incident_id and incident_id.startswith("incident--")
+    assert answer["owner"] == world.hospital.slug and answer["tlp"] == "amber"
+    report_back = answer["report"]
+    assert report_back["title"] == "Ransomware encrypted the EHR"
+    assert report_back["detected_at"] == "2026-03-28T05:45:00+00:00"
+    assert report_back["services"] == ["ehr", "emergency", "imaging"]
+    assert report_back["impact"]["procedures_cancelled"] == 41
+    assert report_back["impact"]["ransom_demanded"] == {"amount": 2500000, "currency": "USD"}
+    assert [r["number"] for r in answer["revisions"]] == [1]
+    assert answer["revisions"][0]["author"] == world.hospital_analyst.email
+
+
+def test_bad_input_names_every_wrong_field_and_writes_nothing(api, world):
+    response = api(world.hospital_analyst).post("/incidents", json=report(
+        title="", detected_at="yesterday", attack_type="hacking", services=["ehr", "spa"],
+        impact={"diversions_count": -1, "downtime_hours": "long", "mood": 3}, colour="red"))
+
+    assert response.status_code == 422
+    fields = {d["field"] for d in response.json["details"]}
+    assert fields == {"title", "detected_at", "attack_type", "services", "impact.diversions_count",
+                      "impact.downtime_hours", "impact.mood", "colour"}
+    assert db.session.scalar(select(func.count()).select_from(Incident)) == 0
+    assert db.session.scalar(select(func.count()).select_from(SharedItem)) == 0
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"tlp": "red"}, "tlp"),
+    ({"tlp": "purple"}, "tlp"),
+    ({"audience": {"orgs": ["no-such-org"]}}, "audience.orgs"),
+    ({"indicators": ["indicator--00000000-0000-4000-8000-000000000000"]}, "indicators"),
+    ({"started_at": "2026-03-29T00:00:00+00:00"}, "started_at"),
+    ({"detected_at": "2026-03-28T06:45:00"}, "detected_at"),
+])
+def test_reports_the_hub_cannot_accept_are_refused_with_the_field(api, world, body, field):
+    response = api(world.hospital_analyst).post("/incidents", json=report(**body))
+    assert response.status_code == 422
+    assert field in {d["field"] for d in response.json["details"]}
+    assert db.session.scalar(select(func.count()).select_from(Incident)) == 0
+
+
+def test_non_json_bodies_and_viewers_are_refused(api, world, client):
+    analyst = api(world.hospital_analyst)
+    assert analyst.post("/incidents", data="title=x", headers={"Content-Type": "text/plain"}).status_code == 415
+    assert analyst.post("/incidents", data="{", headers={"Content-Type": "application/json"}).status_code == 400
+    assert api(world.hospital_viewer).post("/incidents", json=report()).status_code == 403
+    assert client.post("/api/v1/incidents", json=report()).status_code == 401
+
+
+def test_patient_data_in_the_narrative_is_flagged_until_the_author_confirms(api, world):
+    narrative = "Patient Jana Nováková, born 12.3.1957, was transferred; call her son on +420 603 123 456."
+    flagged = api(world.hospital_analyst).post("/incidents", json=report(narrative=narrative))
+
+    assert flagged.status_code == 422
+    kinds = {(d["field"], d["kind"]) for d in flagged.json["details"]}
+    assert kinds == {("narrative", "name_with_birth_date"), ("narrative", "phone_number")}
+    assert all("603 123 456" not in d["excerpt"] for d in flagged.json["details"])
+    assert db.session.scalar(select(func.count()).select_from(Incident)) == 0
+
+    confirmed = api(world.hospital_analyst).post("/incidents", json=report(narrative=narrative, confirm_personal_data=True))
+    assert confirmed.status_code == 201
+    assert db.session.scalars(select(IncidentRevision)).one().personal_data_confirmed is True
+
+
+def test_an_update_is_a_new_revision_and_every_revision_is_kept(api, world):
+    incident_id = file(api, world.hospital_analyst)
+    hospital = api(world.hospital_analyst)
+
+    updated = hospital.put(f"/incidents/{incident_id}", json=report(
+        contained_at="2026-03-30T12:00:00+02:00", impact={"patient_care_disrupted": "yes", "downtime_hours": 96}))
+    assert updated.status_code == 200 and updated.json["revision"] == 2
+
+    latest = hospital.get(f"/incidents/{incident_id}").json
+    assert [r["number"] for r in latest["revisions"]] == [1, 2]
+    assert latest["report"]["impact"] == {"patient_care_disrupted": "yes", "downtime_hours": 96}
+    first = hospital.get(f"/incidents/{incident_id}/revisions/1").json["report"]
+    assert first["impact"]["downtime_hours"] == 72
+    versions = hospital.get(f"/objects/{incident_id}").json["hub"]["versions"]
+    assert len(versions) == 2
+    assert hospital.put(f"/incidents/{incident_id}", json=report(tlp="green")).status_code == 422
+    assert api(world.other_hospital_analyst).put(f"/incidents/{incident_id}", json=report()).status_code == 404
+
+
+def test_the_stix_export_is_valid_and_carries_the_incident_extensions(api, world):
+    from stix2validator import ValidationOptions, validate_instance
+
+    readable = f.share(world.hospital_analyst, [f.indicator("203.0.113.9")], tlp="green", audience="own")
+    incident_id = file(api, world.hospital_analyst, indicators=[readable.stix_id])
+    # The CERT can read the incident but not the hospital's own-only indicator: no link for it.
+    for user, expect_link in ((world.hospital_analyst, True), (world.cert, False)):
+        bundle = api(user).get(f"/incidents/{incident_id}/stix").json
+        assert bundle["type"] == "bundle"
+        options = ValidationOptions(version="2.1")
+        for obj in bundle["objects"]:
+            result = validate_instance(obj, options)
+            assert result.is_valid, (obj["type"], [str(e) for e in result.errors])
+        [incident] = [o for o in bundle["objects"] if o["type"] == "incident"]
+        core = incident["extensions"][INCIDENT_CORE_EXTENSION]
+        assert core["incident_types"] == ["ransomware"]
+        assert core["confidentiality_impacts"][0]["record_count"] == 12000
+        assert core["monetary_impacts"][0] == {"variety": "ransom-demand", "currency": "usd",
+                                               "min_amount": 2500000, "max_amount": 2500000}
+        healthcare = incident["extensions"][HUB_HEALTHCARE_EXTENSION]
+        assert healthcare["emergency_diversions"] == {"count": 4, "hours": 18.5}
+        assert healthcare["patient_care_disrupted"] == "yes"
+        types = sorted(o["type"] for o in bundle["objects"])
+        assert "threat-actor" in types and "extension-definition" in types
+        links = [o for o in bundle["objects"] if o["type"] == "relationship" and o["target_ref"] == readable.stix_id]
+        assert bool(links) is expect_link
+    schema = api(world.cert).get(f"/extension-definitions/{HUB_HEALTHCARE_EXTENSION}/schema")
+    assert schema.status_code == 200 and "patient_care_disrupted" in schema.json["properties"]
+
+
+def test_nis2_clocks_run_from_awareness_and_the_cert_queue_shows_them(api, world):
+    incident_id = file(api, world.hospital_analyst, significant=True)
+    hospital = api(world.hospital_analyst)
+
+    clocks = {c["stage"]: c for c in hospital.get(f"/incidents/{incident_id}").json["nis2"]}
+    assert clocks["early_warning"]["due_at"] == "2026-03-29T05:45:00+00:00"
+    # Prague moved to summer time in between: 24 elapsed hours end at 07:45 local, not 06:45.
+    assert clocks["early_warning"]["due_local"] == "2026-03-29 07:45 CEST (UTC+02:00)"
+    assert clocks["notification"]["due_at"] == "2026-03-31T05:45:00+00:00"
+    assert clocks["final"]["due_at"] == "2026-04-30T05:45:00+00:00"
+    assert clocks["early_warning"]["state"] == "overdue"
+
+    submitted = hospital.post(f"/incidents/{incident_id}/nis2/notification")
+    assert submitted.status_code == 201
+    clocks = {c["stage"]: c for c in hospital.get(f"/incidents/{incident_id}").json["nis2"]}
+    assert clocks["notification"]["state"] == "submitted_late"
+    snapshot = hospital.get(f"/incidents/{incident_id}/nis2/submissions/{submitted.json['id']}").json
+    assert snapshot["stage"] == "notification" and snapshot["report"]["title"] == "Ransomware encrypted the EHR"
+
+    queue = api(world.cert).get("/nis2/queue").json["incidents"]
+    assert [row["id"] for row in queue] == [incident_id]
+    assert api(world.foreign_cert).get("/nis2/queue").json["incidents"] == []
+    assert api(world.police).get("/nis2/queue").status_code == 403
+    assert "nis2" not in api(world.foreign_cert).get(f"/incidents/{incident_id}").json \
+        if api(world.foreign_cert).get(f"/incidents/{incident_id}").status_code == 200 else True
+    assert hospital.post(f"/incidents/{incident_id}/nis2/someday").status_code == 422
+
+
+def test_the_national_cert_advises_involving_law_enforcement_beside_the_consent(api, world):
+    incident_id = file(api, world.hospital_analyst)
+    advised = api(world.cert).post(f"/incidents/{incident_id}/advice",
+                                   json={"body": "This looks criminal: report it to the police."})
+    assert advised.status_code == 201
+    view = api(world.hospital_admin).get(f"/incidents/{incident_id}").json
+    assert [(a["kind"], a["body"]) for a in view["advice"]] == [
+        ("involve_law_enforcement", "This looks criminal: report it to the police.")]
+    assert view["consents"] == []
+    assert api(world.other_hospital_analyst).post(f"/incidents/{incident_id}/advice", json={"body": "x"}).status_code == 404
+    assert api(world.hospital_analyst).post(f"/incidents/{incident_id}/advice", json={"body": "x"}).status_code == 403
