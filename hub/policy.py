@@ -65,7 +65,9 @@ def _belongs_to_incident() -> ColumnElement[bool]:
     """Every object filed as part of an incident report (impacts, actors, relationships)."""
     from hub.incidents.models import IncidentItem
 
-    return exists(select(IncidentItem.id).where(IncidentItem.item_id == SharedItem.id))
+    return exists(
+        select(IncidentItem.id).where(IncidentItem.item_id == SharedItem.id).correlate_except(IncidentItem)
+    )
 
 
 def _law_enforcement_consent(principal: Principal | Reader) -> ColumnElement[bool]:

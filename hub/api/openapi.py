@@ -450,9 +450,11 @@ def _paths() -> dict:
 def openapi_document(base_url: str) -> dict:
     # Features document their own endpoints beside their code; the document merges them.
     from hub.alerts.openapi import alerts_openapi_paths, alerts_openapi_webhooks
+    from hub.incidents.openapi import incidents_openapi_paths
 
     paths = _paths()
     paths.update(alerts_openapi_paths())
+    paths.update(incidents_openapi_paths())
     return {
         "openapi": "3.1.0",
         "info": {

@@ -155,33 +155,33 @@ def case_queue():
     return jsonify({"cases": [cases.case_view(g.principal, case) for case in queue]})
 
 
-@bp.get("/cases/<public_id>")
+@bp.get("/cases/<case_id>")
 @token_required
-def get_case(public_id: str):
-    return jsonify(cases.case_view(g.principal, cases.get_case(g.principal, public_id)))
+def get_case(case_id: str):
+    return jsonify(cases.case_view(g.principal, cases.get_case(g.principal, case_id)))
 
 
-@bp.post("/cases/<public_id>/status")
+@bp.post("/cases/<case_id>/status")
 @token_required
-def set_case_status(public_id: str):
+def set_case_status(case_id: str):
     body = json_body()
-    case = cases.set_case_status(g.principal, public_id, body.get("status"))
+    case = cases.set_case_status(g.principal, case_id, body.get("status"))
     return jsonify({"id": case.public_id, "status": case.status.value})
 
 
-@bp.post("/cases/<public_id>/messages")
+@bp.post("/cases/<case_id>/messages")
 @token_required
-def post_message(public_id: str):
+def post_message(case_id: str):
     body = json_body()
-    message = cases.post_message(g.principal, public_id, body.get("body"), body.get("kind", "message"),
+    message = cases.post_message(g.principal, case_id, body.get("body"), body.get("kind", "message"),
                                  body.get("confirm_personal_data") is True)
     return jsonify(cases.message_view(message)), 201
 
 
-@bp.get("/cases/<public_id>/messages")
+@bp.get("/cases/<case_id>/messages")
 @token_required
-def list_messages(public_id: str):
-    return jsonify({"messages": [cases.message_view(m) for m in cases.case_messages(g.principal, public_id)]})
+def list_messages(case_id: str):
+    return jsonify({"messages": [cases.message_view(m) for m in cases.case_messages(g.principal, case_id)]})
 
 
 @bp.get("/extension-definitions/<definition_id>")
