@@ -4,6 +4,7 @@ With nothing configured the hub runs embedded: SQLite under instance/, a filesys
 in-process rate-limit storage. DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis.
 """
 import os
+import tempfile
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -40,6 +41,9 @@ class Config:
     HUB_BASE_URL = os.environ.get("HUB_BASE_URL", "http://127.0.0.1:5000")
     # Largest request body accepted anywhere (API, TAXII, forms): 10 MiB.
     MAX_CONTENT_LENGTH = int(os.environ.get("HUB_MAX_CONTENT_LENGTH", 10 * 1024 * 1024))
+    # Case evidence lives apart from shared intelligence; uploads may be larger than API bodies.
+    HUB_EVIDENCE_DIR = os.environ.get("HUB_EVIDENCE_DIR", str(INSTANCE_DIR / "evidence"))
+    HUB_EVIDENCE_MAX_BYTES = int(os.environ.get("HUB_EVIDENCE_MAX_BYTES", 50 * 1024 * 1024))
     # CLEAR items readable without signing in: an operator's explicit choice (policy rule 4).
     HUB_PUBLIC_CLEAR = _bool("HUB_PUBLIC_CLEAR", False)
 
@@ -123,6 +127,7 @@ class TestingConfig(Config):
     HUB_BASE_URL = "http://hub.test"
     # The cheapest argon2 cost: the suite creates hundreds of users and never needs real cost.
     ARGON2_PARAMS = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+    HUB_EVIDENCE_DIR = tempfile.mkdtemp(prefix="hub-test-evidence-")
     # No broker in unit tests: alert tests run the fan-out themselves or start a real worker.
     HUB_ALERTS_ENQUEUE = False
 

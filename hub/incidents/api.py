@@ -1,11 +1,12 @@
 """REST API v1 for incident reports, NIS2 reporting and law-enforcement cases. Parse, call, answer."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request, send_file
+from werkzeug.utils import secure_filename
 
 from hub.api.errors import ApiError
 from hub.api.views import json_body, token_required
-from hub.incidents import cases, services, stix
+from hub.incidents import cases, evidence, services, stix
 
 bp = Blueprint("incidents_api", __name__, url_prefix="/api/v1")
 
@@ -198,3 +199,40 @@ def extension_schema(definition_id: str):
     if definition_id != stix.HUB_HEALTHCARE_EXTENSION:
         raise ApiError(404, f"no extension definition {definition_id}")
     return jsonify(stix.hub_extension_schema())
+
+
+@bp.post("/cases/<case_id>/evidence")
+@token_required
+def add_evidence(case_id: str):
+    # Evidence may be larger than an API body; the limit is checked while the file streams in.
+    request.max_content_length = current_app.config["HUB_EVIDENCE_MAX_BYTES"] + 64 * 1024
+    upload = request.files.get("file")
+    if upload is None:
+        raise ApiError(422, "missing file", [{"field": "file", "error": "send the file as multipart/form-data field `file`"}])
+    stored = evidence.add_evidence(g.principal, case_id, upload.filename, upload.stream,
+                                   upload.mimetype, request.form.get("description", ""))
+    return jsonify(evidence.evidence_view(stored)), 201
+
+
+@bp.get("/cases/<case_id>/evidence")
+@token_required
+def list_evidence(case_id: str):
+    return jsonify({"evidence": [evidence.evidence_view(e) for e in evidence.list_evidence(g.principal, case_id)]})
+
+
+@bp.get("/evidence/<evidence_id>")
+@token_required
+def download_evidence(evidence_id: str):
+    stored, path = evidence.open_evidence(g.principal, evidence_id)
+    # Samples may be live malware: always an opaque attachment, never rendered or sniffed.
+    response = send_file(path, mimetype="application/octet-stream", as_attachment=True,
+                         download_name=secure_filename(stored.filename) or "evidence.bin")
+    response.headers["X-Evidence-SHA256"] = stored.sha256
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.get("/cases/<case_id>/custody")
+@token_required
+def custody_log(case_id: str):
+    return jsonify({"custody": [evidence.custody_view(e) for e in evidence.custody_log(g.principal, case_id)]})

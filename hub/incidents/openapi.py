@@ -13,6 +13,7 @@ _ERROR_TEXT = {
     401: "No bearer token, or an unknown or revoked one.",
     403: "The caller may read the incident or case but not do this (e.g. consent is for the "
          "hospital's admins, case status for the liaison, advice for the national CERT).",
+    409: "The stored evidence file no longer matches its SHA-256 (recorded in the custody log).",
     404: "No such incident, case or submission, or one the caller may not read (the same answer).",
     413: "The body is larger than the hub accepts.",
     415: "The body is not sent as Content-Type: application/json.",
@@ -86,6 +87,11 @@ CASE = {"type": "object", "required": ["id", "status", "incident"], "properties"
 MESSAGE = {"type": "object", "required": ["id", "kind", "body"], "properties": {
     "id": {"type": "integer"}, "kind": {"enum": list(MESSAGE_KINDS)}, "body": {"type": "string"},
     "author": {"type": "string"}, "org": {"type": "string"}, "created": {"type": "string"}}}
+
+EVIDENCE = {"type": "object", "required": ["id", "filename", "size", "sha256"], "properties": {
+    "id": {"type": "string"}, "filename": {"type": "string"}, "size": {"type": "integer"},
+    "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "content_type": {"type": "string"},
+    "description": {"type": "string"}, "uploaded_by": {"type": "string"}, "uploaded_at": {"type": "string"}}}
 
 
 def _body(schema: dict) -> dict:
@@ -208,6 +214,34 @@ def incidents_openapi_paths() -> dict:
                     "parameters": case,
                     "responses": {"200": _json({"type": "object", "required": ["messages"], "properties": {
                         "messages": {"type": "array", "items": MESSAGE}}}, "Messages."), **_errors(401, 404)}},
+        },
+        "/cases/{case_id}/evidence": {
+            "post": {"operationId": "addEvidence", "summary": "Attach an evidence file (hashed on upload)",
+                     "parameters": case,
+                     "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                         "type": "object", "required": ["file"], "properties": {
+                             "file": {"type": "string", "format": "binary"}, "description": {"type": "string"}}}}}},
+                     "responses": {"201": _json(EVIDENCE, "Stored."), **_errors(*_WRITE_ERRORS)}},
+            "get": {"operationId": "listEvidence", "summary": "The case's evidence files",
+                    "parameters": case,
+                    "responses": {"200": _json({"type": "object", "required": ["evidence"], "properties": {
+                        "evidence": {"type": "array", "items": EVIDENCE}}}, "Files."), **_errors(401, 404)}},
+        },
+        "/evidence/{evidence_id}": {
+            "get": {"operationId": "downloadEvidence", "summary": "Download (case parties only; custody-logged)",
+                    "parameters": [_path("evidence_id")],
+                    "responses": {"200": {"description": "The file, as an attachment; `X-Evidence-SHA256` "
+                                                         "carries its hash.",
+                                          "content": {"application/octet-stream": {"schema": {
+                                              "type": "string", "format": "binary"}}}},
+                                  **_errors(401, 404, 409)}},
+        },
+        "/cases/{case_id}/custody": {
+            "get": {"operationId": "custodyLog", "summary": "Chain of custody, seen by both parties",
+                    "parameters": case,
+                    "responses": {"200": _json({"type": "object", "required": ["custody"], "properties": {
+                        "custody": {"type": "array", "items": _OBJECT}}}, "Events, oldest first."),
+                                  **_errors(401, 404)}},
         },
         "/extension-definitions/{definition_id}": {
             "get": {"operationId": "getExtensionDefinition", "summary": "The hub's STIX extension-definition",
