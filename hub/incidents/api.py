@@ -1,12 +1,13 @@
 """REST API v1 for incident reports, NIS2 reporting and law-enforcement cases. Parse, call, answer."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request, send_file
+from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
 from werkzeug.utils import secure_filename
 
 from hub.api.errors import ApiError
 from hub.api.views import json_body, token_required
-from hub.incidents import cases, evidence, services, stix
+from hub.incidents import cases, evidence, services, stix, summaries
+from hub.incidents import dashboard as incident_dashboard
 
 bp = Blueprint("incidents_api", __name__, url_prefix="/api/v1")
 
@@ -236,3 +237,40 @@ def download_evidence(evidence_id: str):
 @token_required
 def custody_log(case_id: str):
     return jsonify({"custody": [evidence.custody_view(e) for e in evidence.custody_log(g.principal, case_id)]})
+
+
+@bp.post("/incidents/<stix_id>/summary")
+@token_required
+def publish_summary(stix_id: str):
+    body = json_body()
+    summary = summaries.publish_summary(g.principal, stix_id, body.get("text", ""),
+                                        body.get("confirm_personal_data") is True)
+    return jsonify(summaries.summary_view(summary)), 201
+
+
+@bp.delete("/incidents/<stix_id>/summary")
+@token_required
+def withdraw_summary(stix_id: str):
+    summaries.withdraw_summary(g.principal, stix_id)
+    return "", 204
+
+
+@bp.get("/summaries")
+@token_required
+def list_summaries():
+    page, next_cursor = summaries.list_summaries(limit=_limit(), cursor=request.args.get("cursor") or None,
+                                                 country=request.args.get("country") or None)
+    return jsonify({"summaries": [summaries.summary_view(s) for s in page], "next": next_cursor})
+
+
+@bp.get("/dashboard")
+@token_required
+def dashboard():
+    return jsonify(incident_dashboard.dashboard_figures(g.principal))
+
+
+@bp.get("/dashboard.csv")
+@token_required
+def dashboard_csv():
+    return Response(incident_dashboard.dashboard_csv(g.principal), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=incident-dashboard.csv"})

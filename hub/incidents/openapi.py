@@ -93,6 +93,11 @@ EVIDENCE = {"type": "object", "required": ["id", "filename", "size", "sha256"], 
     "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "content_type": {"type": "string"},
     "description": {"type": "string"}, "uploaded_by": {"type": "string"}, "uploaded_at": {"type": "string"}}}
 
+SUMMARY = {"type": "object", "required": ["id", "country", "month", "attack_type"], "additionalProperties": False,
+           "properties": {"id": {"type": "string"}, "country": {"type": "string"}, "month": {"type": "string"},
+                          "attack_type": {"type": "string"}, "services": {"type": "array"},
+                          "figures": _OBJECT, "text": {"type": "string"}}}
+
 
 def _body(schema: dict) -> dict:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
@@ -242,6 +247,36 @@ def incidents_openapi_paths() -> dict:
                     "responses": {"200": _json({"type": "object", "required": ["custody"], "properties": {
                         "custody": {"type": "array", "items": _OBJECT}}}, "Events, oldest first."),
                                   **_errors(401, 404)}},
+        },
+        "/incidents/{stix_id}/summary": {
+            "post": {"operationId": "publishSummary", "summary": "Publish an anonymised summary to the community",
+                     "parameters": incident,
+                     "requestBody": _body({"type": "object", "properties": {
+                         "text": {"type": "string", "maxLength": 2000,
+                                  "description": "Reviewed free text, checked for patient data."},
+                         "confirm_personal_data": {"type": "boolean"}}}),
+                     "responses": {"201": _json(SUMMARY, "Published."), **_errors(*_WRITE_ERRORS)}},
+            "delete": {"operationId": "withdrawSummary", "summary": "Withdraw it",
+                       "parameters": incident,
+                       "responses": {"204": {"description": "Withdrawn."}, **_errors(401, 403, 404)}},
+        },
+        "/summaries": {
+            "get": {"operationId": "listSummaries", "summary": "Anonymised summaries (no owner, ever)",
+                    "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                                   {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                                   {"name": "country", "in": "query", "schema": {"type": "string"}}],
+                    "responses": {"200": _json({"type": "object", "required": ["summaries", "next"], "properties": {
+                        "summaries": {"type": "array", "items": SUMMARY},
+                        "next": {"type": ["string", "null"]}}}, "One page."), **_errors(400, 401, 422)}},
+        },
+        "/dashboard": {
+            "get": {"operationId": "dashboard", "summary": "Incident figures over what the caller may read plus summaries",
+                    "responses": {"200": _json(_OBJECT, "Figures."), **_errors(401)}},
+        },
+        "/dashboard.csv": {
+            "get": {"operationId": "dashboardCsv", "summary": "The same figures per month, attack type and country",
+                    "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
+                                  **_errors(401)}},
         },
         "/extension-definitions/{definition_id}": {
             "get": {"operationId": "getExtensionDefinition", "summary": "The hub's STIX extension-definition",

@@ -1,0 +1,90 @@
+"""Anonymised summaries a hospital publishes to the community.
+
+A summary carries the country, the month, the attack type, the affected services and the
+human-impact figures; free text only when its author wrote it for the purpose and it passed the
+patient-data check. Nothing in any output names the hospital: no organisation, author, incident
+id or exact time, and lists are ordered by (month, random id) so creation order leaks nothing.
+"""
+from __future__ import annotations
+
+import base64
+
+import orjson
+from sqlalchemy import and_, or_, select
+
+from hub import audit
+from hub.errors import Forbidden, ValidationFailed
+from hub.extensions import db
+from hub.incidents.fields import IMPACT_FIGURES
+from hub.incidents.models import IncidentSummary
+from hub.incidents.services import _own_incident, check_personal_data, latest_data
+from hub.principal import Principal
+
+MAX_TEXT = 2000
+
+
+def publish_summary(principal: Principal, stix_id: str, text: str = "",
+                    confirm_personal_data: bool = False) -> IncidentSummary:
+    incident = _own_incident(principal, stix_id)
+    if not principal.can_share:
+        raise Forbidden("viewers cannot publish summaries")
+    if not isinstance(text, str) or len(text) > MAX_TEXT:
+        raise ValidationFailed("invalid text", [{"field": "text", "error": f"at most {MAX_TEXT:,} characters"}])
+    check_personal_data(principal, {"text": text}, confirm_personal_data)
+    data = latest_data(incident)
+    impact = data.get("impact") or {}
+    figures = {key: impact[key] for key in IMPACT_FIGURES if impact.get(key) is not None}
+    figures["patient_care_disrupted"] = impact.get("patient_care_disrupted", "unknown")
+    summary = db.session.scalar(select(IncidentSummary).where(IncidentSummary.incident_id == incident.id))
+    if summary is None:
+        summary = IncidentSummary(incident_id=incident.id)
+        db.session.add(summary)
+    summary.country = incident.owner.country
+    summary.month = incident.detected_at.strftime("%Y-%m")
+    summary.attack_type = incident.attack_type
+    summary.services = orjson.dumps(data.get("services") or []).decode()
+    summary.figures = orjson.dumps(figures).decode()
+    summary.text = text.strip()
+    summary.withdrawn = False
+    audit.record("summary_published", principal, item=incident.item)
+    db.session.commit()
+    return summary
+
+
+def withdraw_summary(principal: Principal, stix_id: str) -> None:
+    incident = _own_incident(principal, stix_id)
+    if not principal.can_share:
+        raise Forbidden("viewers cannot withdraw summaries")
+    summary = db.session.scalar(select(IncidentSummary).where(IncidentSummary.incident_id == incident.id))
+    if summary is not None and not summary.withdrawn:
+        summary.withdrawn = True
+        audit.record("summary_withdrawn", principal, item=incident.item)
+        db.session.commit()
+
+
+def _cursor(summary: IncidentSummary) -> str:
+    return base64.urlsafe_b64encode(f"{summary.month}|{summary.public_id}".encode()).decode().rstrip("=")
+
+
+def list_summaries(*, limit: int = 100, cursor: str | None = None, country: str | None = None):
+    """Published summaries, newest month first; every signed-in member may read them."""
+    query = select(IncidentSummary).where(IncidentSummary.withdrawn.is_(False))
+    if country:
+        query = query.where(IncidentSummary.country == country.upper())
+    if cursor:
+        try:
+            month, public_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|", 1)
+        except ValueError:
+            raise ValidationFailed("invalid cursor", [{"field": "cursor", "error": "use a previous page's `next`"}]) from None
+        query = query.where(or_(IncidentSummary.month < month,
+                                and_(IncidentSummary.month == month, IncidentSummary.public_id > public_id)))
+    rows = db.session.scalars(
+        query.order_by(IncidentSummary.month.desc(), IncidentSummary.public_id).limit(limit + 1)).all()
+    page = rows[:limit]
+    return page, (_cursor(page[-1]) if len(rows) > limit else None)
+
+
+def summary_view(summary: IncidentSummary) -> dict:
+    return {"id": summary.public_id, "country": summary.country, "month": summary.month,
+            "attack_type": summary.attack_type, "services": orjson.loads(summary.services),
+            "figures": orjson.loads(summary.figures), "text": summary.text}
