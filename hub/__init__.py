@@ -48,6 +48,9 @@ def create_app(config: str | object | None = None) -> Flask:
 
     app.register_blueprint(incidents_api_bp)
     csrf.exempt(incidents_api_bp)  # bearer tokens, as for the rest of the API
+    from hub.incidents.views import bp as incidents_web_bp
+
+    app.register_blueprint(incidents_web_bp)
     cli.register(app)
     register_error_handlers(app)
 

@@ -1,0 +1,279 @@
+"""Incident pages: report, read, NIS2 clocks, consent, the CERT's queue, the liaison's cases,
+and the dashboard. Thin: parse, call a service, render."""
+from __future__ import annotations
+
+import orjson
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user, login_required
+from werkzeug.utils import secure_filename
+
+from hub.accounts.models import OrgKind
+from hub.errors import ValidationFailed
+from hub.incidents import cases, evidence, services, summaries
+from hub.incidents import dashboard as figures
+from hub.incidents.fields import ATTACK_TYPES, IMPACT_FIGURES, SERVICES
+from hub.incidents.forms import IncidentForm
+from hub.incidents.models import CaseStatus
+from hub.incidents.nis2 import Stage
+from hub.principal import Principal
+from hub.web.errors import register_error_pages
+
+bp = Blueprint("incidents", __name__, template_folder="templates")
+register_error_pages(bp)
+
+
+def _me() -> Principal:
+    return Principal.of(current_user)
+
+
+@bp.app_context_processor
+def _vocabularies():
+    return {"ATTACK_TYPES": ATTACK_TYPES, "SERVICES": SERVICES, "IMPACT_FIGURES": IMPACT_FIGURES,
+            "ORG_KINDS": OrgKind}
+
+
+def _back(stix_id: str):
+    return redirect(url_for(".detail", stix_id=stix_id))
+
+
+def _refused(error: ValidationFailed) -> None:
+    flash(f"{error.message}: " + "; ".join(d.get("error", "") for d in error.details), "error")
+
+
+@bp.route("/incidents/new", methods=["GET", "POST"])
+@login_required
+def new():
+    form = IncidentForm()
+    findings: list = []
+    if form.validate_on_submit():
+        try:
+            incident = services.file_incident(_me(), form.report(current_user.org.timezone))
+        except ValidationFailed as error:
+            findings = form.show_errors(error.details)
+        else:
+            flash("Incident report filed.", "success")
+            return _back(incident.stix_id)
+    status = 422 if request.method == "POST" else 200
+    return render_template("incidents/form.html", form=form, findings=findings, editing=None), status
+
+
+@bp.route("/incidents/<stix_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(stix_id: str):
+    me = _me()
+    incident = services.get_incident(me, stix_id, channel="web")
+    if incident.owner_org_id != me.org_id:
+        abort(404)
+    form = IncidentForm()
+    findings: list = []
+    if request.method == "GET":
+        form.fill(services.latest_data(incident), incident.item.tlp.value, current_user.org.timezone)
+    elif form.validate_on_submit():
+        try:
+            services.update_incident(me, stix_id, form.report(current_user.org.timezone))
+        except ValidationFailed as error:
+            findings = form.show_errors(error.details)
+        else:
+            flash("New revision saved.", "success")
+            return _back(stix_id)
+    status = 422 if request.method == "POST" else 200
+    return render_template("incidents/form.html", form=form, findings=findings, editing=incident), status
+
+
+@bp.get("/incidents")
+@login_required
+def index():
+    page, next_cursor = services.list_incidents(
+        _me(), cursor=request.args.get("cursor") or None, attack_type=request.args.get("attack_type") or None)
+    rows = [services.incident_view(_me(), incident) for incident in page]
+    return render_template("incidents/list.html", rows=rows, next_cursor=next_cursor)
+
+
+@bp.get("/incidents/<stix_id>")
+@login_required
+def detail(stix_id: str):
+    me = _me()
+    incident = services.get_incident(me, stix_id, channel="web")
+    view = services.incident_view(me, incident)
+    law_enforcement = []
+    if me.org_id == incident.owner_org_id and me.is_admin:
+        from sqlalchemy import select
+
+        from hub.accounts.models import Organisation
+        from hub.extensions import db
+
+        law_enforcement = db.session.scalars(select(Organisation).where(
+            Organisation.kind == OrgKind.law_enforcement).order_by(Organisation.name)).all()
+    revision = request.args.get("revision", type=int)
+    shown = services.revision_data(me, stix_id, revision) if revision else view["report"]
+    return render_template("incidents/detail.html", view=view, incident=incident, report=shown,
+                           shown_revision=revision or view["revision"], me=me,
+                           submissions=services.submissions(me, incident), stages=list(Stage),
+                           law_enforcement=law_enforcement)
+
+
+@bp.post("/incidents/<stix_id>/consents")
+@login_required
+def grant(stix_id: str):
+    try:
+        cases.grant_consent(_me(), stix_id, request.form.get("org", ""))
+        flash("Consent granted: the liaison now sees this incident as a case.", "success")
+    except ValidationFailed as error:
+        _refused(error)
+    return _back(stix_id)
+
+
+@bp.post("/incidents/<stix_id>/consents/<slug>/revoke")
+@login_required
+def revoke(stix_id: str, slug: str):
+    cases.revoke_consent(_me(), stix_id, slug)
+    flash("Consent revoked: the case is hidden from that organisation from now on.", "success")
+    return _back(stix_id)
+
+
+@bp.post("/incidents/<stix_id>/significant")
+@login_required
+def significant(stix_id: str):
+    services.mark_significant(_me(), stix_id)
+    flash("Marked significant: the NIS2 clocks run from the time of awareness.", "success")
+    return _back(stix_id)
+
+
+@bp.post("/incidents/<stix_id>/nis2/<stage>")
+@login_required
+def submit(stix_id: str, stage: str):
+    try:
+        services.submit_nis_report(_me(), stix_id, stage)
+        flash(f"{Stage(stage).label} submitted.", "success")
+    except ValidationFailed as error:
+        _refused(error)
+    return _back(stix_id)
+
+
+@bp.get("/incidents/<stix_id>/nis2/submissions/<public_id>")
+@login_required
+def submission(stix_id: str, public_id: str):
+    stored = services.get_submission(_me(), stix_id, public_id)
+    snapshot = orjson.loads(stored.snapshot)
+    if request.args.get("format") == "json":
+        return Response(stored.snapshot, mimetype="application/json", headers={
+            "Content-Disposition": f"attachment; filename=nis2-{snapshot['stage']}-{public_id}.json"})
+    return render_template("incidents/submission.html", snapshot=snapshot, stix_id=stix_id)
+
+
+@bp.post("/incidents/<stix_id>/advice")
+@login_required
+def advise(stix_id: str):
+    try:
+        services.give_advice(_me(), stix_id, request.form.get("body", ""))
+        flash("Advice sent to the hospital.", "success")
+    except ValidationFailed as error:
+        _refused(error)
+    return _back(stix_id)
+
+
+@bp.post("/incidents/<stix_id>/summary")
+@login_required
+def publish(stix_id: str):
+    try:
+        summaries.publish_summary(_me(), stix_id, request.form.get("text", ""),
+                                  request.form.get("confirm_personal_data") == "y")
+        flash("Anonymised summary published to the community.", "success")
+    except ValidationFailed as error:
+        _refused(error)
+    return _back(stix_id)
+
+
+@bp.get("/incidents/<stix_id>/stix")
+@login_required
+def bundle(stix_id: str):
+    schema = url_for("incidents_api.extension_schema", definition_id=services.stix.HUB_HEALTHCARE_EXTENSION,
+                     _external=True)
+    return Response(orjson.dumps(services.incident_bundle(_me(), stix_id, schema)), mimetype="application/json",
+                    headers={"Content-Disposition": f"attachment; filename={stix_id}.json"})
+
+
+@bp.get("/nis2")
+@login_required
+def nis_queue():
+    return render_template("incidents/nis2_queue.html", rows=services.nis_queue(_me()))
+
+
+@bp.get("/cases")
+@login_required
+def case_queue():
+    status = request.args.get("status") or None
+    return render_template("incidents/cases.html", rows=cases.case_queue(_me(), status), status=status,
+                           statuses=list(CaseStatus))
+
+
+@bp.get("/cases/<case_id>")
+@login_required
+def case(case_id: str):
+    me = _me()
+    found = cases.get_case(me, case_id)
+    return render_template("incidents/case.html", case=found, view=cases.case_view(me, found),
+                           messages=cases.case_messages(me, case_id),
+                           evidence=evidence.list_evidence(me, case_id),
+                           custody=[evidence.custody_view(e) for e in evidence.custody_log(me, case_id)], me=me)
+
+
+@bp.post("/cases/<case_id>/status")
+@login_required
+def case_status(case_id: str):
+    try:
+        cases.set_case_status(_me(), case_id, request.form.get("status", ""))
+    except ValidationFailed as error:
+        _refused(error)
+    return redirect(url_for(".case", case_id=case_id))
+
+
+@bp.post("/cases/<case_id>/messages")
+@login_required
+def case_message(case_id: str):
+    try:
+        cases.post_message(_me(), case_id, request.form.get("body", ""), request.form.get("kind", "message"),
+                           request.form.get("confirm_personal_data") == "y")
+    except ValidationFailed as error:
+        _refused(error)
+    return redirect(url_for(".case", case_id=case_id))
+
+
+@bp.post("/cases/<case_id>/evidence")
+@login_required
+def case_evidence(case_id: str):
+    upload = request.files.get("file")
+    try:
+        if upload is None or not upload.filename:
+            raise ValidationFailed("missing file", [{"field": "file", "error": "choose a file"}])
+        evidence.add_evidence(_me(), case_id, upload.filename, upload.stream, upload.mimetype,
+                              request.form.get("description", ""))
+        flash("Evidence stored; its SHA-256 is in the custody log.", "success")
+    except ValidationFailed as error:
+        _refused(error)
+    return redirect(url_for(".case", case_id=case_id))
+
+
+@bp.get("/evidence/<evidence_id>")
+@login_required
+def download(evidence_id: str):
+    stored, path = evidence.open_evidence(_me(), evidence_id)
+    response = send_file(path, mimetype="application/octet-stream", as_attachment=True,
+                         download_name=secure_filename(stored.filename) or "evidence.bin")
+    response.headers["X-Evidence-SHA256"] = stored.sha256
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/dashboard")
+@login_required
+def dashboard():
+    data = figures.dashboard_figures(_me())
+    return render_template("incidents/dashboard.html", figures=data, charts=figures.charts_svg(data))
+
+
+@bp.get("/dashboard.csv")
+@login_required
+def dashboard_csv():
+    return Response(figures.dashboard_csv(_me()), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=incident-dashboard.csv"})

@@ -1,0 +1,123 @@
+"""The incident pages: the report form, the detail page, consent, the liaison's case, the dashboard."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from hub.extensions import db
+from hub.incidents.models import Incident
+from tests.incidents_support import build_world
+
+FORM = {
+    "title": "Ransomware in radiology",
+    "started_at": "2026-03-28T02:10",
+    "detected_at": "2026-03-28T06:45",
+    "attack_type": "ransomware",
+    "services": ["imaging", "ehr"],
+    "patient_care_disrupted": "yes",
+    "diversions_count": "3",
+    "procedures_cancelled": "12",
+    "downtime_hours": "30.5",
+    "narrative": "PACS encrypted at night.",
+    "threat_actor": "",
+    "tlp": "amber",
+}
+
+
+@pytest.fixture
+def world():
+    return build_world()
+
+
+def file_through_the_form(browser, form=FORM):
+    return browser.submit("/incidents/new", form)
+
+
+def incident_id_from(response) -> str:
+    return re.search(r"/incidents/(incident--[0-9a-f-]+)", response.location).group(1)
+
+
+def test_a_hospital_files_a_report_from_one_form_in_its_local_time(web, world):
+    browser = web(world.hospital_analyst)
+    filed = file_through_the_form(browser)
+    assert filed.status_code == 302
+    incident_id = incident_id_from(filed)
+    incident = db.session.scalar(select(Incident).where(Incident.stix_id == incident_id))
+    # 06:45 in Prague on 28 March 2026 (CET) is 05:45 UTC.
+    assert incident.detected_at.isoformat().startswith("2026-03-28T05:45")
+    page = browser.get(f"/incidents/{incident_id}")
+    assert page.status_code == 200
+    assert "Ransomware in radiology" in page.text and "Imaging / PACS" in page.text
+    assert web(world.cert).get(f"/incidents/{incident_id}").status_code == 200
+    assert web(world.other_hospital_analyst).get(f"/incidents/{incident_id}").status_code == 404
+
+
+def test_errors_are_shown_next_to_the_fields_and_nothing_is_written(web, world):
+    browser = web(world.hospital_analyst)
+    refused = file_through_the_form(browser, {**FORM, "title": "", "diversions_count": "-2"})
+    assert refused.status_code == 422
+    assert 'id="title-error"' in refused.text and 'id="diversions_count-error"' in refused.text
+    assert db.session.scalar(select(func.count()).select_from(Incident)) == 0
+
+
+def test_patient_data_is_flagged_in_the_form_until_confirmed(web, world):
+    browser = web(world.hospital_analyst)
+    narrative = "Patient Jan Novák, born 12.3.1957, was transferred."
+    flagged = file_through_the_form(browser, {**FORM, "narrative": narrative})
+    assert flagged.status_code == 422 and 'id="personal-data"' in flagged.text
+    assert "Novák" not in flagged.text.split('id="personal-data"')[1].split("</div>")[0]
+    confirmed = file_through_the_form(browser, {**FORM, "narrative": narrative, "confirm_personal_data": "y"})
+    assert confirmed.status_code == 302
+
+
+def test_a_script_in_the_narrative_renders_inert(web, world):
+    browser = web(world.hospital_analyst)
+    incident_id = incident_id_from(file_through_the_form(browser, {**FORM, "narrative": "<script>alert(1)</script>"}))
+    page = web(world.cert).get(f"/incidents/{incident_id}")
+    assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+
+
+def test_consent_from_the_page_puts_the_case_in_the_liaisons_queue_until_revoked(web, world):
+    incident_id = incident_id_from(file_through_the_form(web(world.hospital_analyst)))
+    admin = web(world.hospital_admin)
+    granted = admin.submit(f"/incidents/{incident_id}/consents", {"org": world.police.org.slug},
+                           form_page=f"/incidents/{incident_id}")
+    assert granted.status_code == 302
+
+    liaison = web(world.police)
+    queue = liaison.get("/cases")
+    case_path = re.search(r'href="(/cases/[0-9a-f-]+)"', queue.text).group(1)
+    case_page = liaison.get(case_path)
+    assert case_page.status_code == 200 and "Ransomware in radiology" in case_page.text
+    moved = liaison.submit(f"{case_path}/status", {"status": "under_review"}, form_page=case_path)
+    assert moved.status_code == 302
+    assert "under review" in liaison.get(case_path).text
+    assert web(world.other_police).get(case_path).status_code == 404
+
+    admin.submit(f"/incidents/{incident_id}/consents/{world.police.org.slug}/revoke", {},
+                 form_page=f"/incidents/{incident_id}")
+    assert liaison.get(case_path).status_code == 404
+    assert case_path not in liaison.get("/cases").text
+
+
+def test_forms_without_a_csrf_token_are_refused(web, world):
+    browser = web(world.hospital_analyst)
+    assert browser.post("/incidents/new", data=FORM).status_code == 400
+    assert db.session.scalar(select(func.count()).select_from(Incident)) == 0
+
+
+def test_the_cert_sees_the_nis2_queue_and_the_dashboard_draws_charts(web, world):
+    browser = web(world.hospital_analyst)
+    incident_id = incident_id_from(file_through_the_form(browser, {**FORM, "significant": "y"}))
+    cert = web(world.cert)
+    queue = cert.get("/nis2")
+    assert queue.status_code == 200 and f"/incidents/{incident_id}" in queue.text
+    assert "overdue" in queue.text
+    assert web(world.police).get("/nis2").status_code == 403
+    dashboard = cert.get("/dashboard")
+    assert dashboard.status_code == 200 and dashboard.text.count("<svg") == 4
+    assert "<script" not in dashboard.text.split("<main")[1]
+    csv = cert.get("/dashboard.csv")
+    assert csv.mimetype == "text/csv" and "2026-03,ransomware,CZ,1" in csv.text
