@@ -37,6 +37,15 @@ def send_digests(mode: str) -> int:
     return jobs.send_digests(mode)
 
 
+@shared_task(name="incidents.nis2_reminders")
+def nis2_reminders() -> int:
+    from hub.incidents.reminders import send_nis2_reminders
+
+    delivery_ids = send_nis2_reminders()
+    dispatch.enqueue_deliveries(delivery_ids)
+    return len(delivery_ids)
+
+
 def beat_schedule(config) -> dict:
     """Periodic alert work for `celery beat` (or `worker --beat`)."""
     sweep_every = float(config["HUB_ALERTS_SWEEP_SECONDS"])
@@ -49,6 +58,8 @@ def beat_schedule(config) -> dict:
                             "options": {"expires": expiries_every}},
         "alerts-digest-hourly": {"task": dispatch.TASK_SEND_DIGESTS, "schedule": crontab(minute=0),
                                  "args": ("hourly",)},
+        "incidents-nis2-reminders": {"task": "incidents.nis2_reminders", "schedule": 300.0,
+                                     "options": {"expires": 300.0}},
         "alerts-digest-daily": {"task": dispatch.TASK_SEND_DIGESTS, "schedule": crontab(minute=0, hour=6),
                                 "args": ("daily",)},
     }

@@ -26,6 +26,11 @@ EVENT_WORDS = {
     "expired": "Expired",
     "widened": "Now shared with you",
     "sighted": "Sighted",
+    "nis2_early_warning": "NIS2 early warning due",
+    "nis2_notification": "NIS2 incident notification due",
+    "nis2_intermediate": "NIS2 intermediate report due",
+    "nis2_progress": "NIS2 progress report due",
+    "nis2_final": "NIS2 final report due",
 }
 
 

@@ -12,6 +12,9 @@ from hub.alerts.models import CHANNELS, DELIVERY_STATUSES, EVENTS, MODES, SCOPES
 from hub.alerts.services import DEFAULT_PAGE, MAX_PAGE
 from hub.intel.tlp import TLP
 
+# NIS2 deadline reminders ride the alert system too (hub/incidents/reminders.py).
+REMINDER_EVENTS = tuple(f"nis2_{s}" for s in ("early_warning", "notification", "intermediate", "progress", "final"))
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _TLPS = [t.value for t in TLP]
 
@@ -119,7 +122,7 @@ DELIVERY = {
     "properties": {
         "id": {"type": "integer"},
         "delivery_id": {"type": "string", "description": "The webhook's delivery_id, the same on every retry."},
-        "event": {"type": "string", "enum": list(EVENTS)},
+        "event": {"type": "string", "enum": list(EVENTS) + list(REMINDER_EVENTS)},
         "object_id": {"type": "string"},
         "channel": {"type": "string", "enum": ["email", "webhook"]},
         "status": {"type": "string", "enum": list(DELIVERY_STATUSES),
@@ -140,7 +143,8 @@ NOTIFICATION = {
     "additionalProperties": False,
     "properties": {
         "id": {"type": "integer"},
-        "event": {"type": "string", "enum": list(EVENTS)},
+        "event": {"type": "string", "enum": list(EVENTS) + list(REMINDER_EVENTS),
+                  "description": "nis2_* events are NIS2 deadline reminders (in-app and e-mail only)."},
         "object_id": {"type": "string"},
         "created": {"type": "string", "format": "date-time"},
         "read": {"type": "boolean"},

@@ -1,0 +1,92 @@
+"""NIS2 deadline reminders, sent through the alert system by a periodic job.
+
+Before each open deadline (nis2.reminder_points) and once when it passes, every admin and
+analyst of the hospital gets an in-app notification, and each e-mail subscription held in the
+hospital gets an e-mail delivery with the alert system's retries and dead letters. A legal
+deadline ignores subscription filters. The NisReminder row and the outbox entry's once_key make
+the job idempotent: run it twice, or on two workers, and nobody is told twice.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from hub.accounts.models import Role, User
+from hub.alerts.bulk import insert_rows
+from hub.alerts.fanout import recipient_key
+from hub.alerts.models import Delivery, Notification, OutboxEntry, Subscription
+from hub.extensions import db
+from hub.incidents import nis2
+from hub.incidents.models import Incident, NisReminder
+from hub.incidents.services import _first_submissions
+
+REMINDER_EVENTS = tuple(f"nis2_{stage.value}" for stage in nis2.Stage)
+
+
+def _latest_point_passed(stage: nis2.Stage, due_at: datetime, now: datetime) -> datetime | None:
+    """The most recent reminder moment not in the future (the deadline itself counts): a job
+    that was down sends one reminder, not a burst of stale ones."""
+    points = [p for p in [*nis2.reminder_points(stage, due_at), due_at] if p <= now]
+    return max(points) if points else None
+
+
+def send_nis2_reminders(now: datetime | None = None) -> list[int]:
+    """Send what is due; returns the e-mail delivery ids to queue."""
+    now = now or datetime.now(timezone.utc)
+    delivery_ids: list[int] = []
+    incidents = db.session.scalars(
+        select(Incident).where(Incident.significant, Incident.aware_at.is_not(None)).order_by(Incident.id)
+    ).all()
+    for incident in incidents:
+        aware = incident.aware_at if incident.aware_at.tzinfo else incident.aware_at.replace(tzinfo=timezone.utc)
+        submitted = _first_submissions(incident)
+        due = nis2.deadlines(aware, incident.owner.timezone,
+                             notification_submitted_at=submitted.get(nis2.Stage.notification),
+                             intermediate_due_at=incident.intermediate_due_at)
+        for stage, due_at in due.items():
+            if stage in submitted:
+                continue
+            point = _latest_point_passed(stage, due_at, now)
+            if point is not None:
+                delivery_ids += _remind(incident, stage, due_at, point, now)
+    return delivery_ids
+
+
+def _remind(incident: Incident, stage: nis2.Stage, due_at: datetime, point: datetime, now: datetime) -> list[int]:
+    try:
+        with db.session.begin_nested():
+            db.session.add(NisReminder(incident_id=incident.id, stage=stage.value, due_at=due_at, point_at=point))
+            entry = OutboxEntry(event=f"nis2_{stage.value}", item_id=incident.item_id,
+                                version_id=incident.item.latest_version_id, dispatched_at=now,
+                                once_key=f"nis2:{incident.id}:{stage.value}:{int(point.timestamp())}")
+            db.session.add(entry)
+            db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        return []  # already sent, by this job earlier or by another worker just now
+    members = db.session.scalars(select(User.id).where(
+        User.org_id == incident.owner_org_id, User.active, User.role.in_([Role.admin, Role.analyst]))).all()
+    if members:
+        insert_rows(Notification, [{"user_id": user_id} for user_id in members],
+                    {"outbox_id": entry.id, "item_id": incident.item_id, "event": entry.event, "created": now})
+    mail_subscriptions = db.session.scalars(select(Subscription).where(
+        Subscription.org_id == incident.owner_org_id, Subscription.channel == "email",
+        Subscription.target.is_not(None))).all()
+    rows, seen = [], set()
+    for subscription in mail_subscriptions:
+        key = recipient_key("email", subscription.target)
+        if key not in seen:
+            seen.add(key)
+            rows.append({"public_id": str(uuid.uuid4()), "subscription_id": subscription.id,
+                         "recipient_key": key})
+    ids: list[int] = []
+    if rows:
+        insert_rows(Delivery, rows, {"outbox_id": entry.id, "item_id": incident.item_id, "event": entry.event,
+                                     "channel": "email", "status": "pending", "attempts": 0, "created": now,
+                                     "next_attempt_at": now})
+        ids = list(db.session.scalars(select(Delivery.id).where(Delivery.outbox_id == entry.id)))
+    db.session.commit()
+    return ids
