@@ -88,7 +88,49 @@ def seed_demo() -> list[str]:
                     "Credential phishing against EHR logins.")],
         audience=resolve_audience(brno, {"groups": ["cz-health"]}), tlp=TLP.amber,
     )
+    _seed_incidents()
     lines = ["Demo organisations and users (password for all: %s):" % DEMO_PASSWORD]
     for email, org, role in DEMO_USERS:
         lines.append(f"  {email:<28} {role:<8} {org}")
     return lines
+
+
+DEMO_INCIDENT_TITLE = "Ransomware stopped imaging and the EHR"
+
+
+def _seed_incidents() -> None:
+    """A significant ransomware incident at FN Brno, shared with law enforcement, and an
+    anonymised summary from Sao Paulo: enough to see the NIS2 queue, a case and the dashboard."""
+    from hub.incidents import cases, summaries
+    from hub.incidents.models import Incident
+    from hub.incidents.services import file_incident
+
+    if db.session.scalar(select(Incident).where(Incident.title == DEMO_INCIDENT_TITLE)):
+        return
+    brno = Principal.of(accounts.user_by_email("analyst@fn-brno.demo"))
+    incident = file_incident(brno, {
+        "title": DEMO_INCIDENT_TITLE,
+        "started_at": "2026-11-20T01:40:00+01:00",
+        "detected_at": "2026-11-20T03:05:00+01:00",
+        "attack_type": "ransomware",
+        "services": ["imaging", "ehr", "emergency"],
+        "impact": {"patient_care_disrupted": "yes", "diversions_count": 3, "diversions_hours": 14,
+                   "procedures_cancelled": 58, "appointments_postponed": 410, "patients_transferred": 4,
+                   "downtime_hours": 36},
+        "narrative": "PACS servers were encrypted overnight; the EHR was taken offline as a precaution. "
+                     "Ambulances were diverted to neighbouring hospitals for 14 hours.",
+        "threat_actor": "Akira",
+        "indicators": [_demo_id("indicator", "Ransomware C2 seen at FN Brno")],
+        "significant": True,
+    })
+    cases.grant_consent(Principal.of(accounts.user_by_email("admin@fn-brno.demo")), incident.stix_id, "policie-cz")
+    sao_paulo = Principal.of(accounts.user_by_email("analyst@hc-sao-paulo.demo"))
+    elsewhere = file_incident(sao_paulo, {
+        "title": "Phishing led to e-mail account takeover",
+        "detected_at": "2026-10-14T10:20:00-03:00",
+        "attack_type": "phishing",
+        "services": ["email", "scheduling"],
+        "impact": {"patient_care_disrupted": "no", "appointments_postponed": 35, "downtime_hours": 6},
+        "narrative": "Staff credentials were phished; scheduling e-mails were abused for fraud.",
+    })
+    summaries.publish_summary(sao_paulo, elsewhere.stix_id)

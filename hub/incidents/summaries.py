@@ -35,17 +35,22 @@ def publish_summary(principal: Principal, stix_id: str, text: str = "",
     impact = data.get("impact") or {}
     figures = {key: impact[key] for key in IMPACT_FIGURES if impact.get(key) is not None}
     figures["patient_care_disrupted"] = impact.get("patient_care_disrupted", "unknown")
+    values = {
+        "country": incident.owner.country,
+        "month": incident.detected_at.strftime("%Y-%m"),
+        "attack_type": incident.attack_type,
+        "services": orjson.dumps(data.get("services") or []).decode(),
+        "figures": orjson.dumps(figures).decode(),
+        "text": text.strip(),
+        "withdrawn": False,
+    }
     summary = db.session.scalar(select(IncidentSummary).where(IncidentSummary.incident_id == incident.id))
     if summary is None:
-        summary = IncidentSummary(incident_id=incident.id)
+        summary = IncidentSummary(incident_id=incident.id, **values)
         db.session.add(summary)
-    summary.country = incident.owner.country
-    summary.month = incident.detected_at.strftime("%Y-%m")
-    summary.attack_type = incident.attack_type
-    summary.services = orjson.dumps(data.get("services") or []).decode()
-    summary.figures = orjson.dumps(figures).decode()
-    summary.text = text.strip()
-    summary.withdrawn = False
+    else:
+        for key, value in values.items():
+            setattr(summary, key, value)
     audit.record("summary_published", principal, item=incident.item)
     db.session.commit()
     return summary
