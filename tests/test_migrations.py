@@ -183,3 +183,27 @@ def test_audit_log_refuses_update_and_delete_in_the_database_itself(empty_databa
         _insert_audit_event("read")
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM audit_event")).scalar_one() == 2
+
+
+def test_the_chain_of_custody_refuses_update_and_delete_in_the_database_itself(empty_database):
+    import io
+
+    from hub.incidents import cases, evidence, services
+    from tests import factories
+    from tests.incidents_support import report
+
+    with _app_on(empty_database):
+        upgrade()
+        hospital = factories.make_org("hospital", "CZ")
+        police = factories.make_org("law_enforcement", "CZ")
+        analyst = factories.principal(factories.make_user(hospital, "analyst"))
+        admin = factories.principal(factories.make_user(hospital, "admin"))
+        incident = services.file_incident(analyst, report())
+        case = cases.grant_consent(admin, incident.stix_id, police.slug)
+        evidence.add_evidence(analyst, case.public_id, "note.txt", io.BytesIO(b"pay us"), "text/plain")
+        for statement in ("UPDATE custody_event SET action = 'forged'", "DELETE FROM custody_event"):
+            with pytest.raises(DBAPIError, match="append-only"):
+                with db.engine.begin() as conn:
+                    conn.execute(text(statement))
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT action FROM custody_event")).scalars().all() == ["upload"]
