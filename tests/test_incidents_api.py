@@ -165,6 +165,14 @@ def test_nis2_clocks_run_from_awareness_and_the_cert_queue_shows_them(api, world
     assert api(world.foreign_cert).get(f"/incidents/{incident_id}").status_code == 404
     assert hospital.post(f"/incidents/{incident_id}/nis2/someday").status_code == 422
 
+    requested = api(world.cert).post(f"/incidents/{incident_id}/nis2/intermediate-request",
+                                     json={"due_at": "2026-04-10T12:00:00+02:00"})
+    assert requested.status_code == 200
+    intermediate = {c["stage"]: c for c in requested.json["nis2"]}["intermediate"]
+    assert intermediate["due_at"] == "2026-04-10T10:00:00+00:00"
+    assert hospital.post(f"/incidents/{incident_id}/nis2/intermediate-request",
+                         json={"due_at": "2026-04-10T12:00:00+02:00"}).status_code == 403
+
 
 def test_the_national_cert_advises_involving_law_enforcement_beside_the_consent(api, world):
     incident_id = file(api, world.hospital_analyst)

@@ -173,3 +173,18 @@ def test_alerts_about_an_incident_reach_only_who_may_read_it(api, world):
     api(world.hospital_admin).post(f"/incidents/{incident_id}/consents", json={"org": world.police.org.slug})
     run_fan_out()
     assert "police" in alerted() and "other-police" not in alerted()
+
+
+def test_taxii_feeds_follow_consent_too(api, taxii, world):
+    incident_id = file(api, world.hospital_analyst)
+
+    def in_feed(user) -> bool:
+        client = taxii(user)
+        answer = client.get(client.objects_path("everything"))
+        return incident_id in {o["id"] for o in (answer.json or {}).get("objects", [])}
+
+    assert in_feed(world.cert) and not in_feed(world.police) and not in_feed(world.vendor)
+    api(world.hospital_admin).post(f"/incidents/{incident_id}/consents", json={"org": world.police.org.slug})
+    assert in_feed(world.police) and not in_feed(world.other_police)
+    api(world.hospital_admin).delete(f"/incidents/{incident_id}/consents/{world.police.org.slug}")
+    assert not in_feed(world.police)
