@@ -45,6 +45,21 @@ def _clean_database(app):
 
 
 @pytest.fixture
+def smtp(app, monkeypatch):
+    """A real SMTP server (aiosmtpd) on loopback, and the hub configured to send through it."""
+    from tests.alerts_support import SmtpServer
+
+    server = SmtpServer()
+    monkeypatch.setitem(app.config, "HUB_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setitem(app.config, "HUB_SMTP_PORT", server.port)
+    monkeypatch.setitem(app.config, "HUB_SMTP_STARTTLS", False)
+    monkeypatch.setitem(app.config, "HUB_SMTP_USER", None)
+    monkeypatch.setitem(app.config, "HUB_MAIL_FROM", "HealthCERT Hub <alerts@hub.test>")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

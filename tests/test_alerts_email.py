@@ -19,18 +19,6 @@ def _settings(monkeypatch):
     cheap_password_hashing(monkeypatch)
 
 
-@pytest.fixture
-def smtp(app, monkeypatch):
-    server = SmtpServer()
-    monkeypatch.setitem(app.config, "HUB_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setitem(app.config, "HUB_SMTP_PORT", server.port)
-    monkeypatch.setitem(app.config, "HUB_SMTP_STARTTLS", False)
-    monkeypatch.setitem(app.config, "HUB_SMTP_USER", None)
-    monkeypatch.setitem(app.config, "HUB_MAIL_FROM", "HealthCERT Hub <alerts@hub.test>")
-    yield server
-    server.stop()
-
-
 def deliver_due() -> None:
     ids = list(db.session.scalars(select(Delivery.id).where(Delivery.status.in_(("pending", "retrying")))))
     db.session.rollback()

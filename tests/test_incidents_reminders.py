@@ -10,7 +10,7 @@ from hub.alerts import delivery as deliveries
 from hub.alerts.models import Notification
 from hub.extensions import db
 from hub.incidents.reminders import send_nis2_reminders
-from tests.alerts_support import SmtpServer, subscribe
+from tests.alerts_support import subscribe
 from tests.incidents_support import build_world, report
 
 AWARE = datetime(2026, 3, 28, 5, 45, tzinfo=timezone.utc)  # the report's detected_at
@@ -19,17 +19,6 @@ AWARE = datetime(2026, 3, 28, 5, 45, tzinfo=timezone.utc)  # the report's detect
 @pytest.fixture
 def world():
     return build_world()
-
-
-@pytest.fixture
-def smtp(app, monkeypatch):
-    server = SmtpServer()
-    monkeypatch.setitem(app.config, "HUB_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setitem(app.config, "HUB_SMTP_PORT", server.port)
-    monkeypatch.setitem(app.config, "HUB_SMTP_STARTTLS", False)
-    monkeypatch.setitem(app.config, "HUB_SMTP_USER", None)
-    yield server
-    server.stop()
 
 
 def notified() -> list[tuple[int, str]]:

@@ -6,19 +6,13 @@ from flask import Blueprint, g, jsonify, request
 from hub.alerts import services
 from hub.alerts.models import DELIVERY_STATUSES
 from hub.api.errors import ApiError
-from hub.api.views import json_body, token_required
+from hub.api.views import json_body, page_limit, token_required
 
 bp = Blueprint("alerts_api", __name__, url_prefix="/api/v1", template_folder="templates")
 
 
 def _limit() -> int:
-    value = request.args.get("limit")
-    if value is None:
-        return services.DEFAULT_PAGE
-    if not value.isdigit() or not 1 <= int(value) <= services.MAX_PAGE:
-        raise ApiError(400, "invalid limit", [{"field": "limit", "value": value,
-                                               "error": f"an integer from 1 to {services.MAX_PAGE}"}])
-    return int(value)
+    return page_limit(services.DEFAULT_PAGE, services.MAX_PAGE)
 
 
 def _flag(name: str) -> bool:

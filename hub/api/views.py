@@ -93,13 +93,18 @@ def _parse_time(value: str, field: str) -> datetime:
     return parsed
 
 
-def _parse_limit(default: int = reads.DEFAULT_PAGE) -> int:
+def page_limit(default: int, maximum: int) -> int:
+    """The `limit` query parameter of a paged list; 400 naming it when it is not 1..maximum."""
     value = request.args.get("limit")
     if value is None:
         return default
-    if not value.isdigit() or not 1 <= int(value) <= reads.MAX_PAGE:
-        raise _query_error("limit", value, f"an integer from 1 to {reads.MAX_PAGE}")
+    if not value.isdigit() or not 1 <= int(value) <= maximum:
+        raise _query_error("limit", value, f"an integer from 1 to {maximum}")
     return int(value)
+
+
+def _parse_limit(default: int = reads.DEFAULT_PAGE) -> int:
+    return page_limit(default, reads.MAX_PAGE)
 
 
 def _parse_cursor() -> str | None:

@@ -1,11 +1,10 @@
 """REST API v1 for incident reports, NIS2 reporting and law-enforcement cases. Parse, call, answer."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
-from werkzeug.utils import secure_filename
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from hub.api.errors import ApiError
-from hub.api.views import json_body, token_required
+from hub.api.views import json_body, page_limit, token_required
 from hub.incidents import cases, evidence, services, stix, summaries
 from hub.incidents import dashboard as incident_dashboard
 
@@ -13,13 +12,7 @@ bp = Blueprint("incidents_api", __name__, url_prefix="/api/v1")
 
 
 def _limit() -> int:
-    value = request.args.get("limit")
-    if value is None:
-        return services.DEFAULT_PAGE
-    if not value.isdigit() or not 1 <= int(value) <= services.MAX_PAGE:
-        raise ApiError(400, "invalid limit", [{"field": "limit", "value": value,
-                                               "error": f"an integer from 1 to {services.MAX_PAGE}"}])
-    return int(value)
+    return page_limit(services.DEFAULT_PAGE, services.MAX_PAGE)
 
 
 def _flag(name: str) -> bool | None:
@@ -224,13 +217,7 @@ def list_evidence(case_id: str):
 @bp.get("/evidence/<evidence_id>")
 @token_required
 def download_evidence(evidence_id: str):
-    stored, path = evidence.open_evidence(g.principal, evidence_id)
-    # Samples may be live malware: always an opaque attachment, never rendered or sniffed.
-    response = send_file(path, mimetype="application/octet-stream", as_attachment=True,
-                         download_name=secure_filename(stored.filename) or "evidence.bin")
-    response.headers["X-Evidence-SHA256"] = stored.sha256
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return evidence.download_response(*evidence.open_evidence(g.principal, evidence_id))
 
 
 @bp.get("/cases/<case_id>/custody")

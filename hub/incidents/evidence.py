@@ -141,3 +141,16 @@ def custody_view(event: CustodyEvent) -> dict:
             "evidence": db.session.get(EvidenceFile, event.evidence_id).public_id,
             "actor": db.session.get(User, event.actor_user_id).email,
             "org": db.session.get(Organisation, event.actor_org_id).slug}
+
+
+def download_response(evidence: EvidenceFile, path: Path):
+    """The file as an opaque attachment: samples may be live malware, never rendered or sniffed."""
+    from flask import send_file
+    from werkzeug.utils import secure_filename
+
+    response = send_file(path, mimetype="application/octet-stream", as_attachment=True,
+                         download_name=secure_filename(evidence.filename) or "evidence.bin")
+    response.headers["X-Evidence-SHA256"] = evidence.sha256
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

@@ -3,9 +3,8 @@ and the dashboard. Thin: parse, call a service, render."""
 from __future__ import annotations
 
 import orjson
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from werkzeug.utils import secure_filename
 
 from hub.accounts.models import OrgKind
 from hub.errors import ValidationFailed
@@ -257,12 +256,7 @@ def case_evidence(case_id: str):
 @bp.get("/evidence/<evidence_id>")
 @login_required
 def download(evidence_id: str):
-    stored, path = evidence.open_evidence(_me(), evidence_id)
-    response = send_file(path, mimetype="application/octet-stream", as_attachment=True,
-                         download_name=secure_filename(stored.filename) or "evidence.bin")
-    response.headers["X-Evidence-SHA256"] = stored.sha256
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return evidence.download_response(*evidence.open_evidence(_me(), evidence_id))
 
 
 @bp.get("/dashboard")

@@ -86,13 +86,13 @@ def _wait_until_up(url: str, server: subprocess.Popen, log: Path) -> None:
     pytest.fail(f"the hub server did not answer within {SERVER_START_SECONDS}s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="module")
-def hub_url(tmp_path_factory):
-    instance = tmp_path_factory.mktemp("hub-e2e")
+def running_hub(tmp_path_factory, name: str, seed: str):
+    """A hub server process on a fresh SQLite file, migrated and seeded; yields its URL."""
+    instance = tmp_path_factory.mktemp(name)
     env = _server_env(instance)
     flask = [sys.executable, "-m", "flask", "--app", "hub"]
     subprocess.run(flask + ["db", "upgrade"], cwd=PROJECT, env=env, check=True, capture_output=True)
-    subprocess.run([sys.executable, "-c", SEED], cwd=PROJECT, env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", seed], cwd=PROJECT, env=env, check=True, capture_output=True)
 
     port = _free_port()
     log = instance / "server.log"
@@ -114,8 +114,7 @@ def hub_url(tmp_path_factory):
             server.wait()
 
 
-@pytest.fixture(scope="module")
-def chromium():
+def headless_chromium():
     if not CHROMIUM.exists():
         pytest.fail(f"Chromium is missing at {CHROMIUM}: install Debian's chromium package "
                     "(apt-get install chromium); the browser test does not skip.")
@@ -127,6 +126,16 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def hub_url(tmp_path_factory):
+    yield from running_hub(tmp_path_factory, "hub-e2e", SEED)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    yield from headless_chromium()
 
 
 def new_context(browser):

@@ -7,23 +7,10 @@ consent to the police unit; the liaison finds the case in the queue, opens it, m
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 
-from tests.e2e.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PASSWORD,
-    PROJECT,
-    _free_port,
-    _server_env,
-    _wait_until_up,
-    new_context,
-    sign_in,
-    sign_out,
-)
+from tests.e2e.test_browser import PASSWORD, headless_chromium, new_context, running_hub, sign_in, sign_out
 
 SEED = f"""
 from hub import create_app
@@ -42,42 +29,12 @@ with app.app_context():
 
 @pytest.fixture(scope="module")
 def hub_url(tmp_path_factory):
-    instance = tmp_path_factory.mktemp("hub-e2e-incidents")
-    env = _server_env(instance)
-    flask = [sys.executable, "-m", "flask", "--app", "hub"]
-    subprocess.run(flask + ["db", "upgrade"], cwd=PROJECT, env=env, check=True, capture_output=True)
-    subprocess.run([sys.executable, "-c", SEED], cwd=PROJECT, env=env, check=True, capture_output=True)
-    port = _free_port()
-    log = instance / "server.log"
-    with open(log, "wb") as output:
-        server = subprocess.Popen(
-            flask + ["run", "--host", "127.0.0.1", "--port", str(port), "--no-reload", "--no-debugger"],
-            cwd=PROJECT, env=env, stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(url, server, log)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    yield from running_hub(tmp_path_factory, "hub-e2e-incidents", SEED)
 
 
 @pytest.fixture(scope="module")
 def chromium():
-    if not CHROMIUM.exists():
-        pytest.fail(f"Chromium is missing at {CHROMIUM}: install Debian's chromium package.")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    yield from headless_chromium()
 
 
 def test_a_report_reaches_the_liaison_only_after_consent_and_they_work_the_case(hub_url, chromium):
