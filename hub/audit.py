@@ -16,9 +16,11 @@ from hub.accounts.models import utcnow
 from hub.extensions import db
 from hub.intel.models import BigId, SharedItem
 from hub.intel.tlp import TLP
+from hub.policy import INCIDENT_TYPES
 from hub.principal import Principal
 
-# Reads of these by another organisation are audited (SHARING_POLICY.md, "Audit").
+# Reads of these by another organisation are audited (SHARING_POLICY.md, "Audit"), and of
+# incident reports whatever their TLP.
 AUDITED_READ_TLPS = (TLP.amber, TLP.amber_strict, TLP.red)
 
 
@@ -63,7 +65,8 @@ def record(
 
 
 def record_reads(principal: Principal, items, channel: str) -> None:
-    """Audit reads of other organisations' AMBER, AMBER+STRICT and RED items, in one INSERT."""
+    """Audit other organisations' reads of AMBER, AMBER+STRICT and RED items and of incidents,
+    in one INSERT."""
     rows = [
         {
             "action": "read",
@@ -76,7 +79,8 @@ def record_reads(principal: Principal, items, channel: str) -> None:
             "at": utcnow(),
         }
         for item in items
-        if item.owner_org_id != principal.org_id and item.tlp in AUDITED_READ_TLPS
+        if item.owner_org_id != principal.org_id
+        and (item.tlp in AUDITED_READ_TLPS or item.stix_type in INCIDENT_TYPES)
     ]
     if rows:
         db.session.execute(insert(AuditEvent), rows)

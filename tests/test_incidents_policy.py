@@ -188,3 +188,27 @@ def test_taxii_feeds_follow_consent_too(api, taxii, world):
     assert in_feed(world.police) and not in_feed(world.other_police)
     api(world.hospital_admin).delete(f"/incidents/{incident_id}/consents/{world.police.org.slug}")
     assert not in_feed(world.police)
+
+
+def test_links_to_indicators_a_reader_may_not_read_are_absent_from_every_revision_and_snapshot(api, world):
+    from tests import factories as f
+
+    own_only = f.share(world.hospital_analyst, [f.indicator("203.0.113.10")], tlp="green", audience="own")
+    incident_id = file(api, world.hospital_analyst, indicators=[own_only.stix_id], significant=True)
+    submission = api(world.hospital_analyst).post(f"/incidents/{incident_id}/nis2/early_warning").json["id"]
+    cert = api(world.cert)
+    assert cert.get(f"/incidents/{incident_id}").json["report"]["indicators"] == []
+    assert cert.get(f"/incidents/{incident_id}/revisions/1").json["report"]["indicators"] == []
+    snapshot = cert.get(f"/incidents/{incident_id}/nis2/submissions/{submission}").json
+    assert snapshot["report"]["indicators"] == []
+    assert api(world.hospital_admin).get(f"/incidents/{incident_id}/revisions/1").json["report"]["indicators"] == [
+        own_only.stix_id]
+
+
+def test_lists_of_incidents_read_by_others_are_audited_for_the_owner(api, world):
+    incident_id = file(api, world.hospital_analyst, tlp="green", audience="community")
+    api(world.other_hospital_analyst).get("/incidents")
+    api(world.other_hospital_analyst).get("/objects?type=incident")
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action.in_(("incident_read", "read")), AuditEvent.subject_org_id == world.hospital.id)).all()
+    assert {(e.action, e.stix_id) for e in events} == {("incident_read", incident_id), ("read", incident_id)}

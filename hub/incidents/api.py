@@ -46,6 +46,7 @@ def list_incidents():
         attack_type=request.args.get("attack_type") or None, significant=_flag("significant"),
         owner_country=request.args.get("country") or None,
     )
+    services.record_incident_reads(g.principal, page, "api")
     return jsonify({"incidents": [services.incident_view(g.principal, i) for i in page], "next": next_cursor})
 
 
@@ -112,9 +113,7 @@ def submit_nis_report(stix_id: str, stage: str):
 @bp.get("/incidents/<stix_id>/nis2/submissions/<public_id>")
 @token_required
 def get_submission(stix_id: str, public_id: str):
-    import orjson
-
-    return jsonify(orjson.loads(services.get_submission(g.principal, stix_id, public_id).snapshot))
+    return jsonify(services.submission_snapshot(g.principal, stix_id, public_id))
 
 
 @bp.post("/incidents/<stix_id>/nis2/intermediate-request")
@@ -147,6 +146,7 @@ def give_advice(stix_id: str):
 @token_required
 def case_queue():
     queue = cases.case_queue(g.principal, request.args.get("status") or None)
+    services.record_incident_reads(g.principal, [case.incident for case in queue], "api")
     return jsonify({"cases": [cases.case_view(g.principal, case) for case in queue]})
 
 

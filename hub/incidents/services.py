@@ -394,12 +394,27 @@ def latest_data(incident: Incident) -> dict:
     return orjson.loads(incident.revisions[-1].data)
 
 
+def visible_report(principal: Principal, data: dict) -> dict:
+    """A revision's data as this reader may see it: links only to indicators it may read (rule 7)."""
+    return {**data, "indicators": sorted(_readable_indicator_ids(principal, data.get("indicators") or []))}
+
+
 def revision_data(principal: Principal, stix_id: str, number: int) -> dict:
     incident = get_incident(principal, stix_id)
     for revision in incident.revisions:
         if revision.number == number:
-            return orjson.loads(revision.data)
+            return visible_report(principal, orjson.loads(revision.data))
     raise NotFound(f"no revision {number}")
+
+
+def record_incident_reads(principal: Principal, incidents, channel: str) -> None:
+    """Lists show report contents too: reads by other organisations go to the owners' audit logs."""
+    others = [incident for incident in incidents if incident.owner_org_id != principal.org_id]
+    for incident in others:
+        audit.record("incident_read", principal, subject_org_id=incident.owner_org_id, item=incident.item,
+                     channel=channel, reader_kind=principal.org_kind.value)
+    if others:
+        db.session.commit()
 
 
 def _sees_clocks(principal: Principal, incident: Incident) -> bool:
@@ -451,7 +466,7 @@ def incident_view(principal: Principal, incident: Incident) -> dict:
         "revision": incident.revision_count,
         "created": incident.created.isoformat(),
         "updated": incident.updated.isoformat(),
-        "report": {**data, "indicators": sorted(_readable_indicator_ids(principal, data["indicators"]))},
+        "report": visible_report(principal, data),
         "revisions": [
             {"number": r.number, "created": r.created.isoformat(),
              **({"author": r.author.email} if owner_view else {})}
@@ -544,6 +559,12 @@ def submit_nis_report(principal: Principal, stix_id: str, stage: str) -> NisSubm
     audit.record("nis2_submitted", principal, item=incident.item, stage=stage_value.value)
     db.session.commit()
     return submission
+
+
+def submission_snapshot(principal: Principal, stix_id: str, public_id: str) -> dict:
+    """A submitted report as this reader may see it (the stored snapshot never changes)."""
+    snapshot = orjson.loads(get_submission(principal, stix_id, public_id).snapshot)
+    return {**snapshot, "report": visible_report(principal, snapshot["report"])}
 
 
 def get_submission(principal: Principal, stix_id: str, public_id: str) -> NisSubmission:

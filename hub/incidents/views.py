@@ -3,7 +3,7 @@ and the dashboard. Thin: parse, call a service, render."""
 from __future__ import annotations
 
 import orjson
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from hub.accounts.models import OrgKind
@@ -84,6 +84,7 @@ def edit(stix_id: str):
 def index():
     page, next_cursor = services.list_incidents(
         _me(), cursor=request.args.get("cursor") or None, attack_type=request.args.get("attack_type") or None)
+    services.record_incident_reads(_me(), page, "web")
     rows = [services.incident_view(_me(), incident) for incident in page]
     return render_template("incidents/list.html", rows=rows, next_cursor=next_cursor)
 
@@ -152,10 +153,9 @@ def submit(stix_id: str, stage: str):
 @bp.get("/incidents/<stix_id>/nis2/submissions/<public_id>")
 @login_required
 def submission(stix_id: str, public_id: str):
-    stored = services.get_submission(_me(), stix_id, public_id)
-    snapshot = orjson.loads(stored.snapshot)
+    snapshot = services.submission_snapshot(_me(), stix_id, public_id)
     if request.args.get("format") == "json":
-        return Response(stored.snapshot, mimetype="application/json", headers={
+        return Response(orjson.dumps(snapshot), mimetype="application/json", headers={
             "Content-Disposition": f"attachment; filename=nis2-{snapshot['stage']}-{public_id}.json"})
     return render_template("incidents/submission.html", snapshot=snapshot, stix_id=stix_id)
 
@@ -241,6 +241,7 @@ def case_message(case_id: str):
 @bp.post("/cases/<case_id>/evidence")
 @login_required
 def case_evidence(case_id: str):
+    request.max_content_length = current_app.config["HUB_EVIDENCE_MAX_BYTES"] + 64 * 1024
     upload = request.files.get("file")
     try:
         if upload is None or not upload.filename:
