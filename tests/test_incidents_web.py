@@ -121,3 +121,17 @@ def test_the_cert_sees_the_nis2_queue_and_the_dashboard_draws_charts(web, world)
     assert "<script" not in dashboard.text.split("<main")[1]
     csv = cert.get("/dashboard.csv")
     assert csv.mimetype == "text/csv" and "2026-03,ransomware,CZ,1" in csv.text
+
+
+def test_the_hospital_admin_reads_every_police_view_in_the_audit_log(web, world, api):
+    incident_id = incident_id_from(file_through_the_form(web(world.hospital_analyst)))
+    case_id = api(world.hospital_admin).post(f"/incidents/{incident_id}/consents",
+                                             json={"org": world.police.org.slug}).json["case"]
+    liaison = web(world.police)
+    liaison.get(f"/incidents/{incident_id}")
+    liaison.get(f"/cases/{case_id}")
+
+    log = web(world.hospital_admin).get("/audit").text
+    rows = [row for row in log.split("<tr>") if world.police.org.slug in row]
+    assert any("incident read" in row for row in rows) and any("case read" in row for row in rows)
+    assert any("consent granted" in row for row in log.split("<tr>"))
