@@ -20,8 +20,8 @@ RUN pip install -r requirements.txt
 COPY . .
 # Editable, so the code (and migrations/ beside it) stays in /app and `hub` is on PATH.
 RUN pip install --no-deps -e . \
-    && mkdir -p /app/instance \
-    && chown -R hub /app/instance
+    && mkdir -p /app/instance /var/lib/hub/evidence \
+    && chown -R hub /app/instance /var/lib/hub/evidence && chmod 700 /var/lib/hub/evidence
 
 USER hub
 EXPOSE 8000

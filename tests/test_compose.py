@@ -171,3 +171,12 @@ def test_the_image_installs_the_requirements_and_runs_as_an_unprivileged_user():
     assert users and users[-1] not in ("root", "0")
     ignored = (PROJECT_DIR / ".dockerignore").read_text().split()
     assert ".venv" in ignored and "instance" in ignored  # never bake a developer's state in
+
+
+def test_evidence_lives_on_its_own_volume_in_the_web_service():
+    compose = yaml.safe_load((Path(__file__).resolve().parents[1] / "docker-compose.yml").read_text())
+    web = compose["services"]["web"]
+    assert "evidence:/var/lib/hub/evidence" in web["volumes"]
+    assert "evidence" in compose["volumes"]
+    dockerfile = (Path(__file__).resolve().parents[1] / "Dockerfile").read_text()
+    assert "/var/lib/hub/evidence" in dockerfile
