@@ -135,6 +135,15 @@ def test_the_stix_export_is_valid_and_carries_the_incident_extensions(api, world
         assert "threat-actor" in types and "extension-definition" in types
         links = [o for o in bundle["objects"] if o["type"] == "relationship" and o["target_ref"] == readable.stix_id]
         assert bool(links) is expect_link
+        sightings = [o for o in bundle["objects"] if o["type"] == "sighting"]
+        if expect_link:
+            [sighting] = sightings
+            assert sighting["sighting_of_ref"] == readable.stix_id
+            assert sighting["where_sighted_refs"] == [world.hospital.identity_id]
+            assert any(o["id"] == world.hospital.identity_id for o in bundle["objects"])
+            assert sighting["description"] == f"Seen during incident {incident_id}"
+        else:
+            assert sightings == []
     schema = api(world.cert).get(f"/extension-definitions/{HUB_HEALTHCARE_EXTENSION}/schema")
     assert schema.status_code == 200 and "patient_care_disrupted" in schema.json["properties"]
 
@@ -185,3 +194,20 @@ def test_the_national_cert_advises_involving_law_enforcement_beside_the_consent(
     assert view["consents"] == []
     assert api(world.other_hospital_analyst).post(f"/incidents/{incident_id}/advice", json={"body": "x"}).status_code == 404
     assert api(world.hospital_analyst).post(f"/incidents/{incident_id}/advice", json={"body": "x"}).status_code == 403
+
+
+def test_indicators_seen_in_the_incident_are_shared_with_it_and_linked(api, world):
+    incident_id = file(api, world.hospital_analyst, new_indicators=[
+        {"type": "ipv4-addr", "value": "203.0.113.200"}, {"type": "domain-name", "value": "Pay-Us.Example."}])
+    cert = api(world.cert)
+    linked = cert.get(f"/incidents/{incident_id}").json["report"]["indicators"]
+    assert len(linked) == 2
+    found = cert.get("/search?q=pay-us.example").json["results"]
+    assert [r["id"] for r in found] == [i for i in linked if i in {r["id"] for r in found}] and len(found) == 1
+    assert cert.get(f"/objects/{linked[0]}").json["hub"]["tlp"] == "amber"
+    assert api(world.other_hospital_analyst).get(f"/objects/{linked[0]}").status_code == 404
+
+    refused = api(world.hospital_analyst).post("/incidents", json=report(
+        new_indicators=[{"type": "ipv4-addr", "value": "999.1.1.1"}, {"type": "floppy", "value": "x"}]))
+    assert refused.status_code == 422
+    assert {d["field"] for d in refused.json["details"]} == {"new_indicators[0].value", "new_indicators[1].type"}

@@ -135,3 +135,13 @@ def test_the_hospital_admin_reads_every_police_view_in_the_audit_log(web, world,
     rows = [row for row in log.split("<tr>") if world.police.org.slug in row]
     assert any("incident read" in row for row in rows) and any("case read" in row for row in rows)
     assert any("consent granted" in row for row in log.split("<tr>"))
+
+
+def test_indicators_seen_are_typed_into_the_form_and_shared_with_the_report(web, world, api):
+    browser = web(world.hospital_analyst)
+    filed = file_through_the_form(browser, {**FORM, "new_indicators": "ipv4-addr 203.0.113.77\ndomain-name evil.example"})
+    assert filed.status_code == 302
+    linked = api(world.cert).get(f"/incidents/{incident_id_from(filed)}").json["report"]["indicators"]
+    assert len(linked) == 2
+    refused = file_through_the_form(browser, {**FORM, "new_indicators": "ipv4-addr not-an-ip"})
+    assert refused.status_code == 422 and 'id="new_indicators-error"' in refused.text

@@ -52,7 +52,9 @@ class IncidentForm(FlaskForm):
     ransom_currency = StringField("Currency", default="EUR", validators=[Optional(), Length(min=3, max=3)])
     narrative = TextAreaField("What happened", validators=[Length(max=20000)])
     threat_actor = StringField("Threat actor, if known", validators=[Length(max=200)])
-    indicators = TextAreaField("Linked indicators (STIX ids, one per line)")
+    indicators = TextAreaField("Linked indicators already shared (STIX ids, one per line)")
+    new_indicators = TextAreaField("Indicators seen in this incident (one per line: type value, e.g. "
+                                   "ipv4-addr 203.0.113.5 or sha256 <hash>)")
     significant = BooleanField("Significant incident under NIS2 (starts the reporting clocks)")
     tlp = RadioField("TLP", default="amber", choices=[
         SelectChoice("clear", "TLP:CLEAR"), SelectChoice("green", "TLP:GREEN"),
@@ -84,6 +86,11 @@ class IncidentForm(FlaskForm):
             "narrative": self.narrative.data or "",
             "threat_actor": self.threat_actor.data or None,
             "indicators": [line.strip() for line in (self.indicators.data or "").splitlines() if line.strip()],
+            "new_indicators": [
+                {"type": kind, "value": value.strip()}
+                for kind, _, value in (line.strip().partition(" ") for line in (self.new_indicators.data or "").splitlines())
+                if kind
+            ],
             "significant": bool(self.significant.data),
             "tlp": self.tlp.data,
             "confirm_personal_data": bool(self.confirm_personal_data.data),
@@ -114,6 +121,8 @@ class IncidentForm(FlaskForm):
             if detail.get("kind"):
                 findings.append(detail)
             name = detail.get("field", "").split(".")[-1]
+            if detail.get("field", "").startswith("new_indicators"):
+                name = "new_indicators"
             if name == "ransom_demanded":
                 name = "ransom_amount"
             field = getattr(self, name, None)

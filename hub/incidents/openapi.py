@@ -60,7 +60,14 @@ REPORT = {
         }},
         "narrative": {"type": "string", "maxLength": 20000},
         "threat_actor": {"type": ["string", "null"]},
-        "indicators": {"type": "array", "items": {"type": "string", "pattern": "^indicator--"}},
+        "indicators": {"type": "array", "items": {"type": "string", "pattern": "^indicator--"},
+                       "description": "Indicators already shared that this incident relates to."},
+        "new_indicators": {"type": "array", "description": "Observables seen in this incident: shared as "
+                           "indicators with the report's TLP and audience, and linked from it.",
+                           "items": {"type": "object", "required": ["type", "value"], "properties": {
+                               "type": {"enum": ["ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr",
+                                                 "md5", "sha1", "sha256"]},
+                               "value": {"type": "string"}}}},
         "significant": {"type": "boolean", "description": "A significant incident under NIS2."},
         "tlp": {"enum": ["clear", "green", "amber", "amber+strict"], "default": "amber"},
         "audience": {"description": "As for /share; default: the national CERTs of the hospital's country."},

@@ -27,6 +27,7 @@ from hub.incidents.models import (
     LawEnforcementCase,
     NisSubmission,
 )
+from hub.intel import builders, observables
 from hub.intel.audience import Audience, resolve_audience
 from hub.intel.ingest import prepare_all, store_prepared
 from hub.intel.models import SharedItem
@@ -36,8 +37,9 @@ from hub.principal import Principal
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
 FIELDS = {"title", "started_at", "detected_at", "contained_at", "attack_type", "services", "impact",
-          "narrative", "threat_actor", "indicators", "significant", "tlp", "audience",
+          "narrative", "threat_actor", "indicators", "new_indicators", "significant", "tlp", "audience",
           "confirm_personal_data"}
+NEW_INDICATOR_CONFIDENCE = 75  # seen by the victim itself; not yet corroborated by others
 _IMPACT_KEYS = set(IMPACT_FIGURES) | {"patient_care_disrupted", "ransom_demanded"}
 
 
@@ -116,12 +118,36 @@ def validate_report(data) -> dict:
         problems.append({"field": "indicators", "error": "a list of STIX indicator ids"})
         indicators = []
     clean["indicators"] = sorted(set(indicators))
+    clean["new_indicators"] = _validate_new_indicators(data.get("new_indicators") or [], problems)
     significant = data.get("significant", False)
     if not isinstance(significant, bool):
         problems.append({"field": "significant", "error": "true or false"})
     clean["significant"] = bool(significant)
     if problems:
         raise ValidationFailed("invalid incident report", problems)
+    return clean
+
+
+def _validate_new_indicators(entries, problems: list) -> list[dict]:
+    """Observables seen in this incident, shared as indicators along with the report."""
+    if not isinstance(entries, list):
+        problems.append({"field": "new_indicators", "error": 'a list of {"type": ..., "value": ...}'})
+        return []
+    clean = []
+    for index, entry in enumerate(entries):
+        field = f"new_indicators[{index}]"
+        kind = entry.get("type") if isinstance(entry, dict) else None
+        value = entry.get("value") if isinstance(entry, dict) else None
+        if kind not in builders.INDICATOR_KINDS:
+            problems.append({"field": f"{field}.type", "value": kind,
+                             "error": "one of " + ", ".join(builders.INDICATOR_KINDS)})
+            continue
+        try:
+            normalised = observables.normalise(kind, value if isinstance(value, str) else "")
+        except ValueError as exc:
+            problems.append({"field": f"{field}.value", "value": value, "error": str(exc)})
+            continue
+        clean.append({"type": kind, "value": normalised})
     return clean
 
 
@@ -222,6 +248,19 @@ def _check_indicators(principal: Principal, ids: list[str]) -> None:
 
 def _store_revision(principal, incident_id: str, data: dict, tlp: TLP, audience: Audience,
                     created: datetime, modified: datetime) -> list[SharedItem]:
+    """Share the revision's STIX objects; new indicators first, as ordinary indicators to the
+    report's audience and TLP, then linked from it. Returns the incident's own items."""
+    new_indicators = data.pop("new_indicators", [])
+    if new_indicators:
+        org_identity = db.session.get(Organisation, principal.org_id).identity_id
+        built = [
+            builders.build_indicator(entry["type"], entry["value"], tlp=tlp, confidence=NEW_INDICATOR_CONFIDENCE,
+                                     description=f"Seen during the incident \"{data['title']}\"",
+                                     created_by_ref=org_identity, now=modified)
+            for entry in new_indicators
+        ]
+        store_prepared(principal, prepare_all(built, tlp, False), audience, False)
+        data["indicators"] = sorted(set(data["indicators"]) | {obj["id"] for obj in built})
     objects = stix.incident_objects(data, stix_id=incident_id, created=created, modified=modified, tlp=tlp)
     return store_prepared(principal, prepare_all(objects, tlp, False), audience, False)
 
@@ -502,8 +541,15 @@ def incident_bundle(principal: Principal, stix_id: str, schema_url: str) -> dict
         .order_by(SharedItem.id)
     ).all()
     objects = [stix_object(item) for item in items]
-    links = _readable_indicator_ids(principal, latest_data(incident)["indicators"])
-    objects += stix.indicator_relationships(stix_id, sorted(links), created=incident.created, tlp=incident.item.tlp)
+    data = latest_data(incident)
+    links = sorted(_readable_indicator_ids(principal, data["indicators"]))
+    tlp = incident.item.tlp
+    objects += stix.indicator_relationships(stix_id, links, created=incident.created, tlp=tlp)
+    if links:
+        hospital = stix.organisation_identity(incident.owner)
+        seen = datetime.fromisoformat(data.get("started_at") or data["detected_at"])
+        objects += [hospital, *stix.indicator_sightings(stix_id, links, where_sighted_ref=hospital["id"],
+                                                        first_seen=seen, created=incident.created, tlp=tlp)]
     return stix.export_bundle(objects, schema_url)
 
 

@@ -10,8 +10,9 @@ Choices, from reading the OASIS definitions in oasis-open/cti-stix-common-object
   or be an extension-definition id), so stix2-validator rejects every such object. The hub serves
   only valid STIX, so it carries impacts in the Incident Core arrays instead, and the human impact
   that neither definition has a home for in the hub's own extension below.
-- Links to indicators are not stored as relationship objects: a relationship is visible only if
-  both ends are (policy rule 7), so they are built per reader when a bundle is exported.
+- Links to indicators, and the hospital's sightings of them, are not stored as objects: a
+  relationship or sighting is visible only if both ends are (policy rule 7), so they are built
+  per reader when a bundle is exported.
 """
 from __future__ import annotations
 
@@ -183,22 +184,60 @@ def incident_objects(
     return objects
 
 
-def indicator_relationships(stix_id: str, indicator_ids, *, created: datetime, tlp: TLP) -> list[dict]:
-    """`related-to` links from the incident to indicators, built for one reader at export time."""
+def indicator_relationships(stix_id: str, target_ids, *, created: datetime, tlp: TLP) -> list[dict]:
+    """`related-to` links from the incident to indicators, built per reader at export time."""
     return [
         {
             "type": "relationship",
             "spec_version": "2.1",
-            "id": derived_id("relationship", stix_id, "related-to", indicator_id),
+            "id": derived_id("relationship", stix_id, "related-to", target_id),
             "created": stamp(created),
             "modified": stamp(created),
             "relationship_type": "related-to",
             "source_ref": stix_id,
-            "target_ref": indicator_id,
+            "target_ref": target_id,
             "object_marking_refs": [TLP2_MARKING_IDS[tlp]],
         }
-        for indicator_id in indicator_ids
+        for target_id in target_ids
     ]
+
+
+def organisation_identity(org) -> dict:
+    """The hospital as a STIX identity (incident reports are never anonymous to their readers)."""
+    return {
+        "type": "identity",
+        "spec_version": "2.1",
+        "id": org.identity_id,
+        "created": _PUBLISHED,
+        "modified": _PUBLISHED,
+        "name": org.name,
+        "identity_class": "organization",
+        "sectors": ["healthcare"],
+    }
+
+
+def indicator_sightings(stix_id: str, indicator_ids, *, where_sighted_ref: str, first_seen: datetime,
+                        created: datetime, tlp: TLP) -> list[dict]:
+    """"We saw this too": a sighting of each linked indicator at the hospital during the incident.
+    STIX forbids relationships to sightings, so the sighting names the incident in its
+    description. Built per reader at export, like the links (rule 7)."""
+    objects = []
+    for indicator_id in indicator_ids:
+        sighting_id = derived_id("sighting", stix_id, "sighting", indicator_id)
+        objects.append({
+            "type": "sighting",
+            "spec_version": "2.1",
+            "id": sighting_id,
+            "created": stamp(created),
+            "modified": stamp(created),
+            "first_seen": stamp(first_seen),
+            "count": 1,
+            "sighting_of_ref": indicator_id,
+            "where_sighted_refs": [where_sighted_ref],
+            "description": f"Seen during incident {stix_id}",
+            "object_marking_refs": [TLP2_MARKING_IDS[tlp]],
+        })
+    return objects
 
 
 def export_bundle(objects: list[dict], schema_url: str) -> dict:
