@@ -212,3 +212,13 @@ def test_lists_of_incidents_read_by_others_are_audited_for_the_owner(api, world)
     events = db.session.scalars(select(AuditEvent).where(
         AuditEvent.action.in_(("incident_read", "read")), AuditEvent.subject_org_id == world.hospital.id)).all()
     assert {(e.action, e.stix_id) for e in events} == {("incident_read", incident_id), ("read", incident_id)}
+
+
+def test_reading_incidents_through_taxii_is_audited_for_the_owner(api, taxii, world):
+    incident_id = file(api, world.hospital_analyst, tlp="green", audience="community")
+    client = taxii(world.other_hospital_analyst)
+    served = client.get(client.objects_path("community"))
+    assert served.status_code == 200 and incident_id in {o["id"] for o in served.json["objects"]}
+    reads = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "read", AuditEvent.stix_id == incident_id)).all()
+    assert [(e.actor_org_id, e.subject_org_id) for e in reads] == [(world.other_hospital_analyst.org_id, world.hospital.id)]

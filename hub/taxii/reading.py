@@ -29,10 +29,11 @@ class ServedVersion:
     date_added_us: int
     modified_us: int
     body: str | None
-    # For the read audit: whose item, which TLP.
+    # For the read audit: whose item, which TLP, an incident or not.
     id: int
     owner_org_id: int
     tlp: object
+    stix_type: str
 
     @property
     def version(self) -> str:
@@ -128,7 +129,7 @@ def page_query(
     columns = [
         SharedItem.stix_id, StixVersion.date_added_us, StixVersion.modified_us,
         StixVersion.body if with_body else StixVersion.id,
-        SharedItem.id, SharedItem.owner_org_id, SharedItem.tlp,
+        SharedItem.id, SharedItem.owner_org_id, SharedItem.tlp, SharedItem.stix_type,
     ]
     selector = filters.versions
     if selector.last and not (selector.first or selector.stamps_us or selector.all):
@@ -171,7 +172,7 @@ def page_of_versions(
     more = len(rows) > page.limit
     served = [
         ServedVersion(stix_id=r[0], date_added_us=r[1], modified_us=r[2], body=r[3] if with_body else None,
-                      id=r[4], owner_org_id=r[5], tlp=r[6])
+                      id=r[4], owner_org_id=r[5], tlp=r[6], stix_type=r[7])
         for r in rows[: page.limit]
     ]
     token = encode_next(served[-1].date_added_us, page.digest) if more else None
@@ -192,6 +193,7 @@ def served_item(principal: Principal, collection: Collection, object_id: str) ->
 
 
 def record_reads(principal: Principal, served: list[ServedVersion]) -> None:
-    """Audit reads of other organisations' AMBER, AMBER+STRICT and RED objects (once per item)."""
+    """Audit reads of other organisations' AMBER, AMBER+STRICT and RED objects and incidents
+    (once per item)."""
     unique = {version.id: version for version in served}
     audit.record_reads(principal, list(unique.values()), "taxii")
