@@ -222,3 +222,23 @@ def test_reading_incidents_through_taxii_is_audited_for_the_owner(api, taxii, wo
     reads = db.session.scalars(select(AuditEvent).where(
         AuditEvent.action == "read", AuditEvent.stix_id == incident_id)).all()
     assert [(e.actor_org_id, e.subject_org_id) for e in reads] == [(world.other_hospital_analyst.org_id, world.hospital.id)]
+
+
+def test_case_activity_rings_the_other_sides_bell_and_goes_quiet_when_consent_ends(api, world):
+    incident_id = file(api, world.hospital_analyst)
+    admin, police, hospital = api(world.hospital_admin), api(world.police), api(world.hospital_analyst)
+    case_id = admin.post(f"/incidents/{incident_id}/consents", json={"org": world.police.org.slug}).json["case"]
+    assert [n["event"] for n in police.get("/notifications").json["notifications"]] == ["case_opened"]
+    assert police.get(f"/incidents/{incident_id}").json["case"] == case_id
+
+    police.post(f"/cases/{case_id}/messages", json={"body": "Send the logs, please.", "kind": "info_request"})
+    police.post(f"/cases/{case_id}/status", json={"status": "under_review"})
+    assert sorted(n["event"] for n in hospital.get("/notifications").json["notifications"]) == [
+        "case_message", "case_status"]
+    hospital.post(f"/cases/{case_id}/messages", json={"body": "Uploaded to the case."})
+    assert sorted(n["event"] for n in police.get("/notifications").json["notifications"]) == [
+        "case_message", "case_opened"]
+    assert api(world.other_police).get("/notifications").json["notifications"] == []
+
+    admin.delete(f"/incidents/{incident_id}/consents/{world.police.org.slug}")
+    assert police.get("/notifications").json["notifications"] == []

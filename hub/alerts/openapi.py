@@ -14,6 +14,8 @@ from hub.intel.tlp import TLP
 
 # NIS2 deadline reminders ride the alert system too (hub/incidents/reminders.py).
 REMINDER_EVENTS = tuple(f"nis2_{s}" for s in ("early_warning", "notification", "intermediate", "progress", "final"))
+# Case activity rings the hospital's and the liaison's bells (hub/incidents/notify.py); in-app only.
+CASE_EVENTS = ("case_opened", "case_message", "case_status")
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _TLPS = [t.value for t in TLP]
@@ -143,8 +145,9 @@ NOTIFICATION = {
     "additionalProperties": False,
     "properties": {
         "id": {"type": "integer"},
-        "event": {"type": "string", "enum": list(EVENTS) + list(REMINDER_EVENTS),
-                  "description": "nis2_* events are NIS2 deadline reminders (in-app and e-mail only)."},
+        "event": {"type": "string", "enum": list(EVENTS) + list(REMINDER_EVENTS) + list(CASE_EVENTS),
+                  "description": "nis2_* events are NIS2 deadline reminders (in-app and e-mail only); "
+                                 "case_* events are law-enforcement case activity (in-app only)."},
         "object_id": {"type": "string"},
         "created": {"type": "string", "format": "date-time"},
         "read": {"type": "boolean"},

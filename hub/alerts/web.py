@@ -48,6 +48,8 @@ def notifications():
 def open_notification(notification_id: int):
     """Follow a notification to its item, marking it read on the way."""
     notification = services.mark_read(_principal(), notification_id)
+    if notification.item.stix_type == "incident":
+        return redirect(url_for("incidents.detail", stix_id=notification.item.stix_id))
     return redirect(url_for("web.item_detail", stix_id=notification.item.stix_id))
 
 

@@ -18,6 +18,7 @@ from hub.alerts.models import OutboxEntry
 from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.incidents.models import CaseMessage, CaseStatus, Incident, LawEnforcementCase
+from hub.incidents.notify import notify, team_of
 from hub.incidents.services import _own_incident, check_personal_data
 from hub.principal import Principal
 
@@ -72,6 +73,7 @@ def grant_consent(principal: Principal, stix_id: str, org_slug: str) -> LawEnfor
     # The liaison may now read the report: announced like any widening of an audience.
     db.session.add(OutboxEntry(event="widened", item_id=incident.item_id,
                                version_id=incident.item.latest_version_id))
+    notify(incident, "case_opened", team_of(org.id))
     audit.record("consent_granted", principal, item=incident.item, org=org.slug, case=case.public_id)
     db.session.commit()
     return case
@@ -140,6 +142,7 @@ def set_case_status(principal: Principal, public_id: str, status: str) -> LawEnf
         raise ValidationFailed("illegal status change", [{"field": "status", "value": status,
                                                           "error": f"from {case.status.value} the case may go to {allowed}"}])
     case.status, case.status_changed_at = target, _now()
+    notify(case.incident, "case_status", team_of(case.incident.owner_org_id))
     audit.record("case_status", principal, subject_org_id=case.incident.owner_org_id,
                  item=case.incident.item, case=case.public_id, status=target.value)
     db.session.commit()
@@ -164,6 +167,9 @@ def post_message(principal: Principal, public_id: str, body, kind: str = "messag
     message = CaseMessage(case_id=case.id, author_id=principal.user_id, author_org_id=principal.org_id,
                           kind=kind, body=body.strip(), personal_data_confirmed=confirmed)
     db.session.add(message)
+    # The other side's bell rings: the liaison's team, or the hospital's.
+    other_org = case.org_id if principal.org_id == case.incident.owner_org_id else case.incident.owner_org_id
+    notify(case.incident, "case_message", team_of(other_org))
     audit.record("case_message", principal, subject_org_id=case.incident.owner_org_id,
                  item=case.incident.item, case=case.public_id, kind=kind)
     db.session.commit()

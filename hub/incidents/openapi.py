@@ -85,7 +85,8 @@ INCIDENT = {"type": "object", "required": ["id", "title", "owner", "tlp", "repor
     "created": {"type": "string"}, "updated": {"type": "string"}, "report": _OBJECT,
     "revisions": {"type": "array", "items": _OBJECT}, "advice": {"type": "array", "items": _OBJECT},
     "nis2": {"type": "array", "items": CLOCK, "description": "Owner and national CERT of its country only."},
-    "consents": {"type": "array", "items": _OBJECT, "description": "Owner only."}}}
+    "consents": {"type": "array", "items": _OBJECT, "description": "Owner only."},
+    "case": {"type": ["string", "null"], "description": "Law enforcement only: its active case on this incident."}}}
 CASE = {"type": "object", "required": ["id", "status", "incident"], "properties": {
     "id": {"type": "string"}, "status": {"enum": [s.value for s in CaseStatus]},
     "status_changed_at": {"type": "string"}, "granted_at": {"type": "string"},

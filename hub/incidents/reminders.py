@@ -14,13 +14,13 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from hub.accounts.models import Role, User
 from hub.alerts.bulk import insert_rows
 from hub.alerts.fanout import recipient_key
-from hub.alerts.models import Delivery, Notification, OutboxEntry, Subscription
+from hub.alerts.models import Delivery, Subscription
 from hub.extensions import db
 from hub.incidents import nis2
 from hub.incidents.models import Incident, NisReminder
+from hub.incidents.notify import notify, team_of
 from hub.incidents.services import _first_submissions
 
 REMINDER_EVENTS = tuple(f"nis2_{stage.value}" for stage in nis2.Stage)
@@ -59,19 +59,11 @@ def _remind(incident: Incident, stage: nis2.Stage, due_at: datetime, point: date
     try:
         with db.session.begin_nested():
             db.session.add(NisReminder(incident_id=incident.id, stage=stage.value, due_at=due_at, point_at=point))
-            entry = OutboxEntry(event=f"nis2_{stage.value}", item_id=incident.item_id,
-                                version_id=incident.item.latest_version_id, dispatched_at=now,
-                                once_key=f"nis2:{incident.id}:{stage.value}:{int(point.timestamp())}")
-            db.session.add(entry)
-            db.session.flush()
+            entry = notify(incident, f"nis2_{stage.value}", team_of(incident.owner_org_id), now=now,
+                           once_key=f"nis2:{incident.id}:{stage.value}:{int(point.timestamp())}")
     except IntegrityError:
         db.session.rollback()
         return []  # already sent, by this job earlier or by another worker just now
-    members = db.session.scalars(select(User.id).where(
-        User.org_id == incident.owner_org_id, User.active, User.role.in_([Role.admin, Role.analyst]))).all()
-    if members:
-        insert_rows(Notification, [{"user_id": user_id} for user_id in members],
-                    {"outbox_id": entry.id, "item_id": incident.item_id, "event": entry.event, "created": now})
     mail_subscriptions = db.session.scalars(select(Subscription).where(
         Subscription.org_id == incident.owner_org_id, Subscription.channel == "email",
         Subscription.target.is_not(None))).all()

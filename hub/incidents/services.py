@@ -519,6 +519,10 @@ def incident_view(principal: Principal, incident: Incident) -> dict:
     }
     if _sees_clocks(principal, incident):
         view["nis2"] = nis2_clocks(incident)
+    if principal.org_kind == OrgKind.law_enforcement:
+        view["case"] = db.session.scalar(select(LawEnforcementCase.public_id).where(
+            LawEnforcementCase.incident_id == incident.id, LawEnforcementCase.org_id == principal.org_id,
+            LawEnforcementCase.consent_active))
     if owner_view:
         view["consents"] = [
             {"org": case.org.slug, "active": case.consent_active, "case": case.public_id,
