@@ -46,12 +46,14 @@ REPORT = {
     "additionalProperties": False,
     "properties": {
         "title": {"type": "string", "maxLength": 300},
-        "started_at": {"type": ["string", "null"], "format": "date-time"},
-        "detected_at": {"type": "string", "format": "date-time",
-                        "description": "When the hospital became aware; NIS2 clocks start here."},
-        "contained_at": {"type": ["string", "null"], "format": "date-time"},
-        "attack_type": {"enum": list(ATTACK_TYPES)},
-        "services": {"type": "array", "items": {"enum": list(SERVICES)}},
+        "started_at": {"type": ["string", "null"]},
+        "detected_at": {"type": "string",
+                        "description": "When the hospital became aware; NIS2 clocks start here. ISO 8601; "
+                                       "without an offset, the organisation's local time."},
+        "contained_at": {"type": ["string", "null"]},
+        "attack_type": {"type": "string", "description": "One of " + ", ".join(ATTACK_TYPES) + " (any case)."},
+        "services": {"type": "array", "items": {"type": "string"},
+                     "description": "Any of " + ", ".join(SERVICES) + " (any case)."},
         "impact": {"type": "object", "additionalProperties": False, "properties": {
             "patient_care_disrupted": {"enum": list(PATIENT_CARE_DISRUPTED)},
             **{key: _COUNT if integer else _NUMBER for key, (_label, integer) in IMPACT_FIGURES.items()},

@@ -21,7 +21,7 @@ from hub.extensions import db
 from hub.incidents import nis2
 from hub.incidents.models import Incident, NisReminder
 from hub.incidents.notify import notify, team_of
-from hub.incidents.services import _first_submissions
+from hub.incidents.services import _first_submissions, as_utc
 
 REMINDER_EVENTS = tuple(f"nis2_{stage.value}" for stage in nis2.Stage)
 
@@ -41,11 +41,10 @@ def send_nis2_reminders(now: datetime | None = None) -> list[int]:
         select(Incident).where(Incident.significant, Incident.aware_at.is_not(None)).order_by(Incident.id)
     ).all()
     for incident in incidents:
-        aware = incident.aware_at if incident.aware_at.tzinfo else incident.aware_at.replace(tzinfo=timezone.utc)
         submitted = _first_submissions(incident)
-        due = nis2.deadlines(aware, incident.owner.timezone,
+        due = nis2.deadlines(as_utc(incident.aware_at), incident.owner.timezone,
                              notification_submitted_at=submitted.get(nis2.Stage.notification),
-                             intermediate_due_at=incident.intermediate_due_at)
+                             intermediate_due_at=as_utc(incident.intermediate_due_at))
         for stage, due_at in due.items():
             if stage in submitted:
                 continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import uuid
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import orjson
 from sqlalchemy import Select, and_, or_, select
@@ -46,13 +47,22 @@ _IMPACT_KEYS = set(IMPACT_FIGURES) | {"patient_care_disrupted", "ransom_demanded
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+def as_utc(value: datetime | None) -> datetime | None:
+    """Stored instants are UTC; SQLite hands them back without their zone."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=timezone.utc)
+
+
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
 # --- validating the report -----------------------------------------------------------------
 
-def _parse_instant(value, field: str, problems: list, required: bool = False) -> str | None:
+def _parse_instant(value, field: str, problems: list, required: bool = False, tz: str = "UTC") -> str | None:
+    """An ISO 8601 date-time, as UTC. Without an offset it is the organisation's local time
+    (`tz`), as a person filling in a report means it."""
     if value in (None, ""):
         if required:
             problems.append({"field": field, "error": "required: when the hospital became aware"})
@@ -60,15 +70,14 @@ def _parse_instant(value, field: str, problems: list, required: bool = False) ->
     try:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        problems.append({"field": field, "value": value, "error": "an ISO 8601 date-time with a time zone"})
+        problems.append({"field": field, "value": value, "error": "an ISO 8601 date-time, e.g. 2026-03-28T06:45:00+01:00"})
         return None
     if parsed.tzinfo is None:
-        problems.append({"field": field, "value": value, "error": "give the time zone offset, e.g. +01:00"})
-        return None
+        parsed = parsed.replace(tzinfo=ZoneInfo(tz))
     return parsed.astimezone(timezone.utc).isoformat()
 
 
-def validate_report(data) -> dict:
+def validate_report(data, tz: str = "UTC") -> dict:
     """The report's fields, normalised; one ValidationFailed lists every problem."""
     if not isinstance(data, dict):
         raise ValidationFailed("invalid incident report", [{"field": "", "error": "expected a JSON object"}])
@@ -83,17 +92,20 @@ def validate_report(data) -> dict:
     else:
         clean["title"] = title.strip()
     for key in ("started_at", "detected_at", "contained_at"):
-        clean[key] = _parse_instant(data.get(key), key, problems, required=key == "detected_at")
+        clean[key] = _parse_instant(data.get(key), key, problems, required=key == "detected_at", tz=tz)
     if clean.get("started_at") and clean.get("detected_at") and clean["started_at"] > clean["detected_at"]:
         problems.append({"field": "started_at", "error": "the attack cannot start after it was detected"})
     if clean.get("contained_at") and clean.get("detected_at") and clean["contained_at"] < clean["detected_at"]:
         problems.append({"field": "contained_at", "error": "containment cannot precede detection"})
 
     attack_type = data.get("attack_type")
+    attack_type = attack_type.strip().lower() if isinstance(attack_type, str) else attack_type
     if attack_type not in ATTACK_TYPES:
         problems.append({"field": "attack_type", "value": attack_type, "error": "one of " + ", ".join(ATTACK_TYPES)})
     clean["attack_type"] = attack_type
     services = data.get("services") or []
+    if isinstance(services, list):
+        services = [s.strip().lower() if isinstance(s, str) else s for s in services]
     if not isinstance(services, list) or any(s not in SERVICES for s in services):
         problems.append({"field": "services", "error": "a list of: " + ", ".join(SERVICES)})
         services = []
@@ -184,6 +196,10 @@ def _validate_impact(impact, problems: list) -> dict:
     return clean
 
 
+def _timezone_of(principal: Principal) -> str:
+    return db.session.get(Organisation, principal.org_id).timezone
+
+
 def check_personal_data(principal: Principal, fields: dict[str, str | None], confirmed: bool) -> bool:
     """Refuse free text that looks like patient data unless the author confirmed it.
 
@@ -268,7 +284,7 @@ def _store_revision(principal, incident_id: str, data: dict, tlp: TLP, audience:
 def file_incident(principal: Principal, body: dict) -> Incident:
     if not principal.can_share:
         raise Forbidden("viewers cannot file incident reports")
-    data = validate_report(body)
+    data = validate_report(body, _timezone_of(principal))
     tlp = _parse_tlp(body.get("tlp"))
     audience = resolve_audience(principal, body.get("audience") or default_audience_spec(principal))
     confirmed = check_personal_data(
@@ -325,7 +341,7 @@ def update_incident(principal: Principal, stix_id: str, body: dict) -> Incident:
     incident = _own_incident(principal, stix_id)
     if not principal.can_share:
         raise Forbidden("viewers cannot update incident reports")
-    data = validate_report(body)
+    data = validate_report(body, _timezone_of(principal))
     item = incident.item
     if body.get("tlp") is not None and _parse_tlp(body["tlp"]) != item.tlp:
         raise ValidationFailed("invalid tlp", [{"field": "tlp", "value": body["tlp"],
@@ -467,10 +483,10 @@ def nis2_clocks(incident: Incident, now: datetime | None = None) -> list[dict]:
     tz = incident.owner.timezone
     submitted = _first_submissions(incident)
     due = nis2.deadlines(
-        incident.aware_at if incident.aware_at.tzinfo else incident.aware_at.replace(tzinfo=timezone.utc),
+        as_utc(incident.aware_at),
         tz,
         notification_submitted_at=submitted.get(nis2.Stage.notification),
-        intermediate_due_at=incident.intermediate_due_at,
+        intermediate_due_at=as_utc(incident.intermediate_due_at),
     )
     return [
         {"stage": status.stage.value, "due_at": status.due_at.isoformat(),
@@ -485,8 +501,7 @@ def _first_submissions(incident: Incident) -> dict:
     for submission in db.session.scalars(
         select(NisSubmission).where(NisSubmission.incident_id == incident.id).order_by(NisSubmission.submitted_at)
     ):
-        at = submission.submitted_at if submission.submitted_at.tzinfo else submission.submitted_at.replace(tzinfo=timezone.utc)
-        first.setdefault(nis2.Stage(submission.stage), at)
+        first.setdefault(nis2.Stage(submission.stage), as_utc(submission.submitted_at))
     return first
 
 
@@ -564,7 +579,7 @@ def mark_significant(principal: Principal, stix_id: str, aware_at: str | None = 
     if not principal.can_share:
         raise Forbidden("viewers cannot change incident reports")
     problems: list = []
-    when = _parse_instant(aware_at, "aware_at", problems) if aware_at else None
+    when = _parse_instant(aware_at, "aware_at", problems, tz=_timezone_of(principal)) if aware_at else None
     if problems:
         raise ValidationFailed("invalid aware_at", problems)
     incident.significant = True
@@ -645,7 +660,7 @@ def _cert_reading(principal: Principal, stix_id: str) -> Incident:
 def request_intermediate(principal: Principal, stix_id: str, due_at: str) -> Incident:
     incident = _cert_reading(principal, stix_id)
     problems: list = []
-    when = _parse_instant(due_at, "due_at", problems, required=True)
+    when = _parse_instant(due_at, "due_at", problems, required=True, tz=_timezone_of(principal))
     if problems:
         raise ValidationFailed("invalid due_at", problems)
     incident.intermediate_due_at = datetime.fromisoformat(when)
