@@ -23,6 +23,10 @@ def create_app(config: str | object | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_project_dir() / "migrations"))
     login_manager.init_app(app)
+    from hub.incidents.evidence import allow_evidence_uploads
+
+    # Before CSRF protection, which reads the form and so fixes the body limit for the request.
+    app.before_request(allow_evidence_uploads)
     csrf.init_app(app)
     limiter.init_app(app)
 

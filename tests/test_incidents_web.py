@@ -145,3 +145,19 @@ def test_indicators_seen_are_typed_into_the_form_and_shared_with_the_report(web,
     assert len(linked) == 2
     refused = file_through_the_form(browser, {**FORM, "new_indicators": "ipv4-addr not-an-ip"})
     assert refused.status_code == 422 and 'id="new_indicators-error"' in refused.text
+
+
+def test_evidence_uploaded_from_the_case_page_may_exceed_the_general_body_limit(app, web, world, api, monkeypatch):
+    import io
+
+    incident_id = incident_id_from(file_through_the_form(web(world.hospital_analyst)))
+    case_id = api(world.hospital_admin).post(f"/incidents/{incident_id}/consents",
+                                             json={"org": world.police.org.slug}).json["case"]
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 4096)
+    browser = web(world.hospital_analyst)
+    token = browser.csrf_token(f"/cases/{case_id}")
+    sent = browser.post(f"/cases/{case_id}/evidence", data={
+        "csrf_token": token, "file": (io.BytesIO(b"x" * 20000), "firewall.log"), "description": "logs"},
+        content_type="multipart/form-data")
+    assert sent.status_code == 302
+    assert "firewall.log" in browser.get(f"/cases/{case_id}").text

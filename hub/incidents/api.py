@@ -198,8 +198,6 @@ def extension_schema(definition_id: str):
 @bp.post("/cases/<case_id>/evidence")
 @token_required
 def add_evidence(case_id: str):
-    # Evidence may be larger than an API body; the limit is checked while the file streams in.
-    request.max_content_length = current_app.config["HUB_EVIDENCE_MAX_BYTES"] + 64 * 1024
     upload = request.files.get("file")
     if upload is None:
         raise ApiError(422, "missing file", [{"field": "file", "error": "send the file as multipart/form-data field `file`"}])

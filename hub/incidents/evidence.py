@@ -45,6 +45,18 @@ def _custody(principal: Principal, evidence: EvidenceFile, action: str, **detail
                                 detail=orjson.dumps(detail).decode()))
 
 
+UPLOAD_ENDPOINTS = ("incidents.case_evidence", "incidents_api.add_evidence")
+
+
+def allow_evidence_uploads() -> None:
+    """Evidence files may be larger than any other request body (HUB_EVIDENCE_MAX_BYTES); the
+    exact limit is enforced while the file streams in."""
+    from flask import request
+
+    if request.endpoint in UPLOAD_ENDPOINTS:
+        request.max_content_length = current_app.config["HUB_EVIDENCE_MAX_BYTES"] + 64 * 1024
+
+
 def add_evidence(principal: Principal, case_id: str, filename: str, stream, content_type: str | None,
                  description: str = "") -> EvidenceFile:
     """Store an uploaded file (streamed, hashed on the way in) and log its custody."""

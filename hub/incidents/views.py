@@ -3,7 +3,7 @@ and the dashboard. Thin: parse, call a service, render."""
 from __future__ import annotations
 
 import orjson
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from hub.accounts.models import OrgKind
@@ -241,7 +241,6 @@ def case_message(case_id: str):
 @bp.post("/cases/<case_id>/evidence")
 @login_required
 def case_evidence(case_id: str):
-    request.max_content_length = current_app.config["HUB_EVIDENCE_MAX_BYTES"] + 64 * 1024
     upload = request.files.get("file")
     try:
         if upload is None or not upload.filename:
