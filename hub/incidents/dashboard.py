@@ -20,7 +20,7 @@ from sqlalchemy import select
 from hub.extensions import db
 from hub.incidents.fields import ATTACK_TYPES, IMPACT_FIGURES
 from hub.incidents.models import Incident, IncidentSummary
-from hub.incidents.services import latest_data, readable_incidents
+from hub.incidents.services import WITH_REPORT, latest_data, readable_incidents
 from hub.principal import Principal
 
 TOTALS = ("downtime_hours", "procedures_cancelled", "appointments_postponed", "diversions_count",
@@ -29,7 +29,7 @@ TOTALS = ("downtime_hours", "procedures_cancelled", "appointments_postponed", "d
 
 def _records(principal: Principal) -> list[dict]:
     """One row per incident the viewer may read or summary it may count: month, type, country, figures."""
-    incidents = db.session.scalars(readable_incidents(principal)).all()
+    incidents = db.session.scalars(readable_incidents(principal).options(*WITH_REPORT)).all()
     readable_ids = {incident.id for incident in incidents}
     rows = []
     for incident in incidents:
