@@ -219,3 +219,11 @@ def test_times_without_an_offset_are_the_organisations_local_time(api, world):
     answer = api(world.hospital_analyst).get(f"/incidents/{incident_id}").json
     assert answer["report"]["detected_at"] == "2026-07-01T06:00:00+00:00"  # Prague in summer: UTC+2
     assert answer["attack_type"] == "ddos" and answer["report"]["services"] == ["ehr", "telephony"]
+
+
+def test_a_revision_cannot_stop_the_nis2_clocks(api, world):
+    incident_id = file(api, world.hospital_analyst, significant=True)
+    api(world.hospital_analyst).put(f"/incidents/{incident_id}", json=report(significant=False))
+    answer = api(world.hospital_analyst).get(f"/incidents/{incident_id}").json
+    assert answer["significant"] is True and answer["report"]["significant"] is True
+    assert {c["stage"] for c in answer["nis2"]} >= {"early_warning", "notification", "final"}

@@ -358,6 +358,8 @@ def update_incident(principal: Principal, stix_id: str, body: dict) -> Incident:
         principal, {"title": data["title"], "narrative": data["narrative"]}, body.get("confirm_personal_data") is True)
     _check_indicators(principal, data["indicators"])
 
+    # NIS2 significance, once marked, stays: a revision cannot silently stop the clocks.
+    data["significant"] = data["significant"] or incident.significant
     now = _utcnow()
     # STIX timestamps here have millisecond precision: the new version must be a later one.
     now_ms_us = int(now.timestamp() * 1000) * 1000
