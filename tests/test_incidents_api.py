@@ -227,3 +227,14 @@ def test_a_revision_cannot_stop_the_nis2_clocks(api, world):
     answer = api(world.hospital_analyst).get(f"/incidents/{incident_id}").json
     assert answer["significant"] is True and answer["report"]["significant"] is True
     assert {c["stage"] for c in answer["nis2"]} >= {"early_warning", "notification", "final"}
+
+
+def test_a_withdrawn_attribution_is_revoked_for_everyone_who_received_it(api, world):
+    incident_id = file(api, world.hospital_analyst, threat_actor="LockBit")
+    api(world.hospital_analyst).put(f"/incidents/{incident_id}", json=report(threat_actor=None))
+    bundle = api(world.cert).get(f"/incidents/{incident_id}/stix").json
+    [actor] = [o for o in bundle["objects"] if o["type"] == "threat-actor"]
+    [attribution] = [o for o in bundle["objects"] if o["type"] == "relationship" and o["relationship_type"] == "attributed-to"]
+    assert actor["revoked"] is True and attribution["revoked"] is True
+    [incident] = [o for o in bundle["objects"] if o["type"] == "incident"]
+    assert incident.get("revoked") is not True

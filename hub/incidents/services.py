@@ -384,7 +384,22 @@ def update_incident(principal: Principal, stix_id: str, body: dict) -> Incident:
     except Exception:
         db.session.rollback()
         raise
+    _revoke_dropped(principal, incident, {i.stix_id for i in items})
     return incident
+
+
+def _revoke_dropped(principal: Principal, incident: Incident, current: set[str]) -> None:
+    """Objects the new revision no longer contains (a withdrawn attribution) are revoked, so
+    that everyone who received them is told to stop relying on them."""
+    from hub.intel import manage
+
+    dropped = db.session.scalars(
+        select(SharedItem.stix_id).join(IncidentItem, IncidentItem.item_id == SharedItem.id).where(
+            IncidentItem.incident_id == incident.id, SharedItem.revoked.is_(False),
+            SharedItem.stix_id.not_in(current))
+    ).all()
+    for stix_id in dropped:
+        manage.revoke(principal, stix_id, reason="no longer part of the incident report")
 
 
 # --- reading -----------------------------------------------------------------------------------
