@@ -132,7 +132,9 @@ def test_the_stix_export_is_valid_and_carries_the_incident_extensions(api, world
         assert healthcare["emergency_diversions"] == {"count": 4, "hours": 18.5}
         assert healthcare["patient_care_disrupted"] == "yes"
         types = sorted(o["type"] for o in bundle["objects"])
-        assert "threat-actor" in types and "extension-definition" in types
+        assert "threat-actor" in types
+        assert {o["id"] for o in bundle["objects"] if o["type"] == "extension-definition"} == {
+            INCIDENT_CORE_EXTENSION, HUB_HEALTHCARE_EXTENSION}
         links = [o for o in bundle["objects"] if o["type"] == "relationship" and o["target_ref"] == readable.stix_id]
         assert bool(links) is expect_link
         sightings = [o for o in bundle["objects"] if o["type"] == "sighting"]

@@ -58,6 +58,25 @@ def hub_identity() -> dict:
     }
 
 
+def incident_core_extension_definition() -> dict:
+    """The OASIS object as published in oasis-open/cti-stix-common-objects (version 1.1.0)."""
+    return {
+        "type": "extension-definition",
+        "spec_version": "2.1",
+        "id": INCIDENT_CORE_EXTENSION,
+        "name": "Incident Core Extension",
+        "description": "A core extension of the Incident object to allow core details of the Incident to be "
+                       "shared while tracking major details tied to the incident's timeline.",
+        "created": "2020-10-19T20:51:00.000Z",
+        "modified": "2022-10-27T15:09:00.000Z",
+        "created_by_ref": "identity--8ce3f695-d5a4-4dc8-9e93-a65af453a31a",
+        "schema": "https://github.com/oasis-open/cti-stix-common-objects/tree/main/"
+                  "extension-definition-specifications/incident-core",
+        "version": "1.1.0",
+        "extension_types": ["property-extension"],
+    }
+
+
 def hub_extension_definition(schema_url: str) -> dict:
     return {
         "type": "extension-definition",
@@ -245,7 +264,7 @@ def export_bundle(objects: list[dict], schema_url: str) -> dict:
     used_tlps = {tlp for tlp, marking_id in TLP2_MARKING_IDS.items()
                  for obj in objects if marking_id in obj.get("object_marking_refs", [])}
     definitions = [marking_definition(tlp) for tlp in sorted(used_tlps, key=lambda t: t.rank)]
-    definitions += [hub_identity(), hub_extension_definition(schema_url)]
+    definitions += [hub_identity(), incident_core_extension_definition(), hub_extension_definition(schema_url)]
     return {
         "type": "bundle",
         "id": f"bundle--{uuid.uuid4()}",
