@@ -12,6 +12,7 @@ from openapi_spec_validator import validate as validate_spec
 from hub.alerts.openapi import alerts_openapi_paths
 from hub.incidents.openapi import incidents_openapi_paths
 from hub.api.openapi import openapi_document
+from tests import factories as f
 from tests.factories import indicator
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -74,7 +75,7 @@ def test_bearer_auth_guards_everything_but_the_document(document):
     assert document["security"] == [{"bearerAuth": []}]
     for path, operations in document["paths"].items():
         for method, operation in _operations(operations):
-            if path == "/openapi.json":
+            if path == "/openapi.json" or path.startswith("/public/"):
                 assert operation["security"] == []
             else:
                 assert "security" not in operation
@@ -191,6 +192,15 @@ def test_real_answers_match_the_documented_schemas(document, make, api, client, 
     check.response("/groups", "get", reader.get("/groups"))
     check.response("/me", "get", viewer.get("/me"))
     check.response("/me", "get", client.get("/api/v1/me", headers={"Authorization": "Bearer nope"}))
+
+    check.response("/public/objects", "get", client.get("/api/v1/public/objects"))
+    monkeypatch.setitem(app.config, "HUB_PUBLIC_CLEAR", True)
+    clear = f.share(analyst, [indicator("198.51.100.40")], tlp="clear", audience="own")
+    public = check.response("/public/objects", "get", client.get("/api/v1/public/objects"))
+    assert [o["id"] for o in public["objects"]] == [clear.stix_id]
+    check.response("/public/objects/{stix_id}", "get", client.get(f"/api/v1/public/objects/{clear.stix_id}"))
+    check.response("/public/objects/{stix_id}", "get", client.get(f"/api/v1/public/objects/{obj['id']}"))
+    monkeypatch.undo()
 
     statuses = {status for _, _, status in check.seen}
     assert statuses == {"200", "201", "400", "401", "403", "404", "413", "415", "422"}

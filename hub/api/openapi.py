@@ -436,6 +436,36 @@ def _paths() -> dict:
                 "responses": {"200": _json(_ref("Me"), "The caller."), **_errors(401)},
             }
         },
+        "/public/objects": {
+            "get": {
+                "operationId": "listPublicObjects",
+                "summary": "TLP:CLEAR objects for anyone, without signing in (only when the operator "
+                           "sets HUB_PUBLIC_CLEAR; otherwise 404). Never incident reports.",
+                "security": [],
+                "parameters": [
+                    {"name": "type", "in": "query", "required": False, "explode": True,
+                     "schema": {"type": "array", "items": {"type": "string"}}},
+                    _LIMIT,
+                    {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": _json(_ref("ObjectPage"), "One page, oldest date_added first."),
+                    **_errors(400, 404),
+                },
+            }
+        },
+        "/public/objects/{stix_id}": {
+            "get": {
+                "operationId": "getPublicObject",
+                "summary": "One TLP:CLEAR object for anyone (when enabled); anonymous sharers stay unnamed",
+                "security": [],
+                "parameters": [_STIX_ID],
+                "responses": {
+                    "200": _json(_ref("ObjectDetail"), "The object."),
+                    **_errors(404),
+                },
+            }
+        },
         "/openapi.json": {
             "get": {
                 "operationId": "openapi",

@@ -266,6 +266,29 @@ def me():
                     "groups": [group.slug for group in accounts.groups_of_org(p.org_id)]})
 
 
+def _public_view_enabled() -> None:
+    # Rule 4: an operator's explicit choice; otherwise the paths do not exist.
+    if not current_app.config.get("HUB_PUBLIC_CLEAR"):
+        raise ApiError(404, "the public view of TLP:CLEAR items is not enabled on this hub")
+
+
+@bp.get("/public/objects")
+def list_public_objects():
+    """TLP:CLEAR items (never incidents) for people who are not signed in, when enabled."""
+    _public_view_enabled()
+    page = reads.list_items(None, reads.ItemFilters(types=_split(request.args.getlist("type"))),
+                            base=reads.public_items(), limit=_parse_limit(), cursor=_parse_cursor(),
+                            newest_first=False)
+    return jsonify({"objects": [reads.stix_object(item) for item in page.items], "next": page.next_cursor})
+
+
+@bp.get("/public/objects/<stix_id>")
+def get_public_object(stix_id: str):
+    _public_view_enabled()
+    item = reads.get_public_item(stix_id)
+    return jsonify({"object": reads.stix_object(item), "hub": reads.hub_metadata(None, item)})
+
+
 @bp.get("/openapi.json")
 def openapi():
     return jsonify(openapi_document(current_app.config["HUB_BASE_URL"]))

@@ -44,6 +44,20 @@ def readable(principal: Principal | None) -> Select:
     return select(SharedItem).where(policy.readable_items(principal))
 
 
+def public_items() -> Select:
+    """Rule 4's public view: TLP:CLEAR items that are not incidents (served only when enabled)."""
+    return select(SharedItem).where(policy.public_clear_items())
+
+
+def get_public_item(stix_id: str) -> SharedItem:
+    item = db.session.scalars(
+        public_items().where(SharedItem.stix_id == stix_id).order_by(SharedItem.last_added_us.desc()).limit(1)
+    ).first()
+    if item is None:
+        raise NotFound(f"no object {stix_id}")
+    return item
+
+
 def _apply_filters(query: Select, principal: Principal | None, filters: ItemFilters) -> Select:
     if filters.types:
         query = query.where(SharedItem.stix_type.in_(filters.types))
