@@ -27,13 +27,15 @@ def _fail(error: HubError):
 @click.option("--kind", required=True,
               type=click.Choice(["hospital", "national_cert", "law_enforcement", "vendor", "peer_hub"]))
 @click.option("--country", required=True, help="ISO 3166-1 alpha-2 code, e.g. CZ")
-def create_org(slug, name, kind, country):
+@click.option("--timezone", "timezone_name", default=None,
+              help="IANA zone for NIS2 deadlines and local times (default: the country's main zone)")
+def create_org(slug, name, kind, country, timezone_name):
     """Create organisation SLUG."""
     try:
-        org = accounts.create_org(slug, name, kind, country)
+        org = accounts.create_org(slug, name, kind, country, timezone_name=timezone_name)
     except HubError as error:
         _fail(error)
-    click.echo(f"created organisation {org.slug} ({org.kind.value}, {org.country})")
+    click.echo(f"created organisation {org.slug} ({org.kind.value}, {org.country}, {org.timezone})")
 
 
 @users_cli.command("create")

@@ -254,3 +254,18 @@ def test_db_upgrade_and_demo_run_as_real_commands_on_a_fresh_sqlite_file(tmp_pat
                 "--country", "CZ"], env)
     assert bad.returncode != 0
     assert "pharmacy" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_organisations_get_their_countrys_time_zone_or_the_one_given(runner):
+    from hub.accounts.services import org_by_slug
+
+    assert runner.invoke(args=["orgs", "create", "hc-rio", "--name", "HC Rio", "--kind", "hospital",
+                               "--country", "BR"]).exit_code == 0
+    assert org_by_slug("hc-rio").timezone == "America/Sao_Paulo"
+    manaus = runner.invoke(args=["orgs", "create", "hc-manaus", "--name", "HC Manaus", "--kind", "hospital",
+                                 "--country", "BR", "--timezone", "America/Manaus"])
+    assert manaus.exit_code == 0 and "America/Manaus" in manaus.output
+    assert org_by_slug("hc-manaus").timezone == "America/Manaus"
+    bad = runner.invoke(args=["orgs", "create", "hc-x", "--name", "X", "--kind", "hospital",
+                              "--country", "BR", "--timezone", "Mars/Olympus"])
+    assert bad.exit_code != 0 and "timezone" in bad.output

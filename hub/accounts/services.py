@@ -6,6 +6,7 @@ import re
 import secrets
 import time
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyotp
 import pytz
@@ -75,7 +76,7 @@ def default_timezone(country: str) -> str:
     return zones[0] if zones else "UTC"
 
 
-def create_org(slug: str, name: str, kind: str, country: str) -> Organisation:
+def create_org(slug: str, name: str, kind: str, country: str, *, timezone_name: str | None = None) -> Organisation:
     _check_slug(slug)
     try:
         kind_value = OrgKind(kind)
@@ -85,8 +86,14 @@ def create_org(slug: str, name: str, kind: str, country: str) -> Organisation:
         raise ValidationFailed("invalid country", [{"field": "country", "value": country, "error": "an ISO 3166-1 alpha-2 code, e.g. CZ"}])
     if db.session.scalar(select(Organisation).where(Organisation.slug == slug)):
         raise Conflict(f"organisation {slug} already exists")
+    if timezone_name is not None:
+        try:
+            ZoneInfo(timezone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationFailed("invalid timezone", [{"field": "timezone", "value": timezone_name,
+                                                         "error": "an IANA zone name, e.g. Europe/Prague"}]) from None
     org = Organisation(slug=slug, name=name.strip() or slug, kind=kind_value, country=country.upper(),
-                       timezone=default_timezone(country))
+                       timezone=timezone_name or default_timezone(country))
     db.session.add(org)
     db.session.commit()
     return org

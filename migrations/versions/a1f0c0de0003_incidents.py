@@ -221,6 +221,7 @@ def upgrade():
         batch_op.add_column(sa.Column('totp_last_step', sa.BigInteger(), nullable=True))
 
     # ### end Alembic commands ###
+    _set_organisation_time_zones()
     _create_custody_append_only_triggers()
 
 
@@ -307,3 +308,22 @@ def _drop_custody_append_only_triggers():
     else:
         op.execute("DROP TRIGGER IF EXISTS custody_event_no_update")
         op.execute("DROP TRIGGER IF EXISTS custody_event_no_delete")
+
+
+def _set_organisation_time_zones():
+    """Existing organisations get their country's main zone, as create_org gives new ones (the
+    rule is copied here, as it stood: a migration must not change when the code does)."""
+    import pytz
+
+    main_zone = {"BR": "America/Sao_Paulo", "US": "America/New_York", "CA": "America/Toronto",
+                 "AU": "Australia/Sydney", "RU": "Europe/Moscow", "MX": "America/Mexico_City",
+                 "ES": "Europe/Madrid", "PT": "Europe/Lisbon", "DE": "Europe/Berlin"}
+
+    def default_timezone(country):
+        code = (country or "").upper()
+        return main_zone.get(code) or (pytz.country_timezones.get(code) or ["UTC"])[0]
+
+    bind = op.get_bind()
+    for org_id, country in bind.execute(sa.text("SELECT id, country FROM organisation")).all():
+        bind.execute(sa.text("UPDATE organisation SET timezone = :tz WHERE id = :id"),
+                     {"tz": default_timezone(country), "id": org_id})
