@@ -161,3 +161,12 @@ def test_evidence_uploaded_from_the_case_page_may_exceed_the_general_body_limit(
         content_type="multipart/form-data")
     assert sent.status_code == 302
     assert "firewall.log" in browser.get(f"/cases/{case_id}").text
+
+
+def test_members_read_summaries_without_learning_who_published_them(web, world, api):
+    incident_id = incident_id_from(file_through_the_form(web(world.hospital_analyst)))
+    api(world.hospital_analyst).post(f"/incidents/{incident_id}/summary", json={"text": "Imaging down for a day."})
+    page = web(world.vendor).get("/summaries")
+    assert page.status_code == 200 and "Imaging down for a day." in page.text and "Ransomware" in page.text
+    for secret in (world.hospital.slug, world.hospital.name, incident_id, "Ransomware in radiology"):
+        assert secret not in page.text

@@ -259,6 +259,14 @@ def download(evidence_id: str):
     return evidence.download_response(*evidence.open_evidence(_me(), evidence_id))
 
 
+@bp.get("/summaries")
+@login_required
+def summary_list():
+    page, next_cursor = summaries.list_summaries(limit=50, cursor=request.args.get("cursor") or None)
+    return render_template("incidents/summaries.html", rows=[summaries.summary_view(s) for s in page],
+                           next_cursor=next_cursor)
+
+
 @bp.get("/dashboard")
 @login_required
 def dashboard():
