@@ -6,6 +6,7 @@ import orjson
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from hub.accounts import services as accounts
 from hub.accounts.models import OrgKind
 from hub.errors import ValidationFailed
 from hub.incidents import cases, evidence, services, summaries
@@ -97,13 +98,7 @@ def detail(stix_id: str):
     view = services.incident_view(me, incident)
     law_enforcement = []
     if me.org_id == incident.owner_org_id and me.is_admin:
-        from sqlalchemy import select
-
-        from hub.accounts.models import Organisation
-        from hub.extensions import db
-
-        law_enforcement = db.session.scalars(select(Organisation).where(
-            Organisation.kind == OrgKind.law_enforcement).order_by(Organisation.name)).all()
+        law_enforcement = accounts.member_directory(OrgKind.law_enforcement)
     revision = request.args.get("revision", type=int)
     shown = services.revision_data(me, stix_id, revision) if revision else view["report"]
     return render_template("incidents/detail.html", view=view, incident=incident, report=shown,
