@@ -4,7 +4,6 @@ With nothing configured the hub runs embedded: SQLite under instance/, a filesys
 in-process rate-limit storage. DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis.
 """
 import os
-import tempfile
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -28,6 +27,8 @@ def _bool(name: str, default: bool) -> bool:
 
 
 class Config:
+    # instance/: the embedded database and broker, evidence, beat schedule (HUB_INSTANCE_DIR).
+    INSTANCE_DIR = INSTANCE_DIR
     SECRET_KEY = os.environ.get("SECRET_KEY")
     # Keys for secrets kept at rest (webhook signing secrets), newest first; SECRET_KEY if unset.
     HUB_SECRETS_KEYS = os.environ.get("HUB_SECRETS_KEYS", "")
@@ -127,7 +128,8 @@ class TestingConfig(Config):
     HUB_BASE_URL = "http://hub.test"
     # The cheapest argon2 cost: the suite creates hundreds of users and never needs real cost.
     ARGON2_PARAMS = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
-    HUB_EVIDENCE_DIR = tempfile.mkdtemp(prefix="hub-test-evidence-")
+    # A folder of the test instance, made on first upload (nothing is created at import time).
+    HUB_EVIDENCE_DIR = str(INSTANCE_DIR / "test-evidence")
     # No broker in unit tests: alert tests run the fan-out themselves or start a real worker.
     HUB_ALERTS_ENQUEUE = False
 

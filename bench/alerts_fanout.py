@@ -204,9 +204,11 @@ def seed_members(orgs: int, users_per_org: int) -> tuple[list[int], list[tuple[i
     """Organisations and users by bulk insert (one Argon2 hash for all: nobody signs in)."""
     from sqlalchemy import insert, select
 
-    from hub.accounts.models import Organisation, Role, User, utcnow
+    from hub.accounts.models import Organisation, User
     from hub.accounts.services import hash_password
+    from hub.db import utcnow
     from hub.extensions import db
+    from hub.principal import Role
 
     now = utcnow()
     countries = ["CZ", "SK", "DE", "BR", "AT", "PL"]
@@ -243,7 +245,7 @@ def reset_tables() -> None:
 def share_one(sharer, n: int):
     from hub.intel.audience import Audience
     from hub.intel.ingest import share_objects
-    from hub.intel.tlp import TLP
+    from hub.tlp import TLP
     from tests.factories import indicator
 
     objects = [indicator(f"198.18.{n // 250}.{n % 250 + 1}", labels=["phishing"] if n % 3 == 0 else [])]
@@ -261,7 +263,7 @@ def principal_of(user_id: int):
 def bench_webhooks(env: Environment, orgs: int, rounds: int) -> None:
     from sqlalchemy import insert
 
-    from hub.accounts.models import utcnow
+    from hub.db import utcnow
     from hub.alerts.models import Subscription
     from hub.extensions import db
 
@@ -309,10 +311,11 @@ def bench_webhooks(env: Environment, orgs: int, rounds: int) -> None:
 def bench_matching(env: Environment, orgs: int, subscriptions: int, items: int) -> None:
     from sqlalchemy import insert, select
 
-    from hub.accounts.models import utcnow
+    from hub.db import utcnow
     from hub.alerts import fanout
     from hub.alerts.filters import matches
-    from hub.alerts.models import OutboxEntry, Subscription
+    from hub.alerts.models import Subscription
+    from hub.outbox import OutboxEntry
     from hub.extensions import db
 
     app = make_app(env)

@@ -26,7 +26,7 @@ from hub.extensions import db  # noqa: E402
 from hub.intel.audience import Audience  # noqa: E402
 from hub.intel.bulk import share_each  # noqa: E402
 from hub.intel.models import SharedItem  # noqa: E402
-from hub.intel.tlp import TLP  # noqa: E402
+from hub.tlp import TLP  # noqa: E402
 from hub.principal import Principal  # noqa: E402
 
 

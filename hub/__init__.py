@@ -2,85 +2,78 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from flask import Flask
+from flask.cli import FlaskGroup
+from werkzeug.exceptions import HTTPException
 
+# Every model module, imported here so that metadata (and Alembic autogenerate) sees every table.
+import hub.accounts.models  # noqa: F401
+import hub.alerts.models  # noqa: F401
+import hub.incidents.models  # noqa: F401
+import hub.intel.models  # noqa: F401
+import hub.taxii.models  # noqa: F401
+from hub import alerts, api, cli, web
+from hub.accounts.views import bp as accounts_pages
+from hub.alerts.views import bp as alerts_pages
+from hub.celery import celery_init_app
+from hub.errors import HubError
 from hub.extensions import csrf, db, limiter, login_manager, migrate
+from hub.incidents.evidence import allow_evidence_uploads
+from hub.incidents.views import bp as incidents_pages
+from hub.intel.views import bp as intel_pages
+from hub.taxii import bp as taxii_bp
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 def create_app(config: str | object | None = None) -> Flask:
     """Build the application. Assembles only: no migrations, no network calls."""
-    from config import CONFIGS
+    from config import CONFIGS  # the project root's config.py, beside hub/, not a package module
 
-    app = Flask(__name__, instance_path=str(_instance_dir()))
     if config is None:
         config = os.environ.get("HUB_CONFIG", "development")
-    app.config.from_object(CONFIGS[config] if isinstance(config, str) else config)
+    config_class = CONFIGS[config] if isinstance(config, str) else config
+    app = Flask(__name__, instance_path=str(config_class.INSTANCE_DIR))
+    app.config.from_object(config_class)
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY is not set: the production configuration refuses to start without one")
     os.makedirs(app.instance_path, exist_ok=True)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(_project_dir() / "migrations"))
+    migrate.init_app(app, db, directory=str(PROJECT_DIR / "migrations"))
     login_manager.init_app(app)
-    from hub.incidents.evidence import allow_evidence_uploads
-
     # Before CSRF protection, which reads the form and so fixes the body limit for the request.
     app.before_request(allow_evidence_uploads)
     csrf.init_app(app)
     limiter.init_app(app)
 
-    _import_models()
-    from hub.accounts.views import bp as accounts_bp
-    from hub.api import bp as api_bp
-    from hub.web import bp as web_bp
-    from hub import cli
-    from hub.api.errors import register_error_handlers
-
-    app.register_blueprint(accounts_bp)
-    app.register_blueprint(web_bp)
-    app.register_blueprint(api_bp)
-    csrf.exempt(api_bp)  # bearer tokens, not cookies: nothing for a forged form to ride on
-    from hub.taxii import bp as taxii_bp
-
+    web.init_app(app)
+    for pages in (accounts_pages, intel_pages, alerts_pages, incidents_pages):
+        app.register_blueprint(pages)
+    api.init_app(app)
     app.register_blueprint(taxii_bp)
     csrf.exempt(taxii_bp)  # Basic/Bearer API tokens, not cookies, as for the API
-    from hub import alerts
-
-    alerts.init_app(app)  # its REST routes and pages, after-commit queueing, `flask alerts`
-    from hub.incidents.api import bp as incidents_api_bp
-
-    app.register_blueprint(incidents_api_bp)
-    csrf.exempt(incidents_api_bp)  # bearer tokens, as for the rest of the API
-    from hub.incidents.views import bp as incidents_web_bp
-
-    app.register_blueprint(incidents_web_bp)
+    _register_error_handlers(app)
+    alerts.init_app(app)  # after-commit queueing of alerts, `flask alerts`
     cli.register(app)
-    register_error_handlers(app)
-
-    from workers.celery_app import celery_init_app
-
     celery_init_app(app)
     return app
 
 
-def _import_models() -> None:
-    """Every model module, so that metadata (and Alembic autogenerate) sees every table."""
-    import hub.accounts.models  # noqa: F401
-    import hub.alerts.models  # noqa: F401
-    import hub.audit  # noqa: F401
-    import hub.incidents.models  # noqa: F401
-    import hub.intel.models  # noqa: F401
-    import hub.taxii.models  # noqa: F401
+def _register_error_handlers(app: Flask) -> None:
+    """One answer per boundary: JSON under /api/, the styled page elsewhere (TAXII has its own)."""
+
+    @app.errorhandler(HubError)
+    def handle_hub_error(error: HubError):
+        return api.json_for_hub_error(error) if api.is_api_request() else web.page_for_hub_error(error)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(error: HTTPException):
+        return api.json_for_http_error(error) if api.is_api_request() else web.page_for_http_error(error)
 
 
-def _project_dir():
-    from pathlib import Path
-
-    return Path(__file__).resolve().parent.parent
-
-
-def _instance_dir():
-    from config import INSTANCE_DIR
-
-    return INSTANCE_DIR
+def main() -> None:
+    """The `hub` console script: `flask --app hub` with fewer keystrokes."""
+    FlaskGroup(create_app=lambda: create_app())(prog_name="hub")

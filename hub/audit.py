@@ -9,19 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 
 import orjson
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text, insert, select
+from sqlalchemy import ForeignKey, Index, String, Text, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.accounts.models import utcnow
+from hub.db import BigId, UTCDateTime, utcnow
 from hub.extensions import db
-from hub.intel.models import BigId, SharedItem
-from hub.intel.tlp import TLP
-from hub.policy import INCIDENT_TYPES
 from hub.principal import Principal
-
-# Reads of these by another organisation are audited (SHARING_POLICY.md, "Audit"), and of
-# incident reports whatever their TLP.
-AUDITED_READ_TLPS = (TLP.amber, TLP.amber_strict, TLP.red)
 
 
 class AuditEvent(db.Model):
@@ -29,7 +22,7 @@ class AuditEvent(db.Model):
     __table_args__ = (Index("ix_audit_event_subject_org_id_id", "subject_org_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     action: Mapped[str] = mapped_column(String(40))
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     actor_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
@@ -45,7 +38,7 @@ def record(
     principal: Principal | None,
     *,
     subject_org_id: int | None = None,
-    item: SharedItem | None = None,
+    item=None,
     **detail,
 ) -> None:
     """Add one event to the current transaction; it commits (or rolls back) with the change."""
@@ -65,8 +58,11 @@ def record(
 
 
 def record_reads(principal: Principal, items, channel: str) -> None:
-    """Audit other organisations' reads of AMBER, AMBER+STRICT and RED items and of incidents,
-    in one INSERT."""
+    """Audit reads of these shared items, in one INSERT.
+
+    Which reads are audited is the policy's decision (`policy.is_audited_read`); callers go
+    through `intel.reads.audit_reads`.
+    """
     rows = [
         {
             "action": "read",
@@ -79,8 +75,6 @@ def record_reads(principal: Principal, items, channel: str) -> None:
             "at": utcnow(),
         }
         for item in items
-        if item.owner_org_id != principal.org_id
-        and (item.tlp in AUDITED_READ_TLPS or item.stix_type in INCIDENT_TYPES)
     ]
     if rows:
         db.session.execute(insert(AuditEvent), rows)

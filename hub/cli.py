@@ -6,6 +6,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from hub.accounts import services as accounts
+from hub.demo import seed_demo
 from hub.errors import HubError
 
 orgs_cli = AppGroup("orgs", help="Member organisations.")
@@ -83,8 +84,6 @@ def create_token(email, label):
 @click.command("demo")
 def demo():
     """Seed demo organisations, users and a sharing group (idempotent); print the logins."""
-    from hub.demo import seed_demo
-
     for line in seed_demo():
         click.echo(line)
 
@@ -92,12 +91,3 @@ def demo():
 def register(app: Flask) -> None:
     for command in (orgs_cli, users_cli, groups_cli, tokens_cli, demo):
         app.cli.add_command(command)
-
-
-def main() -> None:
-    """The `hub` console script: `flask --app hub` with fewer keystrokes."""
-    from flask.cli import FlaskGroup
-
-    from hub import create_app
-
-    FlaskGroup(create_app=lambda: create_app())(prog_name="hub")

@@ -13,7 +13,7 @@ from hub.accounts.models import Organisation, SharingGroup, User
 from hub.extensions import db
 from hub.intel.audience import resolve_audience
 from hub.intel.ingest import share_objects
-from hub.intel.tlp import TLP
+from hub.tlp import TLP
 from hub.principal import Principal
 
 DEMO_PASSWORD = "healthcert-demo"

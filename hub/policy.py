@@ -10,14 +10,24 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
 
-from hub.accounts.models import OrgKind, group_members
+from hub.accounts.models import group_members
 from hub.extensions import db
+from hub.incidents.models import IncidentItem, LawEnforcementCase
 from hub.intel.models import AudienceGrant, SharedItem
-from hub.intel.tlp import TLP
-from hub.principal import Principal
+from hub.principal import OrgKind, Principal
+from hub.tlp import TLP
 
 # Object types that carry incident reports: rule 6 narrows who may read them.
 INCIDENT_TYPES = ("incident",)
+# Reads of these by another organisation are audited (SHARING_POLICY.md, "Audit"), and of
+# incident reports whatever their TLP.
+AUDITED_READ_TLPS = (TLP.amber, TLP.amber_strict, TLP.red)
+
+
+def is_audited_read(principal: Principal, item) -> bool:
+    """Whether this principal's read of this item goes into the owner's audit log."""
+    return item.owner_org_id != principal.org_id and (
+        item.tlp in AUDITED_READ_TLPS or item.stix_type in INCIDENT_TYPES)
 
 
 @dataclass(frozen=True)
@@ -63,8 +73,6 @@ def _org_in_named_group(principal: Principal | Reader) -> ColumnElement[bool]:
 
 def _belongs_to_incident() -> ColumnElement[bool]:
     """Every object filed as part of an incident report (impacts, actors, relationships)."""
-    from hub.incidents.models import IncidentItem
-
     return exists(
         select(IncidentItem.id).where(IncidentItem.item_id == SharedItem.id).correlate_except(IncidentItem)
     )
@@ -73,8 +81,6 @@ def _belongs_to_incident() -> ColumnElement[bool]:
 def _law_enforcement_consent(principal: Principal | Reader) -> ColumnElement[bool]:
     """The owner's admin has consented, and not revoked, that this organisation sees the
     incident the item belongs to."""
-    from hub.incidents.models import IncidentItem, LawEnforcementCase
-
     return exists(
         select(LawEnforcementCase.id)
         .join(IncidentItem, IncidentItem.incident_id == LawEnforcementCase.incident_id)

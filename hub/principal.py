@@ -1,9 +1,29 @@
-"""The acting user, as services and the policy see it: no request, no session."""
+"""The acting user, as services and the policy see it: no request, no session.
+
+`current_principal()` is the one way a view learns who is acting: the API shell and TAXII set
+it from the token, the web pages from the signed-in user.
+"""
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
-from hub.accounts.models import OrgKind, Role, User
+from flask import g
+from flask_login import current_user
+
+
+class OrgKind(str, enum.Enum):
+    hospital = "hospital"
+    national_cert = "national_cert"
+    law_enforcement = "law_enforcement"
+    vendor = "vendor"
+    peer_hub = "peer_hub"
+
+
+class Role(str, enum.Enum):
+    admin = "admin"
+    analyst = "analyst"
+    viewer = "viewer"
 
 
 @dataclass(frozen=True)
@@ -18,7 +38,8 @@ class Principal:
     is_operator: bool = False
 
     @classmethod
-    def of(cls, user: User) -> "Principal":
+    def of(cls, user) -> "Principal":
+        """The principal of a user row (anything with the user's and its organisation's fields)."""
         return cls(
             user_id=user.id,
             email=user.email,
@@ -37,3 +58,11 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role == Role.admin
+
+
+def current_principal() -> Principal:
+    """Who acts in this request: the API token's user, else the signed-in user."""
+    principal = g.get("principal")
+    if principal is None:
+        principal = g.principal = Principal.of(current_user)
+    return principal

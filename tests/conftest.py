@@ -215,7 +215,8 @@ def member_of():
     For tests of what users read and write, not of signing in: the password is
     factories.PASSWORD, hashed once per test session.
     """
-    from hub.accounts.models import Role, User
+    from hub.accounts.models import User
+    from hub.principal import Role
     from hub.extensions import db
 
     if not _member_password_hash:

@@ -8,7 +8,7 @@ from hub.accounts import services as accounts
 from hub.accounts.models import Organisation, User
 from hub.intel.audience import resolve_audience
 from hub.intel.ingest import share_objects
-from hub.intel.tlp import TLP
+from hub.tlp import TLP
 from hub.principal import Principal
 
 PASSWORD = "correct-horse-battery"

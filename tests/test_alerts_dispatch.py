@@ -12,7 +12,7 @@ from celery import Celery
 from sqlalchemy import select
 
 from hub.alerts import dispatch, jobs
-from hub.alerts.models import OutboxEntry
+from hub.outbox import OutboxEntry
 from hub.errors import ValidationFailed
 from hub.extensions import db
 from tests import factories as f

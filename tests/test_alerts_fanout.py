@@ -13,7 +13,8 @@ from sqlalchemy import delete, func, select
 
 from hub.accounts.models import group_members
 from hub.alerts import jobs, services
-from hub.alerts.models import Notification, OutboxEntry
+from hub.alerts.models import Notification
+from hub.outbox import OutboxEntry
 from hub.extensions import db
 from hub.intel.audience import resolve_audience
 from hub.intel.manage import revoke, widen

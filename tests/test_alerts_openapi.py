@@ -41,7 +41,7 @@ def test_every_alerts_route_is_documented_with_exactly_its_methods(app):
     documented = {path: {m for m in spec if m != "parameters"} for path, spec in alerts_openapi_paths().items()}
     served: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.startswith("alerts_api."):
+        if rule.endpoint.startswith("api.alerts."):
             path = re.sub(r"<(?:int:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
             served.setdefault(path, set()).update(m.lower() for m in rule.methods - {"HEAD", "OPTIONS"})
     assert served == documented

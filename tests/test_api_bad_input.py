@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 
 from hub.accounts import services as accounts
 from hub.accounts.models import ApiToken
-from hub.alerts.models import OutboxEntry
+from hub.outbox import OutboxEntry
 from hub.audit import AuditEvent
 from hub.extensions import db
 from hub.intel.models import AudienceGrant, Observable, SharedItem, StixVersion
-from hub.intel.tlp import TLP
+from hub.tlp import TLP
 from tests.factories import indicator
 
 TLP2_AMBER = TLP.amber.marking_id

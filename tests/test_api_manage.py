@@ -6,7 +6,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from hub.alerts.models import OutboxEntry
+from hub.outbox import OutboxEntry
 from hub.audit import events_for_org
 from hub.extensions import db
 from hub.intel.models import SharedItem

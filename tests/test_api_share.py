@@ -8,11 +8,11 @@ import pytest
 import stix2
 from sqlalchemy import func, select
 
-from hub.alerts.models import OutboxEntry
+from hub.outbox import OutboxEntry
 from hub.audit import AuditEvent
 from hub.extensions import db
 from hub.intel.models import StixVersion
-from hub.intel.tlp import LEGACY_MARKING_IDS, TLP, TLP2_MARKING_IDS
+from hub.tlp import LEGACY_MARKING_IDS, TLP, TLP2_MARKING_IDS
 from tests.factories import indicator
 
 # A non-TLP marking (e.g. a copyright statement) that an object may reference besides its TLP.

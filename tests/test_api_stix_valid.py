@@ -8,7 +8,7 @@ import pytest
 import stix2
 from stix2validator import ValidationOptions, validate_instance, validate_parsed_json
 
-from hub.intel.tlp import TLP, TLP2_MARKING_IDS, marking_definition
+from hub.tlp import TLP, TLP2_MARKING_IDS, marking_definition
 from tests.factories import indicator
 
 OPTIONS = ValidationOptions(version="2.1")

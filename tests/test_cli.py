@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from hub.accounts.models import ApiToken, Organisation, OrgKind, Role, SharingGroup, User
+from hub.accounts.models import ApiToken, Organisation, SharingGroup, User
+
+from hub.principal import OrgKind, Role
 from hub.accounts.services import authenticate
 from hub.demo import DEMO_PASSWORD
 from hub.extensions import db

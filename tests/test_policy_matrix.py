@@ -22,7 +22,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from hub.accounts import services as accounts
-from hub.accounts.models import Role, User
+from hub.accounts.models import User
+from hub.principal import Role
 from hub.errors import NotFound, ValidationFailed
 from hub.extensions import db
 from hub.intel import reads
@@ -30,7 +31,7 @@ from hub.intel.audience import resolve_audience
 from hub.intel.ingest import share_objects
 from hub.intel.manage import revoke
 from hub.intel.models import SharedItem
-from hub.intel.tlp import TLP
+from hub.tlp import TLP
 from hub.principal import Principal
 from tests import factories
 from tests.policy_oracle import (

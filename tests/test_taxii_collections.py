@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from hub.intel.tlp import TLP
+from hub.tlp import TLP
 from hub.taxii.collections import collection_uuid
 from tests.factories import indicator
 

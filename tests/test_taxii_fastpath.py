@@ -20,7 +20,7 @@ from stix2validator import ValidationOptions, validate_instance
 
 from hub.intel import fastpath, observables
 from hub.intel.ingest import prepare_object
-from hub.intel.tlp import TLP, TLP2_MARKING_IDS
+from hub.tlp import TLP, TLP2_MARKING_IDS
 
 SETTINGS = settings(max_examples=350, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 VALIDATOR = ValidationOptions(version="2.1")

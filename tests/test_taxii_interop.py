@@ -25,7 +25,7 @@ from stix2.datastore.taxii import TAXIICollectionSource, TAXIICollectionStore
 from taxii2client.exceptions import AccessError
 from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
 
-from hub.intel.tlp import TLP
+from hub.tlp import TLP
 
 ROOT = Path(__file__).resolve().parent.parent
 PORTS = range(5160, 5170)

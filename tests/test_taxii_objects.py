@@ -14,7 +14,7 @@ from stix2validator import ValidationOptions, validate_instance
 
 from hub.audit import AuditEvent
 from hub.extensions import db
-from hub.intel.tlp import TLP
+from hub.tlp import TLP
 from hub.taxii.filters import parse_timestamp_us, version_string
 from tests.factories import indicator
 

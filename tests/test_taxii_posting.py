@@ -6,11 +6,11 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from hub.alerts.models import OutboxEntry
+from hub.outbox import OutboxEntry
 from hub.audit import AuditEvent
 from hub.extensions import db
 from hub.intel.models import AudienceGrant, Observable, SharedItem, StixVersion
-from hub.intel.tlp import TLP, marking_definition
+from hub.tlp import TLP, marking_definition
 from tests.factories import indicator
 
 GREEN = [TLP.green.marking_id]

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from hub.accounts import services as accounts
 from hub.accounts.models import ApiToken
 from hub.extensions import db
-from hub.intel.tlp import TLP
+from hub.tlp import TLP
 from tests.factories import indicator
 
 MEDIA_TYPE = "application/taxii+json;version=2.1"

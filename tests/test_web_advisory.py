@@ -8,7 +8,7 @@ import pytest
 from stix2validator import ValidationOptions, validate_instance
 
 from hub.intel import reads
-from hub.intel.tlp import TLP
+from hub.tlp import TLP
 from hub.principal import Principal
 
 

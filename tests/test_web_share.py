@@ -9,7 +9,7 @@ from stix2patterns.pattern import Pattern
 from stix2validator import ValidationOptions, validate_instance
 
 from hub.intel import reads
-from hub.intel.tlp import TLP
+from hub.tlp import TLP
 from hub.principal import Principal
 
 

@@ -1,37 +1,20 @@
 """Who is who: organisations, their users, sharing groups and API tokens."""
 from __future__ import annotations
 
-import enum
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import BigInteger, Boolean, DateTime, Enum, ForeignKey, String, Table, Column
+from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, String, Table, Column
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from hub.db import UTCDateTime, utcnow
 from hub.extensions import db
+from hub.principal import OrgKind, Role
 
 # Identities of member organisations are derived from their slug, so every export of the same
 # organisation names the same STIX identity.
 IDENTITY_NAMESPACE = uuid.UUID("6d1c3f0e-6a8e-4f0e-9a59-2f3b8c0a9b11")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class OrgKind(str, enum.Enum):
-    hospital = "hospital"
-    national_cert = "national_cert"
-    law_enforcement = "law_enforcement"
-    vendor = "vendor"
-    peer_hub = "peer_hub"
-
-
-class Role(str, enum.Enum):
-    admin = "admin"
-    analyst = "analyst"
-    viewer = "viewer"
 
 
 group_members = Table(
@@ -52,7 +35,7 @@ class Organisation(db.Model):
     country: Mapped[str] = mapped_column(String(2))
     # IANA zone: NIS2 deadlines are shown, and monthly ones computed, in the organisation's time.
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     users: Mapped[list["User"]] = relationship(back_populates="org")
     groups: Mapped[list["SharingGroup"]] = relationship(
@@ -83,7 +66,7 @@ class User(UserMixin, db.Model):
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     org: Mapped[Organisation] = relationship(back_populates="users")
 
@@ -112,7 +95,7 @@ class SharingGroup(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     orgs: Mapped[list[Organisation]] = relationship(
         secondary=group_members, back_populates="groups"
@@ -128,8 +111,8 @@ class ApiToken(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str] = mapped_column(String(100), default="")
     prefix: Mapped[str] = mapped_column(String(12))
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_used: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
     user: Mapped[User] = relationship()

@@ -244,6 +244,19 @@ def create_token(user: User, label: str = "") -> str:
     return token
 
 
+# The schemes a token may come under: Bearer (RFC 6750), and Token, which some TAXII clients send.
+TOKEN_SCHEMES = ("bearer", "token")
+
+
+def principal_from_authorization(header: str, *, channel: str = "api") -> Principal | None:
+    """Who an `Authorization: Bearer|Token <API token>` header acts for, or None."""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() not in TOKEN_SCHEMES:
+        return None
+    user = user_for_token(token.strip(), channel=channel)
+    return Principal.of(user) if user is not None else None
+
+
 def user_for_token(token: str, *, channel: str = "api") -> User | None:
     """The active user a token belongs to, or None; the use is audited."""
     if not token or not token.startswith(TOKEN_PREFIX):
@@ -255,8 +268,6 @@ def user_for_token(token: str, *, channel: str = "api") -> User | None:
         return None
     now = utcnow()
     last_used = api_token.last_used
-    if last_used is not None and last_used.tzinfo is None:
-        last_used = last_used.replace(tzinfo=timezone.utc)
     # One audit row per token per minute of use: a SIEM polling TAXII would otherwise pay a
     # database commit on every page and flood the owner's log with identical lines.
     if last_used is None or now - last_used >= TOKEN_USE_AUDIT_WINDOW:

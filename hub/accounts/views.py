@@ -33,13 +33,13 @@ from hub.accounts.forms import (
 from hub.accounts.models import ApiToken, User
 from hub.errors import NotFound, ValidationFailed
 from hub.extensions import db, limiter, login_manager
-from hub.principal import Principal
-from hub.web.errors import register_error_pages
-from hub.web.security import add_security_headers
+from hub.accounts.audit_log import audit_rows
+from hub.errors import Forbidden
+from hub.principal import Principal, current_principal
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
-bp.after_request(add_security_headers)
-register_error_pages(bp)
+
+AUDIT_PAGE = 50
 
 # The password was right, the TOTP code is still due: who, since when, where to go next.
 PENDING_SECOND_FACTOR = "pending_second_factor"
@@ -94,7 +94,7 @@ def safe_next(target: str | None) -> str | None:
 
 
 def _after_login_url(target: str | None) -> str:
-    return safe_next(target) or url_for("web.items")
+    return safe_next(target) or url_for("intel.items")
 
 
 def _record_failed_login(email: str, reason: str) -> None:
@@ -292,3 +292,22 @@ def _attach(form, error: ValidationFailed, fields: dict) -> None:
     for detail in error.details or [{"error": error.message}]:
         field = fields.get(detail.get("field")) or next(iter(fields.values()))
         field.errors = [*field.errors, detail.get("error") or error.message]
+
+
+@bp.get("/audit")
+@login_required
+def audit_log():
+    principal = current_principal()
+    if not principal.is_admin:
+        raise Forbidden("only your organisation's admins read its audit log")
+    before = request.args.get("before_id", "")
+    if before and not before.isdigit():
+        raise ValidationFailed("invalid page", [{"field": "before_id", "error": "not a page of this log"}])
+    events = audit.events_for_org(principal.org_id, limit=AUDIT_PAGE + 1,
+                                  before_id=int(before) if before else None)
+    more = len(events) > AUDIT_PAGE
+    events = events[:AUDIT_PAGE]
+    rows = audit_rows(events)
+    older_url = url_for(".audit_log", before_id=events[-1].id) if more else None
+    return render_template("accounts/audit.html", rows=rows, older_url=older_url)
+

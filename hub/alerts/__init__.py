@@ -1,22 +1,17 @@
-"""Alerts: the transactional outbox written with every sharing act, and its fan-out.
+"""Alerts: subscriptions, the fan-out of outbox entries to recipients, and their deliveries.
 
-`init_app` wires the feature into the application: the after-commit queueing of outbox
-entries, the REST routes, the pages and the `flask alerts` commands.
+`init_app` wires the feature's non-HTTP parts into the application: the after-commit queueing
+of outbox entries and the `flask alerts` commands (its REST routes and pages are registered by
+the shells like every feature's).
 """
 from __future__ import annotations
 
 from flask import Flask
 
+from hub.alerts import dispatch
+from hub.alerts.cli import alerts_cli
+
 
 def init_app(app: Flask) -> None:
-    from hub.alerts import dispatch
-    from hub.alerts.cli import alerts_cli
-    from hub.alerts.views import bp as api_bp
-    from hub.alerts.web import bp as web_bp
-    from hub.extensions import csrf
-
     dispatch.init_app(app)
-    app.register_blueprint(api_bp)
-    csrf.exempt(api_bp)  # bearer tokens, not cookies
-    app.register_blueprint(web_bp)
     app.cli.add_command(alerts_cli)

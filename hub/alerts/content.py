@@ -15,7 +15,7 @@ from flask import current_app
 from hub.intel.models import SharedItem
 from hub.intel.reads import is_expired
 from hub.intel.store import load_json
-from hub.intel.tlp import TLP
+from hub.tlp import TLP
 
 CONTENT_WITHHELD_TLPS = (TLP.red, TLP.amber_strict)
 DESCRIPTION_LIMIT = 1000

@@ -18,7 +18,9 @@ from flask import current_app
 from sqlalchemy import Select, and_, or_, select, tuple_, update
 from sqlalchemy.orm import aliased, joinedload
 
-from hub.accounts.models import Organisation, User, utcnow
+from hub.accounts.models import Organisation, User
+
+from hub.db import utcnow
 from hub.alerts import dispatch
 from hub.alerts.content import AlertContent, alert_content, webhook_body
 from hub.alerts.mail import MailFailed, MailSender, alert_message, digest_message

@@ -20,7 +20,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from hub.alerts.models import OutboxEntry
+from hub.outbox import OutboxEntry
 
 log = logging.getLogger(__name__)
 

@@ -18,17 +18,19 @@ from typing import NamedTuple
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import aliased
 
-from hub.accounts.models import Organisation, User, utcnow
-from hub.alerts.bulk import id_chunks, id_in, insert_rows
+from hub.accounts.models import Organisation, User
+
+from hub.db import utcnow
+from hub.db import id_chunks, id_in, insert_rows
 from hub.alerts.filters import ADVISORY_MARKERS, Filters, ItemFacts, load_filters, matches
-from hub.alerts.models import Delivery, Notification, OutboxEntry, Subscription
+from hub.alerts.models import Delivery, Notification, Subscription
+from hub.outbox import FOLLOW_UP_EVENTS, OutboxEntry, names
 from hub.extensions import db
 from hub.intel.models import Observable, SharedItem, StixVersion
 from hub.intel.store import load_json
 from hub.policy import Reader, readable_items_for
 
 # Events that concern whoever already heard of the item, whatever their filters say (rule 9).
-FOLLOW_UP_EVENTS = ("updated", "revoked", "expired")
 EXTERNAL_CHANNELS = ("email", "webhook")
 
 
@@ -207,7 +209,7 @@ def fan_out(entry_id: int) -> FanOutResult:
     chosen = [
         c for c in candidates
         if matches(c.filters, facts, c.org_id)
-        or (entry.event in FOLLOW_UP_EVENTS and heard.before(c))
+        or (entry.event in names(FOLLOW_UP_EVENTS) and heard.before(c))
     ]
     user_scope = [c.id for c in chosen if c.scope == "user"]
     org_scope = [c.id for c in chosen if c.scope == "org"]

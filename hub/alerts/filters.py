@@ -28,11 +28,11 @@ from functools import lru_cache
 
 import orjson
 
-from hub.accounts.models import OrgKind
-from hub.alerts.models import EVENTS
+from hub.principal import OrgKind
+from hub.outbox import ITEM_EVENTS, names
 from hub.errors import ValidationFailed
 from hub.intel.observables import HASH_LENGTHS
-from hub.intel.tlp import TLP
+from hub.tlp import TLP
 
 OBSERVABLE_KINDS = ("ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr", *HASH_LENGTHS)
 ADVISORY_MARKERS = frozenset({"advisory", "vulnerability", "csaf"})
@@ -136,7 +136,7 @@ def parse_filters(raw) -> Filters:
         )
     values: dict = {}
     if "events" in raw:
-        values["events"] = _strings("events", raw["events"], EVENTS)
+        values["events"] = _strings("events", raw["events"], names(ITEM_EVENTS))
     if "types" in raw:
         values["types"] = _strings("types", raw["types"])
     if "observable_types" in raw:

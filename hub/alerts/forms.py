@@ -6,10 +6,10 @@ from wtforms import BooleanField, RadioField, SelectChoice, SelectField, SelectM
 from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from hub.accounts.models import OrgKind
+from hub.principal import OrgKind
 from hub.alerts.filters import OBSERVABLE_KINDS
-from hub.alerts.models import EVENTS
-from hub.intel.tlp import TLP
+from hub.outbox import ITEM_EVENTS
+from hub.tlp import TLP
 
 
 class CheckboxList(SelectMultipleField):
@@ -37,7 +37,7 @@ class SubscriptionForm(FlaskForm):
     scope = SelectField("For", default="user", choices=[
         SelectChoice("user", "Me"), SelectChoice("org", "My whole organisation (admins)"),
     ])
-    events = CheckboxList("Events (none ticked: all)", choices=[SelectChoice(e, e) for e in EVENTS])
+    events = CheckboxList("Events (none ticked: all)", choices=[SelectChoice(e.value, e.value) for e in ITEM_EVENTS])
     types = StringField("STIX types, comma-separated (e.g. indicator, report)")
     observable_types = CheckboxList("Indicators naming", choices=[SelectChoice(k, k) for k in OBSERVABLE_KINDS])
     advisories = BooleanField("Advisories only")

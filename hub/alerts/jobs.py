@@ -1,4 +1,4 @@
-"""The work behind each alert task (workers/tasks.py is a thin shell around these).
+"""Queued and periodic alert work: fan-out batches, the sweeper, expiries and digests.
 
 Each job re-reads the database and is safe to run twice; the broker only says "look now".
 """
@@ -10,13 +10,11 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import exists, not_, select
 
-from hub.accounts.models import utcnow
+from hub.db import datetime_to_us, utcnow
 from hub.alerts import delivery, dispatch, fanout
-from hub.alerts.bulk import insert_ignoring_duplicates
-from hub.alerts.models import OutboxEntry
+from hub.outbox import Event, OutboxEntry, announce_once_each
 from hub.extensions import db
 from hub.intel.models import SharedItem
-from hub.intel.store import datetime_to_us
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +29,6 @@ def fan_out_entries(entry_ids: list[int]) -> int:
         written += result.notifications
         dispatch.enqueue_deliveries(result.ready_delivery_ids)
     return written
-
-
-def deliver(delivery_ids: list[int]) -> None:
-    delivery.deliver(delivery_ids)
 
 
 def sweep() -> tuple[int, int]:
@@ -83,7 +77,6 @@ def emit_expiries() -> int:
     for row in rows:
         valid_until_us = datetime_to_us(row.valid_until)
         values.append({
-            "event": "expired",
             "item_id": row.id,
             "version_id": row.latest_version_id,
             "created": now,
@@ -91,11 +84,9 @@ def emit_expiries() -> int:
             # Expired before it was shared: recorded as announced, nobody is alerted.
             "dispatched_at": now if valid_until_us <= row.first_added_us else None,
         })
-    inserted = db.session.execute(
-        insert_ignoring_duplicates(OutboxEntry).returning(OutboxEntry.id, OutboxEntry.dispatched_at), values
-    ).all()
+    inserted = announce_once_each(Event.expired, values)
     db.session.commit()
-    to_fan_out = sorted(row.id for row in inserted if row.dispatched_at is None)
+    to_fan_out = sorted(entry_id for entry_id, dispatched_at in inserted if dispatched_at is None)
     dispatch.enqueue_fan_outs(to_fan_out)
     return len(to_fan_out)
 

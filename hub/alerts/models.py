@@ -8,41 +8,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.accounts.models import Organisation, User, utcnow
+from hub.accounts.models import Organisation, User
+
+from hub.db import BigId, UTCDateTime, utcnow
 from hub.extensions import db
-from hub.intel.models import BigId, SharedItem
+from hub.outbox import OutboxEntry
+from hub.intel.models import SharedItem
 from hub.secrets_at_rest import EncryptedText
 
-EVENTS = ("shared", "updated", "revoked", "expired", "widened", "sighted")
 CHANNELS = ("in_app", "email", "webhook")
 MODES = ("immediate", "hourly", "daily")
 SCOPES = ("user", "org")
 DELIVERY_STATUSES = ("pending", "sending", "retrying", "delivered", "dead", "cancelled", "digest")
-
-
-class OutboxEntry(db.Model):
-    __tablename__ = "outbox_entry"
-    __table_args__ = (
-        Index("ix_outbox_entry_pending", "dispatched_at", "id"),
-        Index("ix_outbox_entry_item_id_event", "item_id", "event"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    event: Mapped[str] = mapped_column(String(20))  # shared, updated, revoked, expired, widened
-    item_id: Mapped[int] = mapped_column(ForeignKey("shared_item.id", ondelete="CASCADE"))
-    version_id: Mapped[int | None] = mapped_column(ForeignKey("stix_version.id"))
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    # Set by the fan-out once every recipient's notification exists; the sweeper re-enqueues
-    # rows left unset (broker or worker was down).
-    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Events that must happen once (an item's expiry) carry a key the database keeps unique,
-    # so two sweeps racing each other still write one row.
-    once_key: Mapped[str | None] = mapped_column(String(100), unique=True)
-
-    item: Mapped[SharedItem] = relationship()
 
 
 class Subscription(db.Model):
@@ -67,8 +47,8 @@ class Subscription(db.Model):
     secret: Mapped[str | None] = mapped_column(EncryptedText)
     filters: Mapped[str] = mapped_column(Text, default="{}")
     mode: Mapped[str] = mapped_column(String(10), default="immediate")
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_digest_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()
     org: Mapped[Organisation] = relationship()
@@ -90,8 +70,8 @@ class Notification(db.Model):
     outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox_entry.id", ondelete="CASCADE"))
     item_id: Mapped[int] = mapped_column(ForeignKey("shared_item.id", ondelete="CASCADE"))
     event: Mapped[str] = mapped_column(String(20))
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     item: Mapped[SharedItem] = relationship()
 
@@ -128,13 +108,13 @@ class Delivery(db.Model):
     status: Mapped[str] = mapped_column(String(12))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # A worker owns a delivery in `sending` until then; after it (the worker died), the sweeper
     # hands it to another.
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     subscription: Mapped[Subscription] = relationship()
     outbox: Mapped[OutboxEntry] = relationship()

@@ -6,16 +6,15 @@ hub/api/openapi.py can merge them: `paths.update(alerts_openapi_paths())`,
 """
 from __future__ import annotations
 
-from hub.accounts.models import OrgKind
+from hub.principal import OrgKind
 from hub.alerts.filters import OBSERVABLE_KINDS
-from hub.alerts.models import CHANNELS, DELIVERY_STATUSES, EVENTS, MODES, SCOPES
+from hub.alerts.models import CHANNELS, DELIVERY_STATUSES, MODES, SCOPES
+from hub.outbox import CASE_EVENTS, ITEM_EVENTS, REMINDER_EVENTS, names
 from hub.alerts.services import DEFAULT_PAGE, MAX_PAGE
-from hub.intel.tlp import TLP
+from hub.tlp import TLP
 
 # NIS2 deadline reminders ride the alert system too (hub/incidents/reminders.py).
-REMINDER_EVENTS = tuple(f"nis2_{s}" for s in ("early_warning", "notification", "intermediate", "progress", "final"))
 # Case activity rings the hospital's and the liaison's bells (hub/incidents/notify.py); in-app only.
-CASE_EVENTS = ("case_opened", "case_message", "case_status")
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _TLPS = [t.value for t in TLP]
@@ -59,7 +58,7 @@ FILTERS_SCHEMA = {
                    "decided by the sharing policy, whatever the filters say. Whoever was already "
                    "alerted about an item is told when it is updated, revoked or expires.",
     "properties": {
-        "events": {**_strings(EVENTS), "description": "Events to be told about (default: all)."},
+        "events": {**_strings(names(ITEM_EVENTS)), "description": "Events to be told about (default: all)."},
         "types": {**_strings(), "description": "STIX object types, e.g. indicator, report."},
         "observable_types": {**_strings(OBSERVABLE_KINDS),
                              "description": "Items naming an observable of these kinds."},
@@ -124,7 +123,7 @@ DELIVERY = {
     "properties": {
         "id": {"type": "integer"},
         "delivery_id": {"type": "string", "description": "The webhook's delivery_id, the same on every retry."},
-        "event": {"type": "string", "enum": list(EVENTS) + list(REMINDER_EVENTS)},
+        "event": {"type": "string", "enum": list(names(ITEM_EVENTS + REMINDER_EVENTS))},
         "object_id": {"type": "string"},
         "channel": {"type": "string", "enum": ["email", "webhook"]},
         "status": {"type": "string", "enum": list(DELIVERY_STATUSES),
@@ -145,7 +144,7 @@ NOTIFICATION = {
     "additionalProperties": False,
     "properties": {
         "id": {"type": "integer"},
-        "event": {"type": "string", "enum": list(EVENTS) + list(REMINDER_EVENTS) + list(CASE_EVENTS),
+        "event": {"type": "string", "enum": list(names(ITEM_EVENTS + REMINDER_EVENTS + CASE_EVENTS)),
                   "description": "nis2_* events are NIS2 deadline reminders (in-app and e-mail only); "
                                  "case_* events are law-enforcement case activity (in-app only)."},
         "object_id": {"type": "string"},
@@ -159,7 +158,7 @@ WEBHOOK_BODY = {
     "required": ["event", "object_id", "tlp", "link", "delivery_id"],
     "additionalProperties": False,
     "properties": {
-        "event": {"type": "string", "enum": list(EVENTS)},
+        "event": {"type": "string", "enum": list(names(ITEM_EVENTS))},
         "object_id": {"type": "string"},
         "tlp": {"type": "string", "enum": _TLPS},
         "object": {"type": "object", "description": "The STIX 2.1 object; absent for RED and AMBER+STRICT."},
@@ -295,7 +294,7 @@ def alerts_openapi_webhooks() -> dict:
                     {"name": "X-Hub-Signature", "in": "header", "required": True,
                      "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"}},
                     {"name": "X-Hub-Event", "in": "header", "required": True,
-                     "schema": {"type": "string", "enum": list(EVENTS)}},
+                     "schema": {"type": "string", "enum": list(names(ITEM_EVENTS))}},
                     {"name": "X-Hub-Delivery", "in": "header", "required": True, "schema": {"type": "string"}},
                 ],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": WEBHOOK_BODY}}},

@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from hub import audit
-from hub.accounts.models import utcnow
+from hub.db import utcnow
 from hub.alerts import delivery as deliveries
 from hub.alerts.filters import dump_filters, load_filters, parse_filters
 from hub.alerts.models import CHANNELS, MODES, SCOPES, Delivery, Notification, Subscription

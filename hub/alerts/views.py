@@ -1,115 +1,157 @@
-"""REST API v1 for alerts: subscriptions, notifications, deliveries. Parse, call, answer."""
+"""Pages: the notification list behind the bell, subscriptions, and their deliveries."""
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 
 from hub.alerts import services
+from hub.alerts.forms import ConfirmForm, SubscriptionForm
 from hub.alerts.models import DELIVERY_STATUSES
-from hub.api.errors import ApiError
-from hub.api.views import json_body, page_limit, token_required
+from hub.errors import HubError, ValidationFailed
+from hub.principal import current_principal
 
-bp = Blueprint("alerts_api", __name__, url_prefix="/api/v1", template_folder="templates")
-
-
-def _limit() -> int:
-    return page_limit(services.DEFAULT_PAGE, services.MAX_PAGE)
+bp = Blueprint("alerts", __name__, url_prefix="/alerts", template_folder="templates")
 
 
-def _flag(name: str) -> bool:
-    value = request.args.get(name, "").strip().lower()
-    if value in ("", "0", "false", "no"):
-        return False
-    if value in ("1", "true", "yes"):
-        return True
-    raise ApiError(400, f"invalid {name}", [{"field": name, "value": value, "error": "1 or 0"}])
+@bp.app_context_processor
+def _bell():
+    """`alerts_unread_count()` for any template (the bell in the top bar); asked only when used."""
+
+    def alerts_unread_count() -> int:
+        if not current_user.is_authenticated:
+            return 0
+        return services.unread_count(current_principal())
+
+    return {"alerts_unread_count": alerts_unread_count}
 
 
-@bp.post("/subscriptions")
-@token_required
-def create_subscription():
-    body = json_body()
-    unknown = sorted(set(body) - {"channel", "target", "secret", "filters", "mode", "scope"})
-    if unknown:
-        raise ApiError(422, "unknown fields", [{"field": key, "error": "not a subscription field"} for key in unknown])
-    if "channel" not in body:
-        raise ApiError(422, "missing channel", [{"field": "channel", "error": "in_app, email or webhook"}])
-    created = services.create_subscription(
-        g.principal,
-        channel=body["channel"],
-        target=body.get("target"),
-        secret=body.get("secret"),
-        filters=body.get("filters") or {},
-        mode=body.get("mode", "immediate"),
-        scope=body.get("scope", "user"),
-    )
-    answer = {"id": created.subscription.id}
-    if created.generated_secret:
-        answer["secret"] = created.generated_secret
-    return jsonify(answer), 201
+@bp.get("/")
+@login_required
+def notifications():
+    unread_only = request.args.get("unread") == "1"
+    page = services.list_notifications(current_principal(), unread_only=unread_only,
+                                       cursor=request.args.get("cursor") or None)
+    next_url = url_for(".notifications", cursor=page.next_cursor, **({"unread": "1"} if unread_only else {})) \
+        if page.next_cursor else None
+    return render_template("alerts/notifications.html", rows=page.rows, unread_only=unread_only,
+                           next_url=next_url, form=ConfirmForm())
+
+
+@bp.get("/<int:notification_id>")
+@login_required
+def open_notification(notification_id: int):
+    """Follow a notification to its item, marking it read on the way."""
+    notification = services.mark_read(current_principal(), notification_id)
+    if notification.item.stix_type == "incident":
+        return redirect(url_for("incidents.detail", stix_id=notification.item.stix_id))
+    return redirect(url_for("intel.item_detail", stix_id=notification.item.stix_id))
+
+
+@bp.post("/<int:notification_id>/read")
+@login_required
+def mark_read(notification_id: int):
+    if ConfirmForm().validate_on_submit():
+        services.mark_read(current_principal(), notification_id)
+    return redirect(request.referrer if _same_site(request.referrer) else url_for(".notifications"))
+
+
+@bp.post("/read-all")
+@login_required
+def mark_all_read():
+    if ConfirmForm().validate_on_submit():
+        marked = services.mark_all_read(current_principal())
+        flash(f"Marked {marked} notification{'s' if marked != 1 else ''} read.", "success")
+    return redirect(url_for(".notifications"))
+
+
+def _same_site(url: str | None) -> bool:
+    return bool(url) and url.startswith(request.host_url)
+
+
+def _render_subscriptions(form: SubscriptionForm, *, new_secret: str | None = None, status: int = 200):
+    principal = current_principal()
+    rows = [(s, services.describe_subscription(s), services.can_manage(principal, s))
+            for s in services.list_subscriptions(principal)]
+    return render_template("alerts/subscriptions.html", form=form, rows=rows, new_secret=new_secret,
+                           confirm=ConfirmForm()), status
 
 
 @bp.get("/subscriptions")
-@token_required
-def list_subscriptions():
-    return jsonify({"subscriptions": [
-        services.describe_subscription(s) for s in services.list_subscriptions(g.principal)
-    ]})
+@login_required
+def subscriptions():
+    return _render_subscriptions(SubscriptionForm())
+
+
+@bp.post("/subscriptions")
+@login_required
+def create_subscription():
+    form = SubscriptionForm()
+    if not form.validate_on_submit():
+        return _render_subscriptions(form, status=400)
+    channel = form.channel.data
+    try:
+        created = services.create_subscription(
+            current_principal(),
+            channel=channel,
+            target=(form.target.data or "").strip() or None if channel != "in_app" else None,
+            secret=(form.secret.data or None) if channel == "webhook" else None,
+            filters=form.filters(),
+            mode=form.mode.data,
+            scope=form.scope.data if current_user.is_admin else "user",
+        )
+    except ValidationFailed as error:
+        form.show_errors(error.details)
+        return _render_subscriptions(form, status=422)
+    except HubError as error:
+        flash(error.message, "error")
+        return _render_subscriptions(form, status=error.status)
+    if created.generated_secret:
+        # Shown in this response only: never stored in a cookie, never shown again.
+        return _render_subscriptions(SubscriptionForm(formdata=None), new_secret=created.generated_secret)
+    flash("Subscription saved.", "success")
+    return redirect(url_for(".subscriptions"))
+
+
+@bp.post("/subscriptions/<int:subscription_id>/delete")
+@login_required
+def delete_subscription(subscription_id: int):
+    if ConfirmForm().validate_on_submit():
+        services.delete_subscription(current_principal(), subscription_id)
+        flash("Subscription deleted.", "success")
+    return redirect(url_for(".subscriptions"))
 
 
 @bp.get("/subscriptions/<int:subscription_id>")
-@token_required
-def get_subscription(subscription_id: int):
-    return jsonify(services.describe_subscription(services.get_subscription(g.principal, subscription_id)))
-
-
-@bp.delete("/subscriptions/<int:subscription_id>")
-@token_required
-def delete_subscription(subscription_id: int):
-    services.delete_subscription(g.principal, subscription_id)
-    return "", 204
-
-
-@bp.get("/subscriptions/<int:subscription_id>/deliveries")
-@token_required
-def list_deliveries(subscription_id: int):
-    status = request.args.get("status") or None
-    if status is not None and status not in DELIVERY_STATUSES:
-        raise ApiError(400, "invalid status", [{"field": "status", "value": status,
-                                                "error": "one of " + ", ".join(DELIVERY_STATUSES)}])
-    page = services.deliveries_of(g.principal, subscription_id, status=status, limit=_limit(),
-                                  cursor=request.args.get("cursor") or None)
-    return jsonify({"deliveries": [services.describe_delivery(d) for d in page.rows], "next": page.next_cursor})
+@login_required
+def subscription_detail(subscription_id: int):
+    principal = current_principal()
+    subscription = services.get_subscription(principal, subscription_id)
+    status = request.args.get("status") if request.args.get("status") in DELIVERY_STATUSES else None
+    page = services.deliveries_of(principal, subscription_id, status=status, cursor=request.args.get("cursor") or None)
+    next_url = url_for(".subscription_detail", subscription_id=subscription_id, cursor=page.next_cursor,
+                       **({"status": status} if status else {})) if page.next_cursor else None
+    return render_template(
+        "alerts/subscription_detail.html", subscription=subscription,
+        summary=services.describe_subscription(subscription), rows=page.rows, status=status,
+        statuses=DELIVERY_STATUSES, next_url=next_url, may_replay=services.can_manage(principal, subscription),
+        confirm=ConfirmForm(),
+    )
 
 
 @bp.post("/deliveries/<int:delivery_id>/replay")
-@token_required
+@login_required
 def replay_delivery(delivery_id: int):
-    delivery = services.replay_delivery(g.principal, delivery_id)
-    return jsonify(services.describe_delivery(delivery)), 202
-
-
-@bp.get("/notifications")
-@token_required
-def list_notifications():
-    page = services.list_notifications(g.principal, unread_only=_flag("unread"), limit=_limit(),
-                                       cursor=request.args.get("cursor") or None)
-    return jsonify({"notifications": [services.describe_notification(n) for n in page.rows],
-                    "next": page.next_cursor})
-
-
-@bp.get("/notifications/unread-count")
-@token_required
-def unread_count():
-    return jsonify({"unread": services.unread_count(g.principal)})
-
-
-@bp.post("/notifications/<int:notification_id>/read")
-@token_required
-def mark_read(notification_id: int):
-    return jsonify(services.describe_notification(services.mark_read(g.principal, notification_id)))
-
-
-@bp.post("/notifications/read-all")
-@token_required
-def mark_all_read():
-    return jsonify({"marked": services.mark_all_read(g.principal)})
+    back = request.form.get("subscription_id", type=int)
+    if ConfirmForm().validate_on_submit():
+        try:
+            delivery = services.replay_delivery(current_principal(), delivery_id)
+        except HubError as error:
+            if error.status == 404:
+                raise
+            flash(error.message, "error")
+        else:
+            flash("The delivery was queued again with a fresh set of attempts.", "success")
+            back = delivery.subscription_id
+    if back:
+        return redirect(url_for(".subscription_detail", subscription_id=back))
+    return redirect(url_for(".subscriptions"))

@@ -13,8 +13,9 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 
 from hub import audit
-from hub.accounts.models import Organisation, OrgKind
-from hub.alerts.models import OutboxEntry
+from hub.accounts.models import Organisation
+from hub.principal import OrgKind
+from hub.outbox import Event, announce
 from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.incidents.models import CaseMessage, CaseStatus, Incident, LawEnforcementCase
@@ -71,8 +72,7 @@ def grant_consent(principal: Principal, stix_id: str, org_slug: str) -> LawEnfor
         case.revoked_by_id, case.revoked_at = None, None
     db.session.flush()
     # The liaison may now read the report: announced like any widening of an audience.
-    db.session.add(OutboxEntry(event="widened", item_id=incident.item_id,
-                               version_id=incident.item.latest_version_id))
+    announce(Event.widened, incident.item_id, incident.item.latest_version_id)
     notify(incident, "case_opened", team_of(org.id))
     audit.record("consent_granted", principal, item=incident.item, org=org.slug, case=case.public_id)
     db.session.commit()

@@ -13,14 +13,15 @@ import os
 import tempfile
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, request
 from sqlalchemy import select
 
 from hub import audit
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.incidents.cases import get_case
-from hub.incidents.models import CustodyEvent, EvidenceFile
+from hub.accounts.models import Organisation, User
+from hub.incidents.models import CustodyEvent, EvidenceFile, LawEnforcementCase
 from hub.principal import Principal
 
 _CHUNK = 1024 * 1024
@@ -45,14 +46,12 @@ def _custody(principal: Principal, evidence: EvidenceFile, action: str, **detail
                                 detail=orjson.dumps(detail).decode()))
 
 
-UPLOAD_ENDPOINTS = ("incidents.case_evidence", "incidents_api.add_evidence")
+UPLOAD_ENDPOINTS = ("incidents.case_evidence", "api.incidents.add_evidence")
 
 
 def allow_evidence_uploads() -> None:
     """Evidence files may be larger than any other request body (HUB_EVIDENCE_MAX_BYTES); the
     exact limit is enforced while the file streams in."""
-    from flask import request
-
     if request.endpoint in UPLOAD_ENDPOINTS:
         request.max_content_length = current_app.config["HUB_EVIDENCE_MAX_BYTES"] + 64 * 1024
 
@@ -128,8 +127,6 @@ def open_evidence(principal: Principal, evidence_id: str) -> tuple[EvidenceFile,
 
 
 def _case_public_id(evidence: EvidenceFile) -> str:
-    from hub.incidents.models import LawEnforcementCase
-
     return db.session.get(LawEnforcementCase, evidence.case_id).public_id
 
 
@@ -147,8 +144,6 @@ def evidence_view(evidence: EvidenceFile) -> dict:
 
 
 def custody_view(event: CustodyEvent) -> dict:
-    from hub.accounts.models import Organisation, User
-
     return {"at": event.at.isoformat(), "action": event.action, "sha256": event.sha256,
             "evidence": db.session.get(EvidenceFile, event.evidence_id).public_id,
             "actor": db.session.get(User, event.actor_user_id).email,

@@ -11,12 +11,14 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.accounts.models import Organisation, User, utcnow
+from hub.accounts.models import Organisation, User
+
+from hub.db import BigId, UTCDateTime, enum_column, utcnow
 from hub.extensions import db
-from hub.intel.models import BigId, SharedItem, enum_column
+from hub.intel.models import SharedItem
 
 
 def new_public_id() -> str:
@@ -35,17 +37,17 @@ class Incident(db.Model):
     author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     title: Mapped[str] = mapped_column(String(300))
     attack_type: Mapped[str] = mapped_column(String(32))
-    detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # NIS2: set when the hospital marks the incident significant; the clocks run from here.
     significant: Mapped[bool] = mapped_column(Boolean, default=False)
-    aware_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    aware_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When the incident was handled (the final report's clock when it was still ongoing).
-    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # An intermediate report requested by the CSIRT, due then.
-    intermediate_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    intermediate_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revision_count: Mapped[int] = mapped_column(Integer, default=0)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     item: Mapped[SharedItem] = relationship(foreign_keys=[item_id])
     owner: Mapped[Organisation] = relationship(foreign_keys=[owner_org_id])
@@ -76,7 +78,7 @@ class IncidentRevision(db.Model):
     incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"))
     number: Mapped[int] = mapped_column(Integer)
     author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     data: Mapped[str] = mapped_column(Text)
     # The author confirmed that flagged free text may leave the hospital as written.
     personal_data_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -106,11 +108,11 @@ class LawEnforcementCase(db.Model):
     org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
     consent_active: Mapped[bool] = mapped_column(Boolean, default=True)
     granted_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
-    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status: Mapped[CaseStatus] = mapped_column(enum_column(CaseStatus, 24), default=CaseStatus.received)
-    status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     incident: Mapped[Incident] = relationship()
     org: Mapped[Organisation] = relationship()
@@ -130,7 +132,7 @@ class CaseMessage(db.Model):
     kind: Mapped[str] = mapped_column(String(20), default="message")  # message | info_request
     body: Mapped[str] = mapped_column(Text)
     personal_data_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     author: Mapped[User] = relationship()
 
@@ -146,7 +148,7 @@ class IncidentAdvice(db.Model):
     author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     kind: Mapped[str] = mapped_column(String(32), default="involve_law_enforcement")
     body: Mapped[str] = mapped_column(Text, default="")
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     org: Mapped[Organisation] = relationship()
 
@@ -161,7 +163,7 @@ class NisSubmission(db.Model):
     incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
     stage: Mapped[str] = mapped_column(String(20))
     submitted_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
-    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revision_number: Mapped[int] = mapped_column(Integer)
     snapshot: Mapped[str] = mapped_column(Text)
 
@@ -177,9 +179,9 @@ class NisReminder(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"))
     stage: Mapped[str] = mapped_column(String(20))
-    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    point_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    point_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class EvidenceFile(db.Model):
@@ -191,7 +193,7 @@ class EvidenceFile(db.Model):
     public_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_public_id)
     case_id: Mapped[int] = mapped_column(ForeignKey("law_enforcement_case.id"), index=True)
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
-    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(127), default="application/octet-stream")
     size: Mapped[int] = mapped_column(Integer)
@@ -210,7 +212,7 @@ class CustodyEvent(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("law_enforcement_case.id"))
     evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence_file.id"))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     actor_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     actor_org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     action: Mapped[str] = mapped_column(String(20))  # upload | download

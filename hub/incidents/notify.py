@@ -11,13 +11,15 @@ from datetime import datetime, timezone
 
 from sqlalchemy import select
 
-from hub.accounts.models import Role, User
-from hub.alerts.bulk import insert_rows
-from hub.alerts.models import Notification, OutboxEntry
+from hub.accounts.models import User
+
+from hub.principal import Role
+from hub.db import insert_rows
+from hub.alerts.models import Notification
+from hub.outbox import OutboxEntry, announce
 from hub.extensions import db
 from hub.incidents.models import Incident
 
-CASE_EVENTS = ("case_opened", "case_message", "case_status")
 
 
 def team_of(org_id: int) -> list[int]:
@@ -30,9 +32,8 @@ def notify(incident: Incident, event: str, user_ids: list[int], *, once_key: str
            now: datetime | None = None) -> OutboxEntry:
     """Record the event and ring these users' bells, in the current transaction."""
     now = now or datetime.now(timezone.utc)
-    entry = OutboxEntry(event=event, item_id=incident.item_id, version_id=incident.item.latest_version_id,
-                        dispatched_at=now, once_key=once_key)
-    db.session.add(entry)
+    entry = announce(event, incident.item_id, incident.item.latest_version_id, once_key=once_key,
+                     dispatched_at=now)
     db.session.flush()
     if user_ids:
         insert_rows(Notification, [{"user_id": user_id} for user_id in sorted(set(user_ids))],

@@ -14,7 +14,8 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from hub.alerts.bulk import insert_rows
+from hub.db import insert_rows
+from hub.alerts import dispatch
 from hub.alerts.fanout import recipient_key
 from hub.alerts.models import Delivery, Subscription
 from hub.extensions import db
@@ -23,7 +24,6 @@ from hub.incidents.models import Incident, NisReminder
 from hub.incidents.notify import notify, team_of
 from hub.incidents.services import _first_submissions, as_utc
 
-REMINDER_EVENTS = tuple(f"nis2_{stage.value}" for stage in nis2.Stage)
 
 
 def _latest_point_passed(stage: nis2.Stage, due_at: datetime, now: datetime) -> datetime | None:
@@ -31,6 +31,16 @@ def _latest_point_passed(stage: nis2.Stage, due_at: datetime, now: datetime) -> 
     that was down sends one reminder, not a burst of stale ones."""
     points = [p for p in [*nis2.reminder_points(stage, due_at), due_at] if p <= now]
     return max(points) if points else None
+
+
+TASK_NIS2_REMINDERS = "incidents.nis2_reminders"
+
+
+def send_and_queue_nis2_reminders() -> int:
+    """The periodic task: send what is due and queue its e-mail deliveries."""
+    delivery_ids = send_nis2_reminders()
+    dispatch.enqueue_deliveries(delivery_ids)
+    return len(delivery_ids)
 
 
 def send_nis2_reminders(now: datetime | None = None) -> list[int]:

@@ -16,7 +16,8 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import selectinload
 
 from hub import audit, policy
-from hub.accounts.models import Organisation, OrgKind, User
+from hub.accounts.models import Organisation, User
+from hub.principal import OrgKind
 from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.incidents import nis2, privacy, stix
@@ -33,7 +34,7 @@ from hub.intel import builders, observables
 from hub.intel.audience import Audience, resolve_audience
 from hub.intel.ingest import prepare_all, store_prepared
 from hub.intel.models import SharedItem
-from hub.intel.tlp import TLP
+from hub.tlp import TLP
 from hub.principal import Principal
 
 DEFAULT_PAGE = 50

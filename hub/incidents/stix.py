@@ -19,7 +19,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from hub.intel.tlp import TLP, TLP2_MARKING_IDS, marking_definition
+from hub.tlp import TLP, TLP2_MARKING_IDS, marking_definition
 
 INCIDENT_CORE_EXTENSION = "extension-definition--ef765651-680c-498d-9894-99799f2fa126"
 HUB_HEALTHCARE_EXTENSION = "extension-definition--5f0c1c8e-3a57-4d5e-9b0a-6c1f2d4e8a91"

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user, login_required
 
 from hub.accounts import services as accounts
-from hub.accounts.models import OrgKind
+from hub.principal import OrgKind
 from hub.errors import ValidationFailed
 from hub.incidents import cases, evidence, services, summaries
 from hub.incidents import dashboard as figures
@@ -15,15 +15,9 @@ from hub.incidents.fields import ATTACK_TYPES, IMPACT_FIGURES, SERVICES
 from hub.incidents.forms import IncidentForm
 from hub.incidents.models import CaseStatus
 from hub.incidents.nis2 import Stage
-from hub.principal import Principal
-from hub.web.errors import register_error_pages
+from hub.principal import current_principal
 
 bp = Blueprint("incidents", __name__, template_folder="templates")
-register_error_pages(bp)
-
-
-def _me() -> Principal:
-    return Principal.of(current_user)
 
 
 @bp.app_context_processor
@@ -47,7 +41,7 @@ def new():
     findings: list = []
     if form.validate_on_submit():
         try:
-            incident = services.file_incident(_me(), form.report(current_user.org.timezone))
+            incident = services.file_incident(current_principal(), form.report(current_user.org.timezone))
         except ValidationFailed as error:
             findings = form.show_errors(error.details)
         else:
@@ -60,7 +54,7 @@ def new():
 @bp.route("/incidents/<stix_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(stix_id: str):
-    me = _me()
+    me = current_principal()
     incident = services.get_incident(me, stix_id, channel="web")
     if incident.owner_org_id != me.org_id:
         abort(404)
@@ -84,16 +78,16 @@ def edit(stix_id: str):
 @login_required
 def index():
     page, next_cursor = services.list_incidents(
-        _me(), cursor=request.args.get("cursor") or None, attack_type=request.args.get("attack_type") or None)
-    services.record_incident_reads(_me(), page, "web")
-    rows = [services.incident_view(_me(), incident) for incident in page]
+        current_principal(), cursor=request.args.get("cursor") or None, attack_type=request.args.get("attack_type") or None)
+    services.record_incident_reads(current_principal(), page, "web")
+    rows = [services.incident_view(current_principal(), incident) for incident in page]
     return render_template("incidents/list.html", rows=rows, next_cursor=next_cursor)
 
 
 @bp.get("/incidents/<stix_id>")
 @login_required
 def detail(stix_id: str):
-    me = _me()
+    me = current_principal()
     incident = services.get_incident(me, stix_id, channel="web")
     view = services.incident_view(me, incident)
     law_enforcement = []
@@ -111,7 +105,7 @@ def detail(stix_id: str):
 @login_required
 def grant(stix_id: str):
     try:
-        cases.grant_consent(_me(), stix_id, request.form.get("org", ""))
+        cases.grant_consent(current_principal(), stix_id, request.form.get("org", ""))
         flash("Consent granted: the liaison now sees this incident as a case.", "success")
     except ValidationFailed as error:
         _refused(error)
@@ -121,7 +115,7 @@ def grant(stix_id: str):
 @bp.post("/incidents/<stix_id>/consents/<slug>/revoke")
 @login_required
 def revoke(stix_id: str, slug: str):
-    cases.revoke_consent(_me(), stix_id, slug)
+    cases.revoke_consent(current_principal(), stix_id, slug)
     flash("Consent revoked: the case is hidden from that organisation from now on.", "success")
     return _back(stix_id)
 
@@ -129,7 +123,7 @@ def revoke(stix_id: str, slug: str):
 @bp.post("/incidents/<stix_id>/significant")
 @login_required
 def significant(stix_id: str):
-    services.mark_significant(_me(), stix_id)
+    services.mark_significant(current_principal(), stix_id)
     flash("Marked significant: the NIS2 clocks run from the time of awareness.", "success")
     return _back(stix_id)
 
@@ -138,7 +132,7 @@ def significant(stix_id: str):
 @login_required
 def submit(stix_id: str, stage: str):
     try:
-        services.submit_nis_report(_me(), stix_id, stage)
+        services.submit_nis_report(current_principal(), stix_id, stage)
         flash(f"{Stage(stage).label} submitted.", "success")
     except ValidationFailed as error:
         _refused(error)
@@ -148,7 +142,7 @@ def submit(stix_id: str, stage: str):
 @bp.get("/incidents/<stix_id>/nis2/submissions/<public_id>")
 @login_required
 def submission(stix_id: str, public_id: str):
-    snapshot = services.submission_snapshot(_me(), stix_id, public_id)
+    snapshot = services.submission_snapshot(current_principal(), stix_id, public_id)
     if request.args.get("format") == "json":
         return Response(orjson.dumps(snapshot), mimetype="application/json", headers={
             "Content-Disposition": f"attachment; filename=nis2-{snapshot['stage']}-{public_id}.json"})
@@ -159,7 +153,7 @@ def submission(stix_id: str, public_id: str):
 @login_required
 def advise(stix_id: str):
     try:
-        services.give_advice(_me(), stix_id, request.form.get("body", ""))
+        services.give_advice(current_principal(), stix_id, request.form.get("body", ""))
         flash("Advice sent to the hospital.", "success")
     except ValidationFailed as error:
         _refused(error)
@@ -170,7 +164,7 @@ def advise(stix_id: str):
 @login_required
 def publish(stix_id: str):
     try:
-        summaries.publish_summary(_me(), stix_id, request.form.get("text", ""),
+        summaries.publish_summary(current_principal(), stix_id, request.form.get("text", ""),
                                   request.form.get("confirm_personal_data") == "y")
         flash("Anonymised summary published to the community.", "success")
     except ValidationFailed as error:
@@ -181,30 +175,30 @@ def publish(stix_id: str):
 @bp.get("/incidents/<stix_id>/stix")
 @login_required
 def bundle(stix_id: str):
-    schema = url_for("incidents_api.extension_schema", definition_id=services.stix.HUB_HEALTHCARE_EXTENSION,
+    schema = url_for("api.incidents.extension_schema", definition_id=services.stix.HUB_HEALTHCARE_EXTENSION,
                      _external=True)
-    return Response(orjson.dumps(services.incident_bundle(_me(), stix_id, schema)), mimetype="application/json",
+    return Response(orjson.dumps(services.incident_bundle(current_principal(), stix_id, schema)), mimetype="application/json",
                     headers={"Content-Disposition": f"attachment; filename={stix_id}.json"})
 
 
 @bp.get("/nis2")
 @login_required
 def nis_queue():
-    return render_template("incidents/nis2_queue.html", rows=services.nis_queue(_me()))
+    return render_template("incidents/nis2_queue.html", rows=services.nis_queue(current_principal()))
 
 
 @bp.get("/cases")
 @login_required
 def case_queue():
     status = request.args.get("status") or None
-    return render_template("incidents/cases.html", rows=cases.case_queue(_me(), status), status=status,
+    return render_template("incidents/cases.html", rows=cases.case_queue(current_principal(), status), status=status,
                            statuses=list(CaseStatus))
 
 
 @bp.get("/cases/<case_id>")
 @login_required
 def case(case_id: str):
-    me = _me()
+    me = current_principal()
     found = cases.get_case(me, case_id)
     return render_template("incidents/case.html", case=found, view=cases.case_view(me, found),
                            messages=cases.case_messages(me, case_id),
@@ -216,7 +210,7 @@ def case(case_id: str):
 @login_required
 def case_status(case_id: str):
     try:
-        cases.set_case_status(_me(), case_id, request.form.get("status", ""))
+        cases.set_case_status(current_principal(), case_id, request.form.get("status", ""))
     except ValidationFailed as error:
         _refused(error)
     return redirect(url_for(".case", case_id=case_id))
@@ -226,7 +220,7 @@ def case_status(case_id: str):
 @login_required
 def case_message(case_id: str):
     try:
-        cases.post_message(_me(), case_id, request.form.get("body", ""), request.form.get("kind", "message"),
+        cases.post_message(current_principal(), case_id, request.form.get("body", ""), request.form.get("kind", "message"),
                            request.form.get("confirm_personal_data") == "y")
     except ValidationFailed as error:
         _refused(error)
@@ -240,7 +234,7 @@ def case_evidence(case_id: str):
     try:
         if upload is None or not upload.filename:
             raise ValidationFailed("missing file", [{"field": "file", "error": "choose a file"}])
-        evidence.add_evidence(_me(), case_id, upload.filename, upload.stream, upload.mimetype,
+        evidence.add_evidence(current_principal(), case_id, upload.filename, upload.stream, upload.mimetype,
                               request.form.get("description", ""))
         flash("Evidence stored; its SHA-256 is in the custody log.", "success")
     except ValidationFailed as error:
@@ -251,7 +245,7 @@ def case_evidence(case_id: str):
 @bp.get("/evidence/<evidence_id>")
 @login_required
 def download(evidence_id: str):
-    return evidence.download_response(*evidence.open_evidence(_me(), evidence_id))
+    return evidence.download_response(*evidence.open_evidence(current_principal(), evidence_id))
 
 
 @bp.get("/summaries")
@@ -265,12 +259,12 @@ def summary_list():
 @bp.get("/dashboard")
 @login_required
 def dashboard():
-    data = figures.dashboard_figures(_me())
+    data = figures.dashboard_figures(current_principal())
     return render_template("incidents/dashboard.html", figures=data, charts=figures.charts_svg(data))
 
 
 @bp.get("/dashboard.csv")
 @login_required
 def dashboard_csv():
-    return Response(figures.dashboard_csv(_me()), mimetype="text/csv",
+    return Response(figures.dashboard_csv(current_principal()), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=incident-dashboard.csv"})

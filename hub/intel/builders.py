@@ -21,7 +21,7 @@ from stix2 import (
 )
 
 from hub.intel import observables
-from hub.intel.tlp import TLP
+from hub.tlp import TLP
 
 # The observable types the share form offers: kind -> (label, STIX object type, property path).
 INDICATOR_KINDS: dict[str, tuple[str, str, list[str]]] = {

@@ -25,8 +25,8 @@ from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub import policy
-from hub.accounts.models import utcnow
-from hub.alerts.models import OutboxEntry
+from hub.db import us_to_datetime, utcnow
+from hub.outbox import Event, announce_many
 from hub.audit import AuditEvent
 from hub.errors import Forbidden
 from hub.extensions import db
@@ -34,8 +34,8 @@ from hub.intel import fastpath
 from hub.intel.audience import Audience
 from hub.intel.ingest import ObjectRejected, PreparedObject, prepare_object, store_prepared
 from hub.intel.models import AudienceGrant, Observable, SharedItem, StixVersion
-from hub.intel.store import allocate_date_added, us_to_datetime
-from hub.intel.tlp import TLP, TLP_BY_MARKING_ID
+from hub.intel.store import allocate_date_added
+from hub.tlp import TLP, TLP_BY_MARKING_ID
 from hub.principal import Principal
 
 log = logging.getLogger(__name__)
@@ -356,11 +356,7 @@ def insert_new_items(principal: Principal, prepared: list[PreparedObject], audie
     # Through the ORM, so that whatever listens for new outbox entries (alert dispatch after
     # commit) sees these as it sees every other share; with their ids reserved beforehand the
     # flush needs no RETURNING and goes out as one batch.
-    outbox_ids = _reserve_ids(OutboxEntry.__table__, len(item_ids))
-    db.session.add_all(
-        OutboxEntry(event="shared", item_id=item_id, version_id=version_id, **({"id": outbox_id} if outbox_id else {}))
-        for item_id, version_id, outbox_id in zip(item_ids, version_ids, outbox_ids)
-    )
+    announce_many(Event.shared, list(zip(item_ids, version_ids)))
     db.session.flush()
     return item_ids
 

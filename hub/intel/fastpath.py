@@ -18,7 +18,7 @@ import re
 from datetime import datetime
 
 from hub.intel import observables
-from hub.intel.tlp import TLP2_MARKING_IDS
+from hub.tlp import TLP2_MARKING_IDS
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 _INDICATOR_ID = re.compile(rf"\Aindicator--{_UUID}\Z")

@@ -14,14 +14,15 @@ import stix2
 from sqlalchemy import select
 
 from hub import audit, policy
-from hub.alerts.models import OutboxEntry
+from hub.outbox import Event, announce
 from hub.errors import Forbidden, ValidationFailed
 from hub.extensions import db
 from hub.intel import fastpath, observables
 from hub.intel.audience import Audience
 from hub.intel.models import AudienceGrant, Observable, SharedItem, StixVersion
-from hub.intel.store import allocate_date_added, canonical_json, stix_stamp_to_us, us_to_datetime
-from hub.intel.tlp import TLP, TLP_BY_MARKING_ID, TLP2_MARKING_IDS
+from hub.intel.store import allocate_date_added, canonical_json, stix_stamp_to_us
+from hub.db import us_to_datetime
+from hub.tlp import TLP, TLP_BY_MARKING_ID, TLP2_MARKING_IDS
 from hub.principal import Principal
 
 _STIX_ID = re.compile(
@@ -314,8 +315,8 @@ def store_prepared(principal, prepared, audience: Audience, anonymous: bool) -> 
         db.session.flush()
         _add_observables(item, candidate.observables)
         added = add_grants(item, audience)
-        event = "shared" if is_new else ("revoked" if candidate.revoked else "updated")
-        db.session.add(OutboxEntry(event=event, item_id=item.id, version_id=version.id))
+        event = Event.shared if is_new else (Event.revoked if candidate.revoked else Event.updated)
+        announce(event, item.id, version.id)
         audit.record(
             "share" if is_new else "update",
             principal,

@@ -5,7 +5,7 @@ import orjson
 import stix2
 
 from hub import audit, policy
-from hub.alerts.models import OutboxEntry
+from hub.outbox import Event, announce
 from hub.errors import Forbidden, ValidationFailed
 from hub.extensions import db
 from hub.intel.audience import Audience
@@ -19,7 +19,7 @@ from hub.intel.store import (
     stix_stamp_ms,
     stix_stamp_to_us,
 )
-from hub.intel.tlp import TLP
+from hub.tlp import TLP
 from hub.principal import Principal
 
 
@@ -64,7 +64,7 @@ def revoke(principal: Principal, stix_id: str, reason: str = "") -> SharedItem:
         item.last_added_us = stamp
     item.revoked = True
     db.session.flush()
-    db.session.add(OutboxEntry(event="revoked", item_id=item.id, version_id=version.id if version else None))
+    announce(Event.revoked, item.id, version.id if version else None)
     audit.record("revoke", principal, item=item, reason=reason[:500])
     db.session.commit()
     return item
@@ -84,7 +84,7 @@ def widen(principal: Principal, stix_id: str, audience: Audience) -> SharedItem:
     if not added and not newly_community:
         return item  # it already reaches everyone named: nothing to record or announce
     db.session.flush()
-    db.session.add(OutboxEntry(event="widened", item_id=item.id, version_id=item.latest_version_id))
+    announce(Event.widened, item.id, item.latest_version_id)
     audit.record("widen", principal, item=item, added=describe_grants(added, newly_community))
     db.session.commit()
     return item

@@ -18,18 +18,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.accounts.models import Organisation, User
+from hub.db import BigId, UTCDateTime, enum_column
 from hub.extensions import db
-from hub.intel.tlp import TLP
-
-# SQLite only auto-increments INTEGER PRIMARY KEY columns.
-BigId = BigInteger().with_variant(Integer, "sqlite")
-
-
-def enum_column(enum_cls, length: int):
-    return Enum(
-        enum_cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
-    )
-
+from hub.tlp import TLP
 
 class SharedItem(db.Model):
     """One STIX object as shared by one organisation: the hub's columns beside its versions.
@@ -51,7 +42,7 @@ class SharedItem(db.Model):
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     # Indexed: the expiry sweep looks for items whose validity has just ended.
-    valid_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     name: Mapped[str] = mapped_column(String(300), default="")
     # Lower-cased name, description, labels and observable values, for the search box.
     search_text: Mapped[str] = mapped_column(Text, default="")

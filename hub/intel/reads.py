@@ -15,8 +15,9 @@ from hub.errors import NotFound, ValidationFailed
 from hub.extensions import db
 from hub.intel import observables
 from hub.intel.models import Observable, SharedItem, StixVersion
-from hub.intel.store import datetime_to_us, load_json, stix_timestamp
-from hub.intel.tlp import TLP
+from hub.intel.store import load_json, stix_timestamp
+from hub.db import datetime_to_us
+from hub.tlp import TLP
 from hub.principal import Principal
 
 MAX_PAGE = 500
@@ -158,8 +159,13 @@ def get_item(principal: Principal | None, stix_id: str) -> SharedItem:
 def read_item(principal: Principal, stix_id: str, channel: str) -> SharedItem:
     """get_item, recording the read in the owner's audit log where the policy says so."""
     item = get_item(principal, stix_id)
-    audit.record_reads(principal, [item], channel)
+    audit_reads(principal, [item], channel)
     return item
+
+
+def audit_reads(principal: Principal, items, channel: str) -> None:
+    """Record in the owners' audit logs the reads that the policy says are audited."""
+    audit.record_reads(principal, [item for item in items if policy.is_audited_read(principal, item)], channel)
 
 
 def versions_of(item: SharedItem) -> list[StixVersion]:

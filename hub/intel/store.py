@@ -1,31 +1,16 @@
 """Low-level writes to the STIX store: the date_added clock and version rows."""
 from __future__ import annotations
 
-import time
-from datetime import datetime, timezone
 
 import orjson
 from sqlalchemy import func, select, text
 
+from hub.db import datetime_to_us, now_us, us_to_datetime
 from hub.extensions import db
 from hub.intel.models import StixVersion
 
 # Any fixed 64-bit key: serialises writers on PostgreSQL for the length of their transaction.
 _DATE_ADDED_LOCK_KEY = 0x4843_4855_4200
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
-
-
-def us_to_datetime(value: int) -> datetime:
-    return datetime.fromtimestamp(value / 1_000_000, tz=timezone.utc)
-
-
-def datetime_to_us(value: datetime) -> int:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return int(value.timestamp()) * 1_000_000 + value.microsecond
 
 
 def stix_timestamp(value_us: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from hub.errors import HubError
-from hub.intel.tlp import TLP
+from hub.tlp import TLP
 from hub.taxii.collections import set_default_tlp
 from hub.taxii.views import bp
 

@@ -21,7 +21,7 @@ from hub.errors import NotFound, ValidationFailed
 from hub.extensions import db
 from hub.intel.audience import Audience
 from hub.intel.models import AudienceGrant, SharedItem
-from hub.intel.tlp import TLP
+from hub.tlp import TLP
 from hub.principal import Principal
 from hub.taxii.models import TaxiiCollectionDefault
 

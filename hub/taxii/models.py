@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.accounts.models import utcnow
+from hub.db import UTCDateTime, enum_column, utcnow
 from hub.extensions import db
-from hub.intel.models import SharedItem, enum_column
-from hub.intel.tlp import TLP
+from hub.intel.models import SharedItem
+from hub.tlp import TLP
 
 
 # Collections serve the latest version of each item by default: the page walks stix_version in
@@ -37,7 +37,7 @@ class TaxiiStatus(db.Model):
     pending_count: Mapped[int] = mapped_column(Integer, default=0)
     # {"successes": [...], "failures": [...], "pendings": [...]}, each a list of status-details.
     details: Mapped[str] = mapped_column(Text, default="{}")
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
 class TaxiiCollectionDefault(db.Model):
@@ -55,4 +55,4 @@ class TaxiiCollectionDefault(db.Model):
     collection_id: Mapped[str] = mapped_column(String(36))
     tlp: Mapped[TLP] = mapped_column(enum_column(TLP, 12))
     set_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

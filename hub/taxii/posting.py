@@ -12,11 +12,11 @@ from datetime import timedelta
 import orjson
 from sqlalchemy import delete, select
 
-from hub.accounts.models import utcnow
+from hub.db import now_us, utcnow
 from hub.errors import Forbidden, NotFound
 from hub.extensions import db
 from hub.intel.bulk import ShareOutcome, share_each
-from hub.intel.store import now_us, stix_timestamp
+from hub.intel.store import stix_timestamp
 from hub.principal import Principal
 from hub.taxii.collections import Collection
 from hub.taxii.models import TaxiiStatus

@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Select, and_, exists, false, or_, select
 from sqlalchemy.orm import aliased
 
-from hub import audit
 from hub.extensions import db
 from hub.intel import reads
 from hub.intel.models import SharedItem, StixVersion
@@ -196,4 +195,4 @@ def record_reads(principal: Principal, served: list[ServedVersion]) -> None:
     """Audit reads of other organisations' AMBER, AMBER+STRICT and RED objects and incidents
     (once per item)."""
     unique = {version.id: version for version in served}
-    audit.record_reads(principal, list(unique.values()), "taxii")
+    reads.audit_reads(principal, list(unique.values()), "taxii")

@@ -1,60 +1,35 @@
-"""Pages: browse, item detail (revoke, widen), search, audit log. Views parse, call, render."""
+"""Intelligence pages: browse, item detail (revoke, widen), search, and the share forms.
+
+Views parse, call a service, render; the HTML shell (hub/web) adds headers and error pages.
+"""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from hub import audit, policy
+from hub import policy
 from hub.errors import Forbidden, ValidationFailed
-from hub.intel import manage, reads
+from hub.intel import builders, manage, reads
 from hub.intel.audience import resolve_audience
-from hub.principal import Principal
-from hub.web.audit_log import audit_rows
-from hub.web.errors import register_error_pages
-from hub.web.forms import STIX_TYPES, ItemFilterForm, RevokeForm, WidenForm
-from hub.web.security import add_security_headers
-from hub.web.share import ADVISORY_ORG_KINDS
-from hub.web.share import bp as share_bp
+from hub.intel.forms import STIX_TYPES, AdvisoryForm, ItemFilterForm, RevokeForm, ShareIndicatorForm, WidenForm, end_of_day
+from hub.intel.ingest import share_objects
+from hub.principal import OrgKind, Principal, current_principal
+from hub.tlp import TLP
 
-bp = Blueprint(
-    "web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets"
-)
-bp.register_blueprint(share_bp)
-bp.after_request(add_security_headers)
-register_error_pages(bp)
+bp = Blueprint("intel", __name__, template_folder="templates")
 
-AUDIT_PAGE = 50
+ADVISORY_ORG_KINDS = (OrgKind.vendor, OrgKind.national_cert)
 # Keys of a STIX object that point at other objects: shown as links on the detail page.
 REFERENCE_KEYS = ("object_refs", "source_ref", "target_ref", "sighting_of_ref", "where_sighted_refs",
                   "observed_data_refs")
-
-
-def current_principal() -> Principal:
-    return Principal.of(current_user)
 
 
 @bp.app_template_global()
 def may_publish_advisories(user) -> bool:
     """Vendors and national CERTs publish advisories (analysts and admins)."""
     return bool(user.is_authenticated and user.can_share and user.org.kind in ADVISORY_ORG_KINDS)
-
-
-@bp.app_template_filter("when")
-def format_when(value) -> str:
-    """A timestamp (datetime or RFC 3339 text) as "2026-11-02 08:00", in UTC."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return value
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
 
 
 @bp.get("/")
@@ -70,18 +45,18 @@ def items():
     principal = current_principal()
     form = ItemFilterForm(request.args)
     if not form.validate():
-        return render_template("web/items.html", form=form, rows=[], total=None, next_url=None,
+        return render_template("intel/items.html", form=form, rows=[], total=None, next_url=None,
                                stix_types=STIX_TYPES), 400
     filters = form.item_filters()
     page = reads.list_items(principal, filters, cursor=form.cursor.data or None)
     total = reads.count_items(principal, filters)
     # Names in a list are content: reads of others' AMBER and RED items are audited as anywhere.
-    audit.record_reads(principal, page.items, "web")
+    reads.audit_reads(principal, page.items, "web")
     rows = [(item, reads.hub_metadata(principal, item)) for item in page.items]
     next_url = (
         url_for(".items", **form.active_filters(), cursor=page.next_cursor) if page.next_cursor else None
     )
-    return render_template("web/items.html", form=form, rows=rows, total=total, next_url=next_url,
+    return render_template("intel/items.html", form=form, rows=rows, total=total, next_url=next_url,
                            stix_types=STIX_TYPES)
 
 
@@ -139,7 +114,7 @@ def _render_detail(principal: Principal, item, *, revoke_form=None, widen_form=N
         if isinstance(ref, str)
     ]
     return render_template(
-        "web/item_detail.html",
+        "intel/item_detail.html",
         item=item,
         obj=obj,
         meta=meta,
@@ -163,27 +138,86 @@ def search():
         except ValidationFailed as error:
             problem = "; ".join(d.get("error", "") for d in error.details) or error.message
         else:
-            audit.record_reads(principal, [item for item, _matched in found], "web")
+            reads.audit_reads(principal, [item for item, _matched in found], "web")
             results = [(item, matched, reads.hub_metadata(principal, item)) for item, matched in found]
-    return render_template("web/search.html", query=query, results=results, problem=problem), (
+    return render_template("intel/search.html", query=query, results=results, problem=problem), (
         400 if problem else 200
     )
 
 
-@bp.get("/audit")
-@login_required
-def audit_log():
+def _sharer() -> Principal:
     principal = current_principal()
-    if not principal.is_admin:
-        raise Forbidden("only your organisation's admins read its audit log")
-    before = request.args.get("before_id", "")
-    if before and not before.isdigit():
-        raise ValidationFailed("invalid page", [{"field": "before_id", "error": "not a page of this log"}])
-    events = audit.events_for_org(principal.org_id, limit=AUDIT_PAGE + 1,
-                                  before_id=int(before) if before else None)
-    more = len(events) > AUDIT_PAGE
-    events = events[:AUDIT_PAGE]
-    rows = audit_rows(events)
-    older_url = url_for(".audit_log", before_id=events[-1].id) if more else None
-    return render_template("web/audit.html", rows=rows, older_url=older_url)
+    if not principal.can_share:
+        raise Forbidden("viewers read but do not share: ask an analyst or admin of your organisation")
+    return principal
 
+
+def _identity_ref(anonymous: bool = False) -> str | None:
+    """created_by_ref: the sharer organisation's STIX identity, unless the share is anonymous."""
+    return None if anonymous else current_user.org.identity_id
+
+
+def _status() -> int:
+    """A form sent back with errors is a refused request."""
+    return 422 if request.method == "POST" else 200
+
+
+@bp.route("/share/indicator", methods=["GET", "POST"])
+@login_required
+def share_indicator():
+    principal = _sharer()
+    form = ShareIndicatorForm()
+    form.offer_audiences(principal)
+    if form.validate_on_submit():
+        tlp = TLP(form.tlp.data)
+        stix_indicator = builders.build_indicator(
+            form.observable_type.data,
+            form.value.data,
+            name=(form.name.data or "").strip() or None,
+            description=form.description.data.strip(),
+            confidence=form.confidence.data,
+            valid_until=end_of_day(form.valid_until.data) if form.valid_until.data else None,
+            tlp=tlp,
+            created_by_ref=_identity_ref(form.anonymous.data),
+        )
+        try:
+            audience = resolve_audience(principal, form.audience_spec())
+            share_objects(principal, [stix_indicator], audience=audience, tlp=tlp,
+                          anonymous=form.anonymous.data)
+        except ValidationFailed as error:
+            form.attach_service_errors(error)
+        else:
+            flash(f"Shared as {tlp.label}.", "success")
+            return redirect(url_for(".item_detail", stix_id=stix_indicator["id"]))
+    return render_template("intel/share_indicator.html", form=form), _status()
+
+
+@bp.route("/share/advisory", methods=["GET", "POST"])
+@login_required
+def share_advisory():
+    principal = _sharer()
+    if principal.org_kind not in ADVISORY_ORG_KINDS:
+        raise Forbidden("advisories are published by vendors and national CERTs")
+    form = AdvisoryForm()
+    form.offer_audiences(principal)
+    if form.validate_on_submit():
+        tlp = TLP(form.tlp.data)
+        objects = builders.build_advisory(
+            title=form.title.data.strip(),
+            summary=form.summary.data.strip(),
+            cve_ids=form.parsed_cve_ids,
+            products=form.parsed_products,
+            mitigation=form.mitigation.data.strip(),
+            reference_urls=form.parsed_references,
+            tlp=tlp,
+            created_by_ref=_identity_ref(),
+        )
+        try:
+            audience = resolve_audience(principal, form.audience_spec())
+            share_objects(principal, objects, audience=audience, tlp=tlp)
+        except ValidationFailed as error:
+            form.attach_service_errors(error)
+        else:
+            flash(f"Advisory published as {tlp.label}.", "success")
+            return redirect(url_for(".item_detail", stix_id=objects[0]["id"]))
+    return render_template("intel/share_advisory.html", form=form), _status()

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from hub.accounts.models import Organisation, SharingGroup, User
 from hub.audit import AuditEvent
 from hub.extensions import db
-from hub.intel.store import us_to_datetime
+from hub.db import us_to_datetime
 
 # Detail keys that hold an audience as ids (ingest.describe_grants).
 AUDIENCE_KEYS = ("audience", "added")

@@ -26,7 +26,7 @@ from hub.accounts import services as accounts
 from hub.errors import ValidationFailed
 from hub.intel import builders, observables
 from hub.intel.reads import ItemFilters
-from hub.intel.tlp import TLP
+from hub.tlp import TLP
 from hub.principal import Principal
 
 # FIRST TLP 2.0 definitions, one line each, shown beside the choice.

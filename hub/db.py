@@ -1,0 +1,163 @@
+"""Database helpers every feature shares: column types, the clock, bulk ids and one cursor codec."""
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from datetime import datetime, timezone
+
+from sqlalchemy import BigInteger, ColumnElement, DateTime, Enum, Integer, any_, bindparam, func, literal, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.types import TypeDecorator
+
+from hub.errors import ValidationFailed
+from hub.extensions import db
+
+# SQLite only auto-increments INTEGER PRIMARY KEY columns.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+def enum_column(enum_cls, length: int):
+    """A str-valued Enum stored as VARCHAR (no native enum types: migrations stay simple)."""
+    return Enum(enum_cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware datetime, always UTC when read back.
+
+    SQLite keeps no offset, so without this every reader had to re-attach UTC by hand. A naive
+    value written is taken to be UTC, as everything the hub computes is.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return as_utc(value)
+
+    def process_result_value(self, value, dialect):
+        return as_utc(value)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A datetime in UTC; a naive one is taken to be UTC already (values read from SQL text)."""
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def us_to_datetime(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1_000_000, tz=timezone.utc)
+
+
+def datetime_to_us(value: datetime) -> int:
+    value = as_utc(value)
+    return int(value.timestamp()) * 1_000_000 + value.microsecond
+
+
+def on_postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def reserve_ids(table, count: int) -> list[int | None]:
+    """On PostgreSQL, `count` primary keys from the table's own sequence; elsewhere Nones."""
+    if not on_postgresql():
+        return [None] * count
+    return list(db.session.execute(
+        text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+        {"table": table.name, "n": count},
+    ).scalars())
+
+
+# Writing and selecting thousands of rows at once, on PostgreSQL and SQLite alike: on PostgreSQL
+# the varying values travel as one array parameter each (`unnest`, `= ANY`) instead of thousands
+# of placeholders; SQLite, in-process, takes a plain executemany and IN list.
+_SQLITE_IN_CHUNK = 5000
+
+
+def insert_ignoring_duplicates(model):
+    """INSERT … ON CONFLICT DO NOTHING, in the dialect at hand."""
+    insert = postgresql.insert if on_postgresql() else sqlite.insert
+    return insert(model).on_conflict_do_nothing()
+
+
+def insert_rows(model, rows: list[dict], constants: dict) -> None:
+    """Insert rows (varying columns) that share `constants`; rows already there are skipped."""
+    if not rows:
+        return
+    table = model.__table__
+    if not on_postgresql():
+        db.session.execute(insert_ignoring_duplicates(model), [{**row, **constants} for row in rows])
+        return
+    columns = list(rows[0])
+    arrays = [
+        bindparam(f"values_{name}", [row[name] for row in rows], type_=postgresql.ARRAY(table.c[name].type))
+        for name in columns
+    ]
+    values = func.unnest(*arrays).table_valued(*columns).render_derived(name="v")
+    chosen = select(
+        *[values.c[name] for name in columns],
+        *[literal(value, table.c[name].type) for name, value in constants.items()],
+    )
+    db.session.execute(
+        postgresql.insert(model).from_select(columns + list(constants), chosen).on_conflict_do_nothing()
+    )
+
+
+def id_in(column, ids: list[int]) -> ColumnElement[bool]:
+    """`column IN ids` as one array parameter on PostgreSQL (any length); an IN list elsewhere."""
+    if on_postgresql():
+        return column == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(column.type)))
+    return column.in_(list(ids))
+
+
+def id_chunks(ids: list[int]):
+    """SQLite caps the number of parameters of one statement; PostgreSQL takes one array."""
+    if on_postgresql():
+        yield list(ids)
+        return
+    for start in range(0, len(ids), _SQLITE_IN_CHUNK):
+        yield ids[start:start + _SQLITE_IN_CHUNK]
+
+
+# Keyset cursors: the sort key of the last row of a page, as opaque URL-safe text. One codec for
+# every list, so that a cursor from one list fails cleanly (422) in another instead of a 500.
+_CURSOR_SEPARATOR = "|"
+_BIGINT = 2**63 - 1
+
+
+def encode_cursor(*parts) -> str:
+    raw = _CURSOR_SEPARATOR.join(str(part) for part in parts)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *types, field: str = "cursor") -> tuple:
+    """The parts of a cursor, converted by `types` (int, str, datetime.fromisoformat, ...).
+
+    Anything this hub did not issue is a ValidationFailed naming the field; integers outside
+    64 bits are refused here, so no query below ever sees them.
+    """
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        texts = raw.split(_CURSOR_SEPARATOR, len(types) - 1)
+        if len(texts) != len(types):
+            raise ValueError("wrong number of parts")
+        parts = tuple(convert(text_) for convert, text_ in zip(types, texts))
+        if any(isinstance(part, int) and not -_BIGINT <= part <= _BIGINT for part in parts):
+            raise ValueError("integer out of range")
+        return parts
+    except (ValueError, TypeError, binascii.Error, UnicodeError, OverflowError):
+        raise ValidationFailed("invalid cursor", [{"field": field, "value": cursor[:100],
+                                                   "error": "use the `next` value of a previous page"}]) from None
