@@ -102,8 +102,8 @@ def _seed_incidents() -> None:
     """A significant ransomware incident at FN Brno, shared with law enforcement, and an
     anonymised summary from Sao Paulo: enough to see the NIS2 queue, a case and the dashboard."""
     from hub.incidents import cases, summaries
+    from hub.incidents.filing import file_incident
     from hub.incidents.models import Incident
-    from hub.incidents.services import file_incident
 
     if db.session.scalar(select(Incident).where(Incident.title == DEMO_INCIDENT_TITLE)):
         return

@@ -5,14 +5,14 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from hub.api.errors import ApiError
 from hub.api.views import json_body, page_limit, token_required
-from hub.incidents import cases, evidence, services, stix, summaries
+from hub.incidents import cases, clocks, evidence, filing, reading, reporting, stix, summaries
 from hub.incidents import dashboard as incident_dashboard
 
 bp = Blueprint("incidents_api", __name__, url_prefix="/api/v1")
 
 
 def _limit() -> int:
-    return page_limit(services.DEFAULT_PAGE, services.MAX_PAGE)
+    return page_limit(reading.DEFAULT_PAGE, reading.MAX_PAGE)
 
 
 def _flag(name: str) -> bool | None:
@@ -34,33 +34,33 @@ def _schema_url() -> str:
 @bp.post("/incidents")
 @token_required
 def file_incident():
-    incident = services.file_incident(g.principal, json_body())
+    incident = filing.file_incident(g.principal, json_body())
     return jsonify({"id": incident.stix_id}), 201
 
 
 @bp.get("/incidents")
 @token_required
 def list_incidents():
-    page, next_cursor = services.list_incidents(
+    page, next_cursor = reading.list_incidents(
         g.principal, limit=_limit(), cursor=request.args.get("cursor") or None,
         attack_type=request.args.get("attack_type") or None, significant=_flag("significant"),
         owner_country=request.args.get("country") or None,
     )
-    services.record_incident_reads(g.principal, page, "api")
-    return jsonify({"incidents": [services.incident_view(g.principal, i) for i in page], "next": next_cursor})
+    reading.record_incident_reads(g.principal, page, "api")
+    return jsonify({"incidents": [reading.incident_view(g.principal, i) for i in page], "next": next_cursor})
 
 
 @bp.get("/incidents/<stix_id>")
 @token_required
 def get_incident(stix_id: str):
-    incident = services.get_incident(g.principal, stix_id)
-    return jsonify(services.incident_view(g.principal, incident))
+    incident = reading.get_incident(g.principal, stix_id)
+    return jsonify(reading.incident_view(g.principal, incident))
 
 
 @bp.put("/incidents/<stix_id>")
 @token_required
 def update_incident(stix_id: str):
-    incident = services.update_incident(g.principal, stix_id, json_body())
+    incident = filing.update_incident(g.principal, stix_id, json_body())
     return jsonify({"id": incident.stix_id, "revision": incident.revision_count})
 
 
@@ -68,13 +68,13 @@ def update_incident(stix_id: str):
 @token_required
 def get_revision(stix_id: str, number: int):
     return jsonify({"id": stix_id, "revision": number,
-                    "report": services.revision_data(g.principal, stix_id, number)})
+                    "report": reading.revision_data(g.principal, stix_id, number)})
 
 
 @bp.get("/incidents/<stix_id>/stix")
 @token_required
 def incident_stix(stix_id: str):
-    return jsonify(services.incident_bundle(g.principal, stix_id, _schema_url()))
+    return jsonify(reading.incident_bundle(g.principal, stix_id, _schema_url()))
 
 
 @bp.post("/incidents/<stix_id>/consents")
@@ -98,14 +98,14 @@ def revoke_consent(stix_id: str, slug: str):
 @token_required
 def mark_significant(stix_id: str):
     body = json_body() if request.get_data() else {}
-    incident = services.mark_significant(g.principal, stix_id, body.get("aware_at"))
-    return jsonify({"id": incident.stix_id, "nis2": services.nis2_clocks(incident)})
+    incident = reporting.mark_significant(g.principal, stix_id, body.get("aware_at"))
+    return jsonify({"id": incident.stix_id, "nis2": clocks.nis2_clocks(incident)})
 
 
 @bp.post("/incidents/<stix_id>/nis2/<stage>")
 @token_required
 def submit_nis_report(stix_id: str, stage: str):
-    submission = services.submit_nis_report(g.principal, stix_id, stage)
+    submission = reporting.submit_nis_report(g.principal, stix_id, stage)
     return jsonify({"id": submission.public_id, "stage": submission.stage,
                     "submitted_at": submission.submitted_at.isoformat()}), 201
 
@@ -113,15 +113,15 @@ def submit_nis_report(stix_id: str, stage: str):
 @bp.get("/incidents/<stix_id>/nis2/submissions/<public_id>")
 @token_required
 def get_submission(stix_id: str, public_id: str):
-    return jsonify(services.submission_snapshot(g.principal, stix_id, public_id))
+    return jsonify(reporting.submission_snapshot(g.principal, stix_id, public_id))
 
 
 @bp.post("/incidents/<stix_id>/nis2/intermediate-request")
 @token_required
 def request_intermediate(stix_id: str):
     body = json_body()
-    incident = services.request_intermediate(g.principal, stix_id, body.get("due_at"))
-    return jsonify({"id": incident.stix_id, "nis2": services.nis2_clocks(incident)})
+    incident = reporting.request_intermediate(g.principal, stix_id, body.get("due_at"))
+    return jsonify({"id": incident.stix_id, "nis2": clocks.nis2_clocks(incident)})
 
 
 @bp.get("/nis2/queue")
@@ -129,7 +129,7 @@ def request_intermediate(stix_id: str):
 def nis_queue():
     return jsonify({"incidents": [
         {"id": incident.stix_id, "title": incident.title, "owner": incident.owner.slug, "nis2": clocks}
-        for incident, clocks in services.nis_queue(g.principal)
+        for incident, clocks in reporting.nis_queue(g.principal)
     ]})
 
 
@@ -137,7 +137,7 @@ def nis_queue():
 @token_required
 def give_advice(stix_id: str):
     body = json_body()
-    advice = services.give_advice(g.principal, stix_id, body.get("body", ""),
+    advice = reporting.give_advice(g.principal, stix_id, body.get("body", ""),
                                   body.get("kind", "involve_law_enforcement"))
     return jsonify({"kind": advice.kind, "created": advice.created.isoformat()}), 201
 
@@ -146,7 +146,7 @@ def give_advice(stix_id: str):
 @token_required
 def case_queue():
     queue = cases.case_queue(g.principal, request.args.get("status") or None)
-    services.record_incident_reads(g.principal, [case.incident for case in queue], "api")
+    reading.record_incident_reads(g.principal, [case.incident for case in queue], "api")
     return jsonify({"cases": [cases.case_view(g.principal, case) for case in queue]})
 
 

@@ -7,7 +7,7 @@ stops being readable to its user — e.g. when consent is revoked.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -15,6 +15,7 @@ from hub.accounts.models import Role, User
 from hub.alerts.bulk import insert_rows
 from hub.alerts.models import Notification, OutboxEntry
 from hub.extensions import db
+from hub.incidents.clocks import utcnow
 from hub.incidents.models import Incident
 
 CASE_EVENTS = ("case_opened", "case_message", "case_status")
@@ -29,7 +30,7 @@ def team_of(org_id: int) -> list[int]:
 def notify(incident: Incident, event: str, user_ids: list[int], *, once_key: str | None = None,
            now: datetime | None = None) -> OutboxEntry:
     """Record the event and ring these users' bells, in the current transaction."""
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     entry = OutboxEntry(event=event, item_id=incident.item_id, version_id=incident.item.latest_version_id,
                         dispatched_at=now, once_key=once_key)
     db.session.add(entry)
