@@ -229,6 +229,7 @@ def _store_revision(principal, incident_id: str, data: dict, tlp: TLP, audience:
 
 
 def file_incident(principal: Principal, body: dict) -> Incident:
+    """File a new report as revision 1; its STIX objects are shared to its audience at its TLP."""
     if not principal.can_share:
         raise Forbidden("viewers cannot file incident reports")
     data = validate_report(body, org_timezone(principal))

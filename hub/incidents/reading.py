@@ -92,6 +92,7 @@ def get_incident(principal: Principal, stix_id: str, channel: str = "api") -> In
 
 
 def latest_data(incident: Incident) -> dict:
+    """The current revision's report, unfiltered: show it to others through `visible_report`."""
     return orjson.loads(incident.revisions[-1].data)
 
 
@@ -101,6 +102,7 @@ def visible_report(principal: Principal, data: dict) -> dict:
 
 
 def revision_data(principal: Principal, stix_id: str, number: int) -> dict:
+    """One revision of a readable incident, as this reader may see it."""
     incident = get_incident(principal, stix_id)
     for revision in incident.revisions:
         if revision.number == number:

@@ -21,6 +21,7 @@ from hub.incidents.reading import get_incident, own_incident, readable_incidents
 from hub.principal import Principal
 
 def mark_significant(principal: Principal, stix_id: str, aware_at: str | None = None) -> Incident:
+    """Start the NIS2 clocks, from `aware_at` or else from detection."""
     incident = own_incident(principal, stix_id)
     if not principal.can_share:
         raise Forbidden("viewers cannot change incident reports")
@@ -79,6 +80,7 @@ def submission_snapshot(principal: Principal, stix_id: str, public_id: str) -> d
 
 
 def get_submission(principal: Principal, stix_id: str, public_id: str) -> NisSubmission:
+    """A submission of a readable incident, for those who follow its NIS2 reporting (else 404)."""
     incident = get_incident(principal, stix_id)
     submission = db.session.scalar(select(NisSubmission).where(
         NisSubmission.public_id == public_id, NisSubmission.incident_id == incident.id))
@@ -88,6 +90,7 @@ def get_submission(principal: Principal, stix_id: str, public_id: str) -> NisSub
 
 
 def submissions(principal: Principal, incident: Incident) -> list[NisSubmission]:
+    """The incident's NIS2 submissions, oldest first; none for those who do not follow its reporting."""
     if not sees_clocks(principal, incident):
         return []
     return db.session.scalars(select(NisSubmission).where(NisSubmission.incident_id == incident.id)
@@ -104,6 +107,7 @@ def _cert_reading(principal: Principal, stix_id: str) -> Incident:
 
 
 def request_intermediate(principal: Principal, stix_id: str, due_at: str) -> Incident:
+    """The national CERT asks for an intermediate report by `due_at` (NIS2 Art. 23(4)(c))."""
     incident = _cert_reading(principal, stix_id)
     problems: list = []
     when = parse_instant(due_at, "due_at", problems, required=True, tz=org_timezone(principal))
