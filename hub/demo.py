@@ -15,6 +15,9 @@ from hub.intel.audience import resolve_audience
 from hub.intel.ingest import share_objects
 from hub.tlp import TLP
 from hub.principal import Principal
+from hub.incidents import cases, summaries
+from hub.incidents.filing import file_incident
+from hub.incidents.models import Incident
 
 DEMO_PASSWORD = "healthcert-demo"
 _DEMO_NS = uuid.UUID("0b0a7c1e-5f0e-4c55-8d4b-6f1f7f6c2d10")
@@ -101,10 +104,6 @@ DEMO_INCIDENT_TITLE = "Ransomware stopped imaging and the EHR"
 def _seed_incidents() -> None:
     """A significant ransomware incident at FN Brno, shared with law enforcement, and an
     anonymised summary from Sao Paulo: enough to see the NIS2 queue, a case and the dashboard."""
-    from hub.incidents import cases, summaries
-    from hub.incidents.models import Incident
-    from hub.incidents.services import file_incident
-
     if db.session.scalar(select(Incident).where(Incident.title == DEMO_INCIDENT_TITLE)):
         return
     brno = Principal.of(accounts.user_by_email("analyst@fn-brno.demo"))

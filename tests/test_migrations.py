@@ -188,7 +188,7 @@ def test_audit_log_refuses_update_and_delete_in_the_database_itself(empty_databa
 def test_the_chain_of_custody_refuses_update_and_delete_in_the_database_itself(empty_database):
     import io
 
-    from hub.incidents import cases, evidence, services
+    from hub.incidents import cases, evidence, filing
     from tests import factories
     from tests.incidents_support import report
 
@@ -198,7 +198,7 @@ def test_the_chain_of_custody_refuses_update_and_delete_in_the_database_itself(e
         police = factories.make_org("law_enforcement", "CZ")
         analyst = factories.principal(factories.make_user(hospital, "analyst"))
         admin = factories.principal(factories.make_user(hospital, "admin"))
-        incident = services.file_incident(analyst, report())
+        incident = filing.file_incident(analyst, report())
         case = cases.grant_consent(admin, incident.stix_id, police.slug)
         evidence.add_evidence(analyst, case.public_id, "note.txt", io.BytesIO(b"pay us"), "text/plain")
         for statement in ("UPDATE custody_event SET action = 'forged'", "DELETE FROM custody_event"):

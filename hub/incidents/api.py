@@ -5,14 +5,14 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from hub.principal import current_principal
 from hub.rest import ApiError, json_body, page_limit
-from hub.incidents import cases, evidence, services, stix, summaries
+from hub.incidents import cases, clocks, evidence, filing, reading, reporting, stix, summaries
 from hub.incidents import dashboard as incident_dashboard
 
 bp = Blueprint("incidents", __name__)
 
 
 def _limit() -> int:
-    return page_limit(services.DEFAULT_PAGE, services.MAX_PAGE)
+    return page_limit(reading.DEFAULT_PAGE, reading.MAX_PAGE)
 
 
 def _flag(name: str) -> bool | None:
@@ -33,42 +33,42 @@ def _schema_url() -> str:
 
 @bp.post("/incidents")
 def file_incident():
-    incident = services.file_incident(current_principal(), json_body())
+    incident = filing.file_incident(current_principal(), json_body())
     return jsonify({"id": incident.stix_id}), 201
 
 
 @bp.get("/incidents")
 def list_incidents():
-    page, next_cursor = services.list_incidents(
+    page, next_cursor = reading.list_incidents(
         current_principal(), limit=_limit(), cursor=request.args.get("cursor") or None,
         attack_type=request.args.get("attack_type") or None, significant=_flag("significant"),
         owner_country=request.args.get("country") or None,
     )
-    services.record_incident_reads(current_principal(), page, "api")
-    return jsonify({"incidents": [services.incident_view(current_principal(), i) for i in page], "next": next_cursor})
+    reading.record_incident_reads(current_principal(), page, "api")
+    return jsonify({"incidents": [reading.incident_view(current_principal(), i) for i in page], "next": next_cursor})
 
 
 @bp.get("/incidents/<stix_id>")
 def get_incident(stix_id: str):
-    incident = services.get_incident(current_principal(), stix_id)
-    return jsonify(services.incident_view(current_principal(), incident))
+    incident = reading.get_incident(current_principal(), stix_id)
+    return jsonify(reading.incident_view(current_principal(), incident))
 
 
 @bp.put("/incidents/<stix_id>")
 def update_incident(stix_id: str):
-    incident = services.update_incident(current_principal(), stix_id, json_body())
+    incident = filing.update_incident(current_principal(), stix_id, json_body())
     return jsonify({"id": incident.stix_id, "revision": incident.revision_count})
 
 
 @bp.get("/incidents/<stix_id>/revisions/<int:number>")
 def get_revision(stix_id: str, number: int):
     return jsonify({"id": stix_id, "revision": number,
-                    "report": services.revision_data(current_principal(), stix_id, number)})
+                    "report": reading.revision_data(current_principal(), stix_id, number)})
 
 
 @bp.get("/incidents/<stix_id>/stix")
 def incident_stix(stix_id: str):
-    return jsonify(services.incident_bundle(current_principal(), stix_id, _schema_url()))
+    return jsonify(reading.incident_bundle(current_principal(), stix_id, _schema_url()))
 
 
 @bp.post("/incidents/<stix_id>/consents")
@@ -89,41 +89,41 @@ def revoke_consent(stix_id: str, slug: str):
 @bp.post("/incidents/<stix_id>/significant")
 def mark_significant(stix_id: str):
     body = json_body() if request.get_data() else {}
-    incident = services.mark_significant(current_principal(), stix_id, body.get("aware_at"))
-    return jsonify({"id": incident.stix_id, "nis2": services.nis2_clocks(incident)})
+    incident = reporting.mark_significant(current_principal(), stix_id, body.get("aware_at"))
+    return jsonify({"id": incident.stix_id, "nis2": clocks.nis2_clocks(incident)})
 
 
 @bp.post("/incidents/<stix_id>/nis2/<stage>")
 def submit_nis_report(stix_id: str, stage: str):
-    submission = services.submit_nis_report(current_principal(), stix_id, stage)
+    submission = reporting.submit_nis_report(current_principal(), stix_id, stage)
     return jsonify({"id": submission.public_id, "stage": submission.stage,
                     "submitted_at": submission.submitted_at.isoformat()}), 201
 
 
 @bp.get("/incidents/<stix_id>/nis2/submissions/<public_id>")
 def get_submission(stix_id: str, public_id: str):
-    return jsonify(services.submission_snapshot(current_principal(), stix_id, public_id))
+    return jsonify(reporting.submission_snapshot(current_principal(), stix_id, public_id))
 
 
 @bp.post("/incidents/<stix_id>/nis2/intermediate-request")
 def request_intermediate(stix_id: str):
     body = json_body()
-    incident = services.request_intermediate(current_principal(), stix_id, body.get("due_at"))
-    return jsonify({"id": incident.stix_id, "nis2": services.nis2_clocks(incident)})
+    incident = reporting.request_intermediate(current_principal(), stix_id, body.get("due_at"))
+    return jsonify({"id": incident.stix_id, "nis2": clocks.nis2_clocks(incident)})
 
 
 @bp.get("/nis2/queue")
 def nis_queue():
     return jsonify({"incidents": [
         {"id": incident.stix_id, "title": incident.title, "owner": incident.owner.slug, "nis2": clocks}
-        for incident, clocks in services.nis_queue(current_principal())
+        for incident, clocks in reporting.nis_queue(current_principal())
     ]})
 
 
 @bp.post("/incidents/<stix_id>/advice")
 def give_advice(stix_id: str):
     body = json_body()
-    advice = services.give_advice(current_principal(), stix_id, body.get("body", ""),
+    advice = reporting.give_advice(current_principal(), stix_id, body.get("body", ""),
                                   body.get("kind", "involve_law_enforcement"))
     return jsonify({"kind": advice.kind, "created": advice.created.isoformat()}), 201
 
@@ -131,7 +131,7 @@ def give_advice(stix_id: str):
 @bp.get("/cases")
 def case_queue():
     queue = cases.case_queue(current_principal(), request.args.get("status") or None)
-    services.record_incident_reads(current_principal(), [case.incident for case in queue], "api")
+    reading.record_incident_reads(current_principal(), [case.incident for case in queue], "api")
     return jsonify({"cases": [cases.case_view(current_principal(), case) for case in queue]})
 
 

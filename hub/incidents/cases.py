@@ -8,8 +8,6 @@ law enforcement lands in the hospital's audit log.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from sqlalchemy import select
 
 from hub import audit
@@ -18,9 +16,11 @@ from hub.principal import OrgKind
 from hub.outbox import Event, announce
 from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.extensions import db
+from hub.incidents.clocks import utcnow
+from hub.incidents.filing import check_personal_data
 from hub.incidents.models import CaseMessage, CaseStatus, Incident, LawEnforcementCase
 from hub.incidents.notify import notify, team_of
-from hub.incidents.services import _own_incident, check_personal_data
+from hub.incidents.reading import incident_view, own_incident
 from hub.principal import Principal
 
 # Where a case may go next; only the law-enforcement organisation moves it.
@@ -35,10 +35,6 @@ MESSAGE_KINDS = ("message", "info_request")
 MAX_MESSAGE = 10000
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _law_enforcement_org(slug: str) -> Organisation:
     org = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
     if org is None or org.kind != OrgKind.law_enforcement:
@@ -48,7 +44,7 @@ def _law_enforcement_org(slug: str) -> Organisation:
 
 
 def _admin_incident(principal: Principal, stix_id: str) -> Incident:
-    incident = _own_incident(principal, stix_id)
+    incident = own_incident(principal, stix_id)
     if not principal.is_admin:
         raise Forbidden("only an admin of the hospital grants or revokes consent")
     return incident
@@ -59,7 +55,7 @@ def grant_consent(principal: Principal, stix_id: str, org_slug: str) -> LawEnfor
     org = _law_enforcement_org(org_slug)
     case = db.session.scalar(select(LawEnforcementCase).where(
         LawEnforcementCase.incident_id == incident.id, LawEnforcementCase.org_id == org.id))
-    now = _now()
+    now = utcnow()
     if case is None:
         case = LawEnforcementCase(incident_id=incident.id, org_id=org.id, granted_by_id=principal.user_id,
                                   granted_at=now, status=CaseStatus.received, status_changed_at=now)
@@ -88,7 +84,7 @@ def revoke_consent(principal: Principal, stix_id: str, org_slug: str) -> LawEnfo
         raise NotFound(f"no consent for {org_slug}")
     if case.consent_active:
         case.consent_active = False
-        case.revoked_by_id, case.revoked_at = principal.user_id, _now()
+        case.revoked_by_id, case.revoked_at = principal.user_id, utcnow()
         audit.record("consent_revoked", principal, item=incident.item, org=org.slug, case=case.public_id)
         db.session.commit()
     return case
@@ -141,7 +137,7 @@ def set_case_status(principal: Principal, public_id: str, status: str) -> LawEnf
         allowed = ", ".join(sorted(s.value for s in TRANSITIONS[case.status])) or "nothing (closed)"
         raise ValidationFailed("illegal status change", [{"field": "status", "value": status,
                                                           "error": f"from {case.status.value} the case may go to {allowed}"}])
-    case.status, case.status_changed_at = target, _now()
+    case.status, case.status_changed_at = target, utcnow()
     notify(case.incident, "case_status", team_of(case.incident.owner_org_id))
     audit.record("case_status", principal, subject_org_id=case.incident.owner_org_id,
                  item=case.incident.item, case=case.public_id, status=target.value)
@@ -182,8 +178,6 @@ def case_messages(principal: Principal, public_id: str) -> list[CaseMessage]:
 
 
 def case_view(principal: Principal, case: LawEnforcementCase) -> dict:
-    from hub.incidents.services import incident_view
-
     return {
         "id": case.public_id,
         "status": case.status.value,

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from hub.extensions import db
 from hub.incidents.fields import ATTACK_TYPES, IMPACT_FIGURES
 from hub.incidents.models import Incident, IncidentSummary
-from hub.incidents.services import WITH_REPORT, latest_data, readable_incidents
+from hub.incidents.reading import WITH_REPORT, latest_data, readable_incidents
 from hub.principal import Principal
 
 TOTALS = ("downtime_hours", "procedures_cancelled", "appointments_postponed", "diversions_count",

@@ -7,20 +7,18 @@ stops being readable to its user — e.g. when consent is revoked.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import select
 
 from hub.accounts.models import User
-
-from hub.principal import Role
-from hub.db import insert_rows
 from hub.alerts.models import Notification
+from hub.db import insert_rows
 from hub.outbox import OutboxEntry, announce
+from hub.principal import Role
 from hub.extensions import db
+from hub.incidents.clocks import utcnow
 from hub.incidents.models import Incident
-
-
 
 def team_of(org_id: int) -> list[int]:
     """Who acts for an organisation on an incident: its active admins and analysts."""
@@ -31,7 +29,7 @@ def team_of(org_id: int) -> list[int]:
 def notify(incident: Incident, event: str, user_ids: list[int], *, once_key: str | None = None,
            now: datetime | None = None) -> OutboxEntry:
     """Record the event and ring these users' bells, in the current transaction."""
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     entry = announce(event, incident.item_id, incident.item.latest_version_id, once_key=once_key,
                      dispatched_at=now)
     db.session.flush()

@@ -5,7 +5,7 @@ from hub.incidents.cases import MESSAGE_KINDS
 from hub.incidents.fields import ATTACK_TYPES, IMPACT_FIGURES, PATIENT_CARE_DISRUPTED, SERVICES
 from hub.incidents.models import CaseStatus
 from hub.incidents.nis2 import Stage
-from hub.incidents.services import DEFAULT_PAGE, MAX_PAGE
+from hub.incidents.reading import DEFAULT_PAGE, MAX_PAGE
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _ERROR_TEXT = {

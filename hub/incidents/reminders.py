@@ -9,7 +9,7 @@ the job idempotent: run it twice, or on two workers, and nobody is told twice.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,9 +20,9 @@ from hub.alerts.fanout import recipient_key
 from hub.alerts.models import Delivery, Subscription
 from hub.extensions import db
 from hub.incidents import nis2
+from hub.incidents.clocks import as_utc, first_submissions, utcnow
 from hub.incidents.models import Incident, NisReminder
 from hub.incidents.notify import notify, team_of
-from hub.incidents.services import _first_submissions, as_utc
 
 
 
@@ -45,13 +45,13 @@ def send_and_queue_nis2_reminders() -> int:
 
 def send_nis2_reminders(now: datetime | None = None) -> list[int]:
     """Send what is due; returns the e-mail delivery ids to queue."""
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     delivery_ids: list[int] = []
     incidents = db.session.scalars(
         select(Incident).where(Incident.significant, Incident.aware_at.is_not(None)).order_by(Incident.id)
     ).all()
     for incident in incidents:
-        submitted = _first_submissions(incident)
+        submitted = first_submissions(incident)
         due = nis2.deadlines(as_utc(incident.aware_at), incident.owner.timezone,
                              notification_submitted_at=submitted.get(nis2.Stage.notification),
                              intermediate_due_at=as_utc(incident.intermediate_due_at))

@@ -16,8 +16,9 @@ from hub import audit
 from hub.errors import Forbidden, ValidationFailed
 from hub.extensions import db
 from hub.incidents.fields import IMPACT_FIGURES
+from hub.incidents.filing import check_personal_data
 from hub.incidents.models import IncidentSummary
-from hub.incidents.services import _own_incident, check_personal_data, latest_data
+from hub.incidents.reading import latest_data, own_incident
 from hub.principal import Principal
 
 MAX_TEXT = 2000
@@ -25,7 +26,7 @@ MAX_TEXT = 2000
 
 def publish_summary(principal: Principal, stix_id: str, text: str = "",
                     confirm_personal_data: bool = False) -> IncidentSummary:
-    incident = _own_incident(principal, stix_id)
+    incident = own_incident(principal, stix_id)
     if not principal.can_share:
         raise Forbidden("viewers cannot publish summaries")
     if not isinstance(text, str) or len(text) > MAX_TEXT:
@@ -57,7 +58,7 @@ def publish_summary(principal: Principal, stix_id: str, text: str = "",
 
 
 def withdraw_summary(principal: Principal, stix_id: str) -> None:
-    incident = _own_incident(principal, stix_id)
+    incident = own_incident(principal, stix_id)
     if not principal.can_share:
         raise Forbidden("viewers cannot withdraw summaries")
     summary = db.session.scalar(select(IncidentSummary).where(IncidentSummary.incident_id == incident.id))

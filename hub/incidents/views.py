@@ -7,15 +7,14 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user, login_required
 
 from hub.accounts import services as accounts
-from hub.principal import OrgKind
 from hub.errors import ValidationFailed
-from hub.incidents import cases, evidence, services, summaries
+from hub.incidents import cases, evidence, filing, reading, reporting, stix, summaries
 from hub.incidents import dashboard as figures
 from hub.incidents.fields import ATTACK_TYPES, IMPACT_FIGURES, SERVICES
 from hub.incidents.forms import IncidentForm
 from hub.incidents.models import CaseStatus
 from hub.incidents.nis2 import Stage
-from hub.principal import current_principal
+from hub.principal import OrgKind, current_principal
 
 bp = Blueprint("incidents", __name__, template_folder="templates")
 
@@ -41,7 +40,7 @@ def new():
     findings: list = []
     if form.validate_on_submit():
         try:
-            incident = services.file_incident(current_principal(), form.report(current_user.org.timezone))
+            incident = filing.file_incident(current_principal(), form.report(current_user.org.timezone))
         except ValidationFailed as error:
             findings = form.show_errors(error.details)
         else:
@@ -55,16 +54,16 @@ def new():
 @login_required
 def edit(stix_id: str):
     me = current_principal()
-    incident = services.get_incident(me, stix_id, channel="web")
+    incident = reading.get_incident(me, stix_id, channel="web")
     if incident.owner_org_id != me.org_id:
         abort(404)
     form = IncidentForm()
     findings: list = []
     if request.method == "GET":
-        form.fill(services.latest_data(incident), incident.item.tlp.value, current_user.org.timezone)
+        form.fill(reading.latest_data(incident), incident.item.tlp.value, current_user.org.timezone)
     elif form.validate_on_submit():
         try:
-            services.update_incident(me, stix_id, form.report(current_user.org.timezone))
+            filing.update_incident(me, stix_id, form.report(current_user.org.timezone))
         except ValidationFailed as error:
             findings = form.show_errors(error.details)
         else:
@@ -77,10 +76,10 @@ def edit(stix_id: str):
 @bp.get("/incidents")
 @login_required
 def index():
-    page, next_cursor = services.list_incidents(
+    page, next_cursor = reading.list_incidents(
         current_principal(), cursor=request.args.get("cursor") or None, attack_type=request.args.get("attack_type") or None)
-    services.record_incident_reads(current_principal(), page, "web")
-    rows = [services.incident_view(current_principal(), incident) for incident in page]
+    reading.record_incident_reads(current_principal(), page, "web")
+    rows = [reading.incident_view(current_principal(), incident) for incident in page]
     return render_template("incidents/list.html", rows=rows, next_cursor=next_cursor)
 
 
@@ -88,16 +87,16 @@ def index():
 @login_required
 def detail(stix_id: str):
     me = current_principal()
-    incident = services.get_incident(me, stix_id, channel="web")
-    view = services.incident_view(me, incident)
+    incident = reading.get_incident(me, stix_id, channel="web")
+    view = reading.incident_view(me, incident)
     law_enforcement = []
     if me.org_id == incident.owner_org_id and me.is_admin:
         law_enforcement = accounts.member_directory(OrgKind.law_enforcement)
     revision = request.args.get("revision", type=int)
-    shown = services.revision_data(me, stix_id, revision) if revision else view["report"]
+    shown = reading.revision_data(me, stix_id, revision) if revision else view["report"]
     return render_template("incidents/detail.html", view=view, incident=incident, report=shown,
                            shown_revision=revision or view["revision"], me=me,
-                           submissions=services.submissions(me, incident), stages=list(Stage),
+                           submissions=reporting.submissions(me, incident), stages=list(Stage),
                            law_enforcement=law_enforcement)
 
 
@@ -123,7 +122,7 @@ def revoke(stix_id: str, slug: str):
 @bp.post("/incidents/<stix_id>/significant")
 @login_required
 def significant(stix_id: str):
-    services.mark_significant(current_principal(), stix_id)
+    reporting.mark_significant(current_principal(), stix_id)
     flash("Marked significant: the NIS2 clocks run from the time of awareness.", "success")
     return _back(stix_id)
 
@@ -132,7 +131,7 @@ def significant(stix_id: str):
 @login_required
 def submit(stix_id: str, stage: str):
     try:
-        services.submit_nis_report(current_principal(), stix_id, stage)
+        reporting.submit_nis_report(current_principal(), stix_id, stage)
         flash(f"{Stage(stage).label} submitted.", "success")
     except ValidationFailed as error:
         _refused(error)
@@ -142,7 +141,7 @@ def submit(stix_id: str, stage: str):
 @bp.get("/incidents/<stix_id>/nis2/submissions/<public_id>")
 @login_required
 def submission(stix_id: str, public_id: str):
-    snapshot = services.submission_snapshot(current_principal(), stix_id, public_id)
+    snapshot = reporting.submission_snapshot(current_principal(), stix_id, public_id)
     if request.args.get("format") == "json":
         return Response(orjson.dumps(snapshot), mimetype="application/json", headers={
             "Content-Disposition": f"attachment; filename=nis2-{snapshot['stage']}-{public_id}.json"})
@@ -153,7 +152,7 @@ def submission(stix_id: str, public_id: str):
 @login_required
 def advise(stix_id: str):
     try:
-        services.give_advice(current_principal(), stix_id, request.form.get("body", ""))
+        reporting.give_advice(current_principal(), stix_id, request.form.get("body", ""))
         flash("Advice sent to the hospital.", "success")
     except ValidationFailed as error:
         _refused(error)
@@ -175,16 +174,16 @@ def publish(stix_id: str):
 @bp.get("/incidents/<stix_id>/stix")
 @login_required
 def bundle(stix_id: str):
-    schema = url_for("api.incidents.extension_schema", definition_id=services.stix.HUB_HEALTHCARE_EXTENSION,
+    schema = url_for("api.incidents.extension_schema", definition_id=stix.HUB_HEALTHCARE_EXTENSION,
                      _external=True)
-    return Response(orjson.dumps(services.incident_bundle(current_principal(), stix_id, schema)), mimetype="application/json",
+    return Response(orjson.dumps(reading.incident_bundle(current_principal(), stix_id, schema)), mimetype="application/json",
                     headers={"Content-Disposition": f"attachment; filename={stix_id}.json"})
 
 
 @bp.get("/nis2")
 @login_required
 def nis_queue():
-    return render_template("incidents/nis2_queue.html", rows=services.nis_queue(current_principal()))
+    return render_template("incidents/nis2_queue.html", rows=reporting.nis_queue(current_principal()))
 
 
 @bp.get("/cases")

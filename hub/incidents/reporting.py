@@ -1,0 +1,154 @@
+"""NIS2 reporting: marking an incident significant, submitting its reports, and the national
+CERT's side (its queue, requesting an intermediate report, advice under Art. 23(5)).
+
+Each submission keeps an unchanged snapshot of the report as it was submitted.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+import orjson
+from sqlalchemy import select
+
+from hub import audit
+from hub.accounts.models import Organisation, User
+from hub.principal import OrgKind
+from hub.errors import Forbidden, NotFound, ValidationFailed
+from hub.extensions import db
+from hub.incidents import nis2
+from hub.incidents.clocks import nis2_clocks, org_timezone, parse_instant, sees_clocks, utcnow
+from hub.incidents.models import Incident, IncidentAdvice, NisSubmission
+from hub.incidents.reading import get_incident, own_incident, readable_incidents, visible_report
+from hub.principal import Principal
+
+def mark_significant(principal: Principal, stix_id: str, aware_at: str | None = None) -> Incident:
+    """Start the NIS2 clocks, from `aware_at` or else from detection."""
+    incident = own_incident(principal, stix_id)
+    if not principal.can_share:
+        raise Forbidden("viewers cannot change incident reports")
+    problems: list = []
+    when = parse_instant(aware_at, "aware_at", problems, tz=org_timezone(principal)) if aware_at else None
+    if problems:
+        raise ValidationFailed("invalid aware_at", problems)
+    incident.significant = True
+    incident.aware_at = datetime.fromisoformat(when) if when else incident.detected_at
+    audit.record("nis2_significant", principal, item=incident.item, aware_at=incident.aware_at.isoformat())
+    db.session.commit()
+    return incident
+
+
+def submit_nis_report(principal: Principal, stix_id: str, stage: str) -> NisSubmission:
+    """Submit one NIS2 report: a snapshot of the current revision, kept unchanged."""
+    incident = own_incident(principal, stix_id)
+    if not principal.can_share:
+        raise Forbidden("viewers cannot submit reports")
+    try:
+        stage_value = nis2.Stage(stage)
+    except ValueError:
+        raise ValidationFailed("invalid stage", [{"field": "stage", "value": stage,
+                                                  "error": "one of " + ", ".join(s.value for s in nis2.Stage)}]) from None
+    if not incident.significant:
+        raise ValidationFailed("not a significant incident", [{"field": "significant",
+                                                              "error": "mark the incident significant (NIS2) first"}])
+    now = utcnow()
+    revision = incident.revisions[-1]
+    owner: Organisation = incident.owner
+    submitter = db.session.get(User, principal.user_id)
+    snapshot = {
+        "stage": stage_value.value,
+        "incident": incident.stix_id,
+        "organisation": {"slug": owner.slug, "name": owner.name, "country": owner.country},
+        "submitted_at": now.isoformat(),
+        "submitted_by": submitter.email,
+        "aware_at": incident.aware_at.isoformat() if incident.aware_at else None,
+        "revision": revision.number,
+        "report": orjson.loads(revision.data),
+        "clocks": nis2_clocks(incident, now),
+    }
+    submission = NisSubmission(incident_id=incident.id, stage=stage_value.value, submitted_by_id=principal.user_id,
+                               submitted_at=now, revision_number=revision.number,
+                               snapshot=orjson.dumps(snapshot).decode())
+    db.session.add(submission)
+    audit.record("nis2_submitted", principal, item=incident.item, stage=stage_value.value)
+    db.session.commit()
+    return submission
+
+
+def submission_snapshot(principal: Principal, stix_id: str, public_id: str) -> dict:
+    """A submitted report as this reader may see it (the stored snapshot never changes)."""
+    snapshot = orjson.loads(get_submission(principal, stix_id, public_id).snapshot)
+    return {**snapshot, "report": visible_report(principal, snapshot["report"])}
+
+
+def get_submission(principal: Principal, stix_id: str, public_id: str) -> NisSubmission:
+    """A submission of a readable incident, for those who follow its NIS2 reporting (else 404)."""
+    incident = get_incident(principal, stix_id)
+    submission = db.session.scalar(select(NisSubmission).where(
+        NisSubmission.public_id == public_id, NisSubmission.incident_id == incident.id))
+    if submission is None or not sees_clocks(principal, incident):
+        raise NotFound(f"no submission {public_id}")
+    return submission
+
+
+def submissions(principal: Principal, incident: Incident) -> list[NisSubmission]:
+    """The incident's NIS2 submissions, oldest first; none for those who do not follow its reporting."""
+    if not sees_clocks(principal, incident):
+        return []
+    return db.session.scalars(select(NisSubmission).where(NisSubmission.incident_id == incident.id)
+                              .order_by(NisSubmission.submitted_at)).all()
+
+
+def _cert_reading(principal: Principal, stix_id: str) -> Incident:
+    incident = get_incident(principal, stix_id)  # 404 first: unreadable looks absent
+    if principal.org_kind != OrgKind.national_cert:
+        raise Forbidden("only a national CERT does this")
+    if incident.owner.country != principal.country:
+        raise Forbidden("only the national CERT of the hospital's country does this")
+    return incident
+
+
+def request_intermediate(principal: Principal, stix_id: str, due_at: str) -> Incident:
+    """The national CERT asks for an intermediate report by `due_at` (NIS2 Art. 23(4)(c))."""
+    incident = _cert_reading(principal, stix_id)
+    problems: list = []
+    when = parse_instant(due_at, "due_at", problems, required=True, tz=org_timezone(principal))
+    if problems:
+        raise ValidationFailed("invalid due_at", problems)
+    incident.intermediate_due_at = datetime.fromisoformat(when)
+    audit.record("nis2_intermediate_requested", principal, subject_org_id=incident.owner_org_id,
+                 item=incident.item, due_at=when)
+    db.session.commit()
+    return incident
+
+
+def give_advice(principal: Principal, stix_id: str, body: str, kind: str = "involve_law_enforcement") -> IncidentAdvice:
+    """NIS2 Art. 23(5): the CSIRT advises the hospital, e.g. to report to law enforcement."""
+    incident = _cert_reading(principal, stix_id)
+    if kind not in ("involve_law_enforcement", "general"):
+        raise ValidationFailed("invalid kind", [{"field": "kind", "value": kind, "error": "involve_law_enforcement or general"}])
+    if not isinstance(body, str) or len(body) > 5000:
+        raise ValidationFailed("invalid body", [{"field": "body", "error": "text of at most 5,000 characters"}])
+    advice = IncidentAdvice(incident_id=incident.id, org_id=principal.org_id, author_id=principal.user_id,
+                            kind=kind, body=body.strip())
+    db.session.add(advice)
+    audit.record("incident_advice", principal, subject_org_id=incident.owner_org_id, item=incident.item, kind=kind)
+    db.session.commit()
+    return advice
+
+
+def nis_queue(principal: Principal) -> list[tuple[Incident, list[dict]]]:
+    """A national CERT's queue: significant incidents of its country that it may read, by next due."""
+    if principal.org_kind != OrgKind.national_cert:
+        raise Forbidden("the NIS2 queue is for national CERTs")
+    incidents = db.session.scalars(
+        readable_incidents(principal)
+        .join(Organisation, Organisation.id == Incident.owner_org_id)
+        .where(Incident.significant, Organisation.country == principal.country)
+    ).all()
+    rows = [(incident, nis2_clocks(incident)) for incident in incidents]
+
+    def next_due(row):
+        open_clocks = [c["due_at"] for c in row[1] if not c["submitted_at"]]
+        return (0, min(open_clocks)) if open_clocks else (1, "")
+
+    return sorted(rows, key=next_due)
