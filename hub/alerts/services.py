@@ -6,8 +6,6 @@ never outlives the right to read its item (rule 7).
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,7 +15,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from hub import audit
-from hub.db import utcnow
+from hub.db import decode_cursor, encode_cursor, utcnow
 from hub.alerts import delivery as deliveries
 from hub.alerts.filters import dump_filters, load_filters, parse_filters
 from hub.alerts.models import CHANNELS, MODES, SCOPES, Delivery, Notification, Subscription
@@ -208,14 +206,10 @@ def _stamp(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _encode_cursor(row_id: int) -> str:
-    return base64.urlsafe_b64encode(str(row_id).encode()).decode().rstrip("=")
-
-
 def _decode_cursor(cursor: str) -> int:
     try:
-        return int(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode())
-    except (ValueError, binascii.Error, UnicodeError):
+        return decode_cursor(cursor, int)[0]
+    except ValidationFailed:
         raise _invalid("cursor", "not a cursor this hub issued") from None
 
 
@@ -226,7 +220,7 @@ def _page(query, id_column, limit: int, cursor: str | None) -> Page:
     rows = list(db.session.scalars(query.order_by(id_column.desc()).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    return Page(rows, _encode_cursor(rows[-1].id) if more else None)
+    return Page(rows, encode_cursor(rows[-1].id) if more else None)
 
 
 def deliveries_of(principal: Principal, subscription_id: int, *, status: str | None = None,

@@ -5,8 +5,7 @@ other than the owner land in the owner's audit log.
 """
 from __future__ import annotations
 
-import base64
-from datetime import datetime, timezone
+from datetime import datetime
 
 import orjson
 from sqlalchemy import Select, and_, or_, select
@@ -15,9 +14,10 @@ from sqlalchemy.orm import selectinload
 from hub import audit, policy
 from hub.accounts.models import Organisation
 from hub.principal import OrgKind
-from hub.errors import NotFound, ValidationFailed
+from hub.errors import NotFound
 from hub.extensions import db
 from hub.incidents import stix
+from hub.db import as_utc, decode_cursor, encode_cursor
 from hub.incidents.clocks import nis2_clocks, sees_clocks
 from hub.incidents.models import Incident, IncidentAdvice, IncidentItem, LawEnforcementCase
 from hub.intel.models import SharedItem
@@ -42,18 +42,11 @@ def readable_incidents(principal: Principal) -> Select:
 
 
 def _encode_cursor(incident: Incident) -> str:
-    raw = f"{incident.created.astimezone(timezone.utc).isoformat()}|{incident.stix_id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return encode_cursor(as_utc(incident.created).isoformat(), incident.stix_id)
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, stix_id = raw.split("|", 1)
-        return datetime.fromisoformat(created), stix_id
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed("invalid cursor", [{"field": "cursor", "value": cursor,
-                                                   "error": "use the `next` value of a previous page"}]) from None
+    return decode_cursor(cursor, datetime.fromisoformat, str)
 
 
 def list_incidents(principal: Principal, *, limit: int = DEFAULT_PAGE, cursor: str | None = None,

@@ -7,12 +7,12 @@ id or exact time, and lists are ordered by (month, random id) so creation order 
 """
 from __future__ import annotations
 
-import base64
 
 import orjson
 from sqlalchemy import and_, or_, select
 
 from hub import audit
+from hub.db import decode_cursor, encode_cursor
 from hub.errors import Forbidden, ValidationFailed
 from hub.extensions import db
 from hub.incidents.fields import IMPACT_FIGURES
@@ -69,7 +69,7 @@ def withdraw_summary(principal: Principal, stix_id: str) -> None:
 
 
 def _cursor(summary: IncidentSummary) -> str:
-    return base64.urlsafe_b64encode(f"{summary.month}|{summary.public_id}".encode()).decode().rstrip("=")
+    return encode_cursor(summary.month, summary.public_id)
 
 
 def list_summaries(*, limit: int = 100, cursor: str | None = None, country: str | None = None):
@@ -78,10 +78,7 @@ def list_summaries(*, limit: int = 100, cursor: str | None = None, country: str 
     if country:
         query = query.where(IncidentSummary.country == country.upper())
     if cursor:
-        try:
-            month, public_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|", 1)
-        except ValueError:
-            raise ValidationFailed("invalid cursor", [{"field": "cursor", "error": "use a previous page's `next`"}]) from None
+        month, public_id = decode_cursor(cursor, str, str)
         query = query.where(or_(IncidentSummary.month < month,
                                 and_(IncidentSummary.month == month, IncidentSummary.public_id > public_id)))
     rows = db.session.scalars(

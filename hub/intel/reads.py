@@ -1,8 +1,6 @@
 """Reading the store: lists, one item, search. Every query here starts from the policy filter."""
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -16,7 +14,8 @@ from hub.extensions import db
 from hub.intel import observables
 from hub.intel.models import Observable, SharedItem, StixVersion
 from hub.intel.store import load_json, stix_timestamp
-from hub.db import datetime_to_us
+from hub.db import datetime_to_us, utcnow
+from hub.db import decode_cursor as db_decode_cursor, encode_cursor as db_encode_cursor
 from hub.tlp import TLP
 from hub.principal import Principal
 
@@ -89,16 +88,11 @@ def _apply_filters(query: Select, principal: Principal | None, filters: ItemFilt
 
 
 def encode_cursor(item: SharedItem) -> str:
-    return base64.urlsafe_b64encode(f"{item.last_added_us}:{item.id}".encode()).decode().rstrip("=")
+    return db_encode_cursor(item.last_added_us, item.id)
 
 
 def decode_cursor(cursor: str) -> tuple[int, int]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        stamp, item_id = base64.urlsafe_b64decode(padded.encode()).decode().split(":")
-        return int(stamp), int(item_id)
-    except (ValueError, binascii.Error, UnicodeError):
-        raise ValidationFailed("invalid cursor", [{"field": "cursor", "error": "not a cursor this hub issued"}]) from None
+    return db_decode_cursor(cursor, int, int)
 
 
 def list_items(
@@ -214,10 +208,7 @@ def stix_object(item: SharedItem) -> dict:
 def is_expired(item: SharedItem) -> bool:
     if item.valid_until is None:
         return False
-    valid_until = item.valid_until
-    if valid_until.tzinfo is None:
-        valid_until = valid_until.replace(tzinfo=timezone.utc)
-    return valid_until < datetime.now(timezone.utc)
+    return item.valid_until < utcnow()  # a UTCDateTime column: aware on every database
 
 
 def hub_metadata(principal: Principal | None, item: SharedItem, *, with_versions: bool = False) -> dict:
