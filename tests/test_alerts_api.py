@@ -158,3 +158,11 @@ def test_the_alert_endpoints_need_a_token(client):
         response = getattr(client, method)(path)
         assert response.status_code == 401
         assert response.json["error"]
+
+
+def test_a_viewer_cannot_subscribe(make, api):
+    """Viewers read, nothing else: subscribing is left to analysts and admins."""
+    viewer = api(make.make_user(make.make_org(), "viewer"))
+    refused = viewer.post("/subscriptions", json={"channel": "in_app"})
+    assert refused.status_code == 403
+    assert viewer.get("/subscriptions").json["subscriptions"] == []

@@ -242,3 +242,22 @@ def test_case_activity_rings_the_other_sides_bell_and_goes_quiet_when_consent_en
 
     admin.delete(f"/incidents/{incident_id}/consents/{world.police.org.slug}")
     assert police.get("/notifications").json["notifications"] == []
+
+
+def test_a_cert_viewer_reads_the_incident_but_neither_sets_a_deadline_nor_advises(make, api):
+    """Viewers read, nothing else: the CERT's viewer cannot act on a hospital's incident."""
+    from tests.incidents_support import report
+
+    hospital = make.make_org("hospital", "CZ")
+    cert = make.make_org("national_cert", "CZ")
+    filed = api(make.make_user(hospital)).post("/incidents", json=report())
+    assert filed.status_code == 201, filed.json
+    incident_id = filed.json["id"]
+    viewer = api(make.make_user(cert, "viewer"))
+    assert viewer.get(f"/incidents/{incident_id}").status_code == 200
+    assert viewer.post(f"/incidents/{incident_id}/nis2/intermediate-request",
+                       json={"due_at": "2030-01-01T00:00:00Z"}).status_code == 403
+    assert viewer.post(f"/incidents/{incident_id}/advice", json={"body": "call the police"}).status_code == 403
+    analyst = api(make.make_user(cert, "analyst"))
+    refused = analyst.post(f"/incidents/{incident_id}/advice", json={"body": "   "})
+    assert refused.status_code == 422 and refused.json["details"][0]["field"] == "body"

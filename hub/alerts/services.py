@@ -65,6 +65,8 @@ def create_subscription(principal: Principal, *, channel, target=None, secret=No
     mode = _choice("mode", mode or "immediate", MODES)
     scope = _choice("scope", scope or "user", SCOPES)
     parsed_filters = parse_filters(filters)
+    if not principal.can_share:
+        raise Forbidden("viewers read only: ask an analyst or admin of your organisation to subscribe")
     if scope == "org" and not principal.is_admin:
         raise Forbidden("only an organisation admin may set organisation-wide subscriptions")
     generated = None

@@ -98,10 +98,13 @@ def submissions(principal: Principal, incident: Incident) -> list[NisSubmission]
                               .order_by(NisSubmission.submitted_at)).all()
 
 
-def _cert_reading(principal: Principal, stix_id: str) -> Incident:
+def _cert_acting(principal: Principal, stix_id: str) -> Incident:
+    """The incident a national CERT's analyst or admin acts on (viewers read, nothing else)."""
     incident = get_incident(principal, stix_id)  # 404 first: unreadable looks absent
     if principal.org_kind != OrgKind.national_cert:
         raise Forbidden("only a national CERT does this")
+    if not principal.can_share:
+        raise Forbidden("viewers read only: an analyst or admin of the CERT does this")
     if incident.owner.country != principal.country:
         raise Forbidden("only the national CERT of the hospital's country does this")
     return incident
@@ -109,7 +112,7 @@ def _cert_reading(principal: Principal, stix_id: str) -> Incident:
 
 def request_intermediate(principal: Principal, stix_id: str, due_at: str) -> Incident:
     """The national CERT asks for an intermediate report by `due_at` (NIS2 Art. 23(4)(c))."""
-    incident = _cert_reading(principal, stix_id)
+    incident = _cert_acting(principal, stix_id)
     problems: list = []
     when = parse_instant(due_at, "due_at", problems, required=True, tz=org_timezone(principal))
     if problems:
@@ -123,11 +126,11 @@ def request_intermediate(principal: Principal, stix_id: str, due_at: str) -> Inc
 
 def give_advice(principal: Principal, stix_id: str, body: str, kind: str = "involve_law_enforcement") -> IncidentAdvice:
     """NIS2 Art. 23(5): the CSIRT advises the hospital, e.g. to report to law enforcement."""
-    incident = _cert_reading(principal, stix_id)
+    incident = _cert_acting(principal, stix_id)
     if kind not in ("involve_law_enforcement", "general"):
         raise ValidationFailed("invalid kind", [{"field": "kind", "value": kind, "error": "involve_law_enforcement or general"}])
-    if not isinstance(body, str) or len(body) > 5000:
-        raise ValidationFailed("invalid body", [{"field": "body", "error": "text of at most 5,000 characters"}])
+    if not isinstance(body, str) or not body.strip() or len(body) > 5000:
+        raise ValidationFailed("invalid body", [{"field": "body", "error": "the advice itself: text of 1 to 5,000 characters"}])
     advice = IncidentAdvice(incident_id=incident.id, org_id=principal.org_id, author_id=principal.user_id,
                             kind=kind, body=body.strip())
     db.session.add(advice)
