@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
+from sqlalchemy.orm import aliased
 
 from hub.accounts.models import group_members
 from hub.extensions import db
 from hub.incidents.models import IncidentItem, LawEnforcementCase
-from hub.intel.models import AudienceGrant, SharedItem
+from hub.intel.models import AudienceGrant, ItemReference, SharedItem
 from hub.principal import OrgKind, Principal
 from hub.tlp import TLP
 
@@ -48,44 +49,45 @@ class Reader:
         return cls(principal.user_id, principal.org_id, principal.org_kind)
 
 
-def _grant_exists(*conditions) -> ColumnElement[bool]:
+def _grant_exists(item, *conditions) -> ColumnElement[bool]:
     return exists(
-        select(AudienceGrant.id).where(AudienceGrant.item_id == SharedItem.id, *conditions)
+        select(AudienceGrant.id).where(AudienceGrant.item_id == item.id, *conditions)
+        .correlate_except(AudienceGrant)  # the reader's columns may come from any enclosing query
     )
 
 
-def _user_named(principal: Principal | Reader) -> ColumnElement[bool]:
+def _user_named(principal: Principal | Reader, item) -> ColumnElement[bool]:
     if principal.user_id is None:
         return false()
-    return _grant_exists(AudienceGrant.user_id == principal.user_id)
+    return _grant_exists(item, AudienceGrant.user_id == principal.user_id)
 
 
-def _org_named(principal: Principal | Reader) -> ColumnElement[bool]:
-    return _grant_exists(AudienceGrant.org_id == principal.org_id)
+def _org_named(principal: Principal | Reader, item) -> ColumnElement[bool]:
+    return _grant_exists(item, AudienceGrant.org_id == principal.org_id)
 
 
-def _org_in_named_group(principal: Principal | Reader) -> ColumnElement[bool]:
+def _org_in_named_group(principal: Principal | Reader, item) -> ColumnElement[bool]:
     member_groups = select(group_members.c.group_id).where(
         group_members.c.org_id == principal.org_id
     ).correlate_except(group_members)  # a column org_id belongs to the outermost query
-    return _grant_exists(AudienceGrant.group_id.in_(member_groups))
+    return _grant_exists(item, AudienceGrant.group_id.in_(member_groups))
 
 
-def _belongs_to_incident() -> ColumnElement[bool]:
+def _belongs_to_incident(item=SharedItem) -> ColumnElement[bool]:
     """Every object filed as part of an incident report (impacts, actors, relationships)."""
     return exists(
-        select(IncidentItem.id).where(IncidentItem.item_id == SharedItem.id).correlate_except(IncidentItem)
+        select(IncidentItem.id).where(IncidentItem.item_id == item.id).correlate_except(IncidentItem)
     )
 
 
-def _law_enforcement_consent(principal: Principal | Reader) -> ColumnElement[bool]:
+def _law_enforcement_consent(principal: Principal | Reader, item) -> ColumnElement[bool]:
     """The owner's admin has consented, and not revoked, that this organisation sees the
     incident the item belongs to."""
     return exists(
         select(LawEnforcementCase.id)
         .join(IncidentItem, IncidentItem.incident_id == LawEnforcementCase.incident_id)
         .where(
-            IncidentItem.item_id == SharedItem.id,
+            IncidentItem.item_id == item.id,
             LawEnforcementCase.org_id == principal.org_id,
             LawEnforcementCase.consent_active,
         )
@@ -104,35 +106,45 @@ def readable_items(principal: Principal | None) -> ColumnElement[bool]:
     return readable_items_for(Reader.of(principal))
 
 
-def readable_items_for(principal: Reader) -> ColumnElement[bool]:
-    """`readable_items` for a Reader, whose fields may be columns of the enclosing query."""
-    own_org = SharedItem.owner_org_id == principal.org_id
-    user_named = _user_named(principal)
-    is_author = false() if principal.user_id is None else SharedItem.author_id == principal.user_id
+def readable_items_for(principal: Reader, item=SharedItem) -> ColumnElement[bool]:
+    """`readable_items` for a Reader, whose fields may be columns of the enclosing query.
+
+    Rules 1-6 decide on the item itself; rule 7 then asks the same of every item it refers to
+    (a relationship's ends, what a sighting saw): a derived object reveals nothing its reader
+    could not read.
+    """
+    return and_(_readable_itself(principal, item), _references_readable(principal, item))
+
+
+def _readable_itself(principal: Reader, item) -> ColumnElement[bool]:
+    """Rules 1-6 on one item (`item`: SharedItem or an alias of it)."""
+    own_org = item.owner_org_id == principal.org_id
+    user_named = _user_named(principal, item)
+    is_author = false() if principal.user_id is None else item.author_id == principal.user_id
 
     # Rule 1: RED reaches the named users and the author, nobody else.
     red = and_(
-        SharedItem.tlp == TLP.red,
+        item.tlp == TLP.red,
         or_(is_author, user_named),
     )
     # Rules 2-5: AMBER+STRICT, AMBER and GREEN reach the audience and the owner organisation;
     # CLEAR reaches every member.
     audience = or_(
-        SharedItem.audience_community,
-        _org_named(principal),
-        _org_in_named_group(principal),
+        item.audience_community,
+        _org_named(principal, item),
+        _org_in_named_group(principal, item),
         user_named,
     )
     not_red = and_(
-        SharedItem.tlp != TLP.red,
-        or_(SharedItem.tlp == TLP.clear, own_org, audience),
+        item.tlp != TLP.red,
+        or_(item.tlp == TLP.clear, own_org, audience),
     )
     general = or_(red, not_red)
 
     # Rule 6: incident reports. Law enforcement reads an incident only while the owner's admin
     # consents (consent acts as its audience); vendors only when named in the audience.
-    is_incident = SharedItem.stix_type.in_(INCIDENT_TYPES) | _belongs_to_incident()
-    consented = _law_enforcement_consent(principal)
+    is_incident = item.stix_type.in_(INCIDENT_TYPES) | _belongs_to_incident(item)
+    consented = _law_enforcement_consent(principal, item)
     if not isinstance(principal.org_kind, str):  # OrgKind is a str enum
         # Many readers at once: the same rule, with the organisation kind as a column.
         is_law_enforcement = principal.org_kind == OrgKind.law_enforcement
@@ -142,18 +154,40 @@ def readable_items_for(principal: Reader) -> ColumnElement[bool]:
             and_(is_law_enforcement, consented),
             and_(
                 not_(is_law_enforcement),
-                or_(principal.org_kind != OrgKind.vendor, _org_named(principal), user_named),
+                or_(principal.org_kind != OrgKind.vendor, _org_named(principal, item), user_named),
             ),
         )
-        general = or_(general, and_(is_law_enforcement, consented, SharedItem.tlp != TLP.red))
+        general = or_(general, and_(is_law_enforcement, consented, item.tlp != TLP.red))
     elif principal.org_kind == OrgKind.law_enforcement:
         incident_rule = or_(not_(is_incident), own_org, consented)
-        general = or_(general, and_(consented, SharedItem.tlp != TLP.red))
+        general = or_(general, and_(consented, item.tlp != TLP.red))
     elif principal.org_kind == OrgKind.vendor:
-        incident_rule = or_(not_(is_incident), own_org, _org_named(principal), user_named)
+        incident_rule = or_(not_(is_incident), own_org, _org_named(principal, item), user_named)
     else:
         incident_rule = true()
     return and_(general, incident_rule)
+
+
+def _references_readable(principal: Reader, item) -> ColumnElement[bool]:
+    """Rule 7: every item this one refers to, if the hub holds it, has a copy the reader may read.
+
+    An end the hub does not hold reveals nothing and does not hide the relationship (ATT&CK
+    relationships often point at objects shared elsewhere); an end it holds but the reader may
+    not read hides it, so a relationship or sighting never names what the reader cannot see.
+    """
+    held = aliased(SharedItem)
+    readable_copy = aliased(SharedItem)
+    hidden_end = and_(
+        exists(select(held.id).where(held.stix_id == ItemReference.ref_stix_id).correlate_except(held)),
+        not_(exists(select(readable_copy.id).where(
+            readable_copy.stix_id == ItemReference.ref_stix_id,
+            _readable_itself(principal, readable_copy),
+        ).correlate_except(readable_copy))),
+    )
+    # Explicit correlation: a fan-out's reader columns live two queries up.
+    return not_(exists(
+        select(ItemReference.id).where(ItemReference.item_id == item.id, hidden_end).correlate_except(ItemReference)
+    ))
 
 
 def public_clear_items() -> ColumnElement[bool]:

@@ -33,6 +33,7 @@ from hub.extensions import db
 from hub.intel import fastpath
 from hub.intel.audience import Audience
 from hub.intel.ingest import ObjectRejected, PreparedObject, prepare_object, store_prepared
+from hub.intel.references import record_references
 from hub.intel.models import AudienceGrant, Observable, SharedItem, StixVersion
 from hub.intel.store import allocate_date_added
 from hub.tlp import TLP, TLP_BY_MARKING_ID
@@ -326,6 +327,7 @@ def insert_new_items(principal: Principal, prepared: list[PreparedObject], audie
         for candidate, item_id in zip(prepared, item_ids)
         for kind, value in sorted(candidate.observables)
     ])
+    record_references(list(zip(item_ids, (candidate.references for candidate in prepared))))
     _insert(AudienceGrant.__table__, [
         {"item_id": item_id, "org_id": org_id, "group_id": group_id, "user_id": user_id}
         for item_id in item_ids

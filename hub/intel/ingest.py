@@ -19,6 +19,7 @@ from hub.errors import Forbidden, ValidationFailed
 from hub.extensions import db
 from hub.intel import fastpath, observables
 from hub.intel.audience import Audience
+from hub.intel.references import record_references, references_of
 from hub.intel.models import AudienceGrant, Observable, SharedItem, StixVersion
 from hub.intel.store import allocate_date_added, canonical_json, stix_stamp_to_us
 from hub.db import us_to_datetime
@@ -48,6 +49,8 @@ class PreparedObject:
     valid_until_us: int | None
     revoked: bool
     observables: set[tuple[str, str]] = field(default_factory=set)
+    # The STIX ids a relationship or sighting names (rule 7: hidden when one is unreadable).
+    references: set[str] = field(default_factory=set)
 
 
 def _tlp_of(raw: dict, requested: TLP | None) -> TLP:
@@ -194,6 +197,7 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool) -> PreparedO
         valid_until_us=_modified_us({"modified": valid_until}) if valid_until else None,
         revoked=bool(obj.get("revoked")),
         observables=found,
+        references=references_of(obj),
     )
 
 
@@ -314,6 +318,7 @@ def store_prepared(principal, prepared, audience: Audience, anonymous: bool) -> 
             item.revoked = item.revoked or candidate.revoked
         db.session.flush()
         _add_observables(item, candidate.observables)
+        record_references([(item.id, candidate.references)])
         added = add_grants(item, audience)
         event = Event.shared if is_new else (Event.revoked if candidate.revoked else Event.updated)
         announce(event, item.id, version.id)

@@ -120,3 +120,18 @@ class Observable(db.Model):
     )
     kind: Mapped[str] = mapped_column(String(32))
     value: Mapped[str] = mapped_column(String(2048))
+
+
+class ItemReference(db.Model):
+    """A STIX id that a derived item refers to: a relationship's ends, what a sighting saw.
+
+    The policy hides a derived item from readers who cannot read one of the items it names
+    (SHARING_POLICY.md rule 7), with index lookups rather than parsing bodies at read time.
+    """
+
+    __tablename__ = "item_reference"
+    __table_args__ = (UniqueConstraint("item_id", "ref_stix_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("shared_item.id", ondelete="CASCADE"), index=True)
+    ref_stix_id: Mapped[str] = mapped_column(String(100), index=True)
