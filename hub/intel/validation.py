@@ -28,6 +28,12 @@ SCO_TYPES = frozenset({
     "file", "ipv4-addr", "ipv6-addr", "mac-addr", "mutex", "network-traffic", "process",
     "software", "url", "user-account", "windows-registry-key", "x509-certificate",
 })
+_NON_OBSERVABLE_TYPES = frozenset({
+    "attack-pattern", "campaign", "course-of-action", "grouping", "identity", "incident", "indicator",
+    "infrastructure", "intrusion-set", "location", "malware", "malware-analysis", "note",
+    "observed-data", "opinion", "report", "threat-actor", "tool", "vulnerability",
+    "relationship", "sighting", "marking-definition", "language-content", "extension-definition",
+})
 # Types whose schema sits in schemas/common/ next to helper schemas (timestamp, hex, ...) that
 # are no object types.
 _COMMON_OBJECT_TYPES = ("marking-definition", "language-content", "extension-definition")
@@ -65,7 +71,7 @@ def is_cyber_observable(obj: dict) -> bool:
     object_type = obj.get("type")
     if object_type in SCO_TYPES:
         return True
-    if object_type in _COMMON_OBJECT_TYPES or object_type in _compiled().by_type:
+    if object_type in _NON_OBSERVABLE_TYPES:
         return False
     kind = defining_extension_type(obj)
     if kind is not None:
