@@ -1,0 +1,85 @@
+"""STIX 2.1 conformance: hub.intel.validation accepts and rejects what stix2-validator does.
+
+The corpus (tests/stix_corpus) holds every STIX 2.1 object type, extension-defined and custom
+objects, and invalid counterparts with the reason expected. The share path is checked too, for
+what the hub accepts beyond its former rules (SPEC_ALLOWED) and refuses beyond stix2-validator.
+"""
+from __future__ import annotations
+
+import pytest
+from stix2validator import ValidationOptions, validate_instance
+
+from hub.intel.ingest import ObjectRejected, prepare_object
+from hub.intel.tlp import TLP
+from hub.intel.validation import SCO_TYPES, validate_object
+from tests.stix_corpus import BEYOND_THE_VALIDATOR, HUB_STRICTER, INVALID, SPEC_ALLOWED, VALID
+
+OPTIONS = ValidationOptions(version="2.1")
+SDO_TYPES = {
+    "attack-pattern", "campaign", "course-of-action", "grouping", "identity", "incident", "indicator",
+    "infrastructure", "intrusion-set", "location", "malware", "malware-analysis", "note",
+    "observed-data", "opinion", "report", "threat-actor", "tool", "vulnerability",
+}
+
+
+def _ids(cases):
+    return [case.name for case in cases]
+
+
+def stix2validator_errors(obj: dict) -> list[str]:
+    return [str(error) for error in validate_instance(obj, OPTIONS).errors]
+
+
+def test_the_corpus_covers_every_stix_2_1_object_type():
+    types = {case.obj["type"] for case in VALID}
+    assert SDO_TYPES | {"relationship", "sighting"} | SCO_TYPES <= types
+    assert {"marking-definition", "language-content", "extension-definition"} <= types
+    extension_kinds = {kind for case in VALID if case.obj["type"] == "extension-definition"
+                       for kind in case.obj["extension_types"]}
+    assert extension_kinds == {"new-sdo", "new-sco", "property-extension", "toplevel-property-extension"}
+    assert len(SCO_TYPES) == 18 and len(SDO_TYPES) == 19
+
+
+@pytest.mark.parametrize("case", VALID, ids=_ids(VALID))
+def test_a_valid_object_is_accepted_by_both(case):
+    assert validate_object(case.obj) == []
+    assert stix2validator_errors(case.obj) == []
+
+
+@pytest.mark.parametrize("case", INVALID, ids=_ids(INVALID))
+def test_an_invalid_object_is_rejected_by_both_with_the_same_reason(case):
+    problems = [str(problem) for problem in validate_object(case.obj)]
+    assert any(case.reason in problem for problem in problems), problems
+    theirs = stix2validator_errors(case.obj)
+    assert any(case.reason in error for error in theirs), theirs
+    # The same first reason, less stix2-validator's "<id>: " prefix.
+    assert theirs[0].endswith(problems[0])
+
+
+@pytest.mark.parametrize("case", SPEC_ALLOWED, ids=_ids(SPEC_ALLOWED))
+def test_what_stix_2_1_allows_is_shared(case):
+    prepared = prepare_object(case.obj, TLP.green, anonymous=False)
+    assert prepared is not None and prepared.stix_id == case.obj["id"]
+
+
+@pytest.mark.parametrize("case", BEYOND_THE_VALIDATOR + HUB_STRICTER, ids=_ids(BEYOND_THE_VALIDATOR + HUB_STRICTER))
+def test_the_share_path_refuses_what_stix2_validator_lets_through(case):
+    assert stix2validator_errors(case.obj) == []
+    assert validate_object(case.obj) == []  # the agreement holds here too
+    with pytest.raises(ObjectRejected, match=case.reason):
+        prepare_object(case.obj, TLP.green, anonymous=False)
+
+
+def test_the_share_path_gives_the_validation_reason():
+    case = next(case for case in INVALID if case.name == "modified-before-created")
+    with pytest.raises(ObjectRejected, match="must be later than or equal to 'created'"):
+        prepare_object(case.obj, TLP.green, anonymous=False)
+
+
+def test_validation_and_stix2_validator_agree_on_every_object_of_the_corpus():
+    corpus = VALID + INVALID + SPEC_ALLOWED + BEYOND_THE_VALIDATOR + HUB_STRICTER
+    disagreements = [
+        case.name for case in corpus
+        if bool(validate_object(case.obj)) != bool(stix2validator_errors(case.obj))
+    ]
+    assert disagreements == []
