@@ -83,3 +83,31 @@ def test_validation_and_stix2_validator_agree_on_every_object_of_the_corpus():
         if bool(validate_object(case.obj)) != bool(stix2validator_errors(case.obj))
     ]
     assert disagreements == []
+
+
+def _marked(obj: dict, tlp: TLP = TLP.green) -> dict:
+    return {**obj, "object_marking_refs": [tlp.marking_id]}
+
+
+def test_what_stix_2_1_allows_is_shared_through_the_api_and_read_back(make, api):
+    hospital = make.make_org("hospital", "CZ")
+    sharer = api(make.make_user(hospital))
+    objects = [_marked(case.obj) for case in SPEC_ALLOWED]
+    response = sharer.post("/share", json={"objects": objects, "audience": "community"})
+    assert response.status_code == 201, response.json
+    for obj in objects:
+        assert sharer.get(f"/objects/{obj['id']}").json["object"]["type"] == obj["type"]
+
+
+def test_a_taxii_post_reports_the_validation_reason_per_object(make, member_of, taxii):
+    sharer = taxii(member_of(make.make_org("hospital", "CZ")))
+    invalid = [case for case in INVALID if case.name in {
+        "modified-before-created", "lang-not-rfc5646", "process-uuid-v5", "custom-object-without-modified"}]
+    allowed = [_marked(case.obj) for case in SPEC_ALLOWED]
+    envelope = allowed + [_marked(case.obj) for case in invalid]
+    status = sharer.post(sharer.objects_path("community"), {"objects": envelope}).json
+    assert status["success_count"] == len(allowed), status.get("failures")
+    messages = [failure["message"] for failure in status["failures"]]  # in the order posted
+    assert len(messages) == len(invalid)
+    for case, message in zip(invalid, messages):
+        assert case.reason in message
