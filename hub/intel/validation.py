@@ -126,11 +126,13 @@ def _compiled() -> _Compiled:
 
     root = _schema_dir()
     schemas = {path: _load(path) for path in root.rglob("*.json")}
-    registry = jsonschema_rs.Registry([(schema["$id"], schema) for schema in schemas.values() if "$id" in schema])
+    resources = [(schema["$id"], schema) for schema in schemas.values() if "$id" in schema]
+    registry = jsonschema_rs.Registry(resources, retriever=_no_network)
 
     def compile_(schema: dict):
         return jsonschema_rs.validator_for(
-            schema, registry=registry, formats=formats, validate_formats=True, base_uri=schema.get("$id"),
+            schema, registry=registry, retriever=_no_network, formats=formats, validate_formats=True,
+            base_uri=schema.get("$id"),
         )
 
     sources, by_type = {}, {}
@@ -154,6 +156,11 @@ def _compiled() -> _Compiled:
         observed_data_shell=by_type["observed-data"],
         sources=sources,
     )
+
+
+def _no_network(uri: str):
+    # Every $ref of the OASIS schemas resolves inside the package; never fetch one.
+    raise LookupError(f"STIX schema {uri} is not in stix2-validator's package data")
 
 
 def _conforms(checker, name: str, value) -> bool:
