@@ -6,6 +6,9 @@ what the hub accepts beyond its former rules (SPEC_ALLOWED) and refuses beyond s
 """
 from __future__ import annotations
 
+import copy
+import random
+
 import pytest
 from stix2validator import ValidationOptions, validate_instance
 
@@ -111,3 +114,41 @@ def test_a_taxii_post_reports_the_validation_reason_per_object(make, member_of, 
     assert len(messages) == len(invalid)
     for case, message in zip(invalid, messages):
         assert case.reason in message
+
+
+_JUNK = [None, 0, -1, 70000, 1.5, "", "x", "UPPER", [], ["x"], {}, {"a": 1}, True, "2026-02-29T00:00:00Z",
+         "2026-01-01T00:00:00.5Z", "file--00000001-1111-4111-8111-000000000001", "https://a.example/", "a@b.c"]
+
+
+def _property_paths(value, path=()):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if path or key not in ("type", "id"):
+                yield path + (key,)
+                yield from _property_paths(item, path + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield path + (index,)
+            yield from _property_paths(item, path + (index,))
+
+
+def test_validation_and_stix2_validator_agree_on_mutated_corpus_objects():
+    """Any property, at any depth, replaced by junk: both accept or both reject (a crash of
+    stix2-validator counts as a rejection: the object is malformed)."""
+    rng = random.Random(13)
+    disagreements = []
+    for case in VALID:
+        paths = list(_property_paths(case.obj))
+        for _ in range(3):
+            obj, path = copy.deepcopy(case.obj), rng.choice(paths)
+            target = obj
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = rng.choice(_JUNK)
+            try:
+                theirs = not stix2validator_errors(obj)
+            except Exception:  # noqa: BLE001
+                theirs = False
+            if theirs != (not validate_object(obj)):
+                disagreements.append((case.name, path, target[path[-1]]))
+    assert disagreements == []

@@ -168,7 +168,8 @@ def _conforms(checker, name: str, value) -> bool:
 
 
 def _validator_for(obj: dict, compiled: _Compiled, observable: bool = False):
-    specific = compiled.by_type.get(obj.get("type"))
+    object_type = obj.get("type")
+    specific = compiled.by_type.get(object_type) if isinstance(object_type, str) else None
     if specific is not None:
         return specific
     # Custom and extension-defined types: the common properties only, as stix2-validator does.
@@ -178,25 +179,40 @@ def _validator_for(obj: dict, compiled: _Compiled, observable: bool = False):
 
 
 def _schema_problems(obj: dict, compiled: _Compiled) -> list[Problem]:
+    shapeless = _shapeless_observables(obj)
+    if shapeless:
+        return shapeless
     if _validator_for(obj, compiled).is_valid(obj) and _embedded_observables_valid(obj, compiled):
         return []
     # Rare: word the rejection as stix2-validator does, from its own schema validator.
-    problems = _stix2validator_schema_problems(obj)
+    try:
+        problems = _stix2validator_schema_problems(obj)
+    except Exception:  # noqa: BLE001 - it trips over some invalid shapes; jsonschema-rs words those
+        problems = []
     if problems:
         return problems
-    return [Problem(_path(error.instance_path), error.message) for error in _validator_for(obj, compiled).iter_errors(obj)]
+    problems = [Problem(_path(error.instance_path), error.message) for error in _validator_for(obj, compiled).iter_errors(obj)]
+    return problems or [Problem("", "not valid against the STIX 2.1 JSON schema of its type")]
+
+
+def _shapeless_observables(obj: dict) -> list[Problem]:
+    """observed-data's deprecated 'objects' must be a dictionary of typed objects."""
+    if obj.get("type") != "observed-data" or "objects" not in obj:
+        return []
+    if not isinstance(obj["objects"], dict):
+        return [Problem("objects", "Observed Data objects must be in dict format.")]
+    return [
+        Problem(f"objects.{key}", "Observable object must contain a 'type' property.")
+        for key, embedded in obj["objects"].items()
+        if not isinstance(embedded, dict) or not isinstance(embedded.get("type"), str)
+    ]
 
 
 def _embedded_observables_valid(obj: dict, compiled: _Compiled) -> bool:
     if obj.get("type") != "observed-data" or "objects" not in obj:
         return True
-    objects = obj["objects"]
-    if not isinstance(objects, dict):
-        return False
     return all(
-        isinstance(embedded, dict) and "type" in embedded
-        and _validator_for(embedded, compiled, observable=True).is_valid(embedded)
-        for embedded in objects.values()
+        _validator_for(embedded, compiled, observable=True).is_valid(embedded) for embedded in obj["objects"].values()
     )
 
 
