@@ -1,7 +1,7 @@
 """A fast path for the commonest shared object: an indicator whose pattern is one comparison.
 
 Feeds are mostly `[ipv4-addr:value = '203.0.113.9']`, `[file:hashes.'SHA-256' = '…']` and the
-like. The full path (stix2.parse, the ANTLR-based STIX pattern validator, stix2-validator and
+like. The full path (stix2.parse, the ANTLR-based STIX pattern validator, hub.intel.validation and
 the observables extraction, which parses the pattern a second time) costs a few milliseconds
 per object; this path checks the same rules directly in well under a tenth of that.
 

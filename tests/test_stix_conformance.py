@@ -1,0 +1,154 @@
+"""STIX 2.1 conformance: hub.intel.validation accepts and rejects what stix2-validator does.
+
+The corpus (tests/stix_corpus) holds every STIX 2.1 object type, extension-defined and custom
+objects, and invalid counterparts with the reason expected. The share path is checked too, for
+what the hub accepts beyond its former rules (SPEC_ALLOWED) and refuses beyond stix2-validator.
+"""
+from __future__ import annotations
+
+import copy
+import random
+
+import pytest
+from stix2validator import ValidationOptions, validate_instance
+
+from hub.intel.ingest import ObjectRejected, prepare_object
+from hub.intel.tlp import TLP
+from hub.intel.validation import SCO_TYPES, validate_object
+from tests.stix_corpus import BEYOND_THE_VALIDATOR, HUB_STRICTER, INVALID, SPEC_ALLOWED, VALID
+
+OPTIONS = ValidationOptions(version="2.1")
+SDO_TYPES = {
+    "attack-pattern", "campaign", "course-of-action", "grouping", "identity", "incident", "indicator",
+    "infrastructure", "intrusion-set", "location", "malware", "malware-analysis", "note",
+    "observed-data", "opinion", "report", "threat-actor", "tool", "vulnerability",
+}
+
+
+def _ids(cases):
+    return [case.name for case in cases]
+
+
+def stix2validator_errors(obj: dict) -> list[str]:
+    return [str(error) for error in validate_instance(obj, OPTIONS).errors]
+
+
+def test_the_corpus_covers_every_stix_2_1_object_type():
+    types = {case.obj["type"] for case in VALID}
+    assert SDO_TYPES | {"relationship", "sighting"} | SCO_TYPES <= types
+    assert {"marking-definition", "language-content", "extension-definition"} <= types
+    extension_kinds = {kind for case in VALID if case.obj["type"] == "extension-definition"
+                       for kind in case.obj["extension_types"]}
+    assert extension_kinds == {"new-sdo", "new-sco", "property-extension", "toplevel-property-extension"}
+    assert len(SCO_TYPES) == 18 and len(SDO_TYPES) == 19
+
+
+@pytest.mark.parametrize("case", VALID, ids=_ids(VALID))
+def test_a_valid_object_is_accepted_by_both(case):
+    assert validate_object(case.obj) == []
+    assert stix2validator_errors(case.obj) == []
+
+
+@pytest.mark.parametrize("case", INVALID, ids=_ids(INVALID))
+def test_an_invalid_object_is_rejected_by_both_with_the_same_reason(case):
+    problems = [str(problem) for problem in validate_object(case.obj)]
+    assert any(case.reason in problem for problem in problems), problems
+    theirs = stix2validator_errors(case.obj)
+    assert any(case.reason in error for error in theirs), theirs
+    # The same first reason, less stix2-validator's "<id>: " prefix.
+    assert theirs[0].endswith(problems[0])
+
+
+@pytest.mark.parametrize("case", SPEC_ALLOWED, ids=_ids(SPEC_ALLOWED))
+def test_what_stix_2_1_allows_is_shared(case):
+    prepared = prepare_object(case.obj, TLP.green, anonymous=False)
+    assert prepared is not None and prepared.stix_id == case.obj["id"]
+
+
+@pytest.mark.parametrize("case", BEYOND_THE_VALIDATOR + HUB_STRICTER, ids=_ids(BEYOND_THE_VALIDATOR + HUB_STRICTER))
+def test_the_share_path_refuses_what_stix2_validator_lets_through(case):
+    assert stix2validator_errors(case.obj) == []
+    assert validate_object(case.obj) == []  # the agreement holds here too
+    with pytest.raises(ObjectRejected, match=case.reason):
+        prepare_object(case.obj, TLP.green, anonymous=False)
+
+
+def test_the_share_path_gives_the_validation_reason():
+    case = next(case for case in INVALID if case.name == "modified-before-created")
+    with pytest.raises(ObjectRejected, match="must be later than or equal to 'created'"):
+        prepare_object(case.obj, TLP.green, anonymous=False)
+
+
+def test_validation_and_stix2_validator_agree_on_every_object_of_the_corpus():
+    corpus = VALID + INVALID + SPEC_ALLOWED + BEYOND_THE_VALIDATOR + HUB_STRICTER
+    disagreements = [
+        case.name for case in corpus
+        if bool(validate_object(case.obj)) != bool(stix2validator_errors(case.obj))
+    ]
+    assert disagreements == []
+
+
+def _marked(obj: dict, tlp: TLP = TLP.green) -> dict:
+    return {**obj, "object_marking_refs": [tlp.marking_id]}
+
+
+def test_what_stix_2_1_allows_is_shared_through_the_api_and_read_back(make, api):
+    hospital = make.make_org("hospital", "CZ")
+    sharer = api(make.make_user(hospital))
+    objects = [_marked(case.obj) for case in SPEC_ALLOWED]
+    response = sharer.post("/share", json={"objects": objects, "audience": "community"})
+    assert response.status_code == 201, response.json
+    for obj in objects:
+        assert sharer.get(f"/objects/{obj['id']}").json["object"]["type"] == obj["type"]
+
+
+def test_a_taxii_post_reports_the_validation_reason_per_object(make, member_of, taxii):
+    sharer = taxii(member_of(make.make_org("hospital", "CZ")))
+    invalid = [case for case in INVALID if case.name in {
+        "modified-before-created", "lang-not-rfc5646", "process-uuid-v5", "custom-object-without-modified"}]
+    allowed = [_marked(case.obj) for case in SPEC_ALLOWED]
+    envelope = allowed + [_marked(case.obj) for case in invalid]
+    status = sharer.post(sharer.objects_path("community"), {"objects": envelope}).json
+    assert status["success_count"] == len(allowed), status.get("failures")
+    messages = [failure["message"] for failure in status["failures"]]  # in the order posted
+    assert len(messages) == len(invalid)
+    for case, message in zip(invalid, messages):
+        assert case.reason in message
+
+
+_JUNK = [None, 0, -1, 70000, 1.5, "", "x", "UPPER", [], ["x"], {}, {"a": 1}, True, "2026-02-29T00:00:00Z",
+         "2026-01-01T00:00:00.5Z", "file--00000001-1111-4111-8111-000000000001", "https://a.example/", "a@b.c"]
+
+
+def _property_paths(value, path=()):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if path or key not in ("type", "id"):
+                yield path + (key,)
+                yield from _property_paths(item, path + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield path + (index,)
+            yield from _property_paths(item, path + (index,))
+
+
+def test_validation_and_stix2_validator_agree_on_mutated_corpus_objects():
+    """Any property, at any depth, replaced by junk: both accept or both reject (a crash of
+    stix2-validator counts as a rejection: the object is malformed)."""
+    rng = random.Random(13)
+    disagreements = []
+    for case in VALID:
+        paths = list(_property_paths(case.obj))
+        for _ in range(3):
+            obj, path = copy.deepcopy(case.obj), rng.choice(paths)
+            target = obj
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = rng.choice(_JUNK)
+            try:
+                theirs = not stix2validator_errors(obj)
+            except Exception:  # noqa: BLE001
+                theirs = False
+            if theirs != (not validate_object(obj)):
+                disagreements.append((case.name, path, target[path[-1]]))
+    assert disagreements == []
