@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hub.intel import validation  # noqa: E402
 from hub.intel.ingest import ObjectRejected, prepare_object  # noqa: E402
-from hub.intel.tlp import TLP  # noqa: E402
+from hub.tlp import TLP  # noqa: E402
 
 ATTACK = Path("/work/shared/data/attack")
 DEFAULT_BUNDLES = [ATTACK / "mobile-attack-17.1.json", ATTACK / "ics-attack-18.1.json"]

@@ -13,7 +13,7 @@ import pytest
 from stix2validator import ValidationOptions, validate_instance
 
 from hub.intel.ingest import ObjectRejected, prepare_object
-from hub.intel.tlp import TLP
+from hub.tlp import TLP
 from hub.intel.validation import SCO_TYPES, validate_object
 from tests.stix_corpus import BEYOND_THE_VALIDATOR, HUB_STRICTER, INVALID, SPEC_ALLOWED, VALID
 
