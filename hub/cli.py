@@ -1,4 +1,4 @@
-"""Command-line administration: `flask --app hub orgs|users|groups|tokens|demo ...` (or `hub ...`)."""
+"""Command-line administration: `flask --app hub orgs|users|groups|tokens|audit|demo ...` (or `hub ...`)."""
 from __future__ import annotations
 
 import click
@@ -12,6 +12,7 @@ orgs_cli = AppGroup("orgs", help="Member organisations.")
 users_cli = AppGroup("users", help="Users of member organisations.")
 groups_cli = AppGroup("groups", help="Sharing groups.")
 tokens_cli = AppGroup("tokens", help="API tokens.")
+audit_cli = AppGroup("audit", help="The hash-chained audit log.")
 
 
 def _fail(error: HubError):
@@ -89,8 +90,22 @@ def demo():
         click.echo(line)
 
 
+@audit_cli.command("verify")
+def verify_audit():
+    """Recompute the audit log's hash chain; exit non-zero naming the first broken entry."""
+    from hub.audit import verify_chain
+
+    check = verify_chain()
+    if check.broken_at is not None:
+        raise click.ClickException(
+            f"audit log BROKEN at entry id {check.broken_at}: {check.reason} "
+            f"({check.count} entries before it verified)"
+        )
+    click.echo(f"audit log OK: {check.count} entries verified")
+
+
 def register(app: Flask) -> None:
-    for command in (orgs_cli, users_cli, groups_cli, tokens_cli, demo):
+    for command in (orgs_cli, users_cli, groups_cli, tokens_cli, audit_cli, demo):
         app.cli.add_command(command)
 
 
