@@ -79,3 +79,39 @@ def test_sessions_are_recorded_without_their_tokens(web, monkeypatch):
     browser.submit("/logout", form_page="/account")
     db.session.expire_all()
     assert db.session.get(UserSession, row.id).ended is not None
+
+
+def _remember_cookie_of(browser, app) -> str:
+    """The remember-me cookie Flask-Login would issue for this browser's session."""
+    from flask_login.utils import encode_cookie
+
+    with browser.client.session_transaction() as session:
+        session_id = session["_user_id"]
+    with app.test_request_context():
+        return encode_cookie(session_id)
+
+
+def _with_only_remember_cookie(web, app, cookie: str):
+    browser = web()
+    browser.client.set_cookie(app.config.get("REMEMBER_COOKIE_NAME", "remember_token"), cookie)
+    return browser
+
+
+def test_a_remember_me_cookie_dies_with_its_session(web, app, monkeypatch):
+    """Does a remember-me cookie outlive sign-out? It must not."""
+    browser = _signed_in_browser(web, _user(monkeypatch))
+    remembered = _remember_cookie_of(browser, app)
+    assert _is_signed_in(_with_only_remember_cookie(web, app, remembered))
+    browser.submit("/logout", form_page="/account")
+    assert not _is_signed_in(_with_only_remember_cookie(web, app, remembered))
+
+
+def test_a_remember_me_cookie_dies_when_the_password_changes_elsewhere(web, app, monkeypatch):
+    user = _user(monkeypatch)
+    mine, other = _signed_in_browser(web, user), _signed_in_browser(web, user)
+    remembered = _remember_cookie_of(other, app)
+    mine.submit("/account/password", {
+        "current_password": PASSWORD, "new_password": "another long passphrase 2",
+        "confirm_password": "another long passphrase 2",
+    }, form_page="/account")
+    assert not _is_signed_in(_with_only_remember_cookie(web, app, remembered))
