@@ -3,14 +3,21 @@
 Rows are only ever inserted; the migration adds database triggers that refuse UPDATE and
 DELETE, so not even a bug in the hub can rewrite history. An organisation's admin reads the
 events whose `subject_org_id` is their organisation.
+
+Each row also carries the hash of the row before it (in id order) and its own hash over its
+fields and that link, so that someone who gets past the triggers (a superuser) cannot remove
+or alter an entry without `flask audit verify` naming where. Every insert path chains its rows
+through `chain_rows` under one transaction-level lock, so concurrent writers never fork it.
 """
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import orjson
-from sqlalchemy import ForeignKey, Index, String, Text, insert, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, Index, String, Text, event, insert, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.db import BigId, UTCDateTime, utcnow
 from hub.extensions import db
@@ -31,6 +38,72 @@ class AuditEvent(db.Model):
     item_id: Mapped[int | None] = mapped_column(ForeignKey("shared_item.id"))
     stix_id: Mapped[str | None] = mapped_column(String(100))
     detail: Mapped[str] = mapped_column(Text, default="{}")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+# The link the first entry points back to.
+GENESIS_HASH = "0" * 64
+# pg_advisory_xact_lock key of the chain's tail (any constant unique to this purpose).
+CHAIN_LOCK_KEY = 0x4155444954  # "AUDIT"
+HASHED_FIELDS = ("at", "action", "actor_user_id", "actor_org_id", "subject_org_id", "item_id", "stix_id",
+                 "detail")
+
+
+def _canonical_time(value: datetime) -> str:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    value = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def entry_hash(fields: dict, prev_hash: str) -> str:
+    """Hex SHA-256 over a canonical serialisation of an entry (HASHED_FIELDS) and its link."""
+    values = [prev_hash] + [
+        _canonical_time(fields["at"]) if name == "at" else fields.get(name) for name in HASHED_FIELDS
+    ]
+    return hashlib.sha256(orjson.dumps(values)).hexdigest()
+
+
+def _chain_tail(session: Session) -> str:
+    """The last entry's hash, after taking the chain lock (held until this transaction ends)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+    last = connection.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    return last or GENESIS_HASH
+
+
+def chain_rows(rows: list[dict], session: Session | None = None) -> list[dict]:
+    """Fill in `prev_hash` and `hash` of rows about to be inserted, in order, at the chain's tail.
+
+    Call right before the INSERT, in the transaction that makes it; until that transaction ends
+    no other writer can append.
+    """
+    session = session or db.session()
+    if any(isinstance(obj, AuditEvent) for obj in session.new):
+        session.flush()  # ORM entries added earlier go first
+    prev = _chain_tail(session)
+    for row in rows:
+        row.setdefault("at", utcnow())
+        row.setdefault("detail", "{}")
+        row["prev_hash"] = prev
+        row["hash"] = prev = entry_hash(row, prev)
+    return rows
+
+
+@event.listens_for(Session, "before_flush")
+def _chain_new_events(session: Session, _flush_context, _instances) -> None:
+    """Entries added through the ORM (`record`) are chained as they are flushed."""
+    new = sorted((obj for obj in session.new if isinstance(obj, AuditEvent)),
+                 key=lambda obj: obj._sa_instance_state.insert_order)
+    if not new:
+        return
+    prev = _chain_tail(session)
+    for entry in new:
+        entry.at = entry.at or utcnow()
+        entry.detail = entry.detail if entry.detail is not None else "{}"
+        entry.prev_hash = prev
+        entry.hash = prev = entry_hash({name: getattr(entry, name) for name in HASHED_FIELDS}, prev)
 
 
 def record(
@@ -77,7 +150,7 @@ def record_reads(principal: Principal, items, channel: str) -> None:
         for item in items
     ]
     if rows:
-        db.session.execute(insert(AuditEvent), rows)
+        db.session.execute(insert(AuditEvent), chain_rows(rows))
         _commit_keeping_loaded_objects()
 
 
@@ -101,3 +174,33 @@ def events_for_org(org_id: int, *, limit: int = 100, before_id: int | None = Non
     if before_id is not None:
         query = query.where(AuditEvent.id < before_id)
     return db.session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)).all()
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    count: int
+    broken_at: int | None  # the id of the first entry whose hash or link does not hold
+    reason: str = ""
+
+
+def verify_chain(batch: int = 5000) -> ChainCheck:
+    """Walk the whole log in id order, recomputing every hash and link."""
+    prev, count, after_id = GENESIS_HASH, 0, None
+    columns = [AuditEvent.id, AuditEvent.prev_hash, AuditEvent.hash] + [
+        getattr(AuditEvent, name) for name in HASHED_FIELDS]
+    while True:
+        query = select(*columns).order_by(AuditEvent.id).limit(batch)
+        if after_id is not None:
+            query = query.where(AuditEvent.id > after_id)
+        rows = db.session.execute(query).all()
+        if not rows:
+            return ChainCheck(count, None)
+        for row in rows:
+            fields = row._mapping
+            if fields["prev_hash"] != prev:
+                return ChainCheck(count, row.id, "it does not link to the entry before it "
+                                                 "(an entry was removed or altered)")
+            if entry_hash(fields, prev) != fields["hash"]:
+                return ChainCheck(count, row.id, "its content does not match its hash (it was altered)")
+            prev, count = fields["hash"], count + 1
+        after_id = rows[-1].id

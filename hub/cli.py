@@ -1,4 +1,4 @@
-"""Command-line administration: `flask --app hub orgs|users|groups|tokens|demo ...` (or `hub ...`)."""
+"""Command-line administration: `flask --app hub orgs|users|groups|tokens|audit|demo ...` (or `hub ...`)."""
 from __future__ import annotations
 
 import click
@@ -6,6 +6,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from hub.accounts import services as accounts
+from hub.audit import verify_chain
 from hub.demo import seed_demo
 from hub.errors import HubError
 
@@ -13,6 +14,7 @@ orgs_cli = AppGroup("orgs", help="Member organisations.")
 users_cli = AppGroup("users", help="Users of member organisations.")
 groups_cli = AppGroup("groups", help="Sharing groups.")
 tokens_cli = AppGroup("tokens", help="API tokens.")
+audit_cli = AppGroup("audit", help="The hash-chained audit log.")
 
 
 def _fail(error: HubError):
@@ -88,6 +90,18 @@ def demo():
         click.echo(line)
 
 
+@audit_cli.command("verify")
+def verify_audit():
+    """Recompute the audit log's hash chain; exit non-zero naming the first broken entry."""
+    check = verify_chain()
+    if check.broken_at is not None:
+        raise click.ClickException(
+            f"audit log BROKEN at entry id {check.broken_at}: {check.reason} "
+            f"({check.count} entries before it verified)"
+        )
+    click.echo(f"audit log OK: {check.count} entries verified")
+
+
 def register(app: Flask) -> None:
-    for command in (orgs_cli, users_cli, groups_cli, tokens_cli, demo):
+    for command in (orgs_cli, users_cli, groups_cli, tokens_cli, audit_cli, demo):
         app.cli.add_command(command)

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from hub import create_app
 from hub.accounts import services as accounts
+from hub.accounts.sessions import start_session
 from hub.extensions import db
 from tests import factories
 
@@ -126,8 +127,10 @@ class WebSession:
 
     def sign_in_as(self, user):
         """Signed in without the login form (tests of the login form use `submit`)."""
+        session_id = start_session(user)
+        db.session.commit()
         with self.client.session_transaction() as session:
-            session["_user_id"] = user.get_id()
+            session["_user_id"] = session_id
             session["_fresh"] = True
         return self
 

@@ -120,8 +120,9 @@ def _tables() -> set[str]:
 def _insert_audit_event(action: str) -> int:
     with db.engine.begin() as conn:
         conn.execute(
-            text("INSERT INTO audit_event (at, action, detail) VALUES (CURRENT_TIMESTAMP, :a, '{}')"),
-            {"a": action},
+            text("INSERT INTO audit_event (at, action, detail, prev_hash, hash) "
+                 "VALUES (CURRENT_TIMESTAMP, :a, '{}', :zero, :zero)"),
+            {"a": action, "zero": "0" * 64},
         )
         return conn.execute(text("SELECT max(id) FROM audit_event")).scalar_one()
 

@@ -23,6 +23,7 @@ from sqlalchemy import func, select, text
 
 from hub.accounts import services as accounts
 from hub.accounts.models import User
+from hub.accounts.sessions import start_session
 from hub.principal import Role
 from hub.errors import NotFound, ValidationFailed
 from hub.extensions import db
@@ -243,7 +244,7 @@ def build_world(plan: WorldSpec) -> BuiltWorld:
         by_stix_id={stix_ids[spec.key]: spec for spec in plan.items},
         added_order=added_order,
         principals={email: Principal.of(user) for email, user in users.items()},
-        session_ids={email: user.get_id() for email, user in users.items()},
+        session_ids={email: start_session(user) for email, user in users.items()},
         tokens={email: accounts.create_token(user, "matrix") for email, user in users.items()},
         identity_ids=identity_ids,
     )

@@ -10,9 +10,16 @@ from hub.accounts.models import Organisation, SharingGroup, User
 from hub.audit import AuditEvent
 from hub.extensions import db
 from hub.db import us_to_datetime
+from hub.intel.models import SharedItem
+from hub.tlp import TLP
 
 # Detail keys that hold an audience as ids (ingest.describe_grants).
 AUDIENCE_KEYS = ("audience", "added")
+# For a RED item the admin learns who did what when, never what it says (SHARING_POLICY.md,
+# "Audit"): only these structural details are shown; free text (a revocation reason) is not.
+RED_SHOWN_KEYS = frozenset(AUDIENCE_KEYS) | {"tlp", "anonymous", "modified_us", "channel", "revision",
+                                             "stage", "delivery_id", "case", "org", "significant"}
+WITHHELD = "withheld (TLP:RED)"
 
 
 @dataclass
@@ -38,6 +45,10 @@ class _Directory:
         self.users = self._names(User.id, User.email, user_ids)
         self.orgs = self._names(Organisation.id, Organisation.slug, org_ids)
         self.groups = self._names(SharingGroup.id, SharingGroup.slug, group_ids)
+        item_ids = {e.item_id for e in events if e.item_id}
+        self.red_items = set(db.session.scalars(
+            select(SharedItem.id).where(SharedItem.id.in_(item_ids), SharedItem.tlp == TLP.red)
+        )) if item_ids else set()
 
     @staticmethod
     def _names(id_column, name_column, ids) -> dict[int, str]:
@@ -67,10 +78,12 @@ def _parse(detail: str) -> dict:
     return data if isinstance(data, dict) else {"detail": data}
 
 
-def _pairs(data: dict, directory: _Directory) -> list[tuple[str, str]]:
+def _pairs(data: dict, directory: _Directory, *, red: bool = False) -> list[tuple[str, str]]:
     pairs = []
     for key, value in sorted(data.items()):
-        if key in AUDIENCE_KEYS and isinstance(value, dict):
+        if red and key not in RED_SHOWN_KEYS:
+            text = WITHHELD
+        elif key in AUDIENCE_KEYS and isinstance(value, dict):
             text = directory.audience(value)
         elif key == "modified_us" and isinstance(value, int):
             key, text = "version", us_to_datetime(value).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -90,7 +103,7 @@ def audit_rows(events: list[AuditEvent]) -> list[AuditRow]:
             event=event,
             actor=directory.users.get(event.actor_user_id),
             actor_org=directory.orgs.get(event.actor_org_id),
-            detail=_pairs(detail, directory),
+            detail=_pairs(detail, directory, red=event.item_id in directory.red_items),
         )
         for event, detail in zip(events, details)
     ]

@@ -74,8 +74,10 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login
         return self.active
 
-    def get_id(self) -> str:  # Flask-Login
-        return f"{self.id}:{self.session_epoch}"
+    def get_id(self) -> str:  # Flask-Login: what the session and remember-me cookies carry
+        # With a web session (hub/accounts/sessions.py) the id names it; sign-out ends it there.
+        token = getattr(self, "web_session_token", None)
+        return f"{self.id}:{self.session_epoch}:{token}" if token else f"{self.id}:{self.session_epoch}"
 
     @property
     def can_share(self) -> bool:
@@ -116,3 +118,15 @@ class ApiToken(db.Model):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
     user: Mapped[User] = relationship()
+
+
+class UserSession(db.Model):
+    """One signed-in browser; the cookie carries the token, ending the row ends the cookie."""
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    # SHA-256 of the token: a leaked database does not hand out live sessions.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended: Mapped[datetime | None] = mapped_column(UTCDateTime())

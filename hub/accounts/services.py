@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from hub import audit
+from hub.accounts import sessions as web_sessions
 from hub.accounts.models import (
     ApiToken,
     Organisation,
@@ -180,7 +181,8 @@ def change_password(user: User, current: str, new: str) -> None:
         raise ValidationFailed("wrong password", [{"field": "current_password", "error": "does not match"}])
     check_password_strength(new)
     user.password_hash = hash_password(new)
-    user.session_epoch += 1  # every other session of this user ends here
+    user.session_epoch += 1  # sessions and remember-me cookies issued before this stop working
+    web_sessions.end_other_sessions(user)
     audit.record("password_change", Principal.of(user))
     db.session.commit()
 

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from hub import audit
 from hub.accounts import services as accounts
+from hub.accounts import sessions as web_sessions
 from hub.accounts.forms import (
     LoginForm,
     PasswordChangeForm,
@@ -63,7 +64,12 @@ def _forget_previous_user() -> None:
 
 @login_manager.user_loader
 def load_user(session_id: str):
-    user_id, _, epoch = session_id.partition(":")
+    return web_sessions.user_of_session(session_id)
+
+
+def _user_at_epoch(pending_id: str) -> User | None:
+    """The user a password step was passed for, unless their password changed since."""
+    user_id, _, epoch = pending_id.partition(":")
     user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
     if user is None or str(user.session_epoch) != epoch:
         return None
@@ -111,6 +117,7 @@ def _record_failed_login(email: str, reason: str) -> None:
 
 def _complete_login(user: User, *, second_factor: bool, target: str | None):
     session.pop(PENDING_SECOND_FACTOR, None)
+    web_sessions.start_session(user)
     login_user(user)
     audit.record("login", Principal.of(user), channel="web", second_factor=second_factor)
     db.session.commit()
@@ -149,7 +156,7 @@ def _pending_user() -> tuple[User | None, str | None]:
     if not isinstance(pending, dict) or time.time() - pending.get("since", 0) > SECOND_FACTOR_WINDOW_SECONDS:
         session.pop(PENDING_SECOND_FACTOR, None)
         return None, None
-    user = load_user(str(pending.get("session_id", "")))
+    user = _user_at_epoch(str(pending.get("session_id", "")))
     if user is None or not user.is_active or not user.totp_secret:
         return None, None
     return user, pending.get("next")
@@ -176,6 +183,9 @@ def login_totp():
 def logout():
     form = PlainPostForm()
     if form.validate_on_submit():
+        if current_user.is_authenticated:
+            web_sessions.end_session(current_user._get_current_object())
+            db.session.commit()
         logout_user()
         session.clear()
         flash("Signed out.", "info")
@@ -218,7 +228,7 @@ def change_password():
         except ValidationFailed as error:
             _attach(form, error, {"current_password": form.current_password, "password": form.new_password})
         else:
-            # The epoch moved on, which signed out every session; keep this one going.
+            # The epoch moved on and the other sessions ended; this one goes on under the new epoch.
             login_user(current_user._get_current_object())
             flash("Password changed. Your other sessions have been signed out.", "success")
             return redirect(url_for(".account"))

@@ -1,6 +1,7 @@
 """Webhooks: the target check against server-side request forgery, signing, and the POST.
 
-A target host is resolved and every address it resolves to must be public (not private,
+A target host is resolved and every address it resolves to, and every IPv4 address embedded in
+an IPv6 one (mapped, compatible, SIIT, NAT64, 6to4, Teredo), must be public (not private,
 loopback, link-local, multicast or reserved) unless the operator's allow-list
 (HUB_WEBHOOK_ALLOW: host names, addresses or CIDRs) names it. The check runs when a
 subscription is made and again before each attempt, and the request then goes to the very
@@ -57,16 +58,71 @@ class Target:
     addresses: tuple[str, ...]
 
 
-def _is_public(address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated IPv4-compatible ::a.b.c.d
+_SIIT = ipaddress.ip_network("::ffff:0:0:0/96")  # RFC 6145 IPv4-translated ::ffff:0:a.b.c.d
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 well-known prefix
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215 local-use prefix
+
+
+def _rfc6052_candidates(value: int) -> list[int]:
+    """The IPv4 address at each RFC 6052 position a /48, /56, /64 or /96 prefix puts it."""
+    octets = value.to_bytes(16, "big")
+    # Octet 8 (bits 64-71) is always zero ("u"); the address skips it.
+    return [
+        int.from_bytes(octets[6:8] + octets[9:11], "big"),  # /48
+        int.from_bytes(octets[7:8] + octets[9:12], "big"),  # /56
+        int.from_bytes(octets[9:13], "big"),  # /64
+        value & 0xFFFFFFFF,  # /96
+    ]
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address an IPv6 address carries by a standard transition mechanism.
+
+    Traffic to such an address may be delivered to the embedded IPv4 address (by the kernel,
+    a translator or a relay), so each one must pass the same check as the outer address.
+    """
+    found: list[ipaddress.IPv4Address] = []
+    if address.ipv4_mapped:
+        found.append(address.ipv4_mapped)
+    if address in _IPV4_COMPATIBLE or address in _SIIT or address in _NAT64:
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    if address in _NAT64_LOCAL:
+        found.extend(ipaddress.IPv4Address(v) for v in _rfc6052_candidates(int(address)))
+    if address.sixtofour:
+        found.append(address.sixtofour)
+    if address.teredo:
+        found.extend(address.teredo)  # (server, client); the client is de-obfuscated already
+    return found
+
+
+def _is_public_one(address) -> bool:
     return address.is_global and not address.is_multicast
+
+
+def non_public_addresses(address) -> list:
+    """The outer address and each embedded IPv4 address that is not public (empty: callable)."""
+    candidates = [address]
+    if isinstance(address, ipaddress.IPv6Address):
+        candidates += embedded_ipv4(address)
+    bad = [c for c in candidates if not _is_public_one(c)]
+    if address in _NAT64_LOCAL and address not in bad:
+        bad.insert(0, address)  # local-use translation: never reachable from the Internet
+    return bad
+
+
+def _is_public(address) -> bool:
+    return not non_public_addresses(address)
 
 
 def check_target(url: str, allow: AllowList) -> Target:
     """Parse and resolve a webhook URL; TargetRefused unless every address may be called."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url.strip())
+        hostname = parts.hostname
+    except ValueError:
+        raise TargetRefused("the webhook URL is malformed (check the brackets around an IPv6 address)") from None
+    if parts.scheme not in ("http", "https") or not hostname:
         raise TargetRefused("the webhook target must be an http:// or https:// URL")
     if parts.username or parts.password:
         raise TargetRefused("the webhook URL must not carry credentials; the signature authenticates the hub")
@@ -74,7 +130,7 @@ def check_target(url: str, allow: AllowList) -> Target:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise TargetRefused("the webhook URL has an invalid port") from None
-    host = parts.hostname.lower().rstrip(".")
+    host = hostname.lower().rstrip(".")
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
@@ -86,9 +142,11 @@ def check_target(url: str, allow: AllowList) -> Target:
             addresses.append(str(address))
         if host in allow.hosts or allow.allows_address(address) or _is_public(address):
             continue
+        bad = non_public_addresses(address)
+        embedded = f" (which embeds {bad[-1]})" if bad[-1] != address else ""
         raise TargetRefused(
-            f"the webhook host {host} resolves to {address}, a private, loopback, link-local or "
-            "reserved address; an operator may allow it with HUB_WEBHOOK_ALLOW"
+            f"the webhook host {host} resolves to {address}{embedded}, a private, loopback, "
+            "link-local or reserved address; an operator may allow it with HUB_WEBHOOK_ALLOW"
         )
     path = parts.path or "/"
     if parts.query:

@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from hub import policy
 from hub.db import us_to_datetime, utcnow
 from hub.outbox import Event, announce_many
-from hub.audit import AuditEvent
+from hub.audit import AuditEvent, chain_rows
 from hub.errors import Forbidden
 from hub.extensions import db
 from hub.intel import fastpath
@@ -339,7 +339,7 @@ def insert_new_items(principal: Principal, prepared: list[PreparedObject], audie
     ])
     detail = _audience_detail(audience)
     now = utcnow()
-    _insert(AuditEvent.__table__, [
+    _insert(AuditEvent.__table__, chain_rows([
         {
             "at": now,
             "action": "share",
@@ -354,7 +354,7 @@ def insert_new_items(principal: Principal, prepared: list[PreparedObject], audie
             }).decode(),
         }
         for candidate, item_id in zip(prepared, item_ids)
-    ])
+    ]))
     # Through the ORM, so that whatever listens for new outbox entries (alert dispatch after
     # commit) sees these as it sees every other share; with their ids reserved beforehand the
     # flush needs no RETURNING and goes out as one batch.

@@ -1,7 +1,7 @@
 """item_reference: what relationships and sightings refer to (rule 7), filled from stored versions
 
 Revision ID: b7a1d0c0de04
-Revises: a1f0c0de0003
+Revises: b5e55104a002
 Create Date: 2026-12-03 12:00:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = 'b7a1d0c0de04'
-down_revision = 'a1f0c0de0003'
+down_revision = 'b5e55104a002'
 branch_labels = None
 depends_on = None
 
