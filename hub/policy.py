@@ -190,6 +190,16 @@ def _references_readable(principal: Reader, item) -> ColumnElement[bool]:
     ))
 
 
+def held_by_owner_org() -> ColumnElement[bool]:
+    """Items that tell about their owner organisation as a whole (correlation, "we hold this").
+
+    Rule 5: the owner organisation sees its own items except RED ones, which only the named
+    users and the author read; so a RED item never makes "my organisation holds this" true for
+    a member who may not read it.
+    """
+    return SharedItem.tlp != TLP.red
+
+
 def public_clear_items() -> ColumnElement[bool]:
     """Rule 4's unauthenticated view: CLEAR, non-incident items only. Off unless configured."""
     return and_(

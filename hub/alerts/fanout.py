@@ -28,7 +28,7 @@ from hub.outbox import FOLLOW_UP_EVENTS, OutboxEntry, names
 from hub.extensions import db
 from hub.intel.models import Observable, SharedItem, StixVersion
 from hub.intel.store import load_json
-from hub.policy import Reader, readable_items_for
+from hub.policy import Reader, held_by_owner_org, readable_items_for
 
 # Events that concern whoever already heard of the item, whatever their filters say (rule 9).
 EXTERNAL_CHANNELS = ("email", "webhook")
@@ -79,7 +79,7 @@ def item_facts(entry: OutboxEntry, item: SharedItem, *, with_correlation: bool) 
             select(SharedItem.owner_org_id)
             .join(Observable, Observable.item_id == SharedItem.id)
             .join(mine, and_(mine.value == Observable.value, mine.kind == Observable.kind))
-            .where(mine.item_id == item.id, Observable.item_id != item.id)
+            .where(mine.item_id == item.id, Observable.item_id != item.id, held_by_owner_org())
             .distinct()
         ))
     owner = db.session.get(Organisation, item.owner_org_id)
