@@ -67,6 +67,16 @@ def test_basic_with_the_tokens_email_and_bearer_both_sign_in(member, client):
         assert response.status_code == 200
 
 
+def test_the_token_scheme_signs_in_like_bearer(member, client):
+    """Does `Authorization: Token <api token>` (OpenCTI's connectors) work like Bearer?"""
+    token = accounts.create_token(member, "opencti")
+    for authorization in (f"Token {token}", f"token  {token} "):
+        response = client.get("/taxii2/api/collections/", headers={"Accept": MEDIA_TYPE, "Authorization": authorization})
+        assert response.status_code == 200
+    response = client.get("/taxii2/api/collections/", headers={"Accept": MEDIA_TYPE, "Authorization": "Token hch_nope"})
+    assert_taxii_error(response, 401)
+
+
 def test_a_revoked_token_no_longer_signs_in(member, client):
     token = accounts.create_token(member, "siem")
     token_row = db.session.scalars(select(ApiToken).where(ApiToken.user_id == member.id)).one()

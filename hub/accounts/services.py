@@ -244,6 +244,22 @@ def create_token(user: User, label: str = "") -> str:
     return token
 
 
+# Schemes under which an API token is sent: OAuth's Bearer, and Token, which some TAXII and
+# REST clients (OpenCTI connectors, DRF-style tooling) send instead.
+TOKEN_SCHEMES = ("bearer", "token")
+
+
+def token_from_authorization(header: str | None) -> str | None:
+    """The API token of an `Authorization: Bearer <token>` or `Token <token>` header, else None.
+
+    The one parser for every channel (REST API, TAXII), so the accepted schemes cannot drift.
+    """
+    scheme, _, token = (header or "").strip().partition(" ")
+    if scheme.lower() not in TOKEN_SCHEMES:
+        return None
+    return token.strip() or None
+
+
 def user_for_token(token: str, *, channel: str = "api") -> User | None:
     """The active user a token belongs to, or None; the use is audited."""
     if not token or not token.startswith(TOKEN_PREFIX):

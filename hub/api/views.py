@@ -40,12 +40,12 @@ def _json_only(response):
 
 
 def token_required(view):
-    """Bearer-token authentication; sets g.principal to the token's user."""
+    """Bearer-token authentication (or the Token scheme); sets g.principal to the token's user."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        user = accounts.user_for_token(token.strip()) if scheme.lower() == "bearer" else None
+        token = accounts.token_from_authorization(request.headers.get("Authorization"))
+        user = accounts.user_for_token(token) if token else None
         if user is None:
             raise ApiError(401, "authentication required: send Authorization: Bearer <token>")
         g.principal = Principal.of(user)
