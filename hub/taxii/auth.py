@@ -45,7 +45,7 @@ def taxii_endpoint(view):
             raise TaxiiError(
                 401,
                 "sign in with HTTP Basic (your e-mail and an API token as the password) "
-                "or send Authorization: Bearer <API token>",
+                "or send Authorization: Bearer <API token> (or Token <API token>)",
             )
         g.principal = Principal.of(user)
         require_acceptable()
