@@ -106,6 +106,12 @@ class Config:
     HUB_ALERTS_EXPIRY_SECONDS = float(os.environ.get("HUB_ALERTS_EXPIRY_SECONDS", 300))
     # Queue alert tasks after each commit (the sweeper catches whatever this misses).
     HUB_ALERTS_ENQUEUE = _bool("HUB_ALERTS_ENQUEUE", True)
+    # TAXII add-objects of this many objects or more answer at once (status pending) and are
+    # shared by the workers; a worker holds one for LEASE seconds between recorded chunks, and the
+    # sweeper (every SWEEP seconds) re-queues any that no worker holds.
+    HUB_TAXII_ASYNC_OBJECTS = int(os.environ.get("HUB_TAXII_ASYNC_OBJECTS", 200))
+    HUB_TAXII_LEASE_SECONDS = float(os.environ.get("HUB_TAXII_LEASE_SECONDS", 300))
+    HUB_TAXII_SWEEP_SECONDS = float(os.environ.get("HUB_TAXII_SWEEP_SECONDS", 60))
 
 
 class DevelopmentConfig(Config):

@@ -14,6 +14,7 @@ from flask import Flask
 
 from hub.alerts import dispatch
 from hub.incidents.reminders import TASK_NIS2_REMINDERS
+from hub.taxii.pending import TASK_SWEEP_ADDS
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -40,6 +41,7 @@ def beat_schedule(config) -> dict:
     """Periodic work for `celery beat` (or `worker --beat`)."""
     sweep_every = float(config["HUB_ALERTS_SWEEP_SECONDS"])
     expiries_every = float(config["HUB_ALERTS_EXPIRY_SECONDS"])
+    taxii_sweep_every = float(config["HUB_TAXII_SWEEP_SECONDS"])
     # A periodic task that waited past its next run is dropped: the next one does the same work.
     return {
         "alerts-sweep": {"task": dispatch.TASK_SWEEP, "schedule": sweep_every,
@@ -50,6 +52,8 @@ def beat_schedule(config) -> dict:
                                  "args": ("hourly",)},
         "incidents-nis2-reminders": {"task": TASK_NIS2_REMINDERS, "schedule": 300.0,
                                      "options": {"expires": 300.0}},
+        "taxii-sweep-adds": {"task": TASK_SWEEP_ADDS, "schedule": taxii_sweep_every,
+                             "options": {"expires": taxii_sweep_every}},
         "alerts-digest-daily": {"task": dispatch.TASK_SEND_DIGESTS, "schedule": crontab(minute=0, hour=6),
                                 "args": ("daily",)},
     }

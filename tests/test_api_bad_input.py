@@ -332,6 +332,25 @@ def test_missing_or_invalid_bearer_token_is_401_json(world, nothing_written, cli
         assert_error(client.get("/api/v1" + path, headers=headers), 401)
 
 
+def test_the_token_scheme_is_accepted_like_bearer(world, client):
+    """Is `Authorization: Token <api token>` accepted wherever Bearer is?"""
+    token = world["api"].token
+    for authorization in (f"Token {token}", f"TOKEN {token}", f"Bearer {token}"):
+        response = client.get("/api/v1/me", headers={"Authorization": authorization})
+        assert response.status_code == 200, authorization
+    assert_error(client.get("/api/v1/me", headers={"Authorization": "Token hch_not-a-real-token"}), 401)
+    assert_error(client.get("/api/v1/me", headers={"Authorization": "Token"}), 401)
+
+
+def test_token_parsing_is_shared_by_the_api_and_taxii():
+    from hub.accounts.services import token_from_authorization
+
+    assert token_from_authorization("Bearer hch_x") == token_from_authorization("Token hch_x") == "hch_x"
+    assert token_from_authorization("Basic hch_x") is None
+    assert token_from_authorization("Token ") is None
+    assert token_from_authorization(None) is None
+
+
 def test_revoked_token_and_deactivated_user_are_401(world, nothing_written, make, api):
     caller = world["api"]
     token_id = db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == world["analyst"].id))

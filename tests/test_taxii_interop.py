@@ -91,6 +91,8 @@ def live_hub(tmp_path_factory):
         "SECRET_KEY": "taxii-interop-" + uuid.uuid4().hex,
         "HUB_INSTANCE_DIR": str(tmp_path / "instance"),
         "HUB_ALERTS_ENQUEUE": "false",
+        # No worker runs here: every add stays synchronous (tests/test_taxii_worker.py has one).
+        "HUB_TAXII_ASYNC_OBJECTS": "100000",
         "FLASK_APP": "hub",
     }
     bin_dir = Path(sys.executable).parent

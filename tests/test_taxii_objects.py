@@ -93,6 +93,61 @@ def test_paging_by_added_after_with_the_last_header_loses_and_repeats_nothing(wo
     assert seen == [o["id"] for o in posted]
 
 
+def _share_many(sharer, count: int) -> list[str]:
+    posted = [marked(f"10.{n // 250}.{n % 250}.1") for n in range(count)]
+    for start in range(0, count, 100):
+        post(sharer, "community", posted[start:start + 100])
+    return [o["id"] for o in posted]
+
+
+def test_next_without_the_original_added_after_serves_every_object_once(world, taxii):
+    """OpenCTI's connector drops added_after when it follows next: is every object still served once?"""
+    sharer = taxii(world["brno_analyst"])
+    before = sharer.get(sharer.objects_path("community") + "?limit=1")
+    assert before.json == {"more": False}
+    posted = _share_many(sharer, 250)
+    reader = taxii(world["olomouc_analyst"])
+    path = reader.objects_path("community")
+    first = reader.get(path + "?limit=100&added_after=2000-01-01T00:00:00Z")
+    page, seen, pages = first.json, served_ids(first), 1
+    while page["more"]:
+        page = reader.get(path + f"?limit=100&next={page['next']}").json
+        seen += [o["id"] for o in page.get("objects", [])]
+        pages += 1
+    assert pages == 3
+    assert seen == posted
+
+    # The manifest follows its own next the same way, and an earlier added_after cannot rewind it.
+    manifest_path = path.replace("objects/", "manifest/")
+    page = reader.get(manifest_path + "?limit=100").json
+    listed = [m["id"] for m in page["objects"]]
+    while page["more"]:
+        page = reader.get(manifest_path + f"?limit=100&added_after=2000-01-01T00:00:00Z&next={page['next']}").json
+        listed += [m["id"] for m in page.get("objects", [])]
+    assert listed == posted
+
+
+def test_filters_sent_with_next_are_applied(world, taxii):
+    sharer = taxii(world["brno_analyst"])
+    indicators = [marked(f"198.51.100.{n}") for n in range(4)]
+    malware = {"type": "malware", "spec_version": "2.1", "id": f"malware--{uuid.uuid4()}",
+               "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+               "name": "Qakbot", "is_family": True, "object_marking_refs": GREEN}
+    post(sharer, "community", indicators[:2] + [malware] + indicators[2:])
+    reader = taxii(world["olomouc_analyst"])
+    path = reader.objects_path("community")
+    page = reader.get(path + "?limit=1").json
+    assert served_ids_of(page) == [indicators[0]["id"]]
+    page = reader.get(path + f"?limit=2&match[type]=indicator&next={page['next']}").json
+    assert served_ids_of(page) == [indicators[1]["id"], indicators[2]["id"]]
+    page = reader.get(path + f"?limit=2&next={page['next']}").json
+    assert served_ids_of(page) == [indicators[3]["id"]] and page["more"] is False
+
+
+def served_ids_of(page: dict) -> list[str]:
+    return [o["id"] for o in page.get("objects", [])]
+
+
 def test_paging_stays_stable_while_new_objects_arrive(world, taxii):
     sharer = taxii(world["brno_analyst"])
     first_batch = [marked(f"192.0.2.{n}") for n in range(4)]

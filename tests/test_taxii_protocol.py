@@ -67,6 +67,16 @@ def test_basic_with_the_tokens_email_and_bearer_both_sign_in(member, client):
         assert response.status_code == 200
 
 
+def test_the_token_scheme_signs_in_like_bearer(member, client):
+    """Does `Authorization: Token <api token>` (OpenCTI's connectors) work like Bearer?"""
+    token = accounts.create_token(member, "opencti")
+    for authorization in (f"Token {token}", f"token  {token} "):
+        response = client.get("/taxii2/api/collections/", headers={"Accept": MEDIA_TYPE, "Authorization": authorization})
+        assert response.status_code == 200
+    response = client.get("/taxii2/api/collections/", headers={"Accept": MEDIA_TYPE, "Authorization": "Token hch_nope"})
+    assert_taxii_error(response, 401)
+
+
 def test_a_revoked_token_no_longer_signs_in(member, client):
     token = accounts.create_token(member, "siem")
     token_row = db.session.scalars(select(ApiToken).where(ApiToken.user_id == member.id)).one()
@@ -162,6 +172,35 @@ def test_a_next_token_only_continues_the_query_that_issued_it(member, taxii):
     assert first.json["more"] is True
     token = first.json["next"]
     assert caller.get(community + f"?limit=1&next={token}").status_code == 200
-    # Same token, other filters or another collection: refused rather than silently misapplied.
-    assert_taxii_error(caller.get(community + f"?limit=1&next={token}&match[type]=malware"), 400)
+    # The filters sent along apply; another collection or endpoint refuses the token.
+    filtered = caller.get(community + f"?limit=1&next={token}&match[type]=malware")
+    assert filtered.status_code == 200 and filtered.json == {"more": False}
     assert_taxii_error(caller.get(caller.objects_path("everything") + f"?limit=1&next={token}"), 400)
+    assert_taxii_error(caller.get(community.replace("objects/", "manifest/") + f"?limit=1&next={token}"), 400)
+
+
+@pytest.mark.parametrize("query", [
+    "limit=99999999999999999999999999",
+    "limit=9223372036854775808",
+    "limit=%C2%B2",  # a superscript two: str.isdigit() says yes, int() says no
+    "limit=1_0",
+    "limit=+5",
+    "added_after=99999-01-01T00:00:00Z",
+    "added_after=2026-01-01T00:00:00.1234567Z",
+    "added_after=%D9%A2%D9%A0%D9%A2%D9%A6-01-01T00:00:00Z",  # Arabic-Indic digits
+    "added_after=2026-01-01T00:00:00Z%0A",
+    "next=" + base64.urlsafe_b64encode(b"99999999999999999999999999.0123456789abcdef").decode(),
+    "next=" + base64.urlsafe_b64encode(b"9223372036854775808.0123456789abcdef").decode(),
+    "next=" + base64.urlsafe_b64encode(b"-5.0123456789abcdef").decode(),
+    "next=" + base64.urlsafe_b64encode(b"1_000.0123456789abcdef").decode(),
+    "next=" + base64.urlsafe_b64encode("\u00e9.x".encode()).decode(),
+    "next=%C3%A9%C3%A9%C3%A9%C3%A9",
+    "next=" + "A" * 5000,
+    "next=a.b.c",
+])
+def test_out_of_range_or_garbage_paging_parameters_are_400_never_500(member, taxii, query):
+    """Do integers beyond 64 bits and garbage in limit, added_after and next get a TAXII 400?"""
+    caller = taxii(member)
+    for endpoint in ("objects/", "manifest/"):
+        path = caller.objects_path("community").replace("objects/", endpoint)
+        assert_taxii_error(caller.get(f"{path}?{query}"), 400)

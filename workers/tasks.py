@@ -1,9 +1,9 @@
 """Celery tasks: each calls the feature's service directly, inside the app context.
 
-Names are fixed strings owned by the features (hub/alerts/dispatch.py, hub/incidents/reminders.py),
-so the hub queues work by name and never imports this module. Every task acknowledges late
-(config.py: task_acks_late) and is safe to run twice: the database, not the broker, says what is
-left to do.
+Names are fixed strings owned by the features (hub/alerts/dispatch.py, hub/incidents/reminders.py,
+hub/taxii/pending.py), so the hub queues work by name and never imports this module. Every task
+acknowledges late (config.py: task_acks_late) and is safe to run twice: the database, not the
+broker, says what is left to do.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from celery import shared_task
 
 from hub.alerts import delivery, dispatch, jobs
 from hub.incidents import reminders
+from hub.taxii import pending
 
 
 @shared_task(name=dispatch.TASK_FAN_OUT)
@@ -41,3 +42,13 @@ def send_digests(mode: str) -> int:
 @shared_task(name=reminders.TASK_NIS2_REMINDERS)
 def nis2_reminders() -> int:
     return reminders.send_and_queue_nis2_reminders()
+
+
+@shared_task(name=pending.TASK_COMPLETE_ADD)
+def complete_taxii_add(status_id: str) -> int:
+    return pending.complete_pending_add(status_id)
+
+
+@shared_task(name=pending.TASK_SWEEP_ADDS)
+def sweep_taxii_adds() -> int:
+    return pending.sweep_pending_adds()

@@ -246,16 +246,26 @@ def create_token(user: User, label: str = "") -> str:
     return token
 
 
-# The schemes a token may come under: Bearer (RFC 6750), and Token, which some TAXII clients send.
+# Schemes under which an API token is sent: OAuth's Bearer, and Token, which some TAXII and
+# REST clients (OpenCTI connectors, DRF-style tooling) send instead.
 TOKEN_SCHEMES = ("bearer", "token")
 
 
-def principal_from_authorization(header: str, *, channel: str = "api") -> Principal | None:
-    """Who an `Authorization: Bearer|Token <API token>` header acts for, or None."""
-    scheme, _, token = header.partition(" ")
+def token_from_authorization(header: str | None) -> str | None:
+    """The API token of an `Authorization: Bearer <token>` or `Token <token>` header, else None.
+
+    The one parser for every channel (REST API, TAXII), so the accepted schemes cannot drift.
+    """
+    scheme, _, token = (header or "").strip().partition(" ")
     if scheme.lower() not in TOKEN_SCHEMES:
         return None
-    user = user_for_token(token.strip(), channel=channel)
+    return token.strip() or None
+
+
+def principal_from_authorization(header: str | None, *, channel: str = "api") -> Principal | None:
+    """Who an `Authorization: Bearer|Token <API token>` header acts for, or None."""
+    token = token_from_authorization(header)
+    user = user_for_token(token, channel=channel) if token else None
     return Principal.of(user) if user is not None else None
 
 

@@ -1,4 +1,5 @@
-"""Sharing: validate STIX 2.1 objects with the stix2 library, mark them TLP 2.0, store them.
+"""Sharing: validate STIX 2.1 objects with the stix2 library, mark them TLP 2.0, store them
+as they were sent (hub.intel.stored_form).
 
 A share is atomic: every object is checked before anything is written, and the items, versions,
 observables, audience grants, audit events and outbox rows commit in one transaction.
@@ -21,6 +22,7 @@ from hub.intel.audience import Audience
 from hub.intel.references import record_references, references_of
 from hub.intel.models import AudienceGrant, Observable, SharedItem, StixVersion
 from hub.intel.store import allocate_date_added, canonical_json, stix_stamp_to_us
+from hub.intel.stored_form import stored_form
 from hub.db import us_to_datetime
 from hub.tlp import TLP, TLP_BY_MARKING_ID, TLP2_MARKING_IDS
 from hub.principal import Principal
@@ -75,9 +77,18 @@ def _tlp_of(raw: dict, requested: TLP | None) -> TLP:
 
 
 def _with_tlp2_marking(raw: dict, tlp: TLP) -> dict:
-    """Replace any TLP 1.0 / 2.0 reference by the TLP 2.0 one: the hub emits TLP 2.0 only."""
-    refs = [ref for ref in raw.get("object_marking_refs") or [] if ref not in TLP_BY_MARKING_ID]
-    return {**raw, "object_marking_refs": refs + [TLP2_MARKING_IDS[tlp]]}
+    """Replace a TLP 1.0 (or OpenCTI) reference by the TLP 2.0 one in place, or append it to an
+    unmarked object: the hub emits TLP 2.0 only. An object marked TLP 2.0 is left as it is."""
+    sent = raw.get("object_marking_refs") or []
+    wanted = TLP2_MARKING_IDS[tlp]
+    refs: list = []
+    for ref in sent:
+        ref = wanted if ref in TLP_BY_MARKING_ID else ref
+        if ref not in refs:
+            refs.append(ref)
+    if wanted not in refs:
+        refs.append(wanted)
+    return raw if refs == sent else {**raw, "object_marking_refs": refs}
 
 
 def _parse(raw: dict) -> dict:
@@ -164,7 +175,8 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool) -> PreparedO
     tlp = _tlp_of(raw, requested_tlp)
     if anonymous and raw.get("created_by_ref"):
         raise ObjectRejected("an anonymous share must not carry created_by_ref")
-    obj = _parse(_with_tlp2_marking(raw, tlp))
+    marked = _with_tlp2_marking(raw, tlp)
+    obj = _parse(marked)
     found = fastpath.pattern_observables(obj)
     if found is None:
         try:
@@ -177,7 +189,7 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool) -> PreparedO
         stix_type=object_type,
         modified_us=_modified_us(obj),
         spec_version="2.1",
-        body=canonical_json(obj),
+        body=canonical_json(stored_form(marked, obj)),
         tlp=tlp,
         name=_display_name(obj),
         search_text=_search_text(obj, found),

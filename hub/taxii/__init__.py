@@ -14,7 +14,9 @@ Choices where the specification leaves room:
   recipients keep what they received and learn when it is withdrawn (rules 9 and 10), and a
   disappearing indicator is one a SIEM keeps alerting on. So after a DELETE the object is
   served as revoked, in every collection that holds it, and its recipients are alerted.
-- Posting is processed before the answer: the status is `complete` in the 202 response.
+- Posting fewer than HUB_TAXII_ASYNC_OBJECTS objects is processed before the answer: the status
+  is `complete` in the 202 response. A larger request is answered `pending` at once and shared
+  by the workers, its counts exact as they go (hub/taxii/pending.py).
 """
 from hub.taxii.views import bp
 from hub.taxii import cli  # noqa: F401,E402  (registers `flask taxii ...` on the blueprint)

@@ -1,4 +1,4 @@
-"""Who is calling: HTTP Basic (e-mail and API token) or a Bearer API token.
+"""Who is calling: HTTP Basic (e-mail and API token) or an API token (Bearer or Token scheme).
 
 Account passwords are not accepted here: a TAXII client would store one in its configuration,
 and signing in with it would skip the second factor. API tokens are made for machines, can be
@@ -19,6 +19,9 @@ CHANNEL = "taxii"
 
 
 def _user_from_request():
+    token = accounts.token_from_authorization(request.headers.get("Authorization"))
+    if token is not None:
+        return accounts.user_for_token(token, channel=CHANNEL)
     credentials = request.authorization
     if credentials is None:
         return None
@@ -29,8 +32,6 @@ def _user_from_request():
         if user is not None and user.email != (credentials.username or "").strip().lower():
             return None
         return user
-    if credentials.type == "bearer":
-        return accounts.user_for_token(credentials.token or "", channel=CHANNEL)
     return None
 
 
@@ -44,7 +45,7 @@ def taxii_endpoint(view):
             raise TaxiiError(
                 401,
                 "sign in with HTTP Basic (your e-mail and an API token as the password) "
-                "or send Authorization: Bearer <API token>",
+                "or send Authorization: Bearer <API token> (or Token <API token>)",
             )
         g.principal = Principal.of(user)
         require_acceptable()

@@ -1,8 +1,10 @@
 """TAXII URL query parameters (spec 3.4): added_after, limit, next and match[...].
 
 Malformed parameters are a 400, as the spec requires. `next` is an opaque token holding the
-date_added of the last object served and a digest of the query it belongs to, so it only ever
-continues the query that issued it.
+date_added of the last object served (the keyset position) and a digest of the endpoint and
+collection it belongs to. The position is all a page needs: a client that follows `next` without
+the original added_after (OpenCTI's taxii2 connector does) continues exactly where it stopped,
+and the filters sent along with `next` are applied as given.
 """
 from __future__ import annotations
 
@@ -21,7 +23,11 @@ from hub.taxii.errors import TaxiiError
 
 MAX_PAGE = 1000
 # TAXII timestamps are UTC with a "Z"; up to microsecond precision (spec section 2).
-_TIMESTAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?Z$")
+_TIMESTAMP = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?Z\Z")
+# Positions and limits are stored and compared as 64-bit integers: anything longer is refused
+# here, before it reaches the database as an out-of-range parameter.
+_INTEGER = re.compile(r"^[0-9]{1,19}\Z")
+MAX_INTEGER = 2**63 - 1
 _KEYWORDS = ("all", "first", "last")
 
 
@@ -107,14 +113,13 @@ def _limit() -> int:
     value = _single("limit")
     if value is None:
         return MAX_PAGE
-    if not value.isdigit() or int(value) < 1:
+    if not _INTEGER.match(value) or not 1 <= int(value) <= MAX_INTEGER:
         raise TaxiiError(400, "limit must be a positive integer", {"value": value[:50]})
     return min(int(value), MAX_PAGE)
 
 
-def _digest(scope: str, filters: ObjectFilters) -> str:
-    text = repr((scope, filters))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def _digest(scope: str) -> str:
+    return hashlib.sha256(scope.encode()).hexdigest()[:16]
 
 
 def encode_next(after_us: int, digest: str) -> str:
@@ -124,20 +129,22 @@ def encode_next(after_us: int, digest: str) -> str:
 def _decode_next(token: str, digest: str) -> int:
     try:
         padded = token + "=" * (-len(token) % 4)
-        position, token_digest = base64.urlsafe_b64decode(padded.encode()).decode().split(".")
-        after_us = int(position)
+        position, token_digest = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii").split(".")
+        if not _INTEGER.match(position) or int(position) > MAX_INTEGER:
+            raise ValueError(position)
     except (ValueError, binascii.Error, UnicodeError):
         raise TaxiiError(400, "next is not a value this server issued") from None
     if token_digest != digest:
-        raise TaxiiError(400, "next belongs to another query: send it with the query's original parameters")
-    return after_us
+        raise TaxiiError(400, "next belongs to another endpoint or collection")
+    return int(position)
 
 
 def page_request(scope: str, *, match: tuple[str, ...], paged: bool = True) -> PageRequest:
     """Parse the request's filter parameters; `match` names the match[] fields the endpoint supports.
 
     `scope` (collection, endpoint, object) is bound into `next`, so a token cannot be replayed
-    against another collection or endpoint.
+    against another collection or endpoint. With `next`, the page starts after the token's
+    position, or after added_after if the client sends a later one.
     """
     added_after = _single("added_after") if paged else None
     added_after_us = None
@@ -153,7 +160,7 @@ def page_request(scope: str, *, match: tuple[str, ...], paged: bool = True) -> P
         versions=_versions("version" in match) if "version" in match else VersionSelector(all=True, last=False),
         spec_versions=_list("spec_version") if "spec_version" in match else (),
     )
-    digest = _digest(scope, filters)
+    digest = _digest(scope)
     after_us = added_after_us
     token = _single("next") if paged else None
     if token is not None:

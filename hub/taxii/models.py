@@ -1,4 +1,5 @@
-"""TAXII's own tables: the status resources of add-objects requests and collection defaults."""
+"""TAXII's own tables: the status resources of add-objects requests, the requests the workers
+finish (pending adds), and collection defaults."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -38,6 +39,27 @@ class TaxiiStatus(db.Model):
     # {"successes": [...], "failures": [...], "pendings": [...]}, each a list of status-details.
     details: Mapped[str] = mapped_column(Text, default="{}")
     created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class TaxiiPendingAdd(db.Model):
+    """A large add-objects request, kept until a worker has shared every object of it.
+
+    The posted objects are stored with the request, so a worker that dies, or a broker that loses
+    the task, loses nothing: the sweeper hands the request to a worker again, which continues
+    after the last object it recorded (hub/taxii/pending.py). One row per status resource.
+    """
+
+    __tablename__ = "taxii_pending_add"
+
+    id: Mapped[str] = mapped_column(ForeignKey("taxii_status.id", ondelete="CASCADE"), primary_key=True)
+    collection_id: Mapped[str] = mapped_column(String(36))
+    # The `objects` of the envelope, as JSON.
+    objects: Mapped[str] = mapped_column(Text)
+    # Objects shared (or refused) so far, and recorded in the status: the work continues here.
+    done_count: Mapped[int] = mapped_column(Integer, default=0)
+    # A worker holds the request until then; after that, the sweeper may hand it to another.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class TaxiiCollectionDefault(db.Model):

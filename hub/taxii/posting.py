@@ -1,8 +1,10 @@
 """Add objects (spec 5.5) and the status resource (spec 4.3).
 
 Posting to a collection shares with its audience; the TLP comes from each object's marking
-(or the collection's explicit default). The request is processed before the answer goes out,
-so the status is `complete` at once; it stays readable at its URL for a week.
+(or the collection's explicit default). A request of fewer than HUB_TAXII_ASYNC_OBJECTS objects
+is processed before the answer goes out, so its status is `complete` at once; a larger one is
+answered `pending` and shared by the workers (hub/taxii/pending.py). A status stays readable at
+its URL for a week after it completes.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from hub.extensions import db
 from hub.intel.bulk import ShareOutcome, share_each
 from hub.intel.store import stix_timestamp
 from hub.principal import Principal
+from hub.taxii import pending
 from hub.taxii.collections import Collection
 from hub.taxii.models import TaxiiStatus
 
@@ -31,6 +34,8 @@ def add_objects(principal: Principal, collection: Collection, objects: list) -> 
             "this collection is read-only for you"
             + ("" if principal.can_share else ": viewers cannot share")
         )
+    if pending.is_large(objects):
+        return pending.queue_add(principal, collection, objects)
     requested_us = now_us()
     outcomes = share_each(principal, objects, audience=collection.audience, default_tlp=collection.default_tlp)
     status = _record_status(principal, collection, requested_us, outcomes)
@@ -66,7 +71,8 @@ def _record_status(principal, collection, requested_us, outcomes) -> TaxiiStatus
     )
     db.session.add(status)
     # Old statuses go as new ones come: the spec asks for 24 hours; a week is generous.
-    db.session.execute(delete(TaxiiStatus).where(TaxiiStatus.created < utcnow() - STATUS_KEPT_FOR))
+    db.session.execute(delete(TaxiiStatus).where(TaxiiStatus.created < utcnow() - STATUS_KEPT_FOR,
+                                                 TaxiiStatus.status == "complete"))
     db.session.commit()
     return status
 

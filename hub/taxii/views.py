@@ -1,9 +1,10 @@
 """TAXII 2.1 endpoints under /taxii2/. Each view: parse, call a service, answer TAXII JSON."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, current_app, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound as RoutingNotFound
 
+from hub.principal import current_principal
 from hub.errors import Forbidden
 from hub.intel.manage import revoke
 from hub.taxii import errors, posting, reading
@@ -62,21 +63,21 @@ def api_root_information(api_root: str):
 @taxii_endpoint
 def status(api_root: str, status_id: str):
     _api_root(api_root)
-    return taxii_json(posting.status_resource(posting.get_status(g.principal, status_id)))
+    return taxii_json(posting.status_resource(posting.get_status(current_principal(), status_id)))
 
 
 @bp.get("/<api_root>/collections/", strict_slashes=False)
 @taxii_endpoint
 def collections(api_root: str):
     _api_root(api_root)
-    return taxii_json({"collections": [c.resource() for c in collections_for(g.principal)]})
+    return taxii_json({"collections": [c.resource() for c in collections_for(current_principal())]})
 
 
 @bp.get("/<api_root>/collections/<collection_id>/", strict_slashes=False)
 @taxii_endpoint
 def collection(api_root: str, collection_id: str):
     _api_root(api_root)
-    return taxii_json(collection_for(g.principal, collection_id).resource())
+    return taxii_json(collection_for(current_principal(), collection_id).resource())
 
 
 def _envelope(page: reading.VersionPage) -> bytes:
@@ -94,15 +95,15 @@ def _envelope(page: reading.VersionPage) -> bytes:
 @taxii_endpoint
 def objects(api_root: str, collection_id: str):
     _api_root(api_root)
-    target = collection_for(g.principal, collection_id, with_default=request.method == "POST")
+    target = collection_for(current_principal(), collection_id, with_default=request.method == "POST")
     if request.method == "POST":
         objects_posted = envelope_objects()
-        status_record = posting.add_objects(g.principal, target, objects_posted)
+        status_record = posting.add_objects(current_principal(), target, objects_posted)
         return taxii_json(posting.status_resource(status_record), 202)
     page = reading.page_of_versions(
-        g.principal, target, page_request(f"objects:{target.id}", match=OBJECT_FILTERS)
+        current_principal(), target, page_request(f"objects:{target.id}", match=OBJECT_FILTERS)
     )
-    reading.record_reads(g.principal, page.versions)
+    reading.record_reads(current_principal(), page.versions)
     return raw_json(_envelope(page), headers=page.date_added_headers())
 
 
@@ -110,16 +111,16 @@ def objects(api_root: str, collection_id: str):
 @taxii_endpoint
 def object_by_id(api_root: str, collection_id: str, object_id: str):
     _api_root(api_root)
-    target = collection_for(g.principal, collection_id)
+    target = collection_for(current_principal(), collection_id)
     if request.method == "DELETE":
         return _delete(target, object_id)
     page = reading.page_of_versions(
-        g.principal, target, page_request(f"object:{target.id}:{object_id}", match=("version", "spec_version")),
+        current_principal(), target, page_request(f"object:{target.id}:{object_id}", match=("version", "spec_version")),
         object_id=object_id,
     )
-    if not page.versions and not reading.object_is_served(g.principal, target, object_id):
+    if not page.versions and not reading.object_is_served(current_principal(), target, object_id):
         raise TaxiiError(404, f"no object {object_id} in this collection")
-    reading.record_reads(g.principal, page.versions)
+    reading.record_reads(current_principal(), page.versions)
     return raw_json(_envelope(page), headers=page.date_added_headers())
 
 
@@ -127,15 +128,15 @@ def _delete(target, object_id: str):
     """DELETE revokes: see hub/taxii/__init__.py for why the hub does not erase shared objects."""
     if not target.can_write:
         raise TaxiiError(403, "this collection is read-only for you")
-    item = reading.served_item(g.principal, target, object_id)
+    item = reading.served_item(current_principal(), target, object_id)
     if item is None:
         raise TaxiiError(404, f"no object {object_id} in this collection")
     versions = page_request("delete", match=("version", "spec_version"), paged=False).filters.versions
     if not (versions.all or (versions.last and not versions.first and not versions.stamps_us)):
         raise TaxiiError(400, "the hub revokes whole objects: DELETE takes no match[version] other than last or all")
-    if item.owner_org_id != g.principal.org_id:
+    if item.owner_org_id != current_principal().org_id:
         raise Forbidden("only the organisation that shared an object may delete (revoke) it")
-    revoke(g.principal, object_id, reason="TAXII DELETE")
+    revoke(current_principal(), object_id, reason="TAXII DELETE")
     return raw_json(b"", 200)
 
 
@@ -143,12 +144,12 @@ def _delete(target, object_id: str):
 @taxii_endpoint
 def object_versions(api_root: str, collection_id: str, object_id: str):
     _api_root(api_root)
-    target = collection_for(g.principal, collection_id)
+    target = collection_for(current_principal(), collection_id)
     page = reading.page_of_versions(
-        g.principal, target, page_request(f"versions:{target.id}:{object_id}", match=("spec_version",)),
+        current_principal(), target, page_request(f"versions:{target.id}:{object_id}", match=("spec_version",)),
         object_id=object_id, with_body=False,
     )
-    if not page.versions and not reading.object_is_served(g.principal, target, object_id):
+    if not page.versions and not reading.object_is_served(current_principal(), target, object_id):
         raise TaxiiError(404, f"no object {object_id} in this collection")
     body = {"more": page.more}
     if page.next:
@@ -162,9 +163,9 @@ def object_versions(api_root: str, collection_id: str, object_id: str):
 @taxii_endpoint
 def manifest(api_root: str, collection_id: str):
     _api_root(api_root)
-    target = collection_for(g.principal, collection_id)
+    target = collection_for(current_principal(), collection_id)
     page = reading.page_of_versions(
-        g.principal, target, page_request(f"manifest:{target.id}", match=OBJECT_FILTERS), with_body=False
+        current_principal(), target, page_request(f"manifest:{target.id}", match=OBJECT_FILTERS), with_body=False
     )
     body = {"more": page.more}
     if page.next:

@@ -1,0 +1,132 @@
+"""Round-trip fidelity: what was added is served back with the same members and values.
+
+Compared as parsed JSON (key order and whitespace may differ). The one difference allowed is in
+object_marking_refs, where the hub must speak TLP 2.0: an unmarked object posted to a collection
+with a default TLP gets that marking appended, and a TLP 1.0 reference is replaced in place by
+its TLP 2.0 equivalent.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from hub.tlp import TLP
+from hub.taxii.collections import set_default_tlp
+
+GREEN = TLP.green.marking_id
+AMBER = TLP.amber.marking_id
+TLP1_GREEN = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"
+
+
+def unusual_objects(marking: str) -> list[dict]:
+    """Valid STIX 2.1 in forms the stix2 library would write differently."""
+    return [
+        {   # the fast path's shape, but revoked: false and timestamps with 0 and 6 fraction digits
+            "type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}",
+            "created": "2020-01-01T00:00:00Z", "modified": "2020-01-01T00:00:00.100000Z",
+            "pattern": "[ipv4-addr:value = '198.51.100.77']", "pattern_type": "stix",
+            "valid_from": "2020-01-01T00:00:00.120000Z", "revoked": False, "confidence": 0,
+            "object_marking_refs": [marking],
+        },
+        {   # the fast path's exact shape (three digits): stored as sent too
+            "type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}",
+            "created": "2021-06-01T12:30:00.000Z", "modified": "2021-06-01T12:30:00.000Z",
+            "pattern": "[domain-name:value = 'example.org']", "pattern_type": "stix",
+            "valid_from": "2021-06-01T12:30:00.000Z", "object_marking_refs": [marking],
+        },
+        {   # custom properties, unicode, integers beyond what a double holds, nested values
+            "type": "malware", "spec_version": "2.1", "id": f"malware--{uuid.uuid4()}",
+            "created": "2022-03-04T05:06:07.123456Z", "modified": "2022-03-04T05:06:07.123456Z",
+            "name": "Příliš žluťoučký kůň 🐴", "description": "Ünïcödé \u2028 \"quotes\" <b>",
+            "is_family": False, "revoked": False,
+            "kill_chain_phases": [{"kill_chain_name": "mitre-attack", "phase_name": "execution"}],
+            "x_hub_big": 18446744073709551615, "x_hub_exact": 9007199254740993, "x_hub_negative": -9223372036854775808,
+            "x_hub_float": 1.5, "x_hub_nested": {"empty": [], "flag": False, "none": None, "list": [1, "zwei", 3.0]},
+            "object_marking_refs": [marking],
+        },
+        {   # whole-second timestamps on an SDO the full parser takes
+            "type": "vulnerability", "spec_version": "2.1", "id": f"vulnerability--{uuid.uuid4()}",
+            "created": "2019-12-31T23:59:59Z", "modified": "2019-12-31T23:59:59Z",
+            "name": "CVE-2019-0001", "lang": "en",
+            "external_references": [{"source_name": "cve", "external_id": "CVE-2019-0001"}],
+            "object_marking_refs": [marking],
+        },
+    ]
+
+
+def _taxii_objects(reader, alias: str, ids: list[str]) -> dict[str, dict]:
+    response = reader.get(reader.objects_path(alias) + "?limit=1000")
+    assert response.status_code == 200
+    return {o["id"]: o for o in json.loads(response.get_data()).get("objects", []) if o["id"] in ids}
+
+
+def _taxii_object(reader, alias: str, stix_id: str) -> dict:
+    response = reader.get(reader.objects_path(alias) + f"{stix_id}/")
+    assert response.status_code == 200
+    objects = json.loads(response.get_data())["objects"]
+    assert len(objects) == 1
+    return objects[0]
+
+
+def _rest_object(api_client, stix_id: str) -> dict:
+    response = api_client.get(f"/objects/{stix_id}")
+    assert response.status_code == 200
+    return json.loads(response.get_data())["object"]
+
+
+def _served_everywhere(sharer_taxii, sharer_api, alias, stix_id, listed) -> list[dict]:
+    return [listed[stix_id], _taxii_object(sharer_taxii, alias, stix_id), _rest_object(sharer_api, stix_id)]
+
+
+@pytest.fixture
+def sharer(make, member_of, taxii, api):
+    org = make.make_org("hospital", "CZ", slug="plzen-hospital")
+    user = member_of(org)
+    return {"org": org, "taxii": taxii(user), "api": api(user)}
+
+
+def test_objects_added_over_taxii_are_served_back_as_sent(sharer):
+    posted = unusual_objects(GREEN)
+    response = sharer["taxii"].post(sharer["taxii"].objects_path("community"), {"objects": posted})
+    assert response.status_code == 202 and response.json["success_count"] == len(posted), response.json
+    listed = _taxii_objects(sharer["taxii"], "community", [o["id"] for o in posted])
+    for sent in posted:
+        for served in _served_everywhere(sharer["taxii"], sharer["api"], "community", sent["id"], listed):
+            assert served == sent
+
+
+def test_objects_shared_over_the_rest_api_are_served_back_as_sent(sharer):
+    posted = unusual_objects(AMBER)
+    response = sharer["api"].post("/share", json={"objects": posted, "audience": "community"})
+    assert response.status_code in (200, 201), response.json
+    listed = _taxii_objects(sharer["taxii"], "community", [o["id"] for o in posted])
+    for sent in posted:
+        for served in _served_everywhere(sharer["taxii"], sharer["api"], "community", sent["id"], listed):
+            assert served == sent
+
+
+def test_only_the_marking_differs_when_the_hub_must_mark(sharer):
+    """Unmarked objects take the collection's default; TLP 1.0 becomes TLP 2.0 in place."""
+    set_default_tlp("plzen-hospital", "community", TLP.green)
+    unmarked = [{k: v for k, v in o.items() if k != "object_marking_refs"} for o in unusual_objects(GREEN)]
+    other_marking = "marking-definition--3e7c5c8b-5f62-4a1d-9d8c-1c2b3a4d5e6f"
+    tlp1 = {**unusual_objects(GREEN)[2], "object_marking_refs": [TLP1_GREEN, other_marking]}
+    posted = unmarked + [tlp1]
+    response = sharer["taxii"].post(sharer["taxii"].objects_path("community"), {"objects": posted})
+    assert response.json["success_count"] == len(posted), response.json
+    listed = _taxii_objects(sharer["taxii"], "community", [o["id"] for o in posted])
+    for sent in unmarked:
+        for served in _served_everywhere(sharer["taxii"], sharer["api"], "community", sent["id"], listed):
+            assert served == {**sent, "object_marking_refs": [GREEN]}
+    for served in _served_everywhere(sharer["taxii"], sharer["api"], "community", tlp1["id"], listed):
+        assert served == {**tlp1, "object_marking_refs": [GREEN, other_marking]}
+
+
+def test_a_value_the_library_must_convert_is_stored_converted(sharer):
+    """A string where STIX wants an integer is not served back as a string."""
+    sent = {**unusual_objects(GREEN)[2], "confidence": "50"}
+    response = sharer["taxii"].post(sharer["taxii"].objects_path("community"), {"objects": [sent]})
+    if response.json["success_count"] == 1:
+        assert _rest_object(sharer["api"], sent["id"])["confidence"] == 50
