@@ -13,17 +13,15 @@ import orjson
 import stix2
 from sqlalchemy import select
 
-from hub import audit, policy
-from hub.outbox import Event, announce
+from hub import policy
 from hub.errors import Forbidden, ValidationFailed
 from hub.extensions import db
-from hub.intel import fastpath, observables, validation
+from hub.intel import fastpath, observables, validation, writing
 from hub.intel.audience import Audience
-from hub.intel.references import record_references, references_of
-from hub.intel.models import AudienceGrant, Observable, SharedItem, StixVersion
-from hub.intel.store import allocate_date_added, canonical_json, stix_stamp_to_us
+from hub.intel.references import references_of
+from hub.intel.models import SharedItem
+from hub.intel.store import canonical_json, stix_stamp_to_us
 from hub.intel.stored_form import stored_form
-from hub.db import us_to_datetime
 from hub.tlp import TLP, TLP_BY_MARKING_ID, TLP2_MARKING_IDS
 from hub.principal import Principal
 
@@ -52,6 +50,8 @@ class PreparedObject:
     observables: set[tuple[str, str]] = field(default_factory=set)
     # The STIX ids a relationship or sighting names (rule 7: hidden when one is unreadable).
     references: set[str] = field(default_factory=set)
+    # Rule 11: the sharer's own identity or none, never another member's.
+    created_by_ref: str | None = None
 
 
 def _tlp_of(raw: dict, requested: TLP | None) -> TLP:
@@ -197,6 +197,7 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool) -> PreparedO
         revoked=bool(obj.get("revoked")),
         observables=found,
         references=references_of(obj),
+        created_by_ref=obj.get("created_by_ref") if isinstance(obj.get("created_by_ref"), str) else None,
     )
 
 
@@ -254,138 +255,29 @@ def share_objects(
 
 
 def store_prepared(principal, prepared, audience: Audience, anonymous: bool) -> list[SharedItem]:
-    """Write prepared objects (new items or new versions) in the current transaction; no commit."""
-    stix_ids = {p.stix_id for p in prepared}
-    existing = {
-        item.stix_id: item
-        for item in db.session.scalars(
-            select(SharedItem).where(
-                SharedItem.owner_org_id == principal.org_id, SharedItem.stix_id.in_(stix_ids)
-            )
-        )
-    }
-    _check_new_versions(prepared, existing, anonymous)
-    known_versions = set(
-        db.session.execute(
-            select(StixVersion.item_id, StixVersion.modified_us).where(
-                StixVersion.item_id.in_([item.id for item in existing.values()])
-            )
-        ).all()
-    ) if existing else set()
+    """Write prepared objects (new items or new versions) in the current transaction; no commit.
 
-    date_added = iter(allocate_date_added(len(prepared)))
-    touched: dict[str, SharedItem] = {}
-    for candidate in prepared:
-        item = existing.get(candidate.stix_id)
-        is_new = item is None
-        if is_new:
-            item = SharedItem(
-                stix_id=candidate.stix_id,
-                stix_type=candidate.stix_type,
-                owner_org_id=principal.org_id,
-                author_id=principal.user_id,
-                tlp=candidate.tlp,
-                anonymous=anonymous,
-                audience_community=False,
-                revoked=False,
-            )
-            db.session.add(item)
-            existing[candidate.stix_id] = item
-        elif (item.id, candidate.modified_us) in known_versions:
-            touched[item.stix_id] = item  # the same version again: nothing to add
-            continue
-        stamp = next(date_added)
-        version = StixVersion(
-            item=item,
-            modified_us=candidate.modified_us,
-            date_added_us=stamp,
-            spec_version=candidate.spec_version,
-            body=candidate.body,
-        )
-        db.session.add(version)
-        if is_new:
-            item.first_added_us = stamp
-        item.last_added_us = stamp
-        current = item.latest_version
-        if current is None or candidate.modified_us >= current.modified_us:
-            item.latest_version = version
-            item.name = candidate.name
-            item.search_text = candidate.search_text
-            item.valid_until = (
-                us_to_datetime(candidate.valid_until_us) if candidate.valid_until_us else None
-            )
-            item.revoked = item.revoked or candidate.revoked
-        db.session.flush()
-        _add_observables(item, candidate.observables)
-        record_references([(item.id, candidate.references)])
-        added = add_grants(item, audience)
-        event = Event.shared if is_new else (Event.revoked if candidate.revoked else Event.updated)
-        announce(event, item.id, version.id)
-        audit.record(
-            "share" if is_new else "update",
-            principal,
-            item=item,
-            tlp=item.tlp.value,
-            anonymous=anonymous,
-            audience=describe_grants(added, audience.community) if added or audience.community else "own",
-            modified_us=candidate.modified_us,
-        )
-        touched[item.stix_id] = item
-    return list(touched.values())
-
-
-def _check_new_versions(prepared, existing: dict, anonymous: bool) -> None:
-    problems = []
-    for candidate in prepared:
-        item = existing.get(candidate.stix_id)
-        if item is None:
-            continue
-        if item.tlp != candidate.tlp:
-            problems.append({"id": item.stix_id, "error": f"this item was shared as {item.tlp.label}; a new version cannot change its TLP"})
-        elif item.anonymous != anonymous:
-            problems.append({"id": item.stix_id, "error": "a new version cannot change whether the item is anonymous"})
-        elif item.revoked:
-            problems.append({"id": item.stix_id, "error": "this item is revoked; a revoked object cannot get new versions"})
-    if problems:
-        raise ValidationFailed("some objects conflict with what your organisation already shared", problems)
-
-
-def _add_observables(item: SharedItem, found: set[tuple[str, str]]) -> None:
-    if not found:
-        return
-    have = set(
-        db.session.execute(
-            select(Observable.kind, Observable.value).where(Observable.item_id == item.id)
-        ).all()
-    ) if item.id else set()
-    for kind, value in sorted(found - have):
-        db.session.add(Observable(item_id=item.id, kind=kind, value=value))
-
-
-def add_grants(item: SharedItem, audience: Audience) -> list[AudienceGrant]:
-    """Union the audience into the item's grants; returns the grants that are new."""
-    if audience.community:
-        item.audience_community = True
-    have = {(g.org_id, g.group_id, g.user_id) for g in item.grants} if item.id else set()
-    wanted = (
-        [(org_id, None, None) for org_id in sorted(audience.org_ids)]
-        + [(None, group_id, None) for group_id in sorted(audience.group_ids)]
-        + [(None, None, user_id) for user_id in sorted(audience.user_ids)]
-    )
-    added = []
-    for org_id, group_id, user_id in wanted:
-        if (org_id, group_id, user_id) in have:
-            continue
-        grant = AudienceGrant(org_id=org_id, group_id=group_id, user_id=user_id)
-        item.grants.append(grant)
-        added.append(grant)
-    return added
-
-
-def describe_grants(grants, community: bool) -> dict:
-    return {
-        "community": community,
-        "org_ids": [g.org_id for g in grants if g.org_id],
-        "group_ids": [g.group_id for g in grants if g.group_id],
-        "user_ids": [g.user_id for g in grants if g.user_id],
-    }
+    All or nothing: any object the hub must refuse (rule 11, version rules) refuses the call.
+    """
+    touched: dict[str, int] = {}
+    for batch in writing.rounds(enumerate(prepared)):
+        result = writing.sort_out(principal, batch, anonymous)
+        if result.refused:
+            raise ValidationFailed("some objects cannot be shared", [
+                {"id": candidate.stix_id, "error": reason} for _, candidate, reason in result.refused])
+        new_ids = writing.write_new_items(principal, [c for _, c in result.new], audience, anonymous)
+        writing.write_new_versions(principal, [(item, c) for _, item, c in result.versions], audience, anonymous)
+        touched.update({c.stix_id: item_id for (_, c), item_id in zip(result.new, new_ids)})
+        touched.update({c.stix_id: item.id for _, item, c in result.versions})
+        for _, candidate in result.unchanged:
+            touched.setdefault(candidate.stix_id, None)
+    ids = [item_id for item_id in touched.values() if item_id is not None]
+    loaded = {item.id: item for item in db.session.scalars(
+        select(SharedItem).where(SharedItem.id.in_(ids)).execution_options(populate_existing=True))} if ids else {}
+    held_as_is = [stix_id for stix_id, item_id in touched.items() if item_id is None]
+    if held_as_is:  # already held, unchanged: the organisation's own copy, else the readable one
+        for item in db.session.scalars(select(SharedItem).where(SharedItem.stix_id.in_(held_as_is))
+                                       .order_by((SharedItem.owner_org_id == principal.org_id).desc())):
+            touched[item.stix_id] = touched.get(item.stix_id) or item.id
+            loaded.setdefault(item.id, item)
+    return [loaded[item_id] for item_id in touched.values() if item_id in loaded]

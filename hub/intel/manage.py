@@ -9,7 +9,7 @@ from hub.outbox import Event, announce
 from hub.errors import Forbidden, ValidationFailed
 from hub.extensions import db
 from hub.intel.audience import Audience
-from hub.intel.ingest import add_grants, describe_grants
+from hub.intel.writing import add_audience
 from hub.intel.models import SharedItem, StixVersion
 from hub.intel.reads import get_item, stix_object
 from hub.intel.store import (
@@ -78,13 +78,10 @@ def widen(principal: Principal, stix_id: str, audience: Audience) -> SharedItem:
             "invalid audience for TLP:RED",
             [{"field": "audience", "error": "a TLP:RED item can only be widened to more named users"}],
         )
-    was_community = item.audience_community
-    added = add_grants(item, audience)
-    newly_community = audience.community and not was_community
-    if not added and not newly_community:
+    added = add_audience(item, audience)
+    if added is None:
         return item  # it already reaches everyone named: nothing to record or announce
-    db.session.flush()
     announce(Event.widened, item.id, item.latest_version_id)
-    audit.record("widen", principal, item=item, added=describe_grants(added, newly_community))
+    audit.record("widen", principal, item=item, added=added)
     db.session.commit()
     return item

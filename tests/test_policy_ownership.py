@@ -1,0 +1,93 @@
+"""Rule 11: an id belongs to its first owner; created_by_ref is the sharer's own identity."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from hub.audit import AuditEvent
+from hub.extensions import db
+from hub.intel.models import SharedItem
+from hub.outbox import OutboxEntry
+from tests.factories import indicator
+
+LATER = "2026-11-05T10:00:00.000Z"
+GREEN = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
+
+
+def rows(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_another_organisation_cannot_version_an_id_it_does_not_own(make, api, taxii):
+    owner = make.make_user(make.make_org())
+    other = make.make_user(make.make_org())
+    original = indicator("198.51.100.20", object_marking_refs=[GREEN])
+    assert api(owner).post("/share", json={"objects": [original], "audience": "community"}).status_code == 201
+    takeover = {**original, "modified": LATER, "name": "attributed to someone else"}
+    intruder = api(other)
+    intruder.get("/me")  # its token's first use is audited once: not part of the share
+    before = (rows(SharedItem), rows(AuditEvent), rows(OutboxEntry))
+
+    refused = intruder.post("/share", json={"objects": [takeover], "audience": "community"})
+    assert refused.status_code == 422
+    assert refused.json["details"][0]["id"] == original["id"]
+    assert "belongs to another organisation" in refused.json["details"][0]["error"]
+    assert (rows(SharedItem), rows(AuditEvent), rows(OutboxEntry)) == before
+
+    via_taxii = taxii(other).post(taxii(other).objects_path("community"), {"objects": [takeover]})
+    assert via_taxii.status_code == 202 and via_taxii.json["failure_count"] == 1
+    reader = make.make_user(make.make_org())
+    served = api(reader).get(f"/objects/{original['id']}").json["object"]
+    assert served["name"] == original["name"] and served["modified"] == original["modified"]
+    listed = taxii(reader).get(taxii(reader).objects_path("everything") + f"?match[id]={original['id']}").json
+    assert [o["name"] for o in listed["objects"]] == [original["name"]]
+
+
+def test_re_sharing_a_readable_object_unchanged_is_accepted_without_a_copy(make, api):
+    """ATT&CK pushed by two hospitals: the second push is 'already shared', not a second item."""
+    first, second = make.make_user(make.make_org()), make.make_user(make.make_org())
+    published = indicator("198.51.100.21", object_marking_refs=[GREEN])
+    api(first).post("/share", json={"objects": [published], "audience": "community"})
+    again = api(second).post("/share", json={"objects": [published], "audience": "community"})
+    assert again.status_code == 201
+    assert db.session.scalar(select(func.count()).where(SharedItem.stix_id == published["id"])) == 1
+
+
+def test_a_colleague_not_named_on_a_red_item_can_neither_version_nor_read_it(make, api):
+    org = make.make_org()
+    author, named, colleague = make.make_user(org), make.make_user(org), make.make_user(org)
+    secret = indicator("198.51.100.22")
+    api(author).post("/share", json={"objects": [secret], "tlp": "red", "audience": {"users": [named.email]}})
+    newer = {**secret, "modified": LATER, "name": "overwritten"}
+    refused = api(colleague).post("/share", json={"objects": [newer], "tlp": "red",
+                                                   "audience": {"users": [colleague.email]}})
+    assert refused.status_code == 422
+    assert "RED" not in refused.json["error"] and secret["name"] not in str(refused.json)
+    assert api(colleague).get(f"/objects/{secret['id']}").status_code == 404
+    assert api(named).get(f"/objects/{secret['id']}").json["object"]["name"] == secret["name"]
+    # The named user may add a version (rule 11: users who may read the item).
+    assert api(named).post("/share", json={"objects": [newer], "tlp": "red",
+                                           "audience": {"users": [named.email]}}).status_code == 201
+
+
+def test_created_by_ref_cannot_name_another_member(make, api):
+    mine, theirs = make.make_org(), make.make_org()
+    sharer = make.make_user(mine)
+    forged = indicator("198.51.100.23", created_by_ref=theirs.identity_id, object_marking_refs=[GREEN])
+    refused = api(sharer).post("/share", json={"objects": [forged], "audience": "community"})
+    assert refused.status_code == 422 and "created_by_ref" in refused.json["details"][0]["error"]
+    own = indicator("198.51.100.24", created_by_ref=mine.identity_id, object_marking_refs=[GREEN])
+    assert api(sharer).post("/share", json={"objects": [own], "audience": "community"}).status_code == 201
+
+
+def test_widening_by_re_sharing_is_announced_and_audited_as_widened(make, api):
+    sharer = make.make_user(make.make_org())
+    cert = make.make_org("national_cert")
+    obj = indicator("198.51.100.25", object_marking_refs=[GREEN])
+    api(sharer).post("/share", json={"objects": [obj], "audience": "own"})
+    newer = {**obj, "modified": LATER}
+    assert api(sharer).post("/share", json={"objects": [newer], "audience": {"orgs": [cert.slug]}}).status_code == 201
+    item = db.session.scalar(select(SharedItem).where(SharedItem.stix_id == obj["id"]))
+    events = set(db.session.scalars(select(OutboxEntry.event).where(OutboxEntry.item_id == item.id)))
+    assert {"shared", "updated", "widened"} <= events
+    actions = set(db.session.scalars(select(AuditEvent.action).where(AuditEvent.item_id == item.id)))
+    assert {"share", "update", "widen"} <= actions
