@@ -261,3 +261,28 @@ def test_a_cert_viewer_reads_the_incident_but_neither_sets_a_deadline_nor_advise
     analyst = api(make.make_user(cert, "analyst"))
     refused = analyst.post(f"/incidents/{incident_id}/advice", json={"body": "   "})
     assert refused.status_code == 422 and refused.json["details"][0]["field"] == "body"
+
+
+def test_indicators_first_seen_in_an_incident_follow_the_incident_rules(make, api, client, app, monkeypatch):
+    """Rule 6 covers the indicators filed with the report: no vendor or police unit without
+    consent reads them, the public view never serves them, and they do not quote the report."""
+    from tests.incidents_support import report
+
+    monkeypatch.setitem(app.config, "HUB_PUBLIC_CLEAR", True)
+    hospital = make.make_org("hospital", "CZ")
+    sharer = make.make_user(hospital)
+    filed = api(sharer).post("/incidents", json=report(
+        tlp="clear", audience="community", new_indicators=[{"type": "ipv4-addr", "value": "203.0.113.99"}]))
+    assert filed.status_code == 201, filed.json
+    indicator_ids = [o["id"] for o in api(sharer).get("/objects?type=indicator").json["objects"]]
+    assert len(indicator_ids) == 1
+    new_indicator = indicator_ids[0]
+    assert "Ransomware" not in str(api(sharer).get(f"/objects/{new_indicator}").json["object"].get("description"))
+
+    cert = api(make.make_user(make.make_org("national_cert", "CZ")))
+    assert cert.get(f"/objects/{new_indicator}").status_code == 200
+    for outsider in (make.make_org("vendor", "CZ"), make.make_org("law_enforcement", "CZ")):
+        reader = api(make.make_user(outsider))
+        assert reader.get(f"/objects/{new_indicator}").status_code == 404
+        assert new_indicator not in {o["id"] for o in reader.get("/objects").json["objects"]}
+    assert client.get(f"/api/v1/public/objects/{new_indicator}").status_code == 404

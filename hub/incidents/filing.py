@@ -212,21 +212,26 @@ def _check_indicators(principal: Principal, ids: list[str]) -> None:
 
 def _store_revision(principal, incident_id: str, data: dict, tlp: TLP, audience: Audience,
                     created: datetime, modified: datetime) -> list[SharedItem]:
-    """Share the revision's STIX objects; new indicators first, as ordinary indicators to the
-    report's audience and TLP, then linked from it. Returns the incident's own items."""
+    """Share the revision's STIX objects; returns the items that belong to the incident.
+
+    Indicators first seen in this incident are shared with the report's TLP and audience and
+    belong to it like its other objects (rule 6: law enforcement reads them only with consent,
+    vendors only when named, never the public view), then linked from the report.
+    """
     new_indicators = data.pop("new_indicators", [])
+    indicator_items: list[SharedItem] = []
     if new_indicators:
         org_identity = db.session.get(Organisation, principal.org_id).identity_id
         built = [
             builders.build_indicator(entry["type"], entry["value"], tlp=tlp, confidence=NEW_INDICATOR_CONFIDENCE,
-                                     description=f"Seen during the incident \"{data['title']}\"",
+                                     description="Observed by the reporting organisation",
                                      created_by_ref=org_identity, now=modified)
             for entry in new_indicators
         ]
-        store_prepared(principal, prepare_all(built, tlp, False), audience, False)
+        indicator_items = store_prepared(principal, prepare_all(built, tlp, False), audience, False)
         data["indicators"] = sorted(set(data["indicators"]) | {obj["id"] for obj in built})
     objects = stix.incident_objects(data, stix_id=incident_id, created=created, modified=modified, tlp=tlp)
-    return store_prepared(principal, prepare_all(objects, tlp, False), audience, False)
+    return store_prepared(principal, prepare_all(objects, tlp, False), audience, False) + indicator_items
 
 
 def file_incident(principal: Principal, body: dict) -> Incident:
@@ -322,7 +327,7 @@ def update_incident(principal: Principal, stix_id: str, body: dict) -> Incident:
     except Exception:
         db.session.rollback()
         raise
-    _revoke_dropped(principal, incident, {i.stix_id for i in items})
+    _revoke_dropped(principal, incident, {i.stix_id for i in items} | set(data["indicators"]))
     return incident
 
 
