@@ -104,7 +104,11 @@ EVIDENCE = {"type": "object", "required": ["id", "filename", "size", "sha256"], 
     "description": {"type": "string"}, "uploaded_by": {"type": "string"}, "uploaded_at": {"type": "string"}}}
 
 SUMMARY = {"type": "object", "required": ["id", "country", "month", "attack_type"], "additionalProperties": False,
-           "properties": {"id": {"type": "string"}, "country": {"type": "string"}, "month": {"type": "string"},
+           "properties": {"id": {"type": "string"},
+                          "country": {"type": ["string", "null"],
+                                      "description": "null (withheld) while fewer than 3 organisations publish "
+                                                     "summaries from the country (rule 12)"},
+                          "month": {"type": "string"},
                           "attack_type": {"type": "string"}, "services": {"type": "array"},
                           "figures": _OBJECT, "text": {"type": "string"}}}
 
