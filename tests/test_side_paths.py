@@ -109,3 +109,37 @@ def test_the_nis2_queue_and_the_dashboard_are_in_the_hospitals_audit_log(api, wo
     assert cert.get("/dashboard").json["incidents"] == 3
     assert audit_actions(actor_org_id=world.cert.org_id, subject_org_id=world.hospital.id) == [
         ("incident_read", incident_id)] * 2
+
+
+def test_a_new_version_of_an_unreadable_item_is_refused_without_naming_its_tlp(api, make):
+    org = make.make_org("hospital")
+    author, colleague = make.make_user(org), make.make_user(org)
+    secret = f.indicator(name="Red one")
+    shared = api(author).post("/share", json={"objects": [secret], "tlp": "red",
+                                              "audience": {"users": [author.email]}})
+    assert shared.status_code == 201, shared.json
+    newer = {**secret, "modified": "2026-11-02T10:00:00.000Z"}
+    answers = [api(colleague).post("/share", json={"objects": [newer], **spec}) for spec in (
+        {"tlp": "amber", "audience": "own"}, {"tlp": "red", "audience": {"users": [colleague.email]}})]
+    assert [a.status_code for a in answers] == [422, 422]
+    assert answers[0].json == answers[1].json
+    assert "TLP:RED" not in str(answers[0].json) and "revoked" not in str(answers[0].json)
+    assert api(colleague).get(f"/objects/{secret['id']}").status_code == 404
+
+
+def test_re_sharing_to_more_recipients_is_a_widening_for_subscribers_and_the_audit_log(api, make):
+    owner, first, later = make.make_org("hospital"), make.make_org("hospital"), make.make_org("hospital")
+    sharer, newcomer = make.make_user(owner), make.make_user(later)
+    subscribe(newcomer, filters={"events": ["widened"]})
+    obj = f.indicator(name="Re-shared")
+    assert api(sharer).post("/share", json={"objects": [obj], "tlp": "green",
+                                            "audience": {"orgs": [first.slug]}}).status_code == 201
+    run_fan_out()
+    wider = {**obj, "modified": "2026-11-02T10:00:00.000Z"}
+    assert api(sharer).post("/share", json={"objects": [wider], "tlp": "green",
+                                            "audience": {"orgs": [first.slug, later.slug]}}).status_code == 201
+    run_fan_out()
+    # Told first that the item now reaches them (then, as one who knows it, of the new version).
+    assert [n["event"] for n in api(newcomer).get("/notifications").json["notifications"]][-1] == "widened"
+    assert [a for a, _ in audit_actions(actor_org_id=owner.id) if a in ("share", "update", "widen")] == [
+        "share", "widen", "update"]

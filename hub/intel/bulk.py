@@ -32,7 +32,7 @@ from hub.errors import Forbidden
 from hub.extensions import db
 from hub.intel import fastpath
 from hub.intel.audience import Audience
-from hub.intel.ingest import ObjectRejected, PreparedObject, prepare_object, store_prepared
+from hub.intel.ingest import ObjectRejected, PreparedObject, prepare_object, store_prepared, version_conflict
 from hub.intel.models import AudienceGrant, Observable, SharedItem, StixVersion
 from hub.intel.store import allocate_date_added
 from hub.tlp import TLP, TLP_BY_MARKING_ID
@@ -239,7 +239,7 @@ def _store_batch(principal, accepted, audience: Audience, anonymous: bool) -> di
             if item is None:
                 new_items.append((index, candidate))
                 continue
-            problem = _version_conflict(item, candidate, anonymous)
+            problem = version_conflict(principal, item, candidate, anonymous)
             if problem:
                 outcomes[index] = ShareOutcome(index, candidate.stix_id, version, False, problem)
             elif (item.id, candidate.modified_us) in known:
@@ -254,16 +254,6 @@ def _store_batch(principal, accepted, audience: Audience, anonymous: bool) -> di
         for index, candidate in new_versions + new_items:
             outcomes[index] = ShareOutcome(index, candidate.stix_id, _version_of(candidate), True)
     return outcomes
-
-
-def _version_conflict(item: SharedItem, candidate: PreparedObject, anonymous: bool) -> str | None:
-    if item.tlp != candidate.tlp:
-        return f"this item was shared as {item.tlp.label}; a new version cannot change its TLP"
-    if item.anonymous != anonymous:
-        return "a new version cannot change whether the item is anonymous"
-    if item.revoked:
-        return "this item is revoked; a revoked object cannot get new versions"
-    return None
 
 
 def _audience_detail(audience: Audience):

@@ -223,6 +223,10 @@ def prepare_all(objects, requested_tlp: TLP | None, anonymous: bool) -> list[Pre
     return prepared
 
 
+# The answer for an id the sharer may not use, whatever the item behind it (rule 8: no TLP, no state).
+UNUSABLE_ID = "this id cannot be used for your object; mint a new id"
+
+
 def share_objects(
     principal: Principal,
     objects: list,
@@ -261,7 +265,7 @@ def store_prepared(principal, prepared, audience: Audience, anonymous: bool) -> 
             )
         )
     }
-    _check_new_versions(prepared, existing, anonymous)
+    _check_new_versions(principal, prepared, existing, anonymous)
     known_versions = set(
         db.session.execute(
             select(StixVersion.item_id, StixVersion.modified_us).where(
@@ -314,7 +318,13 @@ def store_prepared(principal, prepared, audience: Audience, anonymous: bool) -> 
             item.revoked = item.revoked or candidate.revoked
         db.session.flush()
         _add_observables(item, candidate.observables)
+        was_community = item.audience_community
         added = add_grants(item, audience)
+        newly_community = bool(audience.community and not was_community)
+        if not is_new and (added or newly_community):
+            # Rule 10: more recipients is a widening, announced and audited as one.
+            announce(Event.widened, item.id, version.id)
+            audit.record("widen", principal, item=item, added=describe_grants(added, newly_community))
         event = Event.shared if is_new else (Event.revoked if candidate.revoked else Event.updated)
         announce(event, item.id, version.id)
         audit.record(
@@ -330,18 +340,27 @@ def store_prepared(principal, prepared, audience: Audience, anonymous: bool) -> 
     return list(touched.values())
 
 
-def _check_new_versions(prepared, existing: dict, anonymous: bool) -> None:
+def version_conflict(principal: Principal, item: SharedItem, candidate: PreparedObject, anonymous: bool) -> str | None:
+    """Why this object cannot become a new version of the organisation's existing item, if so.
+    An item the sharer may not read answers without any of its properties (rules 8 and 11)."""
+    if not policy.may_add_version(principal, item):
+        return UNUSABLE_ID
+    if item.tlp != candidate.tlp:
+        return f"this item was shared as {item.tlp.label}; a new version cannot change its TLP"
+    if item.anonymous != anonymous:
+        return "a new version cannot change whether the item is anonymous"
+    if item.revoked:
+        return "this item is revoked; a revoked object cannot get new versions"
+    return None
+
+
+def _check_new_versions(principal: Principal, prepared, existing: dict, anonymous: bool) -> None:
     problems = []
     for candidate in prepared:
         item = existing.get(candidate.stix_id)
-        if item is None:
-            continue
-        if item.tlp != candidate.tlp:
-            problems.append({"id": item.stix_id, "error": f"this item was shared as {item.tlp.label}; a new version cannot change its TLP"})
-        elif item.anonymous != anonymous:
-            problems.append({"id": item.stix_id, "error": "a new version cannot change whether the item is anonymous"})
-        elif item.revoked:
-            problems.append({"id": item.stix_id, "error": "this item is revoked; a revoked object cannot get new versions"})
+        problem = item and version_conflict(principal, item, candidate, anonymous)
+        if problem:
+            problems.append({"id": item.stix_id, "error": problem})
     if problems:
         raise ValidationFailed("some objects conflict with what your organisation already shared", problems)
 
