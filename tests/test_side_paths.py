@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from hub.audit import AuditEvent
 from hub.extensions import db
+from hub.tlp import TLP
 from tests import factories as f
 from tests.alerts_support import run_fan_out, subscribe
 from tests.incidents_support import build_world, report
@@ -143,3 +144,29 @@ def test_re_sharing_to_more_recipients_is_a_widening_for_subscribers_and_the_aud
     assert [n["event"] for n in api(newcomer).get("/notifications").json["notifications"]][-1] == "widened"
     assert [a for a, _ in audit_actions(actor_org_id=owner.id) if a in ("share", "update", "widen")] == [
         "share", "widen", "update"]
+
+
+def test_re_sharing_the_same_version_to_more_recipients_reaches_them_as_a_widening(api, make):
+    owner, first, later = make.make_org("hospital"), make.make_org("hospital"), make.make_org("hospital")
+    sharer, newcomer = make.make_user(owner), make.make_user(later)
+    subscribe(newcomer, filters={"events": ["widened"]})
+    obj = f.indicator(name="Posted twice")
+    for orgs in ([first.slug], [first.slug, later.slug]):
+        assert api(sharer).post("/share", json={"objects": [obj], "tlp": "green",
+                                                "audience": {"orgs": orgs}}).status_code == 201
+    run_fan_out()
+    assert api(newcomer).get(f"/objects/{obj['id']}").status_code == 200
+    assert [n["event"] for n in api(newcomer).get("/notifications").json["notifications"]] == ["widened"]
+    assert [a for a, _ in audit_actions(actor_org_id=owner.id) if a in ("share", "update", "widen")] == [
+        "share", "widen"]
+
+
+def test_posting_an_object_again_to_a_wider_taxii_collection_is_a_widening(taxii, member_of, make):
+    owner, other = make.make_org("hospital"), make.make_org("hospital")
+    sharer, reader = taxii(member_of(owner)), taxii(member_of(other))
+    obj = f.indicator(object_marking_refs=[TLP.green.marking_id])
+    for alias in (f"org-{owner.slug}", "community"):
+        status = sharer.post(sharer.objects_path(alias), {"objects": [obj]}).json
+        assert status["success_count"] == 1, status
+    assert reader.get(reader.objects_path("community") + f"{obj['id']}/").status_code == 200
+    assert ("widen", obj["id"]) in audit_actions(actor_org_id=owner.id)

@@ -232,7 +232,7 @@ def _store_batch(principal, accepted, audience: Audience, anonymous: bool) -> di
                 )
             ).all()
         ) if existing else set()
-        new_items, new_versions = [], []
+        new_items, new_versions, reposted = [], [], []
         for index, candidate in batch:
             version = _version_of(candidate)
             item = existing.get(candidate.stix_id)
@@ -244,10 +244,12 @@ def _store_batch(principal, accepted, audience: Audience, anonymous: bool) -> di
                 outcomes[index] = ShareOutcome(index, candidate.stix_id, version, False, problem)
             elif (item.id, candidate.modified_us) in known:
                 outcomes[index] = ShareOutcome(index, candidate.stix_id, version, True, "already shared")
+                reposted.append(candidate)
             else:
                 new_versions.append((index, candidate))
-        if new_versions:
-            store_prepared(principal, [candidate for _, candidate in new_versions], audience, anonymous)
+        if new_versions or reposted:
+            # A repost stores nothing, but may widen the audience (rule 10).
+            store_prepared(principal, [candidate for _, candidate in new_versions] + reposted, audience, anonymous)
             db.session.flush()
         if new_items:
             insert_new_items(principal, [candidate for _, candidate in new_items], audience, anonymous)

@@ -293,7 +293,9 @@ def store_prepared(principal, prepared, audience: Audience, anonymous: bool) -> 
             db.session.add(item)
             existing[candidate.stix_id] = item
         elif (item.id, candidate.modified_us) in known_versions:
-            touched[item.stix_id] = item  # the same version again: nothing to add
+            # The same version again: nothing to store, but perhaps more recipients.
+            _widen_by_resharing(principal, item, audience, item.latest_version_id)
+            touched[item.stix_id] = item
             continue
         stamp = next(date_added)
         version = StixVersion(
@@ -318,13 +320,7 @@ def store_prepared(principal, prepared, audience: Audience, anonymous: bool) -> 
             item.revoked = item.revoked or candidate.revoked
         db.session.flush()
         _add_observables(item, candidate.observables)
-        was_community = item.audience_community
-        added = add_grants(item, audience)
-        newly_community = bool(audience.community and not was_community)
-        if not is_new and (added or newly_community):
-            # Rule 10: more recipients is a widening, announced and audited as one.
-            announce(Event.widened, item.id, version.id)
-            audit.record("widen", principal, item=item, added=describe_grants(added, newly_community))
+        added = add_grants(item, audience) if is_new else _widen_by_resharing(principal, item, audience, version.id)
         event = Event.shared if is_new else (Event.revoked if candidate.revoked else Event.updated)
         announce(event, item.id, version.id)
         audit.record(
@@ -338,6 +334,19 @@ def store_prepared(principal, prepared, audience: Audience, anonymous: bool) -> 
         )
         touched[item.stix_id] = item
     return list(touched.values())
+
+
+def _widen_by_resharing(principal: Principal, item: SharedItem, audience: Audience, version_id) -> list:
+    """Rule 10: re-sharing an item with more recipients is a widening, announced and audited as
+    one (subscribers filter on it). Returns the new grants."""
+    was_community = item.audience_community
+    added = add_grants(item, audience)
+    newly_community = bool(audience.community and not was_community)
+    if added or newly_community:
+        db.session.flush()
+        announce(Event.widened, item.id, version_id)
+        audit.record("widen", principal, item=item, added=describe_grants(added, newly_community))
+    return added
 
 
 def version_conflict(principal: Principal, item: SharedItem, candidate: PreparedObject, anonymous: bool) -> str | None:
