@@ -50,6 +50,17 @@ def publishable_cells(cells: Mapping[Hashable, Collection[int]], reader_org_id: 
     return published
 
 
+def publishable_rows(rows, cell_of, org_of, reader_org_id: int | None) -> list:
+    """Rule 12 over the rows an aggregate is built from: those in published cells, and the
+    reader's own organisation's rows wherever they fall (its own figures reveal nobody else).
+    Aggregate these rows alone: every total is then a sum of what the reader may see anyway."""
+    cells: dict = {}
+    for row in rows:
+        cells.setdefault(cell_of(row), set()).add(org_of(row))
+    published = publishable_cells(cells, reader_org_id)
+    return [row for row in rows if cell_of(row) in published or org_of(row) == reader_org_id]
+
+
 @dataclass(frozen=True)
 class Reader:
     """Who reads: one principal's values, or SQL columns of a query over many users or

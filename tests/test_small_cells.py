@@ -45,6 +45,9 @@ def test_the_small_cell_rule_keeps_cells_of_three_organisations_or_only_the_read
     assert policy.MIN_ORGS_PER_CELL == 3
     assert policy.publishable_cells(cells, reader_org_id=7) == {"three", "own"}
     assert policy.publishable_cells(cells, reader_org_id=None) == {"three"}
+    rows = [(cell, org) for cell, orgs in cells.items() for org in sorted(orgs)]
+    kept = policy.publishable_rows(rows, lambda row: row[0], lambda row: row[1], reader_org_id=7)
+    assert kept == [("three", 1), ("three", 2), ("three", 3), ("own", 7), ("own-and-one", 7)]
 
 
 def test_the_only_hospital_of_a_country_is_named_by_no_dashboard_figure(api, web, world):
@@ -97,3 +100,13 @@ def test_the_summaries_page_does_not_name_a_lone_country(api, web, world):
     publish(api, world.hospital_analyst)
     page = web(world.vendor).get("/summaries").get_data(as_text=True)
     assert "withheld" in page and "<td>CZ</td>" not in page
+
+
+def test_a_hospital_always_counts_its_own_incidents_but_not_a_lone_neighbour_in_the_same_cell(api, world):
+    neighbour = hospital_analysts("CZ", 1)[0]
+    for analyst in (world.hospital_analyst, neighbour):
+        publish(api, analyst)
+    for analyst in (world.hospital_analyst, neighbour):
+        seen = api(analyst).get("/dashboard").json
+        assert seen["incidents"] == 1 and seen["from_summaries"] == 0 and seen["totals"]["downtime_hours"] == 72
+    assert api(world.vendor).get("/dashboard").json["incidents"] == 0

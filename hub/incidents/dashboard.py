@@ -3,9 +3,9 @@
 Incidents come from `readable_incidents` (the sharing policy); a summary is counted only when
 its incident is not readable to the viewer, so nothing counts twice and a count never reveals
 an incident the viewer may not read. Every figure, series, CSV row and chart is computed over
-the cells (month, attack type, country) that the small-cell rule publishes
-(`policy.publishable_cells`, rule 12), so no total minus the visible cells reveals a withheld
-one. Charts are SVG rendered on the server by pygal, without its JavaScript.
+the rows the small-cell rule publishes (`policy.publishable_rows`, rule 12: cells of month,
+attack type and country built from at least 3 organisations, plus the viewer's own incidents),
+so no total minus the visible cells reveals a withheld one. Charts are SVG rendered on the server by pygal, without its JavaScript.
 """
 from __future__ import annotations
 
@@ -54,11 +54,7 @@ def _records(principal: Principal) -> list[dict]:
             continue
         rows.append({"month": summary.month, "attack_type": summary.attack_type, "country": summary.country,
                      "figures": orjson.loads(summary.figures), "source": "summary", "org_id": org_id})
-    cells: dict[tuple, set[int]] = defaultdict(set)
-    for row in rows:
-        cells[_cell(row)].add(row["org_id"])
-    published = policy.publishable_cells(cells, principal.org_id)
-    rows = [row for row in rows if _cell(row) in published]
+    rows = policy.publishable_rows(rows, _cell, lambda row: row["org_id"], principal.org_id)
     record_incident_reads(principal, [row["incident"] for row in rows if row["source"] == "report"], "dashboard")
     return rows
 
