@@ -285,6 +285,9 @@ def incidents_openapi_paths() -> dict:
         },
         "/dashboard": {
             "get": {"operationId": "dashboard", "summary": "Incident figures over what the caller may read plus summaries",
+                    "description": "Rule 12: other organisations' incidents and summaries count only in cells "
+                                   "(month, attack type, country) built from at least 3 organisations; the "
+                                   "caller's own incidents always count. Reads of others' incidents are audited.",
                     "responses": {"200": _json(_OBJECT, "Figures."), **_errors(401)}},
         },
         "/dashboard.csv": {
