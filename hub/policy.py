@@ -6,12 +6,13 @@ built from the very same filter, so the two can never disagree. Nothing else dec
 """
 from __future__ import annotations
 
+from collections.abc import Collection, Hashable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
 from sqlalchemy.orm import aliased
 
-from hub.accounts.models import group_members
+from hub.accounts.models import Organisation, User, group_members
 from hub.extensions import db
 from hub.incidents.models import IncidentItem, LawEnforcementCase
 from hub.intel.models import AudienceGrant, ItemReference, SharedItem
@@ -23,12 +24,41 @@ INCIDENT_TYPES = ("incident",)
 # Reads of these by another organisation are audited (SHARING_POLICY.md, "Audit"), and of
 # incident reports whatever their TLP.
 AUDITED_READ_TLPS = (TLP.amber, TLP.amber_strict, TLP.red)
+# Rule 12: a cell of an aggregate (a count, sum or chart bar) that leaves the owner organisation
+# is shown only when built from at least this many distinct organisations.
+MIN_ORGS_PER_CELL = 3
 
 
 def is_audited_read(principal: Principal, item) -> bool:
     """Whether this principal's read of this item goes into the owner's audit log."""
     return item.owner_org_id != principal.org_id and (
         item.tlp in AUDITED_READ_TLPS or item.stix_type in INCIDENT_TYPES)
+
+
+def publishable_cells(cells: Mapping[Hashable, Collection[int]], reader_org_id: int | None) -> set:
+    """Rule 12, the small-cell rule: of these aggregate cells (keyed by e.g. month, attack type,
+    country), each with the ids of the organisations whose data builds it, those a member of
+    `reader_org_id` may see: cells built from at least MIN_ORGS_PER_CELL organisations, or only
+    from the reader's own. Callers aggregate over the published cells alone, so that no total
+    minus the visible cells gives a withheld one away.
+    """
+    published = set()
+    for key, org_ids in cells.items():
+        orgs = set(org_ids)
+        if len(orgs) >= MIN_ORGS_PER_CELL or (orgs and orgs <= {reader_org_id}):
+            published.add(key)
+    return published
+
+
+def publishable_rows(rows, cell_of, org_of, reader_org_id: int | None) -> list:
+    """Rule 12 over the rows an aggregate is built from: those in published cells, and the
+    reader's own organisation's rows wherever they fall (its own figures reveal nobody else).
+    Aggregate these rows alone: every total is then a sum of what the reader may see anyway."""
+    cells: dict = {}
+    for row in rows:
+        cells.setdefault(cell_of(row), set()).add(org_of(row))
+    published = publishable_cells(cells, reader_org_id)
+    return [row for row in rows if cell_of(row) in published or org_of(row) == reader_org_id]
 
 
 @dataclass(frozen=True)
@@ -218,6 +248,28 @@ def can_read(principal: Principal | None, item: SharedItem) -> bool:
             select(exists().where(SharedItem.id == item.id, readable_items(principal)))
         )
     )
+
+
+def users_who_may_read(item_id: int, user_ids) -> set[int]:
+    """Of these users, the active ones who may read the item now: whom a notification about it
+    may reach (rule 7), e.g. no longer the liaison once consent is revoked."""
+    user_ids = set(user_ids)
+    if not user_ids:
+        return set()
+    user_org = aliased(Organisation)
+    return set(db.session.scalars(
+        select(User.id)
+        .join(user_org, user_org.id == User.org_id)
+        .join(SharedItem, SharedItem.id == item_id)
+        .where(User.id.in_(user_ids), User.active,
+               readable_items_for(Reader(User.id, User.org_id, user_org.kind)))
+    ))
+
+
+def may_add_version(principal: Principal, item: SharedItem) -> bool:
+    """Rule 11: new versions of an item come only from users who may read it (for RED: the
+    author and the named users)."""
+    return can_read(principal, item)
 
 
 def can_manage(principal: Principal, item: SharedItem) -> bool:

@@ -120,7 +120,9 @@ def test_the_cert_sees_the_nis2_queue_and_the_dashboard_draws_charts(web, world)
     assert dashboard.status_code == 200 and dashboard.text.count("<svg") == 4
     assert "<script" not in dashboard.text.split("<main")[1]
     csv = cert.get("/dashboard.csv")
-    assert csv.mimetype == "text/csv" and "2026-03,ransomware,CZ,1" in csv.text
+    # The one hospital's cell is withheld outside it (rule 12); the hospital sees its own row.
+    assert csv.mimetype == "text/csv" and "2026-03,ransomware,CZ" not in csv.text
+    assert "2026-03,ransomware,CZ,1" in browser.get("/dashboard.csv").text
 
 
 def test_the_hospital_admin_reads_every_police_view_in_the_audit_log(web, world, api):

@@ -49,14 +49,16 @@ def create_subscription():
 
 @bp.get("/subscriptions")
 def list_subscriptions():
+    principal = current_principal()
     return jsonify({"subscriptions": [
-        services.describe_subscription(s) for s in services.list_subscriptions(current_principal())
+        services.describe_subscription(principal, s) for s in services.list_subscriptions(principal)
     ]})
 
 
 @bp.get("/subscriptions/<int:subscription_id>")
 def get_subscription(subscription_id: int):
-    return jsonify(services.describe_subscription(services.get_subscription(current_principal(), subscription_id)))
+    principal = current_principal()
+    return jsonify(services.describe_subscription(principal, services.get_subscription(principal, subscription_id)))
 
 
 @bp.delete("/subscriptions/<int:subscription_id>")

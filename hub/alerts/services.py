@@ -179,11 +179,13 @@ def delete_subscription(principal: Principal, subscription_id: int) -> None:
     db.session.commit()
 
 
-def describe_subscription(subscription: Subscription) -> dict:
-    """The API's view; the webhook secret is never shown again."""
+def describe_subscription(principal: Principal, subscription: Subscription) -> dict:
+    """The API's view; the webhook secret is never shown again. Delivery totals count only
+    deliveries about items the viewer may read now (rule 7)."""
     stats = dict(db.session.execute(
         select(Delivery.status, func.count(Delivery.id))
-        .where(Delivery.subscription_id == subscription.id)
+        .join(SharedItem, SharedItem.id == Delivery.item_id)
+        .where(Delivery.subscription_id == subscription.id, readable_items(principal))
         .group_by(Delivery.status)
     ).all())
     return {
@@ -320,9 +322,12 @@ def mark_read(principal: Principal, notification_id: int) -> Notification:
 
 
 def mark_all_read(principal: Principal) -> int:
+    """Mark read every unread notification about an item the principal may read now; their number."""
+    readable_unread = _readable_notifications(principal).where(Notification.read_at.is_(None)) \
+        .with_only_columns(Notification.id)
     result = db.session.execute(
         update(Notification)
-        .where(Notification.user_id == principal.user_id, Notification.read_at.is_(None))
+        .where(Notification.id.in_(readable_unread))
         .values(read_at=utcnow())
         .execution_options(synchronize_session=False)
     )

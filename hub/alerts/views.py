@@ -70,7 +70,7 @@ def _same_site(url: str | None) -> bool:
 
 def _render_subscriptions(form: SubscriptionForm, *, new_secret: str | None = None, status: int = 200):
     principal = current_principal()
-    rows = [(s, services.describe_subscription(s), services.can_manage(principal, s))
+    rows = [(s, services.describe_subscription(principal, s), services.can_manage(principal, s))
             for s in services.list_subscriptions(principal)]
     return render_template("alerts/subscriptions.html", form=form, rows=rows, new_secret=new_secret,
                            confirm=ConfirmForm()), status
@@ -132,7 +132,7 @@ def subscription_detail(subscription_id: int):
                        **({"status": status} if status else {})) if page.next_cursor else None
     return render_template(
         "alerts/subscription_detail.html", subscription=subscription,
-        summary=services.describe_subscription(subscription), rows=page.rows, status=status,
+        summary=services.describe_subscription(principal, subscription), rows=page.rows, status=status,
         statuses=DELIVERY_STATUSES, next_url=next_url, may_replay=services.can_manage(principal, subscription),
         confirm=ConfirmForm(),
     )

@@ -215,9 +215,10 @@ def withdraw_summary(stix_id: str):
 
 @bp.get("/summaries")
 def list_summaries():
-    page, next_cursor = summaries.list_summaries(limit=_limit(), cursor=request.args.get("cursor") or None,
+    rows, next_cursor = summaries.list_summaries(current_principal(), limit=_limit(),
+                                                 cursor=request.args.get("cursor") or None,
                                                  country=request.args.get("country") or None)
-    return jsonify({"summaries": [summaries.summary_view(s) for s in page], "next": next_cursor})
+    return jsonify({"summaries": rows, "next": next_cursor})
 
 
 @bp.get("/dashboard")

@@ -2,8 +2,10 @@
 
 Incidents come from `readable_incidents` (the sharing policy); a summary is counted only when
 its incident is not readable to the viewer, so nothing counts twice and a count never reveals
-an incident the viewer may not read. Charts are SVG rendered on the server by pygal, without
-its JavaScript.
+an incident the viewer may not read. Every figure, series, CSV row and chart is computed over
+the rows the small-cell rule publishes (`policy.publishable_rows`, rule 12: cells of month,
+attack type and country built from at least 3 organisations, plus the viewer's own incidents),
+so no total minus the visible cells reveals a withheld one. Charts are SVG rendered on the server by pygal, without its JavaScript.
 """
 from __future__ import annotations
 
@@ -17,30 +19,43 @@ import pygal
 from pygal.style import Style
 from sqlalchemy import select
 
+from hub import policy
 from hub.extensions import db
 from hub.incidents.fields import ATTACK_TYPES, IMPACT_FIGURES
 from hub.incidents.models import Incident, IncidentSummary
-from hub.incidents.reading import WITH_REPORT, latest_data, readable_incidents
+from hub.incidents.reading import WITH_REPORT, latest_data, readable_incidents, record_incident_reads
 from hub.principal import Principal
 
 TOTALS = ("downtime_hours", "procedures_cancelled", "appointments_postponed", "diversions_count",
           "diversions_hours", "patients_transferred", "records_exposed")
 
 
+def _cell(row: dict) -> tuple[str, str, str]:
+    return row["month"], row["attack_type"], row["country"]
+
+
 def _records(principal: Principal) -> list[dict]:
-    """One row per incident the viewer may read or summary it may count: month, type, country, figures."""
+    """One row per incident the viewer may read or summary it may count, in published cells only:
+    month, type, country, figures. Reads of other organisations' incidents are audited."""
     incidents = db.session.scalars(readable_incidents(principal).options(*WITH_REPORT)).all()
     readable_ids = {incident.id for incident in incidents}
     rows = []
     for incident in incidents:
         impact = latest_data(incident).get("impact") or {}
         rows.append({"month": incident.detected_at.strftime("%Y-%m"), "attack_type": incident.attack_type,
-                     "country": incident.owner.country, "figures": impact, "source": "report"})
-    for summary in db.session.scalars(select(IncidentSummary).where(IncidentSummary.withdrawn.is_(False))):
+                     "country": incident.owner.country, "figures": impact, "source": "report",
+                     "org_id": incident.owner_org_id, "incident": incident})
+    summaries = db.session.execute(
+        select(IncidentSummary, Incident.owner_org_id)
+        .join(Incident, Incident.id == IncidentSummary.incident_id)
+        .where(IncidentSummary.withdrawn.is_(False)))
+    for summary, org_id in summaries:
         if summary.incident_id in readable_ids:
             continue
         rows.append({"month": summary.month, "attack_type": summary.attack_type, "country": summary.country,
-                     "figures": orjson.loads(summary.figures), "source": "summary"})
+                     "figures": orjson.loads(summary.figures), "source": "summary", "org_id": org_id})
+    rows = policy.publishable_rows(rows, _cell, lambda row: row["org_id"], principal.org_id)
+    record_incident_reads(principal, [row["incident"] for row in rows if row["source"] == "report"], "dashboard")
     return rows
 
 
@@ -66,7 +81,7 @@ def dashboard_figures(principal: Principal) -> dict:
 def dashboard_csv(principal: Principal) -> str:
     groups: dict[tuple, dict] = defaultdict(lambda: {"incidents": 0, **{key: 0 for key in TOTALS}})
     for row in _records(principal):
-        group = groups[(row["month"], row["attack_type"], row["country"])]
+        group = groups[_cell(row)]
         group["incidents"] += 1
         for key in TOTALS:
             value = row["figures"].get(key)

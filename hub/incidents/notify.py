@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from hub import policy
 from hub.accounts.models import User
 from hub.alerts.models import Notification
 from hub.db import insert_rows
@@ -28,11 +29,13 @@ def team_of(org_id: int) -> list[int]:
 
 def notify(incident: Incident, event: str, user_ids: list[int], *, once_key: str | None = None,
            now: datetime | None = None) -> OutboxEntry:
-    """Record the event and ring these users' bells, in the current transaction."""
+    """Record the event and ring the bells of those of these users who may read the incident now,
+    in the current transaction."""
     now = now or utcnow()
     entry = announce(event, incident.item_id, incident.item.latest_version_id, once_key=once_key,
                      dispatched_at=now)
     db.session.flush()
+    user_ids = policy.users_who_may_read(incident.item_id, user_ids)
     if user_ids:
         insert_rows(Notification, [{"user_id": user_id} for user_id in sorted(set(user_ids))],
                     {"outbox_id": entry.id, "item_id": incident.item_id, "event": event, "created": now})

@@ -104,7 +104,11 @@ EVIDENCE = {"type": "object", "required": ["id", "filename", "size", "sha256"], 
     "description": {"type": "string"}, "uploaded_by": {"type": "string"}, "uploaded_at": {"type": "string"}}}
 
 SUMMARY = {"type": "object", "required": ["id", "country", "month", "attack_type"], "additionalProperties": False,
-           "properties": {"id": {"type": "string"}, "country": {"type": "string"}, "month": {"type": "string"},
+           "properties": {"id": {"type": "string"},
+                          "country": {"type": ["string", "null"],
+                                      "description": "null (withheld) while fewer than 3 organisations publish "
+                                                     "summaries from the country (rule 12)"},
+                          "month": {"type": "string"},
                           "attack_type": {"type": "string"}, "services": {"type": "array"},
                           "figures": _OBJECT, "text": {"type": "string"}}}
 
@@ -281,6 +285,9 @@ def incidents_openapi_paths() -> dict:
         },
         "/dashboard": {
             "get": {"operationId": "dashboard", "summary": "Incident figures over what the caller may read plus summaries",
+                    "description": "Rule 12: other organisations' incidents and summaries count only in cells "
+                                   "(month, attack type, country) built from at least 3 organisations; the "
+                                   "caller's own incidents always count. Reads of others' incidents are audited.",
                     "responses": {"200": _json(_OBJECT, "Figures."), **_errors(401)}},
         },
         "/dashboard.csv": {

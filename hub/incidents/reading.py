@@ -106,7 +106,7 @@ def revision_data(principal: Principal, stix_id: str, number: int) -> dict:
 
 def record_incident_reads(principal: Principal, incidents, channel: str) -> None:
     """Lists show report contents too: reads by other organisations go to the owners' audit logs."""
-    others = [incident for incident in incidents if incident.owner_org_id != principal.org_id]
+    others = [incident for incident in incidents if policy.is_audited_read(principal, incident.item)]
     for incident in others:
         audit.record("incident_read", principal, subject_org_id=incident.owner_org_id, item=incident.item,
                      channel=channel, reader_kind=principal.org_kind.value)

@@ -18,7 +18,8 @@ from hub.extensions import db
 from hub.incidents import nis2
 from hub.incidents.clocks import nis2_clocks, org_timezone, parse_instant, sees_clocks, utcnow
 from hub.incidents.models import Incident, IncidentAdvice, NisSubmission
-from hub.incidents.reading import get_incident, own_incident, readable_incidents, visible_report
+from hub.incidents.reading import (get_incident, own_incident, readable_incidents, record_incident_reads,
+                                   visible_report)
 from hub.principal import Principal
 
 def mark_significant(principal: Principal, stix_id: str, aware_at: str | None = None) -> Incident:
@@ -139,8 +140,9 @@ def give_advice(principal: Principal, stix_id: str, body: str, kind: str = "invo
     return advice
 
 
-def nis_queue(principal: Principal) -> list[tuple[Incident, list[dict]]]:
-    """A national CERT's queue: significant incidents of its country that it may read, by next due."""
+def nis_queue(principal: Principal, channel: str = "api") -> list[tuple[Incident, list[dict]]]:
+    """A national CERT's queue: significant incidents of its country that it may read, by next due.
+    The queue shows the reports' titles and clocks: each read lands in the owner's audit log."""
     if principal.org_kind != OrgKind.national_cert:
         raise Forbidden("the NIS2 queue is for national CERTs")
     incidents = db.session.scalars(
@@ -148,6 +150,7 @@ def nis_queue(principal: Principal) -> list[tuple[Incident, list[dict]]]:
         .join(Organisation, Organisation.id == Incident.owner_org_id)
         .where(Incident.significant, Organisation.country == principal.country)
     ).all()
+    record_incident_reads(principal, incidents, channel)
     rows = [(incident, nis2_clocks(incident)) for incident in incidents]
 
     def next_due(row):

@@ -4,20 +4,26 @@ A summary carries the country, the month, the attack type, the affected services
 human-impact figures; free text only when its author wrote it for the purpose and it passed the
 patient-data check. Nothing in any output names the hospital: no organisation, author, incident
 id or exact time, and lists are ordered by (month, random id) so creation order leaks nothing.
+A country is a cell of the small-cell rule (rule 12, `policy.publishable_cells`): a summary
+shows its country only when at least `policy.MIN_ORGS_PER_CELL` organisations publish summaries
+from that country (or the reader's organisation published it); otherwise the country is withheld,
+and a country filter does not find it.
 """
 from __future__ import annotations
 
 
 import orjson
+from collections import defaultdict
+
 from sqlalchemy import and_, or_, select
 
-from hub import audit
+from hub import audit, policy
 from hub.db import decode_cursor, encode_cursor
 from hub.errors import Forbidden, ValidationFailed
 from hub.extensions import db
 from hub.incidents.fields import IMPACT_FIGURES
 from hub.incidents.filing import check_personal_data
-from hub.incidents.models import IncidentSummary
+from hub.incidents.models import Incident, IncidentSummary
 from hub.incidents.reading import latest_data, own_incident
 from hub.principal import Principal
 
@@ -72,22 +78,43 @@ def _cursor(summary: IncidentSummary) -> str:
     return encode_cursor(summary.month, summary.public_id)
 
 
-def list_summaries(*, limit: int = 100, cursor: str | None = None, country: str | None = None):
-    """Published summaries, newest month first; every signed-in member may read them."""
-    query = select(IncidentSummary).where(IncidentSummary.withdrawn.is_(False))
+def published_countries(principal: Principal) -> set[str]:
+    """The countries a summary may name to this reader: the small-cell rule over countries,
+    each cell built from the organisations that publish summaries there."""
+    cells: dict[str, set[int]] = defaultdict(set)
+    for country, org_id in db.session.execute(
+            select(IncidentSummary.country, Incident.owner_org_id).distinct()
+            .join(Incident, Incident.id == IncidentSummary.incident_id)
+            .where(IncidentSummary.withdrawn.is_(False))):
+        cells[country].add(org_id)
+    return policy.publishable_cells(cells, principal.org_id)
+
+
+def list_summaries(principal: Principal, *, limit: int = 100, cursor: str | None = None,
+                   country: str | None = None) -> tuple[list[dict], str | None]:
+    """Published summaries as their reader sees them, newest month first; every signed-in member
+    may read them. Countries of fewer than MIN_ORGS_PER_CELL publishers are withheld."""
+    countries = published_countries(principal)
+    query = (select(IncidentSummary, Incident.owner_org_id)
+             .join(Incident, Incident.id == IncidentSummary.incident_id)
+             .where(IncidentSummary.withdrawn.is_(False)))
     if country:
         query = query.where(IncidentSummary.country == country.upper())
+        if country.upper() not in countries:
+            query = query.where(Incident.owner_org_id == principal.org_id)
     if cursor:
         month, public_id = decode_cursor(cursor, str, str)
         query = query.where(or_(IncidentSummary.month < month,
                                 and_(IncidentSummary.month == month, IncidentSummary.public_id > public_id)))
-    rows = db.session.scalars(
+    rows = db.session.execute(
         query.order_by(IncidentSummary.month.desc(), IncidentSummary.public_id).limit(limit + 1)).all()
     page = rows[:limit]
-    return page, (_cursor(page[-1]) if len(rows) > limit else None)
+    views = [summary_view(summary, show_country=summary.country in countries or org_id == principal.org_id)
+             for summary, org_id in page]
+    return views, (_cursor(page[-1][0]) if len(rows) > limit else None)
 
 
-def summary_view(summary: IncidentSummary) -> dict:
-    return {"id": summary.public_id, "country": summary.country, "month": summary.month,
-            "attack_type": summary.attack_type, "services": orjson.loads(summary.services),
+def summary_view(summary: IncidentSummary, *, show_country: bool = True) -> dict:
+    return {"id": summary.public_id, "country": summary.country if show_country else None,
+            "month": summary.month, "attack_type": summary.attack_type, "services": orjson.loads(summary.services),
             "figures": orjson.loads(summary.figures), "text": summary.text}

@@ -183,7 +183,7 @@ def bundle(stix_id: str):
 @bp.get("/nis2")
 @login_required
 def nis_queue():
-    return render_template("incidents/nis2_queue.html", rows=reporting.nis_queue(current_principal()))
+    return render_template("incidents/nis2_queue.html", rows=reporting.nis_queue(current_principal(), "web"))
 
 
 @bp.get("/cases")
@@ -250,8 +250,9 @@ def download(evidence_id: str):
 @bp.get("/summaries")
 @login_required
 def summary_list():
-    page, next_cursor = summaries.list_summaries(limit=50, cursor=request.args.get("cursor") or None)
-    return render_template("incidents/summaries.html", rows=[summaries.summary_view(s) for s in page],
+    rows, next_cursor = summaries.list_summaries(current_principal(), limit=50,
+                                                 cursor=request.args.get("cursor") or None)
+    return render_template("incidents/summaries.html", rows=rows,
                            next_cursor=next_cursor)
 
 

@@ -198,8 +198,9 @@ def _store_batch(principal, accepted, audience: Audience, anonymous: bool) -> di
         result = writing.sort_out(principal, batch, anonymous)
         for index, candidate, reason in result.refused:
             outcomes[index] = ShareOutcome(index, candidate.stix_id, _version_of(candidate), False, reason)
-        for index, candidate in result.unchanged:
+        for index, candidate in result.unchanged + [(index, c) for index, _, c in result.again]:
             outcomes[index] = ShareOutcome(index, candidate.stix_id, _version_of(candidate), True, "already shared")
+        writing.write_again(principal, [(item, c) for _, item, c in result.again], audience)
         writing.write_new_versions(principal, [(item, c) for _, item, c in result.versions], audience, anonymous)
         writing.write_new_items(principal, [c for _, c in result.new], audience, anonymous)
         for index, candidate in result.new + [(index, c) for index, _, c in result.versions]:

@@ -267,8 +267,9 @@ def store_prepared(principal, prepared, audience: Audience, anonymous: bool) -> 
                 {"id": candidate.stix_id, "error": reason} for _, candidate, reason in result.refused])
         new_ids = writing.write_new_items(principal, [c for _, c in result.new], audience, anonymous)
         writing.write_new_versions(principal, [(item, c) for _, item, c in result.versions], audience, anonymous)
+        writing.write_again(principal, [(item, c) for _, item, c in result.again], audience)
         touched.update({c.stix_id: item_id for (_, c), item_id in zip(result.new, new_ids)})
-        touched.update({c.stix_id: item.id for _, item, c in result.versions})
+        touched.update({c.stix_id: item.id for _, item, c in result.versions + result.again})
         for _, candidate in result.unchanged:
             touched.setdefault(candidate.stix_id, None)
     ids = [item_id for item_id in touched.values() if item_id is not None]

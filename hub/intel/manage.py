@@ -23,7 +23,7 @@ from hub.tlp import TLP
 from hub.principal import Principal
 
 
-def _managed_item(principal: Principal, stix_id: str) -> SharedItem:
+def managed_item(principal: Principal, stix_id: str) -> SharedItem:
     """The caller's own item; 404 if unreadable, 403 if readable but not theirs to change."""
     item = get_item(principal, stix_id)
     if not policy.can_manage(principal, item):
@@ -44,7 +44,7 @@ def revoke(principal: Principal, stix_id: str, reason: str = "") -> SharedItem:
 
     Objects without versions (SCOs) are marked revoked by the hub alone.
     """
-    item = _managed_item(principal, stix_id)
+    item = managed_item(principal, stix_id)
     if item.revoked:
         return item
     current = stix_object(item)
@@ -72,7 +72,7 @@ def revoke(principal: Principal, stix_id: str, reason: str = "") -> SharedItem:
 
 def widen(principal: Principal, stix_id: str, audience: Audience) -> SharedItem:
     """Add recipients to an item's audience. Nobody is ever removed (rule 10)."""
-    item = _managed_item(principal, stix_id)
+    item = managed_item(principal, stix_id)
     if item.tlp == TLP.red and (audience.community or audience.group_ids or audience.org_ids):
         raise ValidationFailed(
             "invalid audience for TLP:RED",

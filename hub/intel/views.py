@@ -64,17 +64,17 @@ def items():
 @login_required
 def item_detail(stix_id: str):
     principal = current_principal()
-    item = reads.read_item(principal, stix_id, "web")
-    return _render_detail(principal, item)
+    return _render_detail(principal, reads.get_item(principal, stix_id))
 
 
 @bp.post("/items/<stix_id>/revoke")
 @login_required
 def revoke_item(stix_id: str):
     principal = current_principal()
+    item = manage.managed_item(principal, stix_id)
     form = RevokeForm()
     if not form.validate_on_submit():
-        return _render_detail(principal, reads.get_item(principal, stix_id), revoke_form=form, status=422)
+        return _render_detail(principal, item, revoke_form=form, status=422)
     manage.revoke(principal, stix_id, reason=form.reason.data or "")
     flash("Revoked. Recipients are told to stop using it.", "success")
     return redirect(url_for(".item_detail", stix_id=stix_id))
@@ -84,9 +84,7 @@ def revoke_item(stix_id: str):
 @login_required
 def widen_item(stix_id: str):
     principal = current_principal()
-    item = reads.get_item(principal, stix_id)
-    if not policy.can_manage(principal, item):
-        raise Forbidden("only analysts and admins of the owner organisation may change this item")
+    item = manage.managed_item(principal, stix_id)
     form = WidenForm()
     form.offer_audiences(principal)
     if form.validate_on_submit():
@@ -101,6 +99,8 @@ def widen_item(stix_id: str):
 
 
 def _render_detail(principal: Principal, item, *, revoke_form=None, widen_form=None, status=200):
+    # Every page that shows an item's content is a read: audited here, whichever route renders it.
+    reads.audit_reads(principal, [item], "web")
     meta = reads.hub_metadata(principal, item, with_versions=True)
     obj = reads.stix_object(item)
     can_manage = policy.can_manage(principal, item)

@@ -39,14 +39,16 @@ class Sorted:
     new: list = field(default_factory=list)  # (key, candidate): ids new to the hub
     versions: list = field(default_factory=list)  # (key, item, candidate): new versions of our items
     unchanged: list = field(default_factory=list)  # (key, candidate): a version the hub already has
+    # (key, item, candidate): a version our organisation already has, sent again; its audience
+    # may have grown (a re-share with more recipients widens, rule 10)
+    again: list = field(default_factory=list)
     refused: list = field(default_factory=list)  # (key, candidate, reason)
 
 
-# Rule 11's words, the same whether or not the caller may read the other organisation's copy.
-NOT_YOURS = ("this STIX id belongs to another organisation's object, and only the organisation "
-             "that first shared an id adds versions to it: give your object an id of its own")
-NOT_READABLE = ("only people who may read this item add versions to it (for TLP:RED, its author "
-                "and the users it names)")
+# Rule 11, in one answer whatever the reason (another organisation's id, or an item of one's own
+# organisation that one may not read): the answer never tells which, nor anything of the item.
+UNUSABLE_ID = ("this id cannot be used for your object: an id belongs to the organisation that first "
+               "shared it, and only people who may read the item add versions to it; mint a new id")
 
 
 def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
@@ -81,7 +83,7 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
             if problem:
                 result.refused.append((key, candidate, problem))
             elif (item.id, candidate.modified_us) in known:
-                result.unchanged.append((key, candidate))
+                result.again.append((key, item, candidate))
             else:
                 result.versions.append((key, item, candidate))
             continue
@@ -91,7 +93,7 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
         elif any((other.id, candidate.modified_us) in known and policy.can_read(principal, other) for other in others):
             result.unchanged.append((key, candidate))  # e.g. ATT&CK re-shared as published
         else:
-            result.refused.append((key, candidate, NOT_YOURS))
+            result.refused.append((key, candidate, UNUSABLE_ID))
     return result
 
 
@@ -104,8 +106,8 @@ def _other_member_identities(principal: Principal, keyed) -> set[str]:
 
 
 def _version_problem(principal: Principal, item: SharedItem, candidate, anonymous: bool) -> str | None:
-    if not policy.can_read(principal, item):
-        return NOT_READABLE
+    if not policy.may_add_version(principal, item):
+        return UNUSABLE_ID
     if item.tlp != candidate.tlp:
         return f"this item was shared as {item.tlp.label}; a new version cannot change its TLP"
     if item.anonymous != anonymous:
@@ -209,6 +211,17 @@ def write_new_items(principal: Principal, prepared: list, audience: Audience, an
     return item_ids
 
 
+def write_again(principal: Principal, pairs: list, audience: Audience) -> None:
+    """A version the organisation already holds, shared again: only its audience may grow. No commit."""
+    now = utcnow()
+    for item, _candidate in pairs:
+        added = add_audience(item, audience)
+        if added:
+            announce(Event.widened, item.id, item.latest_version_id)
+            insert_all(AuditEvent.__table__, chain_rows([
+                audit_row("widen", principal, item.id, item.stix_id, {"added": added}, now)]))
+
+
 def write_new_versions(principal: Principal, pairs: list, audience: Audience, anonymous: bool) -> None:
     """Write new versions of items the organisation holds, and union the audience in. No commit.
 
@@ -234,12 +247,14 @@ def write_new_versions(principal: Principal, pairs: list, audience: Audience, an
         added = add_audience(item, audience)
         insert_rows(Observable, observable_rows(item.id, candidate), {})
         record_references([(item.id, candidate.references)])
-        announce(Event.revoked if candidate.revoked else Event.updated, item.id, version_id)
-        rows = [audit_row("update", principal, item.id, item.stix_id,
-                          share_detail(candidate, anonymous, added or "own"), now)]
+        # The widening first: new readers hear that the item now reaches them, then of the version.
+        rows = []
         if added:
             announce(Event.widened, item.id, version_id)
             rows.append(audit_row("widen", principal, item.id, item.stix_id, {"added": added}, now))
+        announce(Event.revoked if candidate.revoked else Event.updated, item.id, version_id)
+        rows.append(audit_row("update", principal, item.id, item.stix_id,
+                              share_detail(candidate, anonymous, added or "own"), now))
         insert_all(AuditEvent.__table__, chain_rows(rows))
         db.session.expire(item)
     db.session.flush()
