@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 import orjson
 from sqlalchemy import ForeignKey, Index, String, Text, event, insert, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from hub.db import BigId, UTCDateTime, utcnow
+from hub.db import BigId, UTCDateTime, as_utc, utcnow
 from hub.extensions import db
 from hub.principal import Principal
 
@@ -51,9 +51,8 @@ HASHED_FIELDS = ("at", "action", "actor_user_id", "actor_org_id", "subject_org_i
 
 
 def _canonical_time(value: datetime) -> str:
-    # SQLite hands back naive datetimes; every stored time is UTC.
-    value = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # Raw rows (the migration's backfill) may come back naive from SQLite: every stored time is UTC.
+    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def entry_hash(fields: dict, prev_hash: str) -> str:

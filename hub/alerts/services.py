@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import func, select, update
 
 from hub import audit
-from hub.db import decode_cursor, encode_cursor, utcnow
+from hub.db import as_utc, decode_cursor, encode_cursor, utcnow
 from hub.alerts import delivery as deliveries
 from hub.alerts.filters import dump_filters, load_filters, parse_filters
 from hub.alerts.models import CHANNELS, MODES, SCOPES, Delivery, Notification, Subscription
@@ -202,12 +202,8 @@ def describe_subscription(principal: Principal, subscription: Subscription) -> d
 
 
 def _stamp(value: datetime | None) -> str | None:
-    """RFC 3339 in UTC (SQLite hands back naive datetimes, which are UTC here)."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """RFC 3339 in UTC."""
+    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if value is not None else None
 
 
 def _decode_cursor(cursor: str) -> int:
