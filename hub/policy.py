@@ -428,6 +428,11 @@ def may_receive_consent(org: Organisation) -> bool:
     return org.kind == OrgKind.law_enforcement
 
 
+def publishes_advisories(org_kind: OrgKind) -> bool:
+    """Advisories are published by vendors and national CERTs (their analysts and admins) only."""
+    return org_kind in (OrgKind.vendor, OrgKind.national_cert)
+
+
 def named_users_only(tlp: TLP | None) -> bool:
     """Rule 1 on writing: a RED item reaches named users only, so it never takes an audience of
     organisations (a collection's default, an incident report, a widening to groups)."""
