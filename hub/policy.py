@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased
 
 from hub.accounts.models import Organisation, User, group_members
 from hub.extensions import db
+from hub.alerts.models import Subscription
 from hub.incidents.models import Incident, IncidentItem, LawEnforcementCase
 from hub.intel.models import AudienceGrant, ItemReference, SharedItem
 from hub.principal import OrgKind, Principal
@@ -50,6 +51,12 @@ def publishable_cells(cells: Mapping[Hashable, Collection[int]], reader_org_id: 
     return published
 
 
+def shows_cell(key, org_id: int | None, published: set, reader_org_id: int | None) -> bool:
+    """Rule 12 for one row of an aggregate: shown if its cell is published, or if the row is the
+    reader's own organisation's (its own figures reveal nobody else)."""
+    return key in published or (org_id is not None and org_id == reader_org_id)
+
+
 def publishable_rows(rows, cell_of, org_of, reader_org_id: int | None) -> list:
     """Rule 12 over the rows an aggregate is built from: those in published cells, and the
     reader's own organisation's rows wherever they fall (its own figures reveal nobody else).
@@ -58,7 +65,7 @@ def publishable_rows(rows, cell_of, org_of, reader_org_id: int | None) -> list:
     for row in rows:
         cells.setdefault(cell_of(row), set()).add(org_of(row))
     published = publishable_cells(cells, reader_org_id)
-    return [row for row in rows if cell_of(row) in published or org_of(row) == reader_org_id]
+    return [row for row in rows if shows_cell(cell_of(row), org_of(row), published, reader_org_id)]
 
 
 @dataclass(frozen=True)
@@ -302,8 +309,10 @@ def is_owner_org(principal: Principal | None, thing) -> bool:
     return principal is not None and thing.owner_org_id == principal.org_id
 
 
-def owned_by_org_of(principal: Principal, owner_org_id: ColumnElement) -> ColumnElement[bool]:
+def owned_by_org_of(principal: Principal | None, owner_org_id: ColumnElement) -> ColumnElement[bool]:
     """`is_owner_org` as SQL, on an owner column (SharedItem.owner_org_id, Incident.owner_org_id)."""
+    if principal is None:
+        return false()
     return owner_org_id == principal.org_id
 
 
@@ -431,6 +440,24 @@ def may_receive_consent(org: Organisation) -> bool:
 def publishes_advisories(org_kind: OrgKind) -> bool:
     """Advisories are published by vendors and national CERTs (their analysts and admins) only."""
     return org_kind in (OrgKind.vendor, OrgKind.national_cert)
+
+
+# --- Subscriptions (they name what an organisation watches for) ---------------------------------
+
+def visible_subscriptions(principal: Principal) -> ColumnElement[bool]:
+    """SQL on Subscription: a user's own subscriptions; for an admin, every subscription of the
+    organisation. Nobody outside the organisation learns what it watches for."""
+    if principal.is_admin:
+        return Subscription.org_id == principal.org_id
+    return (Subscription.user_id == principal.user_id) & (Subscription.scope == "user") \
+        & (Subscription.org_id == principal.org_id)
+
+
+def can_manage_subscription(principal: Principal, subscription: Subscription) -> bool:
+    """The owner manages a user subscription; an admin any subscription of the organisation."""
+    if subscription.org_id != principal.org_id:
+        return False
+    return principal.is_admin or (subscription.scope == "user" and subscription.user_id == principal.user_id)
 
 
 def named_users_only(tlp: TLP | None) -> bool:

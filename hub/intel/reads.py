@@ -133,11 +133,11 @@ def count_items(principal: Principal | None, filters: ItemFilters | None = None)
 
 def get_item(principal: Principal | None, stix_id: str) -> SharedItem:
     """The readable item with this STIX id (the caller's own copy first); NotFound otherwise."""
-    own = principal.org_id if principal else -1
     query = (
         readable(principal)
         .where(SharedItem.stix_id == stix_id)
-        .order_by(case((SharedItem.owner_org_id == own, 0), else_=1), SharedItem.last_added_us.desc())
+        .order_by(case((policy.owned_by_org_of(principal, SharedItem.owner_org_id), 0), else_=1),
+                  SharedItem.last_added_us.desc())
         .limit(1)
     )
     item = db.session.scalars(query).first()
