@@ -98,7 +98,8 @@ def detail(stix_id: str):
     return render_template("incidents/detail.html", view=view, incident=incident, report=shown,
                            shown_revision=revision or view["revision"], me=me,
                            submissions=reporting.submissions(me, incident), stages=list(Stage),
-                           law_enforcement=law_enforcement)
+                           law_enforcement=law_enforcement, manages=policy.can_manage(me, incident),
+                           advises=policy.is_national_cert(me) and not policy.is_owner_org(me, incident))
 
 
 @bp.post("/incidents/<stix_id>/consents")
@@ -203,7 +204,8 @@ def case(case_id: str):
     return render_template("incidents/case.html", case=found, view=cases.case_view(me, found),
                            messages=cases.case_messages(me, case_id),
                            evidence=evidence.list_evidence(me, case_id),
-                           custody=[evidence.custody_view(e) for e in evidence.custody_log(me, case_id)], me=me)
+                           custody=[evidence.custody_view(e) for e in evidence.custody_log(me, case_id)], me=me,
+                           law_enforcement_party=policy.is_case_law_enforcement(me, found))
 
 
 @bp.post("/cases/<case_id>/status")
