@@ -14,7 +14,8 @@ from sqlalchemy.orm import aliased
 
 from hub.accounts.models import Organisation, User, group_members
 from hub.extensions import db
-from hub.incidents.models import IncidentItem, LawEnforcementCase
+from hub.alerts.models import Subscription
+from hub.incidents.models import Incident, IncidentItem, LawEnforcementCase
 from hub.intel.models import AudienceGrant, ItemReference, SharedItem
 from hub.principal import OrgKind, Principal
 from hub.tlp import TLP
@@ -50,6 +51,12 @@ def publishable_cells(cells: Mapping[Hashable, Collection[int]], reader_org_id: 
     return published
 
 
+def shows_cell(key, org_id: int | None, published: set, reader_org_id: int | None) -> bool:
+    """Rule 12 for one row of an aggregate: shown if its cell is published, or if the row is the
+    reader's own organisation's (its own figures reveal nobody else)."""
+    return key in published or (org_id is not None and org_id == reader_org_id)
+
+
 def publishable_rows(rows, cell_of, org_of, reader_org_id: int | None) -> list:
     """Rule 12 over the rows an aggregate is built from: those in published cells, and the
     reader's own organisation's rows wherever they fall (its own figures reveal nobody else).
@@ -58,7 +65,7 @@ def publishable_rows(rows, cell_of, org_of, reader_org_id: int | None) -> list:
     for row in rows:
         cells.setdefault(cell_of(row), set()).add(org_of(row))
     published = publishable_cells(cells, reader_org_id)
-    return [row for row in rows if cell_of(row) in published or org_of(row) == reader_org_id]
+    return [row for row in rows if shows_cell(cell_of(row), org_of(row), published, reader_org_id)]
 
 
 @dataclass(frozen=True)
@@ -279,13 +286,188 @@ def can_manage(principal: Principal, item: SharedItem) -> bool:
 
 def reveals_owner(principal: Principal | None, item: SharedItem) -> bool:
     """Anonymous items name their source only to the owner organisation."""
-    if not item.anonymous:
-        return True
-    return principal is not None and principal.org_id == item.owner_org_id
+    return reveals_owner_to_org(None if principal is None else principal.org_id, item)
+
+
+def reveals_owner_to_org(org_id: int | None, item) -> bool:
+    """`reveals_owner` for an organisation (an alert subscriber's), on anything with `anonymous`
+    and `owner_org_id`: only the owner organisation learns an anonymous item's source, also not
+    by a filter on the source matching it."""
+    return not item.anonymous or (org_id is not None and org_id == item.owner_org_id)
+
+
+def owner_revealed_items(principal: Principal | None) -> ColumnElement[bool]:
+    """`reveals_owner` as SQL on SharedItem: the items a filter on their owner may match for
+    this reader (an anonymous item matching would name its source)."""
+    own = principal.org_id if principal is not None else -1
+    return or_(not_(SharedItem.anonymous), SharedItem.owner_org_id == own)
+
+
+def is_owner_org(principal: Principal | None, thing) -> bool:
+    """Rule 5: does the principal belong to the organisation that owns `thing` (an item, an
+    incident, anything with `owner_org_id`)? Its own view shows more than a recipient's."""
+    return principal is not None and thing.owner_org_id == principal.org_id
+
+
+def owned_by_org_of(principal: Principal | None, owner_org_id: ColumnElement) -> ColumnElement[bool]:
+    """`is_owner_org` as SQL, on an owner column (SharedItem.owner_org_id, Incident.owner_org_id)."""
+    if principal is None:
+        return false()
+    return owner_org_id == principal.org_id
+
+
+def sees_sharing_details(principal: Principal | None, item: SharedItem) -> bool:
+    """Authorship and audience: only the owner organisation learns which of its users shared an
+    item and whom it reaches (the audience names recipients; "Every shared item carries")."""
+    return is_owner_org(principal, item)
+
+
+# --- What an alert may carry (rule 1) ---------------------------------------------------------
+
+# RED content never leaves the hub by e-mail or webhook (rule 1); the hub holds AMBER+STRICT
+# back as well, since an inbox or a webhook receiver is not the recipient's organisation.
+ALERT_CONTENT_WITHHELD_TLPS = (TLP.red, TLP.amber_strict)
+
+
+def alert_carries_content(item) -> bool:
+    """Rule 1: may an e-mail or webhook body carry the item's content (name, description,
+    pattern, STIX)? Otherwise it carries the event, the id, the TLP and a link only."""
+    return item.tlp not in ALERT_CONTENT_WITHHELD_TLPS
+
+
+def alert_names_owner(item) -> bool:
+    """May an outbound alert name the item's source? Not when its content is withheld (rule 1),
+    never for an anonymous item (only the owner organisation sees the source)."""
+    return alert_carries_content(item) and not item.anonymous
+
+
+# --- The audit log as the owner's admin reads it ("Audit") -------------------------------------
+
+# For a RED item the admin sees that it exists and who did what when, never its content: only
+# these structural details of its events are shown; free text (a revocation reason) is not.
+AUDIT_DETAILS_SHOWN_FOR_RED = frozenset({
+    "audience", "added", "tlp", "anonymous", "modified_us", "channel", "revision", "stage",
+    "delivery_id", "case", "org", "significant"})
+
+
+def audit_content_withheld() -> ColumnElement[bool]:
+    """SQL on SharedItem: items whose audit events the admin reads without their content (RED)."""
+    return SharedItem.tlp == TLP.red
+
+
+def audit_detail_shown(key: str, *, content_withheld: bool) -> bool:
+    """Whether one detail of an audit event is shown to the owner's admin ("Audit": of a RED
+    item existence and actions, never content)."""
+    return not content_withheld or key in AUDIT_DETAILS_SHOWN_FOR_RED
+
+
+# --- Incident reports, NIS2 and law-enforcement cases (rule 6) ---------------------------------
+
+def follows_nis2_reporting(principal: Principal, incident: Incident) -> bool:
+    """Rule 6: the hospital itself and its country's national CERT follow an incident's NIS2
+    reporting: its clocks, submissions and the CERT's advice. Other readers see the report only."""
+    return is_owner_org(principal, incident) or is_national_cert_of(principal, incident)
+
+
+def is_national_cert(principal: Principal) -> bool:
+    """National CERTs keep the NIS2 queue and act on reports (intermediate requests, advice)."""
+    return principal.org_kind == OrgKind.national_cert
+
+
+def is_national_cert_of(principal: Principal, incident: Incident) -> bool:
+    """Rule 6: the national CERT of the hospital's country, who follows and acts on its reports."""
+    return is_national_cert(principal) and principal.country == incident.owner.country
+
+
+def nis2_queue_incidents(principal: Principal) -> ColumnElement[bool]:
+    """SQL on Incident, added to `readable_items`: the significant incidents of the national
+    CERT's own country, which its NIS2 queue lists (rule 6)."""
+    return and_(Incident.significant, Incident.owner.has(Organisation.country == principal.country))
+
+
+def default_incident_audience_orgs(principal: Principal) -> ColumnElement[bool]:
+    """SQL on Organisation, rule 6: besides its own organisation, a hospital's incident reaches
+    by default the national CERTs of its country."""
+    return and_(Organisation.kind == OrgKind.national_cert, Organisation.country == principal.country,
+                Organisation.id != principal.org_id)
+
+
+def sees_incident_internals(principal: Principal, incident: Incident) -> bool:
+    """Who wrote each revision, and to whom law enforcement consent was given (with the cases):
+    the owner organisation's own view of its report, never a recipient's (rule 6)."""
+    return is_owner_org(principal, incident)
+
+
+def manages_consents(principal: Principal, incident: Incident) -> bool:
+    """Rule 6: the owner organisation's admin grants and revokes law enforcement's consent."""
+    return is_owner_org(principal, incident) and principal.is_admin
+
+
+def is_law_enforcement(principal: Principal) -> bool:
+    """Law-enforcement organisations keep a case queue and see an incident's case (rule 6)."""
+    return principal.org_kind == OrgKind.law_enforcement
+
+
+def liaison_cases(principal: Principal) -> ColumnElement[bool]:
+    """SQL on LawEnforcementCase, rule 6: the cases law enforcement sees, its own while the
+    owner's consent is active; revoking consent hides the case from then on."""
+    return and_(LawEnforcementCase.org_id == principal.org_id, LawEnforcementCase.consent_active)
+
+
+def is_case_liaison(principal: Principal, case: LawEnforcementCase) -> bool:
+    """Rule 6 per case: the principal's organisation is its law-enforcement party and consent is
+    active. Its every view of the case is audited for the hospital."""
+    return case.org_id == principal.org_id and case.consent_active
+
+
+def can_read_case(principal: Principal, case: LawEnforcementCase) -> bool:
+    """A case, its messages, evidence and chain of custody are read by its two parties only: the
+    hospital, and the liaison while consent is active (rule 6). Anyone else: as if absent (rule 8)."""
+    return is_case_liaison(principal, case) or is_owner_org(principal, case.incident)
+
+
+def is_case_law_enforcement(principal: Principal, case: LawEnforcementCase) -> bool:
+    """The principal's organisation is the case's law-enforcement party: only it moves the case
+    through its statuses and asks the hospital for information."""
+    return case.org_id == principal.org_id
+
+
+def may_receive_consent(org: Organisation) -> bool:
+    """Rule 6: consent to see an incident is given to law-enforcement organisations only."""
+    return org.kind == OrgKind.law_enforcement
+
+
+def publishes_advisories(org_kind: OrgKind) -> bool:
+    """Advisories are published by vendors and national CERTs (their analysts and admins) only."""
+    return org_kind in (OrgKind.vendor, OrgKind.national_cert)
+
+
+# --- Subscriptions (they name what an organisation watches for) ---------------------------------
+
+def visible_subscriptions(principal: Principal) -> ColumnElement[bool]:
+    """SQL on Subscription: a user's own subscriptions; for an admin, every subscription of the
+    organisation. Nobody outside the organisation learns what it watches for."""
+    if principal.is_admin:
+        return Subscription.org_id == principal.org_id
+    return (Subscription.user_id == principal.user_id) & (Subscription.scope == "user") \
+        & (Subscription.org_id == principal.org_id)
+
+
+def can_manage_subscription(principal: Principal, subscription: Subscription) -> bool:
+    """The owner manages a user subscription; an admin any subscription of the organisation."""
+    if subscription.org_id != principal.org_id:
+        return False
+    return principal.is_admin or (subscription.scope == "user" and subscription.user_id == principal.user_id)
+
+
+def named_users_only(tlp: TLP | None) -> bool:
+    """Rule 1 on writing: a RED item reaches named users only, so it never takes an audience of
+    organisations (a collection's default, an incident report, a widening to groups)."""
+    return tlp == TLP.red
 
 
 def check_audience_for_tlp(tlp: TLP, community: bool, group_ids, org_ids, user_ids) -> str | None:
     """Rule 1 on writing: a RED item's audience is named users only. Returns the problem, if any."""
-    if tlp == TLP.red and (community or group_ids or org_ids or not user_ids):
+    if named_users_only(tlp) and (community or group_ids or org_ids or not user_ids):
         return "a TLP:RED item must be shared with named users only (audience {\"users\": [...]})"
     return None

@@ -6,19 +6,15 @@ from dataclasses import dataclass
 import orjson
 from sqlalchemy import select
 
+from hub import policy
 from hub.accounts.models import Organisation, SharingGroup, User
 from hub.audit import AuditEvent
 from hub.extensions import db
 from hub.db import us_to_datetime
 from hub.intel.models import SharedItem
-from hub.tlp import TLP
 
 # Detail keys that hold an audience as ids (ingest.describe_grants).
 AUDIENCE_KEYS = ("audience", "added")
-# For a RED item the admin learns who did what when, never what it says (SHARING_POLICY.md,
-# "Audit"): only these structural details are shown; free text (a revocation reason) is not.
-RED_SHOWN_KEYS = frozenset(AUDIENCE_KEYS) | {"tlp", "anonymous", "modified_us", "channel", "revision",
-                                             "stage", "delivery_id", "case", "org", "significant"}
 WITHHELD = "withheld (TLP:RED)"
 
 
@@ -47,7 +43,7 @@ class _Directory:
         self.groups = self._names(SharingGroup.id, SharingGroup.slug, group_ids)
         item_ids = {e.item_id for e in events if e.item_id}
         self.red_items = set(db.session.scalars(
-            select(SharedItem.id).where(SharedItem.id.in_(item_ids), SharedItem.tlp == TLP.red)
+            select(SharedItem.id).where(SharedItem.id.in_(item_ids), policy.audit_content_withheld())
         )) if item_ids else set()
 
     @staticmethod
@@ -81,7 +77,8 @@ def _parse(detail: str) -> dict:
 def _pairs(data: dict, directory: _Directory, *, red: bool = False) -> list[tuple[str, str]]:
     pairs = []
     for key, value in sorted(data.items()):
-        if red and key not in RED_SHOWN_KEYS:
+        # For a RED item the admin learns who did what when, never what it says (policy.py).
+        if not policy.audit_detail_shown(key, content_withheld=red):
             text = WITHHELD
         elif key in AUDIENCE_KEYS and isinstance(value, dict):
             text = directory.audience(value)

@@ -12,12 +12,12 @@ from urllib.parse import quote
 import orjson
 from flask import current_app
 
+from hub import policy
 from hub.intel.models import SharedItem
 from hub.intel.reads import is_expired
 from hub.intel.store import load_json
 from hub.tlp import TLP
 
-CONTENT_WITHHELD_TLPS = (TLP.red, TLP.amber_strict)
 DESCRIPTION_LIMIT = 1000
 
 
@@ -50,7 +50,7 @@ def item_link(stix_id: str) -> str:
 
 
 def alert_content(event: str, item: SharedItem, version_body: str | None) -> AlertContent:
-    withheld = item.tlp in CONTENT_WITHHELD_TLPS
+    withheld = not policy.alert_carries_content(item)
     stix = None if withheld else load_json(version_body or item.latest_version.body)
     description = (stix or {}).get("description")
     return AlertContent(
@@ -66,7 +66,7 @@ def alert_content(event: str, item: SharedItem, version_body: str | None) -> Ale
         description=description[:DESCRIPTION_LIMIT] if isinstance(description, str) else None,
         pattern=(stix or {}).get("pattern") if isinstance((stix or {}).get("pattern"), str) else None,
         stix=stix,
-        owner_name=None if withheld or item.anonymous else item.owner.name,
+        owner_name=item.owner.name if policy.alert_names_owner(item) else None,
     )
 
 

@@ -28,6 +28,7 @@ from functools import lru_cache
 
 import orjson
 
+from hub import policy
 from hub.principal import OrgKind
 from hub.outbox import ITEM_EVENTS, names
 from hub.errors import ValidationFailed
@@ -194,7 +195,7 @@ def matches(filters: Filters, facts: ItemFacts, subscriber_org_id: int) -> bool:
         return False
     if filters.owner_kind or filters.owner_country:
         # An anonymous item's source is hidden: a filter on it must not reveal it by matching.
-        if facts.anonymous and facts.owner_org_id != subscriber_org_id:
+        if not policy.reveals_owner_to_org(subscriber_org_id, facts):
             return False
         if filters.owner_kind and facts.owner_kind not in filters.owner_kind:
             return False

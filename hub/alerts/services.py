@@ -23,7 +23,7 @@ from hub.alerts.webhooks import AllowList, TargetRefused, check_target
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.intel.models import SharedItem
-from hub.policy import readable_items
+from hub.policy import can_manage_subscription, readable_items, visible_subscriptions
 from hub.principal import Principal
 
 MAX_SUBSCRIPTIONS = 100  # per user, and org-wide per organisation
@@ -139,23 +139,15 @@ def _check_quota(principal: Principal, scope: str) -> None:
         raise Conflict(f"at most {MAX_SUBSCRIPTIONS} {scope} subscriptions; delete one first")
 
 
-def _visible_subscriptions(principal: Principal):
-    """A user's own subscriptions; for an admin, every subscription of the organisation."""
-    if principal.is_admin:
-        return Subscription.org_id == principal.org_id
-    return (Subscription.user_id == principal.user_id) & (Subscription.scope == "user") \
-        & (Subscription.org_id == principal.org_id)
-
-
 def list_subscriptions(principal: Principal) -> list[Subscription]:
     return list(db.session.scalars(
-        select(Subscription).where(_visible_subscriptions(principal)).order_by(Subscription.id)
+        select(Subscription).where(visible_subscriptions(principal)).order_by(Subscription.id)
     ))
 
 
 def get_subscription(principal: Principal, subscription_id: int) -> Subscription:
     subscription = db.session.scalar(
-        select(Subscription).where(Subscription.id == subscription_id, _visible_subscriptions(principal))
+        select(Subscription).where(Subscription.id == subscription_id, visible_subscriptions(principal))
     )
     if subscription is None:
         raise NotFound("no such subscription")
@@ -164,9 +156,7 @@ def get_subscription(principal: Principal, subscription_id: int) -> Subscription
 
 def can_manage(principal: Principal, subscription: Subscription) -> bool:
     """The owner manages a user subscription; an admin any subscription of the organisation."""
-    if subscription.org_id != principal.org_id:
-        return False
-    return principal.is_admin or (subscription.scope == "user" and subscription.user_id == principal.user_id)
+    return can_manage_subscription(principal, subscription)
 
 
 def delete_subscription(principal: Principal, subscription_id: int) -> None:
@@ -260,7 +250,7 @@ def replay_delivery(principal: Principal, delivery_id: int) -> Delivery:
         select(Delivery)
         .join(Subscription, Subscription.id == Delivery.subscription_id)
         .join(SharedItem, SharedItem.id == Delivery.item_id)
-        .where(Delivery.id == delivery_id, _visible_subscriptions(principal), readable_items(principal))
+        .where(Delivery.id == delivery_id, visible_subscriptions(principal), readable_items(principal))
     )
     if delivery is None:
         raise NotFound("no such delivery")

@@ -3,16 +3,15 @@
 A hospital admin consents, per incident, to one law-enforcement organisation; that opens (or
 reopens) a case the liaison works through received → under review → investigation opened |
 declined → closed. The liaison sees the incident and the case only while consent is active
-(rule 6, enforced for the STIX items in hub/policy.py and for the case here), and every view by
+(rule 6: hub/policy.py decides, for the STIX items and for the case), and every view by
 law enforcement lands in the hospital's audit log.
 """
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from hub import audit
+from hub import audit, policy
 from hub.accounts.models import Organisation
-from hub.principal import OrgKind
 from hub.outbox import Event, announce
 from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.extensions import db
@@ -37,7 +36,7 @@ MAX_MESSAGE = 10000
 
 def _law_enforcement_org(slug: str) -> Organisation:
     org = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
-    if org is None or org.kind != OrgKind.law_enforcement:
+    if org is None or not policy.may_receive_consent(org):
         raise ValidationFailed("not a law-enforcement organisation", [
             {"field": "org", "value": slug, "error": "the slug of a law-enforcement member organisation"}])
     return org
@@ -45,7 +44,7 @@ def _law_enforcement_org(slug: str) -> Organisation:
 
 def _admin_incident(principal: Principal, stix_id: str) -> Incident:
     incident = own_incident(principal, stix_id)
-    if not principal.is_admin:
+    if not policy.manages_consents(principal, incident):
         raise Forbidden("only an admin of the hospital grants or revokes consent")
     return incident
 
@@ -92,10 +91,9 @@ def revoke_consent(principal: Principal, stix_id: str, org_slug: str) -> LawEnfo
 
 def case_queue(principal: Principal, status: str | None = None) -> list[LawEnforcementCase]:
     """A law-enforcement organisation's cases, while their consent is active."""
-    if principal.org_kind != OrgKind.law_enforcement:
+    if not policy.is_law_enforcement(principal):
         raise Forbidden("the case queue is for law-enforcement organisations")
-    query = select(LawEnforcementCase).where(
-        LawEnforcementCase.org_id == principal.org_id, LawEnforcementCase.consent_active)
+    query = select(LawEnforcementCase).where(policy.liaison_cases(principal))
     if status:
         try:
             query = query.where(LawEnforcementCase.status == CaseStatus(status))
@@ -111,20 +109,18 @@ def get_case(principal: Principal, public_id: str, *, audit_view: bool = True) -
     case = db.session.scalar(select(LawEnforcementCase).where(LawEnforcementCase.public_id == public_id))
     if case is None:
         raise NotFound(f"no case {public_id}")
-    if case.org_id == principal.org_id and case.consent_active:
-        if audit_view:
-            audit.record("case_read", principal, subject_org_id=case.incident.owner_org_id,
-                         item=case.incident.item, case=case.public_id)
-            db.session.commit()
-        return case
-    if case.incident.owner_org_id == principal.org_id:
-        return case
-    raise NotFound(f"no case {public_id}")
+    if not policy.can_read_case(principal, case):
+        raise NotFound(f"no case {public_id}")
+    if audit_view and policy.is_case_liaison(principal, case):
+        audit.record("case_read", principal, subject_org_id=case.incident.owner_org_id,
+                     item=case.incident.item, case=case.public_id)
+        db.session.commit()
+    return case
 
 
 def set_case_status(principal: Principal, public_id: str, status: str) -> LawEnforcementCase:
     case = get_case(principal, public_id, audit_view=False)
-    if case.org_id != principal.org_id:
+    if not policy.is_case_law_enforcement(principal, case):
         raise Forbidden("only the law-enforcement organisation moves its case")
     if not principal.can_share:
         raise Forbidden("viewers cannot change a case")
@@ -152,19 +148,19 @@ def post_message(principal: Principal, public_id: str, body, kind: str = "messag
         raise Forbidden("viewers cannot write on a case")
     if kind not in MESSAGE_KINDS:
         raise ValidationFailed("invalid kind", [{"field": "kind", "value": kind, "error": "message or info_request"}])
-    if kind == "info_request" and case.org_id != principal.org_id:
+    if kind == "info_request" and not policy.is_case_law_enforcement(principal, case):
         raise ValidationFailed("invalid kind", [{"field": "kind", "error": "only the liaison requests information"}])
     if not isinstance(body, str) or not body.strip() or len(body) > MAX_MESSAGE:
         raise ValidationFailed("invalid body", [{"field": "body", "error": f"text of 1 to {MAX_MESSAGE:,} characters"}])
     confirmed = False
-    if case.incident.owner_org_id == principal.org_id:
+    if policy.is_owner_org(principal, case.incident):
         # What the hospital writes leaves the hospital: checked for patient data first.
         confirmed = check_personal_data(principal, {"body": body}, confirm_personal_data)
     message = CaseMessage(case_id=case.id, author_id=principal.user_id, author_org_id=principal.org_id,
                           kind=kind, body=body.strip(), personal_data_confirmed=confirmed)
     db.session.add(message)
     # The other side's bell rings: the liaison's team, or the hospital's.
-    other_org = case.org_id if principal.org_id == case.incident.owner_org_id else case.incident.owner_org_id
+    other_org = case.org_id if policy.is_owner_org(principal, case.incident) else case.incident.owner_org_id
     notify(case.incident, "case_message", team_of(other_org))
     audit.record("case_message", principal, subject_org_id=case.incident.owner_org_id,
                  item=case.incident.item, case=case.public_id, kind=kind)

@@ -15,7 +15,7 @@ from hub.db import as_utc, utcnow  # noqa: F401  (the incident services take the
 from hub.extensions import db
 from hub.incidents import nis2
 from hub.incidents.models import Incident, NisSubmission
-from hub.principal import OrgKind, Principal
+from hub.principal import Principal
 
 
 def parse_instant(value, field: str, problems: list, required: bool = False, tz: str = "UTC") -> str | None:
@@ -38,12 +38,6 @@ def parse_instant(value, field: str, problems: list, required: bool = False, tz:
 def org_timezone(principal: Principal) -> str:
     """The time zone of the principal's organisation, in which its people write times."""
     return db.session.get(Organisation, principal.org_id).timezone
-
-
-def sees_clocks(principal: Principal, incident: Incident) -> bool:
-    """The hospital itself and its country's national CERT follow the NIS2 reporting."""
-    return principal.org_id == incident.owner_org_id or (
-        principal.org_kind == OrgKind.national_cert and principal.country == incident.owner.country)
 
 
 def first_submissions(incident: Incident) -> dict:

@@ -3,8 +3,9 @@
 Files (logs, ransom notes, malware samples) are kept apart from shared intelligence: on disk
 under HUB_EVIDENCE_DIR, named by their SHA-256 (computed while the upload streams in), readable
 by the hub's process only, never rendered, and served only to the case's two parties — the
-hospital and the liaison while consent is active. Every upload and download is a custody event
-both parties read; the rows are append-only (database triggers).
+hospital and the liaison while consent is active (`policy.can_read_case`, asked by `get_case`).
+Every upload and download is a custody event both parties read; the rows are append-only
+(database triggers).
 """
 from __future__ import annotations
 

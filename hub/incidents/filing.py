@@ -12,9 +12,8 @@ from datetime import datetime, timedelta, timezone
 import orjson
 from sqlalchemy import select
 
-from hub import audit
+from hub import audit, policy
 from hub.accounts.models import Organisation
-from hub.principal import OrgKind
 from hub.errors import Forbidden, ValidationFailed
 from hub.extensions import db
 from hub.incidents import privacy, stix
@@ -179,7 +178,7 @@ def _parse_tlp(value) -> TLP:
         tlp = TLP.parse(str(value))
     except (ValueError, KeyError):
         raise ValidationFailed("invalid tlp", [{"field": "tlp", "value": value, "error": "clear, green, amber or amber+strict"}]) from None
-    if tlp == TLP.red:
+    if policy.named_users_only(tlp):
         raise ValidationFailed("invalid tlp", [{
             "field": "tlp", "value": value,
             "error": "incident reports cannot be TLP:RED: the national CERT and, with consent, law "
@@ -190,11 +189,7 @@ def _parse_tlp(value) -> TLP:
 def default_audience_spec(principal: Principal) -> dict | str:
     """Rule 6: a hospital's incident reaches its own organisation and its country's national CERTs."""
     certs = db.session.scalars(
-        select(Organisation.slug).where(
-            Organisation.kind == OrgKind.national_cert,
-            Organisation.country == principal.country,
-            Organisation.id != principal.org_id,
-        ).order_by(Organisation.slug)
+        select(Organisation.slug).where(policy.default_incident_audience_orgs(principal)).order_by(Organisation.slug)
     ).all()
     return {"orgs": list(certs)} if certs else "own"
 

@@ -13,12 +13,11 @@ from sqlalchemy.orm import selectinload
 
 from hub import audit, policy
 from hub.accounts.models import Organisation
-from hub.principal import OrgKind
 from hub.errors import NotFound
 from hub.extensions import db
 from hub.incidents import stix
 from hub.db import as_utc, decode_cursor, encode_cursor
-from hub.incidents.clocks import nis2_clocks, sees_clocks
+from hub.incidents.clocks import nis2_clocks
 from hub.incidents.models import Incident, IncidentAdvice, IncidentItem, LawEnforcementCase
 from hub.intel.models import SharedItem
 from hub.intel.reads import stix_object
@@ -78,7 +77,7 @@ def get_incident(principal: Principal, stix_id: str, channel: str = "api") -> In
     incident = db.session.scalar(readable_incidents(principal).where(Incident.stix_id == stix_id))
     if incident is None:
         raise NotFound(f"no incident {stix_id}")
-    if incident.owner_org_id != principal.org_id:
+    if policy.is_audited_read(principal, incident.item):
         audit.record("incident_read", principal, subject_org_id=incident.owner_org_id,
                      item=incident.item, channel=channel, reader_kind=principal.org_kind.value)
         db.session.commit()
@@ -117,7 +116,7 @@ def record_incident_reads(principal: Principal, incidents, channel: str) -> None
 def own_incident(principal: Principal, stix_id: str) -> Incident:
     """The caller's organisation's incident (404 otherwise, whatever else the caller may read)."""
     incident = db.session.scalar(
-        select(Incident).where(Incident.stix_id == stix_id, Incident.owner_org_id == principal.org_id)
+        select(Incident).where(Incident.stix_id == stix_id, policy.owned_by_org_of(principal, Incident.owner_org_id))
     )
     if incident is None:
         raise NotFound(f"no incident {stix_id}")
@@ -138,7 +137,8 @@ def readable_indicator_ids(principal: Principal, stix_ids) -> set[str]:
 def incident_view(principal: Principal, incident: Incident) -> dict:
     """What the reader may see of a readable incident, as JSON."""
     data = latest_data(incident)
-    owner_view = principal.org_id == incident.owner_org_id
+    owner_view = policy.sees_incident_internals(principal, incident)
+    follows_nis2 = policy.follows_nis2_reporting(principal, incident)
     view = {
         "id": incident.stix_id,
         "title": incident.title,
@@ -160,14 +160,13 @@ def incident_view(principal: Principal, incident: Incident) -> dict:
             {"org": a.org.slug, "kind": a.kind, "body": a.body, "created": a.created.isoformat()}
             for a in db.session.scalars(select(IncidentAdvice).where(IncidentAdvice.incident_id == incident.id)
                                         .order_by(IncidentAdvice.id))
-        ] if sees_clocks(principal, incident) else [],
+        ] if follows_nis2 else [],
     }
-    if sees_clocks(principal, incident):
+    if follows_nis2:
         view["nis2"] = nis2_clocks(incident)
-    if principal.org_kind == OrgKind.law_enforcement:
+    if policy.is_law_enforcement(principal):
         view["case"] = db.session.scalar(select(LawEnforcementCase.public_id).where(
-            LawEnforcementCase.incident_id == incident.id, LawEnforcementCase.org_id == principal.org_id,
-            LawEnforcementCase.consent_active))
+            LawEnforcementCase.incident_id == incident.id, policy.liaison_cases(principal)))
     if owner_view:
         view["consents"] = [
             {"org": case.org.slug, "active": case.consent_active, "case": case.public_id,

@@ -10,13 +10,12 @@ from datetime import datetime
 import orjson
 from sqlalchemy import select
 
-from hub import audit
+from hub import audit, policy
 from hub.accounts.models import Organisation, User
-from hub.principal import OrgKind
 from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.incidents import nis2
-from hub.incidents.clocks import nis2_clocks, org_timezone, parse_instant, sees_clocks, utcnow
+from hub.incidents.clocks import nis2_clocks, org_timezone, parse_instant, utcnow
 from hub.incidents.models import Incident, IncidentAdvice, NisSubmission
 from hub.incidents.reading import (get_incident, own_incident, readable_incidents, record_incident_reads,
                                    visible_report)
@@ -86,14 +85,14 @@ def get_submission(principal: Principal, stix_id: str, public_id: str) -> NisSub
     incident = get_incident(principal, stix_id)
     submission = db.session.scalar(select(NisSubmission).where(
         NisSubmission.public_id == public_id, NisSubmission.incident_id == incident.id))
-    if submission is None or not sees_clocks(principal, incident):
+    if submission is None or not policy.follows_nis2_reporting(principal, incident):
         raise NotFound(f"no submission {public_id}")
     return submission
 
 
 def submissions(principal: Principal, incident: Incident) -> list[NisSubmission]:
     """The incident's NIS2 submissions, oldest first; none for those who do not follow its reporting."""
-    if not sees_clocks(principal, incident):
+    if not policy.follows_nis2_reporting(principal, incident):
         return []
     return db.session.scalars(select(NisSubmission).where(NisSubmission.incident_id == incident.id)
                               .order_by(NisSubmission.submitted_at)).all()
@@ -102,11 +101,11 @@ def submissions(principal: Principal, incident: Incident) -> list[NisSubmission]
 def _cert_acting(principal: Principal, stix_id: str) -> Incident:
     """The incident a national CERT's analyst or admin acts on (viewers read, nothing else)."""
     incident = get_incident(principal, stix_id)  # 404 first: unreadable looks absent
-    if principal.org_kind != OrgKind.national_cert:
+    if not policy.is_national_cert(principal):
         raise Forbidden("only a national CERT does this")
     if not principal.can_share:
         raise Forbidden("viewers read only: an analyst or admin of the CERT does this")
-    if incident.owner.country != principal.country:
+    if not policy.is_national_cert_of(principal, incident):
         raise Forbidden("only the national CERT of the hospital's country does this")
     return incident
 
@@ -143,12 +142,10 @@ def give_advice(principal: Principal, stix_id: str, body: str, kind: str = "invo
 def nis_queue(principal: Principal, channel: str = "api") -> list[tuple[Incident, list[dict]]]:
     """A national CERT's queue: significant incidents of its country that it may read, by next due.
     The queue shows the reports' titles and clocks: each read lands in the owner's audit log."""
-    if principal.org_kind != OrgKind.national_cert:
+    if not policy.is_national_cert(principal):
         raise Forbidden("the NIS2 queue is for national CERTs")
     incidents = db.session.scalars(
-        readable_incidents(principal)
-        .join(Organisation, Organisation.id == Incident.owner_org_id)
-        .where(Incident.significant, Organisation.country == principal.country)
+        readable_incidents(principal).where(policy.nis2_queue_incidents(principal))
     ).all()
     record_incident_reads(principal, incidents, channel)
     rows = [(incident, nis2_clocks(incident)) for incident in incidents]

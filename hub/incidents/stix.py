@@ -19,6 +19,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
+from hub import policy
 from hub.tlp import TLP, TLP2_MARKING_IDS, marking_definition
 
 INCIDENT_CORE_EXTENSION = "extension-definition--ef765651-680c-498d-9894-99799f2fa126"
@@ -133,7 +134,7 @@ def incident_objects(
     data: dict, *, stix_id: str, created: datetime, modified: datetime, tlp: TLP
 ) -> list[dict]:
     """The STIX objects filed for one revision of a report (validated later by the ingest)."""
-    if tlp == TLP.red:
+    if policy.named_users_only(tlp):
         raise ValueError("incident reports are never TLP:RED")
     marking = [TLP2_MARKING_IDS[tlp]]
     common = {"spec_version": "2.1", "created": stamp(created), "modified": stamp(modified),

@@ -101,7 +101,7 @@ def list_summaries(principal: Principal, *, limit: int = 100, cursor: str | None
     if country:
         query = query.where(IncidentSummary.country == country.upper())
         if country.upper() not in countries:
-            query = query.where(Incident.owner_org_id == principal.org_id)
+            query = query.where(policy.owned_by_org_of(principal, Incident.owner_org_id))
     if cursor:
         month, public_id = decode_cursor(cursor, str, str)
         query = query.where(or_(IncidentSummary.month < month,
@@ -109,7 +109,7 @@ def list_summaries(principal: Principal, *, limit: int = 100, cursor: str | None
     rows = db.session.execute(
         query.order_by(IncidentSummary.month.desc(), IncidentSummary.public_id).limit(limit + 1)).all()
     page = rows[:limit]
-    views = [summary_view(summary, show_country=summary.country in countries or org_id == principal.org_id)
+    views = [summary_view(summary, show_country=policy.shows_cell(summary.country, org_id, countries, principal.org_id))
              for summary, org_id in page]
     return views, (_cursor(page[-1][0]) if len(rows) > limit else None)
 

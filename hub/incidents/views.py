@@ -6,6 +6,7 @@ import orjson
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from hub import policy
 from hub.accounts import services as accounts
 from hub.errors import ValidationFailed
 from hub.incidents import cases, evidence, filing, reading, reporting, stix, summaries
@@ -55,7 +56,7 @@ def new():
 def edit(stix_id: str):
     me = current_principal()
     incident = reading.get_incident(me, stix_id, channel="web")
-    if incident.owner_org_id != me.org_id:
+    if not policy.is_owner_org(me, incident):
         abort(404)
     form = IncidentForm()
     findings: list = []
@@ -90,14 +91,15 @@ def detail(stix_id: str):
     incident = reading.get_incident(me, stix_id, channel="web")
     view = reading.incident_view(me, incident)
     law_enforcement = []
-    if me.org_id == incident.owner_org_id and me.is_admin:
+    if policy.manages_consents(me, incident):
         law_enforcement = accounts.member_directory(OrgKind.law_enforcement)
     revision = request.args.get("revision", type=int)
     shown = reading.revision_data(me, stix_id, revision) if revision else view["report"]
     return render_template("incidents/detail.html", view=view, incident=incident, report=shown,
                            shown_revision=revision or view["revision"], me=me,
                            submissions=reporting.submissions(me, incident), stages=list(Stage),
-                           law_enforcement=law_enforcement)
+                           law_enforcement=law_enforcement, manages=policy.can_manage(me, incident),
+                           advises=policy.is_national_cert(me) and not policy.is_owner_org(me, incident))
 
 
 @bp.post("/incidents/<stix_id>/consents")
@@ -202,7 +204,8 @@ def case(case_id: str):
     return render_template("incidents/case.html", case=found, view=cases.case_view(me, found),
                            messages=cases.case_messages(me, case_id),
                            evidence=evidence.list_evidence(me, case_id),
-                           custody=[evidence.custody_view(e) for e in evidence.custody_log(me, case_id)], me=me)
+                           custody=[evidence.custody_view(e) for e in evidence.custody_log(me, case_id)], me=me,
+                           law_enforcement_party=policy.is_case_law_enforcement(me, found))
 
 
 @bp.post("/cases/<case_id>/status")

@@ -19,7 +19,6 @@ from hub.intel.store import (
     stix_stamp_ms,
     stix_stamp_to_us,
 )
-from hub.tlp import TLP
 from hub.principal import Principal
 
 
@@ -73,7 +72,7 @@ def revoke(principal: Principal, stix_id: str, reason: str = "") -> SharedItem:
 def widen(principal: Principal, stix_id: str, audience: Audience) -> SharedItem:
     """Add recipients to an item's audience. Nobody is ever removed (rule 10)."""
     item = managed_item(principal, stix_id)
-    if item.tlp == TLP.red and (audience.community or audience.group_ids or audience.org_ids):
+    if policy.named_users_only(item.tlp) and (audience.community or audience.group_ids or audience.org_ids):
         raise ValidationFailed(
             "invalid audience for TLP:RED",
             [{"field": "audience", "error": "a TLP:RED item can only be widened to more named users"}],

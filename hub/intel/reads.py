@@ -67,11 +67,7 @@ def _apply_filters(query: Select, principal: Principal | None, filters: ItemFilt
         owner_id = select(Organisation.id).where(Organisation.slug == filters.owner).scalar_subquery()
         # Anonymous items never match an owner filter, except for their own organisation:
         # otherwise the filter itself would name the source.
-        own = principal.org_id if principal else -1
-        query = query.where(
-            SharedItem.owner_org_id == owner_id,
-            or_(not_(SharedItem.anonymous), SharedItem.owner_org_id == own),
-        )
+        query = query.where(SharedItem.owner_org_id == owner_id, policy.owner_revealed_items(principal))
     if filters.added_after:
         query = query.where(SharedItem.last_added_us > datetime_to_us(filters.added_after))
     if filters.added_before:
@@ -137,11 +133,11 @@ def count_items(principal: Principal | None, filters: ItemFilters | None = None)
 
 def get_item(principal: Principal | None, stix_id: str) -> SharedItem:
     """The readable item with this STIX id (the caller's own copy first); NotFound otherwise."""
-    own = principal.org_id if principal else -1
     query = (
         readable(principal)
         .where(SharedItem.stix_id == stix_id)
-        .order_by(case((SharedItem.owner_org_id == own, 0), else_=1), SharedItem.last_added_us.desc())
+        .order_by(case((policy.owned_by_org_of(principal, SharedItem.owner_org_id), 0), else_=1),
+                  SharedItem.last_added_us.desc())
         .limit(1)
     )
     item = db.session.scalars(query).first()
@@ -221,7 +217,7 @@ def hub_metadata(principal: Principal | None, item: SharedItem, *, with_versions
         "expired": is_expired(item),
         "date_added": stix_timestamp(item.last_added_us),
     }
-    if principal is not None and principal.org_id == item.owner_org_id:
+    if policy.sees_sharing_details(principal, item):
         meta["author"] = item.author.email
         meta["audience"] = describe_audience(item)
     if with_versions:

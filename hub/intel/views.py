@@ -15,12 +15,11 @@ from hub.intel import builders, manage, reads
 from hub.intel.audience import resolve_audience
 from hub.intel.forms import STIX_TYPES, AdvisoryForm, ItemFilterForm, RevokeForm, ShareIndicatorForm, WidenForm, end_of_day
 from hub.intel.ingest import share_objects
-from hub.principal import OrgKind, Principal, current_principal
+from hub.principal import Principal, current_principal
 from hub.tlp import TLP
 
 bp = Blueprint("intel", __name__, template_folder="templates")
 
-ADVISORY_ORG_KINDS = (OrgKind.vendor, OrgKind.national_cert)
 # Keys of a STIX object that point at other objects: shown as links on the detail page.
 REFERENCE_KEYS = ("object_refs", "source_ref", "target_ref", "sighting_of_ref", "where_sighted_refs",
                   "observed_data_refs")
@@ -29,7 +28,7 @@ REFERENCE_KEYS = ("object_refs", "source_ref", "target_ref", "sighting_of_ref", 
 @bp.app_template_global()
 def may_publish_advisories(user) -> bool:
     """Vendors and national CERTs publish advisories (analysts and admins)."""
-    return bool(user.is_authenticated and user.can_share and user.org.kind in ADVISORY_ORG_KINDS)
+    return bool(user.is_authenticated and user.can_share and policy.publishes_advisories(user.org.kind))
 
 
 @bp.get("/")
@@ -196,7 +195,7 @@ def share_indicator():
 @login_required
 def share_advisory():
     principal = _sharer()
-    if principal.org_kind not in ADVISORY_ORG_KINDS:
+    if not policy.publishes_advisories(principal.org_kind):
         raise Forbidden("advisories are published by vendors and national CERTs")
     form = AdvisoryForm()
     form.offer_audiences(principal)

@@ -62,10 +62,10 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
         return result
     stix_ids = {candidate.stix_id for _, candidate in keyed}
     held = db.session.scalars(select(SharedItem).where(SharedItem.stix_id.in_(stix_ids))).all()
-    ours = {item.stix_id: item for item in held if item.owner_org_id == principal.org_id}
+    ours = {item.stix_id: item for item in held if policy.is_owner_org(principal, item)}
     theirs: dict[str, list[SharedItem]] = {}
     for item in held:
-        if item.owner_org_id != principal.org_id:
+        if not policy.is_owner_org(principal, item):
             theirs.setdefault(item.stix_id, []).append(item)
     known = set(db.session.execute(
         select(StixVersion.item_id, StixVersion.modified_us).where(StixVersion.item_id.in_([i.id for i in held]))

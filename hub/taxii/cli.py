@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from hub import policy
 from hub.errors import HubError
 from hub.tlp import TLP
 from hub.taxii.collections import set_default_tlp
@@ -12,7 +13,7 @@ from hub.taxii.views import bp
 @bp.cli.command("default-tlp")
 @click.argument("org_slug")
 @click.argument("collection")
-@click.argument("tlp", type=click.Choice([t.value for t in TLP if t != TLP.red] + ["none"]))
+@click.argument("tlp", type=click.Choice([t.value for t in TLP if not policy.named_users_only(t)] + ["none"]))
 def default_tlp(org_slug: str, collection: str, tlp: str):
     """Objects ORG_SLUG posts unmarked to COLLECTION (alias: community, group-<slug>, org-<slug>)
     take TLP; "none" removes the default, so unmarked objects are rejected again."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, exists, or_, select, true
 
 from hub.accounts.models import Organisation, SharingGroup, group_members
-from hub import audit
+from hub import audit, policy
 from hub.errors import NotFound, ValidationFailed
 from hub.extensions import db
 from hub.intel.audience import Audience
@@ -104,7 +104,7 @@ def _own_organisation(principal: Principal) -> Collection:
         can_write=principal.can_share,
         audience=Audience(),
         membership=or_(
-            SharedItem.owner_org_id == principal.org_id,
+            policy.owned_by_org_of(principal, SharedItem.owner_org_id),
             _granted(AudienceGrant.org_id == principal.org_id),
             _granted(AudienceGrant.user_id == principal.user_id),
         ),
@@ -179,7 +179,7 @@ def set_default_tlp(org_slug: str, collection_alias: str, tlp: TLP | None, set_b
     Returns the collection id. Only audiences a member can post to take a default, and never
     TLP:RED, which only ever goes to named users.
     """
-    if tlp == TLP.red:
+    if policy.named_users_only(tlp):
         raise ValidationFailed("TLP:RED cannot be a collection default",
                                [{"field": "tlp", "error": "RED is shared with named users only"}])
     org = db.session.scalar(select(Organisation).where(Organisation.slug == org_slug))

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Select, and_, exists, false, or_, select
+from sqlalchemy import Select, and_, exists, false, not_, or_, select
 from sqlalchemy.orm import aliased
 
+from hub import policy
 from hub.extensions import db
 from hub.intel import reads
 from hub.intel.models import SharedItem, StixVersion
@@ -74,8 +75,8 @@ def _preferred_copy(principal: Principal, collection: Collection):
         .correlate_except(SharedItem)
     )
     preferred = or_(
-        other.owner_org_id == principal.org_id,
-        and_(SharedItem.owner_org_id != principal.org_id, other.id < SharedItem.id),
+        policy.owned_by_org_of(principal, other.owner_org_id),
+        and_(not_(policy.owned_by_org_of(principal, SharedItem.owner_org_id)), other.id < SharedItem.id),
     )
     # OFFSET 0 keeps PostgreSQL from turning this into an anti-join over the whole table: as a
     # per-row probe of ix_shared_item_stix_id it costs next to nothing on a page of 100, and the

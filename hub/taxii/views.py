@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound as RoutingNotFound
 
+from hub import policy
 from hub.principal import current_principal
 from hub.errors import Forbidden
 from hub.intel.manage import revoke
@@ -134,7 +135,7 @@ def _delete(target, object_id: str):
     versions = page_request("delete", match=("version", "spec_version"), paged=False).filters.versions
     if not (versions.all or (versions.last and not versions.first and not versions.stamps_us)):
         raise TaxiiError(400, "the hub revokes whole objects: DELETE takes no match[version] other than last or all")
-    if item.owner_org_id != current_principal().org_id:
+    if not policy.can_manage(current_principal(), item):
         raise Forbidden("only the organisation that shared an object may delete (revoke) it")
     revoke(current_principal(), object_id, reason="TAXII DELETE")
     return raw_json(b"", 200)
