@@ -234,6 +234,8 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-synthetic", action="store_true", help="skip taxii_bench.py's synthetic ingest")
+    parser.add_argument("--only", action="append", choices=[name for name, _, _ in SCENARIOS],
+                        help="run only this scenario (repeatable); default all")
     args = parser.parse_args()
     postgres = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
     bundles = load_bundles()
@@ -250,6 +252,8 @@ def main() -> None:
         hub_api = f"{hub_base}/taxii2/api/"
         print(f"work folder {workdir}; load average {os.getloadavg()}", flush=True)
         for (name, bundle, size), slug in zip(SCENARIOS, slugs):
+            if args.only is not None and name not in args.only:
+                continue
             objects = bundles[bundle]
             hub = taxii_bench.Server("hub", hub_api, (users[slug]["email"], users[slug]["token"]))
             hub_collection = taxii_bench.collections(hub, hub_api)[f"org-{slug}"]
