@@ -6,6 +6,8 @@ in-process rate-limit storage. DATABASE_URL and REDIS_URL switch to PostgreSQL a
 import os
 from pathlib import Path
 
+from kombu import Queue
+
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("HUB_INSTANCE_DIR", BASE_DIR / "instance"))
 
@@ -66,7 +68,8 @@ class Config:
             # Redis: no broker-side redelivery of unacknowledged messages. kombu's restore of them
             # needs Redis itself and stops the worker when Redis goes away mid-task; the database
             # is what makes work survive (hub/alerts: outbox, leases, the sweeper).
-            {"ack_emulation": False}
+            # Queues are read in the order of task_queues: a TAXII add waits for no alert fan-out.
+            {"ack_emulation": False, "queue_order_strategy": "priority"}
             if REDIS_URL
             else {
                 "data_folder_in": str(INSTANCE_DIR / "broker" / "out"),
@@ -76,6 +79,10 @@ class Config:
                 "store_processed": False,
             }
         ),
+        # TAXII adds (clients poll their status until every object is readable) before the
+        # alert work a large add itself queues: thousands of fan-outs must not delay the next add.
+        "task_queues": (Queue("taxii"), Queue("celery")),
+        "task_routes": {"taxii.*": {"queue": "taxii"}},
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,

@@ -4,7 +4,8 @@
     .venv/bin/python bench/taxii_bench.py --quick    # paging at 1,000 / 10,000 only
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth; BENCH_POSTGRES_URL to change it).
-The hub runs under gunicorn (two workers) on a fresh database, migrated with Flask-Migrate;
+The hub runs under gunicorn (two workers) on a fresh database, migrated with Flask-Migrate, with a
+Celery worker on a private redis-server for the adds it answers `pending` (200 objects or more);
 medallion 3.0.0 (memory backend) runs from its own virtual environment, bench/.medallion-venv,
 made here on first use. Both listen on loopback only and are stopped at the end.
 
@@ -23,6 +24,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -88,6 +90,13 @@ class Server:
         response.raise_for_status()
         return response.json()
 
+    def wait_complete(self, status: dict) -> dict:
+        """Poll a status resource until it is complete (the hub's large adds finish in a worker)."""
+        while status.get("status", "complete") != "complete":
+            time.sleep(0.05)
+            status = self.get(self.base + f"status/{status['id']}/").json()
+        return status
+
     def get(self, url: str, **params) -> requests.Response:
         response = self.session.get(url, params=params, timeout=600)
         response.raise_for_status()
@@ -106,23 +115,38 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
     raise RuntimeError(f"{url} did not start: {log.read_text()[-2000:]}")
 
 
-def start_hub(workdir: Path, postgres: str) -> tuple[subprocess.Popen, dict, str]:
+def start_hub(workdir: Path, postgres: str) -> tuple[list[subprocess.Popen], dict, str]:
+    """gunicorn, and what completes adds of HUB_TAXII_ASYNC_OBJECTS (200) objects or more, which the
+    hub answers `pending`: a Celery worker on a private redis-server (a free port)."""
     database = "hub_bench_taxii"
     with psycopg.connect(f"{postgres}/postgres", autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         connection.execute(f'CREATE DATABASE "{database}"')
     database_url = f"{postgres}/{database}"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        redis_port = sock.getsockname()[1]
+    redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                              "--appendonly", "no", "--dir", str(workdir)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     env = {**os.environ, "DATABASE_URL": database_url, "HUB_CONFIG": "production", "SECRET_KEY": uuid.uuid4().hex,
-           "HUB_INSTANCE_DIR": str(workdir / "instance"), "HUB_ALERTS_ENQUEUE": "false"}
+           "HUB_INSTANCE_DIR": str(workdir / "instance"), "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
     users = json.loads(subprocess.run([str(PYTHON), "-c", BOOTSTRAP], cwd=ROOT, env=env, check=True,
                                       capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    worker_log = workdir / "worker.log"
+    worker = subprocess.Popen([str(PYTHON.parent / "celery"), "-A", "workers.worker", "worker", "--loglevel=INFO"],
+                              cwd=ROOT, env=env, stdout=worker_log.open("w"), stderr=subprocess.STDOUT)
     log = workdir / "hub.log"
     process = subprocess.Popen(
         [str(PYTHON.parent / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{HUB_PORT}", "--timeout", "600",
          "--no-control-socket", "--graceful-timeout", "5", "hub:create_app()"],
         cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     wait_until_up(f"http://127.0.0.1:{HUB_PORT}/taxii2/", process, log)
-    return process, users, database_url
+    for _ in range(1200):
+        if " ready." in worker_log.read_text(errors="replace"):
+            break
+        time.sleep(0.1)
+    return [process, worker, redis], users, database_url
 
 
 def start_medallion(workdir: Path) -> subprocess.Popen:
@@ -215,7 +239,7 @@ def grow_hub(server: Server, database_url: str, collection_url: str, total: int)
         have = connection.execute("SELECT count(*) FROM shared_item").fetchone()[0]
     while have < min(total, 10_000):
         size = min(1000, min(total, 10_000) - have)
-        server.post(collection_url, [indicator(500_000 + have + i) for i in range(size)])
+        server.wait_complete(server.post(collection_url, [indicator(500_000 + have + i) for i in range(size)]))
         have += size
     if have < total:
         env = {**os.environ, "DATABASE_URL": database_url, "HUB_CONFIG": "production", "SECRET_KEY": "bench"}
@@ -227,7 +251,7 @@ def grow_hub(server: Server, database_url: str, collection_url: str, total: int)
 
 def completeness(server: Server, collection_url: str) -> dict:
     posted = [indicator(900_000 + i) for i in range(1000)]
-    server.post(collection_url, posted)
+    server.wait_complete(server.post(collection_url, posted))
     seen, added_after = [], None
     for _ in range(100):
         params = {"limit": 100, **({"added_after": added_after} if added_after else {})}
@@ -253,8 +277,8 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="taxii-bench-"))
     processes = []
     try:
-        hub_process, users, database_url = start_hub(workdir, postgres)
-        processes.append(hub_process)
+        hub_processes, users, database_url = start_hub(workdir, postgres)
+        processes += hub_processes
         processes.append(start_medallion(workdir))
         bench, reader, complete = (users[o] for o in ("bench-hospital", "reader-hospital", "complete-hospital"))
         hub_api = f"http://127.0.0.1:{HUB_PORT}/taxii2/api/"

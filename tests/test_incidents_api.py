@@ -236,7 +236,7 @@ def test_a_withdrawn_attribution_is_revoked_for_everyone_who_received_it(api, wo
     api(world.hospital_analyst).put(f"/incidents/{incident_id}", json=report(threat_actor=None))
     bundle = api(world.cert).get(f"/incidents/{incident_id}/stix").json
     [actor] = [o for o in bundle["objects"] if o["type"] == "threat-actor"]
-    [attribution] = [o for o in bundle["objects"] if o["type"] == "relationship" and o["relationship_type"] == "attributed-to"]
+    [attribution] = [o for o in bundle["objects"] if o["type"] == "relationship" and o["target_ref"] == actor["id"]]
     assert actor["revoked"] is True and attribution["revoked"] is True
     [incident] = [o for o in bundle["objects"] if o["type"] == "incident"]
     assert incident.get("revoked") is not True

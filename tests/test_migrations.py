@@ -18,7 +18,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from celery import current_app as current_celery_app
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -208,3 +208,23 @@ def test_the_chain_of_custody_refuses_update_and_delete_in_the_database_itself(e
                     conn.execute(text(statement))
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT action FROM custody_event")).scalars().all() == ["upload"]
+
+
+def test_existing_organisations_keep_their_stix_identity_ids_new_ones_get_uuid4(empty_database):
+    """c0ffee1d0001 stores each organisation's identity id: the UUIDv5 of its slug that every
+    earlier export named stays its id; organisations created afterwards draw a UUIDv4."""
+    from hub.accounts.models import IDENTITY_NAMESPACE, Organisation
+
+    with _app_on(empty_database):
+        upgrade(revision="a1f0c0de0004")
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO organisation (slug, name, kind, country, timezone, created) "
+                              "VALUES ('old-hospital', 'Old hospital', 'hospital', 'CZ', 'UTC', CURRENT_TIMESTAMP)"))
+        upgrade()
+        old = db.session.scalar(select(Organisation).where(Organisation.slug == "old-hospital"))
+        assert old.identity_id == f"identity--{uuid.uuid5(IDENTITY_NAMESPACE, 'old-hospital')}"
+        new = Organisation(slug="new-hospital", name="New hospital", kind="hospital", country="CZ")
+        db.session.add(new)
+        db.session.commit()
+        assert uuid.UUID(new.identity_id.removeprefix("identity--")).version == 4
+        assert db.session.get(Organisation, new.id).identity_id == new.identity_id

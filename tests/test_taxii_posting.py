@@ -186,10 +186,12 @@ def test_an_object_the_database_refuses_fails_alone(world, taxii):
         assert stored == {o["id"] for o in (*fine, nul)}
 
 
-def test_a_large_envelope_of_complex_objects_is_validated_in_parallel_and_judged_one_by_one(world, taxii):
+def test_a_large_envelope_of_complex_objects_is_validated_in_parallel_and_judged_one_by_one(world, taxii, app, monkeypatch):
     """Objects the fast path does not take go to a pool of parser processes when there are many."""
     from hub.intel import bulk
 
+    # More than a TAXII add answers in the request by default: the share is not queued here.
+    monkeypatch.setitem(app.config, "HUB_TAXII_ASYNC_OBJECTS", bulk.POOL_THRESHOLD + 100)
     sharer = taxii(world["brno_analyst"])
     complex_objects = [
         marked("x", pattern=f"[ipv4-addr:value = '198.51.{n}.1'] OR [domain-name:value = 'c2-{n}.example']")

@@ -19,7 +19,8 @@ def advisory_form(**overrides) -> dict:
         "cve_ids": "cve-2026-10001, CVE-2026-10002",
         "products": "MediDevice | InfuSafe Gateway | < 4.2.1\nMediDevice | InfuSafe Pump | 3.x",
         "mitigation": "Update the gateway to 4.2.1; until then block TCP 8443 from user VLANs.",
-        "references": "https://medidevice.example/psirt/2026-07\nhttps://www.cve.org/CVERecord?id=CVE-2026-10001",
+        "references": "https://medidevice.example/psirt/2026-07 " + "ab" * 32
+                      + "\nhttps://www.cve.org/CVERecord?id=CVE-2026-10001",
         "tlp": "amber",
         "audience": "community",
     }
@@ -48,8 +49,11 @@ def test_a_vendor_publishes_an_advisory_as_a_report_with_everything_it_refers_to
     assert report["report_types"] == ["vulnerability"]
     assert report["name"] == "Remote code execution in InfuSafe pump gateway"
     assert report["created_by_ref"] == vendor.identity_id
-    assert [ref["url"] for ref in report["external_references"]] == [
-        "https://medidevice.example/psirt/2026-07", "https://www.cve.org/CVERecord?id=CVE-2026-10001"]
+    # With its SHA-256, a reference is a url with hashes; without, the URL names the document.
+    assert report["external_references"] == [
+        {"source_name": "medidevice.example", "url": "https://medidevice.example/psirt/2026-07",
+         "hashes": {"SHA-256": "ab" * 32}},
+        {"source_name": "www.cve.org", "external_id": "https://www.cve.org/CVERecord?id=CVE-2026-10001"}]
 
     referred = {ref: reads.stix_object(reads.get_item(reader, ref)) for ref in report["object_refs"]}
     by_type: dict[str, list[dict]] = {}
@@ -67,7 +71,7 @@ def test_a_vendor_publishes_an_advisory_as_a_report_with_everything_it_refers_to
     links = {(r["source_ref"], r["relationship_type"], r["target_ref"]) for r in by_type["relationship"]}
     vulnerability_ids = {v["id"] for v in vulnerabilities.values()}
     assert {(course_of_action["id"], "mitigates", v) for v in vulnerability_ids} <= links
-    assert {(s["id"], "has", v) for s in by_type["software"] for v in vulnerability_ids} <= links
+    assert {(s["id"], "related-to", v) for s in by_type["software"] for v in vulnerability_ids} <= links
     assert len(links) == 2 + 2 * 2
 
     options = ValidationOptions(version="2.1")

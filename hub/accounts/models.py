@@ -12,9 +12,14 @@ from hub.db import UTCDateTime, utcnow
 from hub.extensions import db
 from hub.principal import OrgKind, Role
 
-# Identities of member organisations are derived from their slug, so every export of the same
-# organisation names the same STIX identity.
+# Every export of the same organisation names the same STIX identity: its id is drawn once
+# (UUIDv4, as STIX 2.1 asks of identifiers) and stored. Organisations created before that kept
+# the id they had, a UUIDv5 of their slug in this namespace (migration c0ffee1d0001).
 IDENTITY_NAMESPACE = uuid.UUID("6d1c3f0e-6a8e-4f0e-9a59-2f3b8c0a9b11")
+
+
+def new_identity_id() -> str:
+    return f"identity--{uuid.uuid4()}"
 
 
 group_members = Table(
@@ -36,6 +41,7 @@ class Organisation(db.Model):
     # IANA zone: NIS2 deadlines are shown, and monthly ones computed, in the organisation's time.
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    stix_identity_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_identity_id)
 
     users: Mapped[list["User"]] = relationship(back_populates="org")
     groups: Mapped[list["SharingGroup"]] = relationship(
@@ -44,7 +50,9 @@ class Organisation(db.Model):
 
     @property
     def identity_id(self) -> str:
-        return f"identity--{uuid.uuid5(IDENTITY_NAMESPACE, self.slug)}"
+        if self.stix_identity_id is None:  # not flushed yet: draw it now, the insert keeps it
+            self.stix_identity_id = new_identity_id()
+        return self.stix_identity_id
 
     def __repr__(self) -> str:
         return f"<Organisation {self.slug}>"

@@ -23,6 +23,8 @@ EXPIRY_BATCH = 500
 
 def fan_out_entries(entry_ids: list[int]) -> int:
     """Fan out each entry and queue its immediate deliveries; returns notifications written."""
+    if fanout.dispatch_unheard(entry_ids):
+        return 0
     written = 0
     for entry_id in entry_ids:
         result = fanout.fan_out(entry_id)

@@ -193,11 +193,15 @@ def incident_objects(
     if actor_name:
         actor_id = derived_id("threat-actor", stix_id, "threat-actor", actor_name.casefold())
         objects.append({"type": "threat-actor", "id": actor_id, **common, "name": actor_name})
+        # STIX 2.1 suggests no relationship from an incident to a threat actor (attributed-to
+        # runs from campaigns and intrusion sets): the common related-to, described. A new id,
+        # so that no earlier export's attributed-to object gets a second, different form.
         objects.append({
             "type": "relationship",
-            "id": derived_id("relationship", stix_id, "attributed-to", actor_id),
+            "id": derived_id("relationship", stix_id, "related-to", actor_id),
             **common,
-            "relationship_type": "attributed-to",
+            "relationship_type": "related-to",
+            "description": f"The reporting organisation attributes this incident to {actor_name}.",
             "source_ref": stix_id,
             "target_ref": actor_id,
         })

@@ -75,8 +75,8 @@ def build_indicator(
     }
     # STIX wants a name on every indicator: without one, say what it matches.
     properties["name"] = name or f"{INDICATOR_KINDS[kind][0]}: {normalised}"
-    if description:
-        properties["description"] = description
+    # ... and a description with it (stix2-validator --strict); left empty, say what it is.
+    properties["description"] = description or f"Shared as an indicator of the {INDICATOR_KINDS[kind][0]} {normalised}."
     if valid_until is not None:
         properties["valid_until"] = valid_until
     if created_by_ref:
@@ -123,18 +123,39 @@ def parse_products(text: str) -> list[AffectedProduct]:
 
 
 def parse_reference_urls(text: str) -> list[str]:
-    """One http(s) URL per line."""
-    urls: list[str] = []
+    """One http(s) URL per line (a SHA-256 after it is allowed and left out here)."""
+    return [url for url, _sha256 in parse_references(text)]
+
+
+SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+def parse_references(text: str) -> list[tuple[str, str | None]]:
+    """One reference per line: an http(s) URL, optionally followed by the SHA-256 of what it serves."""
+    references: list[tuple[str, str | None]] = []
     for number, line in enumerate((text or "").splitlines(), start=1):
-        url = line.strip()
-        if not url:
+        parts = line.split()
+        if not parts:
             continue
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or " " in url:
-            raise ValueError(f"line {number}: not an http(s) URL")
-        if url not in urls:
-            urls.append(url)
-    return urls
+        url, digest = parts[0], (parts[1] if len(parts) > 1 else None)
+        split = urlsplit(url)
+        if split.scheme not in ("http", "https") or not split.hostname or len(parts) > 2:
+            raise ValueError(f"line {number}: not an http(s) URL (optionally followed by its SHA-256)")
+        if digest is not None and not SHA256.match(digest):
+            raise ValueError(f"line {number}: {digest!r} is not a SHA-256 (64 hexadecimal digits)")
+        if url not in [known for known, _ in references]:
+            references.append((url, digest.lower() if digest else None))
+    return references
+
+
+def external_reference(url: str, sha256: str | None) -> dict:
+    """A reference to a web document. STIX 2.1 asks for the hash of what a `url` serves (a SHOULD,
+    which stix2-validator --strict enforces): with the SHA-256 the reference carries url and
+    hashes; without it, the URL is the document's identifier (external_id), claiming no content."""
+    source = urlsplit(url).hostname or "reference"
+    if sha256:
+        return {"source_name": source, "url": url, "hashes": {"SHA-256": sha256}}
+    return {"source_name": source, "external_id": url}
 
 
 def build_advisory(
@@ -144,7 +165,7 @@ def build_advisory(
     cve_ids: list[str],
     products: list[AffectedProduct],
     mitigation: str,
-    reference_urls: list[str],
+    reference_urls: list[str | tuple[str, str | None]],
     tlp: TLP,
     created_by_ref: str | None,
     now: datetime | None = None,
@@ -153,7 +174,9 @@ def build_advisory(
 
     One vulnerability per CVE, one software SCO per affected product, one course-of-action with
     the mitigation, and the relationships "course-of-action mitigates vulnerability" and
-    "software has vulnerability".
+    "software related-to vulnerability" (described as affected by it: STIX 2.1 suggests no
+    relationship type from software to a vulnerability, so the common one). Reference URLs are
+    plain or (url, sha256) pairs (see external_reference).
     """
     stamp = now or datetime.now(timezone.utc)
     markings = [tlp.marking_id]
@@ -188,9 +211,12 @@ def build_advisory(
         for vuln in vulnerabilities
     ] + [
         stix2.v21.Relationship(
-            source_ref=sco.id, relationship_type="has", target_ref=vuln.id, **authored
+            source_ref=sco.id, relationship_type="related-to", target_ref=vuln.id,
+            description=f"{product.vendor} {product.product}{' ' + product.versions if product.versions else ''}"
+                        f" is affected by {vuln.name}.",
+            **authored,
         )
-        for sco in software
+        for sco, product in zip(software, products)
         for vuln in vulnerabilities
     ]
     referred = [*vulnerabilities, *software, course_of_action, *relationships]
@@ -201,7 +227,8 @@ def build_advisory(
         published=stamp,
         object_refs=[obj.id for obj in referred],
         external_references=[
-            {"source_name": urlsplit(url).hostname or "reference", "url": url} for url in reference_urls
+            external_reference(*((reference, None) if isinstance(reference, str) else reference))
+            for reference in reference_urls
         ] or None,
         **authored,
     )

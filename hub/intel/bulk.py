@@ -35,9 +35,11 @@ from hub.tlp import TLP, TLP_BY_MARKING_ID
 
 log = logging.getLogger(__name__)
 
-# Below this many objects for the full parser, starting work in other processes costs more
-# than it saves.
-POOL_THRESHOLD = 64
+# Below this many objects for the full parser, work in other processes costs more than it
+# saves: in-process parsing takes about a millisecond an object, while a web worker's first use of
+# the pool starts fresh interpreters that import hub and stix2 (seconds under load). At 256, a
+# TAXII add answered in the request (fewer than HUB_TAXII_ASYNC_OBJECTS, 200) never waits for that.
+POOL_THRESHOLD = 256
 POOL_CHUNK = 32
 
 
@@ -93,7 +95,9 @@ def _parser_pool() -> ProcessPoolExecutor | None:
     """One pool per process (a forked web worker must not share its parent's)."""
     global _pool, _pool_pid
     workers = int(os.environ.get("HUB_INGEST_PROCESSES", os.cpu_count() or 1))
-    if workers < 2:
+    # A Celery prefork process is daemonic and may not start children: parse in-process there
+    # (its siblings already use the other cores) instead of failing and logging on every chunk.
+    if workers < 2 or multiprocessing.current_process().daemon:
         return None
     if _pool is None or _pool_pid != os.getpid():
         # forkserver: children start clean, without this process's database connections.

@@ -176,7 +176,8 @@ class AdvisoryForm(AudienceForm):
     products = TextAreaField('Affected products, one per line: "vendor | product | versions"',
                              validators=[Length(max=20000)])
     mitigation = TextAreaField("Mitigation", validators=[DataRequired(), Length(max=20000)])
-    references = TextAreaField("Reference URLs, one per line", validators=[Length(max=20000)])
+    references = TextAreaField("Reference URLs, one per line, each optionally followed by the SHA-256 of the"
+                               " document", validators=[Length(max=20000)])
     tlp = RadioField("TLP", choices=TLP_CHOICES, validators=[InputRequired(message="choose a TLP label")])
 
     def validate_cve_ids(self, field):
@@ -193,7 +194,7 @@ class AdvisoryForm(AudienceForm):
 
     def validate_references(self, field):
         try:
-            self.parsed_references = builders.parse_reference_urls(field.data)
+            self.parsed_references = builders.parse_references(field.data)
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
 

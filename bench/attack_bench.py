@@ -1,0 +1,307 @@
+"""Real bundles over TAXII 2.1: the hub and medallion 3.0.0 side by side, on this machine, in one run.
+
+    .venv/bin/python bench/attack_bench.py              # Mobile + ICS, then the synthetic ingest
+    .venv/bin/python bench/attack_bench.py --no-synthetic
+
+The bundles are MITRE ATT&CK Mobile 17.1 and ICS 18.1 from ../shared/data/attack/ (BENCH_ATTACK_DIR
+to change it; MITRE's licence is in that folder). Each is pushed in envelopes of 500 objects, and
+ICS also as one whole-bundle add. The figure is objects/s from the first POST until every object
+is readable back through TAXII:
+
+- the hub answers an add of HUB_TAXII_ASYNC_OBJECTS (200) objects or more with 202 `pending` and a
+  Celery worker shares it (hub/taxii/pending.py). "Readable" is: every envelope's status resource
+  says `complete` with every object a success, and a GET of each envelope's last object by id
+  answers. The worker's time is inside the figure. Afterwards (not timed) the whole collection is
+  paged back and every posted id must be there.
+- medallion stores before answering (memory backend, validating nothing): "readable" is the last
+  POST answered and each envelope's last object answering a GET by id.
+
+The hub runs as the production stack runs it (docker-compose.yml): gunicorn with 3 workers on
+`hub:create_app('production')`, a real Celery worker (`celery -A workers.worker worker`, prefork,
+one process per CPU) on a private redis-server (free port), PostgreSQL in a database of its own
+(`bench_attack`, dropped and created; BENCH_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432).
+Medallion 3.0.0 (memory backend) runs from bench/.medallion-venv (taxii_bench.py makes it).
+Every scenario posts as its own organisation (to its own organisation's collection, default TLP
+GREEN since ATT&CK objects carry no TLP), so no scenario finds the objects already shared.
+
+Then the synthetic ingest of bench/taxii_bench.py (10,000 indicators in bundles of 1,000, one
+client, until readable), called from that script against the same two servers.
+
+Prints a table; writes bench/results/attack.json. BENCH_KEEP=1 keeps the work folder (logs).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import taxii_bench  # noqa: E402  (the medallion set-up and the synthetic ingest)
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = Path(sys.executable)
+TAXII = "application/taxii+json;version=2.1"
+ATTACK_DIR = Path(os.environ.get("BENCH_ATTACK_DIR", ROOT.parent / "shared" / "data" / "attack"))
+BUNDLES = {"mobile": "mobile-attack-17.1.json", "ics": "ics-attack-18.1.json"}
+ENVELOPE = 500
+# (scenario, bundle, envelope size or None for the whole bundle in one POST)
+SCENARIOS = [("mobile/500", "mobile", ENVELOPE), ("ics/500", "ics", ENVELOPE), ("ics/whole", "ics", None)]
+DATABASE = "bench_attack"
+
+BOOTSTRAP = r"""
+import json, sys
+from flask_migrate import upgrade
+from hub import create_app
+from hub.accounts import services as accounts
+from hub.taxii.collections import set_default_tlp
+from hub.tlp import TLP
+app = create_app("production")
+with app.app_context():
+    upgrade()
+    users = {}
+    for slug in sys.argv[1:]:
+        accounts.create_org(slug, slug, "hospital", "CZ")
+        email = f"bench@{slug}.test"
+        user, _ = accounts.create_user(email, slug, "analyst", "correct-horse-battery")
+        set_default_tlp(slug, f"org-{slug}", TLP.green)
+        users[slug] = {"email": email, "token": accounts.create_token(user, "bench")}
+    print(json.dumps(users))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except Exception:  # noqa: BLE001  not up yet
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not come up within {timeout:.0f} s")
+
+
+class Stack:
+    """The processes of one run; stopped (whole process groups) by close()."""
+
+    def __init__(self, workdir: Path):
+        self.workdir, self.processes = workdir, []
+
+    def spawn(self, name: str, command: list[str], **kwargs) -> subprocess.Popen:
+        log = (self.workdir / f"{name}.log").open("wb")
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **kwargs)
+        self.processes.append(process)
+        return process
+
+    def log(self, name: str) -> str:
+        return (self.workdir / f"{name}.log").read_text(errors="replace")
+
+    def close(self) -> None:
+        for process in reversed(self.processes):
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(15)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+def start_hub(stack: Stack, postgres: str, slugs: list[str]) -> tuple[str, dict]:
+    with psycopg.connect(f"{postgres}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{DATABASE}"')
+    redis_port = free_port()
+    stack.spawn("redis", [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(redis_port),
+                          "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(stack.workdir)])
+    import redis
+
+    wait_for(lambda: redis.Redis(port=redis_port).ping(), 10, "redis-server")
+    env = {**os.environ, "DATABASE_URL": f"{postgres}/{DATABASE}", "HUB_CONFIG": "production",
+           "SECRET_KEY": uuid.uuid4().hex, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+           "HUB_INSTANCE_DIR": str(stack.workdir / "instance"), "HUB_SECURE_COOKIES": "false"}
+    env.pop("TEST_DATABASE_URL", None)
+    users = json.loads(subprocess.run([str(PYTHON), "-c", BOOTSTRAP, *slugs], cwd=ROOT, env=env, check=True,
+                                      capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    port = free_port()
+    # The web command of docker-compose.yml, on loopback (and without the per-request access log).
+    web = stack.spawn("hub", [str(PYTHON.parent / "gunicorn"), f"--bind=127.0.0.1:{port}", "--workers=3",
+                              "--timeout=600", "--no-control-socket", "hub:create_app('production')"],
+                      cwd=ROOT, env=env)
+    # The worker command of docker-compose.yml: prefork, one process per CPU.
+    stack.spawn("worker", [str(PYTHON.parent / "celery"), "-A", "workers.worker", "worker", "--loglevel=INFO",
+                           "--hostname=bench@%h"], cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: web.poll() is None and requests.get(f"{base}/taxii2/", timeout=5).status_code in (200, 401),
+             120, "gunicorn")
+    wait_for(lambda: b" ready." in (stack.workdir / "worker.log").read_bytes(), 120, "the Celery worker")
+    return base, users
+
+
+def start_medallion(stack: Stack, collections: list[str]) -> str:
+    venv = taxii_bench.MEDALLION_VENV
+    if not (venv / "bin" / "medallion").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "medallion==3.0.0"], check=True)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    data = {
+        "/discovery": {"title": "medallion", "default": f"{base}/api1/", "api_roots": [f"{base}/api1/"]},
+        "api1": {
+            "information": {"title": "bench", "versions": [TAXII], "max_content_length": 100 * 1024 * 1024},
+            "status": [],
+            "collections": [{"id": str(uuid.uuid4()), "title": name, "can_read": True, "can_write": True,
+                             "media_types": ["application/stix+json;version=2.1"], "objects": [], "manifest": []}
+                            for name in collections],
+        },
+    }
+    (stack.workdir / "medallion-data.json").write_text(json.dumps(data))
+    config = {"backend": {"module": "medallion.backends.memory_backend", "module_class": "MemoryBackend",
+                          "filename": str(stack.workdir / "medallion-data.json")},
+              "users": {"bench": "bench"}, "taxii": {"max_page_size": 1000}}
+    (stack.workdir / "medallion.json").write_text(json.dumps(config))
+    process = stack.spawn("medallion", [str(venv / "bin" / "medallion"), "--port", str(port),
+                                        str(stack.workdir / "medallion.json")])
+    wait_for(lambda: process.poll() is None and requests.get(f"{base}/taxii2/", timeout=5).status_code < 500,
+             60, "medallion")
+    return f"{base}/api1/"
+
+
+def envelopes(objects: list, size: int | None) -> list[list]:
+    return [objects] if size is None else [objects[start:start + size] for start in range(0, len(objects), size)]
+
+
+def push(server: taxii_bench.Server, api_root: str, collection_url: str, objects: list, size: int | None) -> dict:
+    """Post the envelopes one after the other; objects/s until every object is readable."""
+    parts = envelopes(objects, size)
+    started = time.perf_counter()
+    statuses = [server.post(collection_url, part) for part in parts]
+    posted = time.perf_counter() - started
+    for status, part in zip(statuses, parts):
+        while status["status"] != "complete":
+            time.sleep(0.05)
+            status = server.get(f"{api_root}status/{status['id']}/").json()
+        if status["success_count"] != len(part):
+            failures = status.get("failures", [])[:3]
+            raise RuntimeError(f"{server.name}: {status['failure_count']} of {len(part)} refused: {failures}")
+    for part in parts:
+        last = part[-1]["id"]
+        while not server.session.get(collection_url + f"objects/{last}/", timeout=600).ok:
+            time.sleep(0.05)
+    readable = time.perf_counter() - started
+    return {"objects": len(objects), "posts": len(parts), "posted_s": posted, "readable_s": readable,
+            "posted_per_s": len(objects) / posted, "readable_per_s": len(objects) / readable}
+
+
+def hub_ids(server: taxii_bench.Server, collection_url: str) -> set[str]:
+    """Every object id the collection serves, paged with `next` (the completeness check)."""
+    seen, params = set(), {"limit": 1000}
+    while True:
+        body = server.get(collection_url + "objects/", **params).json()
+        seen |= {obj["id"] for obj in body.get("objects", [])}
+        if not body.get("more"):
+            return seen
+        params = {"limit": 1000, "next": body["next"]}
+
+
+def load_bundles() -> dict[str, list]:
+    loaded = {}
+    for key, name in BUNDLES.items():
+        loaded[key] = json.loads((ATTACK_DIR / name).read_text())["objects"]
+    return loaded
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-synthetic", action="store_true", help="skip taxii_bench.py's synthetic ingest")
+    parser.add_argument("--only", action="append", choices=[name for name, _, _ in SCENARIOS],
+                        help="run only this scenario (repeatable); default all")
+    args = parser.parse_args()
+    postgres = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
+    bundles = load_bundles()
+    results: dict = {"machine": {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()},
+                     "attack": {}, "synthetic": {}}
+    workdir = Path(tempfile.mkdtemp(prefix="attack-bench-"))
+    stack = Stack(workdir)
+    slugs = [f"bench-{n}" for n in range(len(SCENARIOS))] + ["bench-synthetic"]
+    try:
+        hub_base, users = start_hub(stack, postgres, slugs)
+        medallion_api = start_medallion(stack, [name for name, _, _ in SCENARIOS] + ["synthetic"])
+        medallion = taxii_bench.Server("medallion", medallion_api, ("bench", "bench"))
+        med_collections = taxii_bench.collections(medallion, medallion_api)
+        hub_api = f"{hub_base}/taxii2/api/"
+        print(f"work folder {workdir}; load average {os.getloadavg()}", flush=True)
+        for (name, bundle, size), slug in zip(SCENARIOS, slugs):
+            if args.only is not None and name not in args.only:
+                continue
+            objects = bundles[bundle]
+            hub = taxii_bench.Server("hub", hub_api, (users[slug]["email"], users[slug]["token"]))
+            hub_collection = taxii_bench.collections(hub, hub_api)[f"org-{slug}"]
+            print(f"{name}: {len(objects)} objects", flush=True)
+            hub_result = push(hub, hub_api, hub_collection, objects, size)
+            missing = {obj["id"] for obj in objects} - hub_ids(hub, hub_collection)
+            hub_result["missing_after"] = len(missing)
+            med_result = push(medallion, medallion_api, med_collections[name], objects, size)
+            results["attack"][name] = {"hub": hub_result, "medallion": med_result}
+            print(f"  hub {hub_result['readable_per_s']:,.0f}/s  medallion {med_result['readable_per_s']:,.0f}/s"
+                  f"  (load {os.getloadavg()[0]:.2f})", flush=True)
+        if not args.no_synthetic:
+            slug = slugs[-1]
+            hub = taxii_bench.Server("hub", hub_api, (users[slug]["email"], users[slug]["token"]))
+            print("synthetic: 10,000 indicators in bundles of 1,000, one client (taxii_bench.measure_ingest)", flush=True)
+            results["synthetic"] = {
+                "hub": taxii_bench.measure_ingest(hub, taxii_bench.collections(hub, hub_api)[f"org-{slug}"], 1, 0),
+                "medallion": taxii_bench.measure_ingest(medallion, med_collections["synthetic"], 1, 0),
+            }
+    finally:
+        stack.close()
+        if os.environ.get("BENCH_KEEP"):
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    results["machine"]["load_average_at_end"] = os.getloadavg()
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "attack.json").write_text(json.dumps(results, indent=1))
+    report(results)
+
+
+def report(results: dict) -> None:
+    machine = results["machine"]
+    print(f"\nATT&CK over TAXII 2.1, objects/s from the first POST until every object is readable"
+          f" ({machine['cpus']} CPUs; load average {machine['load_average_at_start'][0]:.2f} at start,"
+          f" {machine['load_average_at_end'][0]:.2f} at end)")
+    print(f"  {'scenario':<12} {'objects':>7} {'posts':>5} | {'hub':>8} {'medallion':>10} {'hub/med':>8} | hub posted/s")
+    for name, pair in results["attack"].items():
+        hub, med = pair["hub"], pair["medallion"]
+        print(f"  {name:<12} {hub['objects']:>7,} {hub['posts']:>5} | {hub['readable_per_s']:>8,.0f}"
+              f" {med['readable_per_s']:>10,.0f} {hub['readable_per_s'] / med['readable_per_s']:>7.2f}x"
+              f" | {hub['posted_per_s']:,.0f}  (missing after: {hub['missing_after']})")
+    if results["synthetic"]:
+        hub, med = results["synthetic"]["hub"], results["synthetic"]["medallion"]
+        print(f"  synthetic indicators (taxii_bench ingest, 1 client, read back): hub {hub['readable_per_s']:,.0f}/s"
+              f"  medallion {med['readable_per_s']:,.0f}/s  ({hub['readable_per_s'] / med['readable_per_s']:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,9 @@
+"""Read by gunicorn from the working directory (the image's /app, the project root): every
+web worker pays the share path's one-time costs (hub/intel/warmup.py) before it takes a request,
+so the first TAXII add it answers is not seconds slower than the next."""
+
+
+def post_worker_init(worker):
+    from hub.intel.warmup import warm_up
+
+    worker.log.info("share path warmed up in %.1f s", warm_up())
