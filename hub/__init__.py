@@ -17,6 +17,7 @@ import hub.taxii.models  # noqa: F401
 from hub import alerts, api, cli, web
 from hub.accounts.views import bp as accounts_pages
 from hub.alerts.views import bp as alerts_pages
+from hub.bounds import Int64Converter
 from hub.celery import celery_init_app
 from hub.errors import HubError
 from hub.extensions import csrf, db, limiter, login_manager, migrate
@@ -40,6 +41,8 @@ def create_app(config: str | object | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY is not set: the production configuration refuses to start without one")
     os.makedirs(app.instance_path, exist_ok=True)
+    # Before any rule is added: every <int:...> in every URL is a 64-bit id or no match (404).
+    app.url_map.converters["int"] = Int64Converter
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_DIR / "migrations"))

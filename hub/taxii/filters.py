@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from flask import request
 
 from hub.intel.store import stix_timestamp
+from hub import bounds
 from hub.taxii.errors import TaxiiError
 
 MAX_PAGE = 1000
@@ -32,6 +33,7 @@ def parse_timestamp_us(text: str) -> int:
         raise ValueError("expected a UTC timestamp such as 2026-11-01T10:00:00.000Z")
     year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
     moment = datetime(year, month, day, hour, minute, second)  # ValueError for 2026-02-30
+    bounds.bounded_instant(moment.replace(tzinfo=timezone.utc))
     fraction = (match.group(7) or "").ljust(6, "0")
     return calendar.timegm(moment.timetuple()) * 1_000_000 + int(fraction or 0)
 
@@ -125,7 +127,7 @@ def _decode_next(token: str, digest: str) -> int:
     try:
         padded = token + "=" * (-len(token) % 4)
         position, token_digest = base64.urlsafe_b64decode(padded.encode()).decode().split(".")
-        after_us = int(position)
+        after_us = bounds.bounded_int(int(position))
     except (ValueError, binascii.Error, UnicodeError):
         raise TaxiiError(400, "next is not a value this server issued") from None
     if token_digest != digest:

@@ -1,0 +1,105 @@
+"""Input bounds, said once: what the boundary (REST, TAXII, forms, URLs) lets through.
+
+Every layer below may then assume integers fit a BIGINT, numbers are finite, instants lie in
+a sane range (so adding a NIS2 month or a time-zone offset never overflows), and JSON is shallow
+enough to walk recursively.
+"""
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+
+import orjson
+from werkzeug.routing import IntegerConverter
+
+INT64_MAX = 2**63 - 1
+MIN_YEAR, MAX_YEAR = 1970, 2200
+EARLIEST = datetime(MIN_YEAR, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(MAX_YEAR, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
+# STIX nests a handful of levels (extensions, kill chains, hashes); a full envelope stays below 20.
+MAX_JSON_DEPTH = 32
+# Largest human-impact figure or amount: beyond any real count of records or any ransom.
+MAX_FIGURE = 10**12
+
+
+class OutOfBounds(ValueError):
+    """A value outside the hub's bounds; the message says which bound."""
+
+
+def parse_json(data: bytes | str):
+    """Parse JSON and refuse it nested deeper than MAX_JSON_DEPTH or carrying a >64-bit integer.
+
+    orjson.JSONDecodeError (a ValueError) for malformed JSON; OutOfBounds for a bound.
+    """
+    value = orjson.loads(data)
+    check_json(value)
+    return value
+
+
+def check_json(value) -> None:
+    """OutOfBounds unless `value` (parsed JSON) is shallow enough and its integers fit 64 bits."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            if isinstance(node, int) and not isinstance(node, bool) and not -INT64_MAX <= node <= INT64_MAX:
+                raise OutOfBounds("an integer beyond 64 bits")
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise OutOfBounds(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        stack.extend((child, depth + 1) for child in children)
+
+
+def bounded_int(value: int) -> int:
+    if not -INT64_MAX <= value <= INT64_MAX:
+        raise OutOfBounds("an integer beyond 64 bits")
+    return value
+
+
+def bounded_instant(value: datetime) -> datetime:
+    """`value` (aware) unchanged when it lies within MIN_YEAR..MAX_YEAR (UTC); OutOfBounds otherwise."""
+    try:
+        in_range = EARLIEST <= value <= LATEST
+    except OverflowError:  # year 1 with a positive offset cannot even be compared
+        in_range = False
+    if not in_range:
+        raise OutOfBounds(f"a date between {MIN_YEAR} and {MAX_YEAR}")
+    return value
+
+
+def parse_instant(text: str, default_zone=None) -> datetime:
+    """An ISO 8601 / RFC 3339 date-time in MIN_YEAR..MAX_YEAR, as an aware datetime.
+
+    Without an offset it is taken in `default_zone`; with no default zone either, OutOfBounds.
+    ValueError (OutOfBounds for the range) otherwise.
+    """
+    parsed = datetime.fromisoformat(str(text).replace("Z", "+00:00").replace("z", "+00:00"))
+    if parsed.tzinfo is None:
+        if default_zone is None:
+            raise OutOfBounds("a time zone is required (e.g. Z)")
+        parsed = parsed.replace(tzinfo=default_zone)
+    return bounded_instant(parsed)
+
+
+def bounded_figure(value, *, integer: bool) -> int | float:
+    """A human-impact figure: a finite number from 0 to MAX_FIGURE (whole when `integer`)."""
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise OutOfBounds("a whole number" if integer else "a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise OutOfBounds("a finite number")
+    if not 0 <= value <= MAX_FIGURE:
+        raise OutOfBounds(f"from 0 to {MAX_FIGURE:,}")
+    return value
+
+
+class Int64Converter(IntegerConverter):
+    """`<int:...>` in every URL rule: beyond a BIGINT it cannot name a row, so the route does not match (404)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", INT64_MAX)
+        super().__init__(map, *args, **kwargs)
