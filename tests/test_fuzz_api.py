@@ -10,6 +10,7 @@ import json
 import os
 import uuid
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import pytest
 import schemathesis
@@ -202,3 +203,40 @@ def test_hostile_stix_posted_to_taxii_is_refused_cleanly_or_stored(taxii, world,
         status = response.json
         if status.get("success_count", 0) == 0:
             assert write_counts() == before, status
+
+
+# --- every TAXII endpoint, with hostile paging and filter parameters -----------------------------
+# TAXII is not in the OpenAPI document: Hypothesis drives it directly.
+
+TAXII_ENDPOINTS = ("/", "/api/", "/api/status/{status}/", "/api/collections/", "/api/collections/{collection}/",
+                   "/api/collections/{collection}/objects/", "/api/collections/{collection}/objects/{object}/",
+                   "/api/collections/{collection}/objects/{object}/versions/",
+                   "/api/collections/{collection}/manifest/")
+_taxii_values = st.one_of(
+    _text, st.integers(min_value=-(2**70), max_value=2**70).map(str), _timestamps.filter(lambda v: isinstance(v, str)),
+    st.sampled_from(["all", "first", "last", "2026-11-01T10:00:00.000Z", "0", "1", "indicator", "2.1",
+                     "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwLmFiYw"]),
+)
+_taxii_params = st.dictionaries(
+    st.sampled_from(["added_after", "limit", "next", "match[id]", "match[type]", "match[version]", "match[spec_version]"]),
+    _taxii_values, max_size=4)
+
+
+@FUZZ_SETTINGS
+@given(endpoint=st.sampled_from(TAXII_ENDPOINTS), method=st.sampled_from(["GET", "GET", "DELETE"]),
+       params=_taxii_params, status=st.one_of(_text, st.just(str(uuid.uuid4()))),
+       collection=st.one_of(st.sampled_from(["community", "everything"]), _text),
+       known_object=st.booleans(), object_id=_text)
+def test_every_taxii_endpoint_answers_hostile_parameters_without_5xx(taxii, world, endpoint, method, params,
+                                                                     status, collection, known_object, object_id):
+    client = taxii(world.analyst)
+    ids = {entry["alias"]: entry["id"] for entry in client.collections().values()}
+    path = endpoint.format(status=quote(status, safe="") or "x", collection=ids.get(collection, quote(collection, safe="") or "x"),
+                           object=world.known["stix_id"][1] if known_object else quote(object_id, safe="") or "x")
+    before = write_counts()
+    response = client.client.open("/taxii2" + path, method=method, query_string=params, headers=client._headers())
+    assert response.status_code < 500, (path, params, response.get_data(as_text=True)[:500])
+    assert response.is_json
+    if response.status_code >= 400:
+        assert "title" in response.json
+        assert write_counts() == before

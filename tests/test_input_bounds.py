@@ -225,3 +225,35 @@ def test_a_json_body_must_be_utf8_json(api, world):
     response = api(world.hospital_analyst).post("/share", data=orjson.dumps({"objects": []}) + b"\x00",
                                                 headers={"Content-Type": "application/json"})
     assert_json_4xx(response, 400)
+
+
+# --- NUL characters (PostgreSQL text cannot hold them) ------------------------------------------
+
+@pytest.mark.parametrize("path", ["/incidents/%00/summary", "/objects/indicator--%00", "/search?q=%00"])
+def test_a_nul_in_the_url_is_a_bad_request(api, world, path):
+    analyst = api(world.hospital_analyst)
+    response = analyst.delete(path) if path.endswith("summary") else analyst.get(path)
+    assert_json_4xx(response, 400)
+
+
+def test_a_nul_in_a_json_string_is_refused(api, world):
+    obj = indicator("192.0.2.13", object_marking_refs=GREEN, description="evil\x00")
+    assert_json_4xx(api(world.hospital_analyst).post("/share", json={"objects": [obj]}), 400, field="(body)")
+
+
+def test_a_nul_in_a_taxii_path_is_a_taxii_error(taxii, world):
+    client = taxii(world.hospital_analyst)
+    response = client.get("/api/collections/%00/objects/")
+    assert response.status_code == 400 and "title" in response.json
+
+
+def test_a_nul_in_a_web_form_is_a_bad_request(web, world):
+    refused = file_through_the_form(web(world.hospital_analyst), {**FORM, "title": "evil\x00"})
+    assert refused.status_code == 400
+
+
+def test_a_method_a_taxii_resource_does_not_allow_is_a_taxii_error(taxii, world):
+    """Found by the fuzzer: a 405 under /taxii2/ came back as the web's HTML error page."""
+    response = taxii(world.hospital_analyst).delete("/")
+    assert response.status_code == 405 and response.is_json and "title" in response.json
+    assert "GET" in response.headers["Allow"]
