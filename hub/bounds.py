@@ -28,17 +28,18 @@ class OutOfBounds(ValueError):
     """A value outside the hub's bounds; the message says which bound."""
 
 
-def parse_json(data: bytes | str):
-    """Parse JSON and refuse it nested deeper than MAX_JSON_DEPTH or carrying a >64-bit integer.
+def parse_json(data: bytes | str, *, nul_allowed: bool = False):
+    """Parse JSON and refuse it nested deeper than MAX_JSON_DEPTH, carrying a >64-bit integer or
+    (unless `nul_allowed`, for a caller that judges each part itself) a NUL character.
 
     orjson.JSONDecodeError (a ValueError) for malformed JSON; OutOfBounds for a bound.
     """
     value = orjson.loads(data)
-    check_json(value)
+    check_json(value, nul_allowed=nul_allowed)
     return value
 
 
-def check_json(value) -> None:
+def check_json(value, *, nul_allowed: bool = False) -> None:
     """OutOfBounds unless `value` (parsed JSON) is shallow enough, its integers fit 64 bits and
     its text has no NUL character (which PostgreSQL cannot store)."""
     stack = [(value, 1)]
@@ -46,14 +47,14 @@ def check_json(value) -> None:
         node, depth = stack.pop()
         if isinstance(node, dict):
             children = node.values()
-            if any("\x00" in key for key in node):
+            if not nul_allowed and any("\x00" in key for key in node):
                 raise OutOfBounds("a NUL character in a key")
         elif isinstance(node, list):
             children = node
         else:
             if isinstance(node, int) and not isinstance(node, bool) and not -INT64_MAX <= node <= INT64_MAX:
                 raise OutOfBounds("an integer beyond 64 bits")
-            if isinstance(node, str) and "\x00" in node:
+            if not nul_allowed and isinstance(node, str) and "\x00" in node:
                 raise OutOfBounds("a NUL character in a string")
             continue
         if depth > MAX_JSON_DEPTH:
@@ -65,6 +66,16 @@ def bounded_int(value: int) -> int:
     if not -INT64_MAX <= value <= INT64_MAX:
         raise OutOfBounds("an integer beyond 64 bits")
     return value
+
+
+def parse_count(text: str, low: int = 0, high: int = INT64_MAX) -> int:
+    """A whole number written in ASCII digits, from `low` to `high`; OutOfBounds otherwise.
+
+    Length first: int() of thousands of digits raises, and str.isdigit() also accepts "²".
+    """
+    if not (text.isascii() and text.isdigit()) or len(text) > 19 or not low <= int(text) <= high:
+        raise OutOfBounds(f"an integer from {low} to {high}")
+    return int(text)
 
 
 def bounded_instant(value: datetime) -> datetime:

@@ -67,9 +67,10 @@ def page_limit(default: int, maximum: int) -> int:
     value = request.args.get("limit")
     if value is None:
         return default
-    if not value.isdigit() or not 1 <= int(value) <= maximum:
-        raise query_error("limit", value, f"an integer from 1 to {maximum}")
-    return int(value)
+    try:
+        return bounds.parse_count(value, 1, maximum)
+    except bounds.OutOfBounds:
+        raise query_error("limit", value[:100], f"an integer from 1 to {maximum}") from None
 
 
 def query_time(value: str, field: str) -> datetime:

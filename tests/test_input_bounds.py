@@ -257,3 +257,25 @@ def test_a_method_a_taxii_resource_does_not_allow_is_a_taxii_error(taxii, world)
     response = taxii(world.hospital_analyst).delete("/")
     assert response.status_code == 405 and response.is_json and "title" in response.json
     assert "GET" in response.headers["Allow"]
+
+
+# --- integers written in query strings -------------------------------------------------------------
+
+@pytest.mark.parametrize("limit", ["9" * 5000, "²", "١٢", "-1", "0", " 5", str(HUGE)])
+@pytest.mark.parametrize("path", ["/objects", "/notifications", "/incidents", "/summaries"])
+def test_a_limit_that_is_not_a_small_ascii_integer_is_refused(api, world, path, limit):
+    """int() of 5000 digits raises, and "²".isdigit(): both were 500s."""
+    assert_json_4xx(api(world.hospital_analyst).get(path, query_string={"limit": limit}), 400, field="limit")
+
+
+@pytest.mark.parametrize("limit", ["9" * 5000, "²"])
+def test_a_taxii_limit_that_is_not_an_ascii_integer_is_refused(taxii, world, limit):
+    client = taxii(world.hospital_analyst)
+    response = client.get(client.objects_path("community"), query_string={"limit": limit})
+    assert response.status_code == 400 and "title" in response.json
+
+
+@pytest.mark.parametrize("before_id", ["9" * 5000, "²", str(HUGE)])
+def test_the_audit_log_refuses_a_page_beyond_range(web, make, world, before_id):
+    page = web(world.hospital_admin).get("/audit", query_string={"before_id": before_id})
+    assert page.status_code == 422

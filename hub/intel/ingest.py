@@ -186,6 +186,10 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool) -> PreparedO
     """Check one incoming object; None for the well-known TLP marking definitions themselves."""
     if not isinstance(raw, dict):
         raise ObjectRejected("not a JSON object")
+    try:
+        bounds.check_json(raw)
+    except bounds.OutOfBounds as exc:
+        raise ObjectRejected(str(exc)) from None
     object_type, stix_id = raw.get("type"), raw.get("id")
     if not isinstance(object_type, str) or not isinstance(stix_id, str):
         raise ObjectRejected("a STIX object needs a string 'type' and 'id'")

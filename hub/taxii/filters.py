@@ -109,9 +109,10 @@ def _limit() -> int:
     value = _single("limit")
     if value is None:
         return MAX_PAGE
-    if not value.isdigit() or int(value) < 1:
-        raise TaxiiError(400, "limit must be a positive integer", {"value": value[:50]})
-    return min(int(value), MAX_PAGE)
+    try:
+        return min(bounds.parse_count(value, 1), MAX_PAGE)
+    except bounds.OutOfBounds:
+        raise TaxiiError(400, "limit must be a positive integer", {"value": value[:50]}) from None
 
 
 def _digest(scope: str, filters: ObjectFilters) -> str:
