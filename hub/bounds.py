@@ -129,8 +129,16 @@ def refuse_nul_characters() -> None:
     PostgreSQL text cannot hold NUL, so such a value would otherwise fail in the first query
     that used it. The handlers of each boundary turn the 400 into their own error shape.
     """
-    if "\x00" in request.path or any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
+    if _has_nul(request.path, *_texts(request.args)):
         raise BadRequest("NUL characters are not accepted in the URL")
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data") and any(
-            "\x00" in key or "\x00" in value for key, value in request.form.items(multi=True)):
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data") and _has_nul(*_texts(request.form)):
         raise BadRequest("NUL characters are not accepted in a form")
+
+
+def _texts(multidict) -> list:
+    return [text for pair in multidict.items(multi=True) for text in pair]
+
+
+def _has_nul(*texts) -> bool:
+    # A multipart part without a name has None for its key.
+    return any(isinstance(text, str) and "\x00" in text for text in texts)

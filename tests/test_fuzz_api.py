@@ -73,8 +73,9 @@ def openapi(app):
     return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
 
 
-# Values on or beyond the bounds of what a path segment may carry.
-EDGES = [2**63 - 1, 2**63, 99999999999999999999999, -1, 0, "0x10", "%00", "..", "\u00e9\u200b", "a" * 300]
+# Values on or beyond the bounds of what a path segment or query parameter may carry.
+EDGES = [2**63 - 1, 2**63, 99999999999999999999999, -1, 0, "0x10", "%00", "..", "\u00e9\u200b", "a" * 300,
+         "\u00b2", "9" * 5000, "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"]
 
 
 def _operations(document: dict) -> list[tuple[str, str]]:
@@ -108,9 +109,11 @@ def test_every_rest_operation_answers_without_5xx_and_refusals_write_nothing(ope
     @FUZZ_SETTINGS
     @given(case=operation.as_strategy(), data=st.data())
     def call(case, data):
-        # Generated path parameters rarely name anything or sit on a bound: often do instead.
+        # Generated parameters rarely name anything or sit on a bound: often do instead.
         for name, value in (case.path_parameters or {}).items():
             case.path_parameters[name] = data.draw(st.sampled_from([value, *world.known.get(name, []), *EDGES]))
+        for name, value in (case.query or {}).items():
+            case.query[name] = data.draw(st.sampled_from([value, value, *EDGES]))
         headers = data.draw(st.sampled_from(world.tokens))
         before = write_counts()
         response = case.call(headers=headers)
