@@ -17,6 +17,7 @@ from hub.tlp import TLP
 from tests.factories import indicator
 from tests.incidents_support import build_world, report
 from tests.test_incidents_web import FORM, file_through_the_form
+from tests.test_web_share import share as share_indicator
 from tests.write_counts import write_counts
 
 HUGE = 99999999999999999999999
@@ -279,3 +280,11 @@ def test_a_taxii_limit_that_is_not_an_ascii_integer_is_refused(taxii, world, lim
 def test_the_audit_log_refuses_a_page_beyond_range(web, make, world, before_id):
     page = web(world.hospital_admin).get("/audit", query_string={"before_id": before_id})
     assert page.status_code == 422
+
+
+@pytest.mark.parametrize("until", ["9999-12-31", "2201-01-01"])
+def test_the_share_form_refuses_valid_until_beyond_the_hubs_years(web, world, until):
+    before = write_counts()
+    response = share_indicator(web(world.hospital_analyst), valid_until=until)
+    assert response.status_code == 422, response.status_code
+    assert write_counts() == before
