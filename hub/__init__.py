@@ -17,6 +17,7 @@ import hub.taxii.models  # noqa: F401
 from hub import alerts, api, cli, web
 from hub.accounts.views import bp as accounts_pages
 from hub.alerts.views import bp as alerts_pages
+from hub.bounds import Int64Converter, refuse_nul_characters
 from hub.celery import celery_init_app
 from hub.errors import HubError
 from hub.extensions import csrf, db, limiter, login_manager, migrate
@@ -24,6 +25,7 @@ from hub.incidents.evidence import allow_evidence_uploads
 from hub.incidents.views import bp as incidents_pages
 from hub.intel.views import bp as intel_pages
 from hub.taxii import bp as taxii_bp
+from hub.taxii import errors as taxii_errors
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -40,6 +42,8 @@ def create_app(config: str | object | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY is not set: the production configuration refuses to start without one")
     os.makedirs(app.instance_path, exist_ok=True)
+    # Before any rule is added: every <int:...> in every URL is a 64-bit id or no match (404).
+    app.url_map.converters["int"] = Int64Converter
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_DIR / "migrations"))
@@ -48,6 +52,7 @@ def create_app(config: str | object | None = None) -> Flask:
     app.before_request(allow_evidence_uploads)
     csrf.init_app(app)
     limiter.init_app(app)
+    app.before_request(refuse_nul_characters)
 
     web.init_app(app)
     for pages in (accounts_pages, intel_pages, alerts_pages, incidents_pages):
@@ -71,6 +76,8 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):
+        if taxii_errors.is_taxii_request():  # raised before the TAXII blueprint was matched (405)
+            return taxii_errors.http_error_response(error)
         return api.json_for_http_error(error) if api.is_api_request() else web.page_for_http_error(error)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, ColumnElement, DateTime, Enum, Integer, any_,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeDecorator
 
+from hub import bounds
 from hub.errors import ValidationFailed
 from hub.extensions import db
 
@@ -135,7 +136,6 @@ def id_chunks(ids: list[int]):
 # Keyset cursors: the sort key of the last row of a page, as opaque URL-safe text. One codec for
 # every list, so that a cursor from one list fails cleanly (422) in another instead of a 500.
 _CURSOR_SEPARATOR = "|"
-_BIGINT = 2**63 - 1
 
 
 def encode_cursor(*parts) -> str:
@@ -147,7 +147,7 @@ def decode_cursor(cursor: str, *types, field: str = "cursor") -> tuple:
     """The parts of a cursor, converted by `types` (int, str, datetime.fromisoformat, ...).
 
     Anything this hub did not issue is a ValidationFailed naming the field; integers outside
-    64 bits are refused here, so no query below ever sees them.
+    64 bits and instants outside the hub's years are refused here, so no query below sees them.
     """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
@@ -155,8 +155,11 @@ def decode_cursor(cursor: str, *types, field: str = "cursor") -> tuple:
         if len(texts) != len(types):
             raise ValueError("wrong number of parts")
         parts = tuple(convert(text_) for convert, text_ in zip(types, texts))
-        if any(isinstance(part, int) and not -_BIGINT <= part <= _BIGINT for part in parts):
-            raise ValueError("integer out of range")
+        for part in parts:
+            if isinstance(part, int):
+                bounds.bounded_int(part)
+            elif isinstance(part, datetime):
+                bounds.bounded_instant(part)
         return parts
     except (ValueError, TypeError, binascii.Error, UnicodeError, OverflowError):
         raise ValidationFailed("invalid cursor", [{"field": field, "value": cursor[:100],

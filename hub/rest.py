@@ -10,6 +10,7 @@ from datetime import datetime
 import orjson
 from flask import jsonify, request
 
+from hub import bounds
 from hub.errors import HubError
 
 
@@ -42,12 +43,15 @@ def json_body() -> dict:
         raise ApiError(415, "expected Content-Type: application/json",
                        [{"field": "Content-Type", "value": request.mimetype or None,
                          "error": "send application/json"}])
-    # Read here, not via request.get_json, so that the client learns where its JSON broke.
+    # Read here, not via request.get_json, so that the client learns where its JSON broke; parsed
+    # once, within the hub's bounds (depth, 64-bit integers), so no handler sees anything deeper.
     try:
-        body = orjson.loads(request.get_data(cache=True))
+        body = bounds.parse_json(request.get_data(cache=True))
     except orjson.JSONDecodeError as exc:
         raise ApiError(400, "malformed JSON body", [{"field": "(body)", "line": exc.lineno,
                                                      "column": exc.colno, "error": exc.msg}]) from None
+    except bounds.OutOfBounds as exc:
+        raise ApiError(400, "JSON body out of bounds", [{"field": "(body)", "error": str(exc)}]) from None
     if not isinstance(body, dict):
         raise ApiError(400, "the JSON body must be an object",
                        [{"field": "(body)", "error": f"expected {{...}}, got {type(body).__name__}"}])
@@ -63,17 +67,17 @@ def page_limit(default: int, maximum: int) -> int:
     value = request.args.get("limit")
     if value is None:
         return default
-    if not value.isdigit() or not 1 <= int(value) <= maximum:
-        raise query_error("limit", value, f"an integer from 1 to {maximum}")
-    return int(value)
+    try:
+        return bounds.parse_count(value, 1, maximum)
+    except bounds.OutOfBounds:
+        raise query_error("limit", value[:100], f"an integer from 1 to {maximum}") from None
 
 
 def query_time(value: str, field: str) -> datetime:
-    """An RFC 3339 query parameter with a zone; 400 naming it otherwise."""
+    """An RFC 3339 query parameter with a zone, within the hub's years; 400 naming it otherwise."""
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return bounds.parse_instant(value)
+    except bounds.OutOfBounds as exc:
+        raise query_error(field, value, str(exc)) from None
     except ValueError:
         raise query_error(field, value, "expected RFC 3339, e.g. 2026-11-01T00:00:00Z") from None
-    if parsed.tzinfo is None:
-        raise query_error(field, value, "a time zone is required (e.g. Z)")
-    return parsed

@@ -20,7 +20,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 from sqlalchemy import select
 
-from hub import audit
+from hub import audit, bounds
 from hub.accounts import services as accounts
 from hub.accounts import sessions as web_sessions
 from hub.accounts.forms import (
@@ -311,10 +311,11 @@ def audit_log():
     if not principal.is_admin:
         raise Forbidden("only your organisation's admins read its audit log")
     before = request.args.get("before_id", "")
-    if before and not before.isdigit():
-        raise ValidationFailed("invalid page", [{"field": "before_id", "error": "not a page of this log"}])
-    events = audit.events_for_org(principal.org_id, limit=AUDIT_PAGE + 1,
-                                  before_id=int(before) if before else None)
+    try:
+        before_id = bounds.parse_count(before) if before else None
+    except bounds.OutOfBounds:
+        raise ValidationFailed("invalid page", [{"field": "before_id", "error": "not a page of this log"}]) from None
+    events = audit.events_for_org(principal.org_id, limit=AUDIT_PAGE + 1, before_id=before_id)
     more = len(events) > AUDIT_PAGE
     events = events[:AUDIT_PAGE]
     rows = audit_rows(events)

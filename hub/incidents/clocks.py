@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from hub import bounds
 from hub.accounts.models import Organisation
 from hub.db import as_utc, utcnow  # noqa: F401  (the incident services take the clock from here)
 from hub.extensions import db
@@ -26,12 +27,13 @@ def parse_instant(value, field: str, problems: list, required: bool = False, tz:
             problems.append({"field": field, "error": "required: when the hospital became aware"})
         return None
     try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        parsed = bounds.parse_instant(value, default_zone=ZoneInfo(tz))
+    except bounds.OutOfBounds as exc:
+        problems.append({"field": field, "value": value, "error": str(exc)})
+        return None
     except ValueError:
         problems.append({"field": field, "value": value, "error": "an ISO 8601 date-time, e.g. 2026-03-28T06:45:00+01:00"})
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=ZoneInfo(tz))
     return parsed.astimezone(timezone.utc).isoformat()
 
 

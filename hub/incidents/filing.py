@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import orjson
 from sqlalchemy import select
 
-from hub import audit, policy
+from hub import audit, bounds, policy
 from hub.accounts.models import Organisation
 from hub.errors import Forbidden, ValidationFailed
 from hub.extensions import db
@@ -139,17 +139,20 @@ def _validate_impact(impact, problems: list) -> dict:
         value = impact.get(key)
         if value is None:
             continue
-        kinds = (int,) if integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kinds) or value < 0:
+        try:
+            clean[key] = bounds.bounded_figure(value, integer=integer)
+        except bounds.OutOfBounds:
             problems.append({"field": f"impact.{key}", "value": value,
-                             "error": "a whole number, 0 or more" if integer else "a number, 0 or more"})
-            continue
-        clean[key] = value
+                             "error": f"{'a whole number' if integer else 'a number'} from 0 to {bounds.MAX_FIGURE:,}"})
     ransom = impact.get("ransom_demanded")
     if ransom is not None:
-        amount, currency = (ransom or {}).get("amount"), (ransom or {}).get("currency")
-        if (not isinstance(ransom, dict) or isinstance(amount, bool) or not isinstance(amount, (int, float))
-                or amount < 0 or not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha()):
+        amount = ransom.get("amount") if isinstance(ransom, dict) else None
+        currency = ransom.get("currency") if isinstance(ransom, dict) else None
+        try:
+            bounds.bounded_figure(amount, integer=False)
+        except bounds.OutOfBounds:
+            amount = None
+        if amount is None or not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
             problems.append({"field": "impact.ransom_demanded",
                              "error": 'an object {"amount": number, "currency": ISO 4217 code, e.g. "EUR"}'})
         else:

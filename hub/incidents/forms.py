@@ -20,10 +20,12 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from hub.bounds import MAX_FIGURE
 from hub.incidents.fields import ATTACK_TYPES, IMPACT_FIGURES, SERVICES
 
 _LOCAL = "%Y-%m-%dT%H:%M"
-_WHOLE = [Optional(), NumberRange(min=0)]
+# NumberRange also refuses NaN; the upper bound refuses infinity and integers beyond 64 bits.
+_WHOLE = [Optional(), NumberRange(min=0, max=MAX_FIGURE)]
 
 
 class CheckboxesField(SelectMultipleField):

@@ -11,7 +11,7 @@ import orjson
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import selectinload
 
-from hub import audit, policy
+from hub import audit, bounds, policy
 from hub.accounts.models import Organisation
 from hub.errors import NotFound
 from hub.extensions import db
@@ -45,7 +45,7 @@ def _encode_cursor(incident: Incident) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    return decode_cursor(cursor, datetime.fromisoformat, str)
+    return decode_cursor(cursor, bounds.parse_instant, str)
 
 
 def list_incidents(principal: Principal, *, limit: int = DEFAULT_PAGE, cursor: str | None = None,

@@ -13,7 +13,7 @@ import orjson
 import stix2
 from sqlalchemy import select
 
-from hub import policy
+from hub import bounds, policy
 from hub.errors import Forbidden, ValidationFailed
 from hub.extensions import db
 from hub.intel import fastpath, fastpath_sro, observables, validation, writing
@@ -56,11 +56,16 @@ class PreparedObject:
 
 def _tlp_of(raw: dict, requested: TLP | None) -> TLP:
     refs = raw.get("object_marking_refs") or []
-    if not isinstance(refs, list):
-        raise ObjectRejected("object_marking_refs must be a list")
+    # Strings only, checked before any lookup: a list or object as a reference is not hashable.
+    if not isinstance(refs, list) or not all(isinstance(ref, str) for ref in refs):
+        raise ObjectRejected("object_marking_refs must be a list of marking-definition ids")
     marked = {TLP_BY_MARKING_ID[ref] for ref in refs if ref in TLP_BY_MARKING_ID}
-    for granular in raw.get("granular_markings") or []:
-        if isinstance(granular, dict) and granular.get("marking_ref") in TLP_BY_MARKING_ID:
+    granulars = raw.get("granular_markings") or []
+    if not isinstance(granulars, list):
+        raise ObjectRejected("granular_markings must be a list")
+    for granular in granulars:
+        ref = granular.get("marking_ref") if isinstance(granular, dict) else None
+        if isinstance(ref, str) and ref in TLP_BY_MARKING_ID:
             raise ObjectRejected("TLP must be an object marking (object_marking_refs), not granular")
     if len(marked) > 1:
         labels = ", ".join(sorted(t.label for t in marked))
@@ -133,6 +138,25 @@ def _parse_fully(raw: dict) -> dict:
     return orjson.loads(parsed.serialize())
 
 
+# The timestamp properties of STIX 2.1 objects: each within the hub's years (hub.bounds), so
+# that expiry, alerts and NIS2 arithmetic on them never overflow.
+STIX_TIMESTAMPS = ("created", "modified", "valid_from", "valid_until", "first_seen", "last_seen",
+                   "published", "first_observed", "last_observed", "start_time", "stop_time")
+
+
+def _check_timestamps(obj: dict) -> None:
+    for key in STIX_TIMESTAMPS:
+        value = obj.get(key)
+        if value is None:
+            continue
+        try:
+            bounds.parse_instant(value)
+        except bounds.OutOfBounds as exc:
+            raise ObjectRejected(f"{key}: {exc}") from None
+        except (ValueError, TypeError):
+            raise ObjectRejected(f"{key}: not a STIX timestamp") from None
+
+
 def _modified_us(obj: dict) -> int:
     stamp = obj.get("modified") or obj.get("created")
     if stamp is None:  # SCOs are not versioned
@@ -162,6 +186,10 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool) -> PreparedO
     """Check one incoming object; None for the well-known TLP marking definitions themselves."""
     if not isinstance(raw, dict):
         raise ObjectRejected("not a JSON object")
+    try:
+        bounds.check_json(raw)
+    except bounds.OutOfBounds as exc:
+        raise ObjectRejected(str(exc)) from None
     object_type, stix_id = raw.get("type"), raw.get("id")
     if not isinstance(object_type, str) or not isinstance(stix_id, str):
         raise ObjectRejected("a STIX object needs a string 'type' and 'id'")
@@ -178,6 +206,7 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool) -> PreparedO
         raise ObjectRejected("an anonymous share must not carry created_by_ref")
     marked = _with_tlp2_marking(raw, tlp)
     obj = _parse(marked)
+    _check_timestamps(obj)
     found = fastpath.pattern_observables(obj)
     if found is None:
         try:

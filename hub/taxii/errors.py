@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import orjson
-from flask import Blueprint, Response, current_app
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from hub.errors import HubError
 
@@ -56,6 +56,23 @@ def error_response(error: TaxiiError) -> Response:
     return response
 
 
+def is_taxii_request() -> bool:
+    return request.path == "/taxii2" or request.path.startswith("/taxii2/")
+
+
+def http_error_response(error: HTTPException):
+    """An HTTP error (404, 405, 413, ...) under /taxii2/, in the TAXII error format; also for
+    errors raised before routing reaches the blueprint (a method the resource does not allow)."""
+    status = error.code or 500
+    description = error.description or error.name
+    if status == 413:
+        description = f"the request body exceeds max_content_length ({current_app.config['MAX_CONTENT_LENGTH']} bytes)"
+    response = error_response(TaxiiError(status, description))
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    return response
+
+
 def register(bp: Blueprint) -> None:
     """Every error raised under /taxii2/ answers in the TAXII error format."""
 
@@ -68,13 +85,7 @@ def register(bp: Blueprint) -> None:
         details = {"problems": error.details} if error.details else None
         return error_response(TaxiiError(error.status, error.message, details))
 
-    @bp.errorhandler(HTTPException)
-    def _http_error(error: HTTPException):
-        status = error.code or 500
-        description = error.description or error.name
-        if status == 413:
-            description = f"the request body exceeds max_content_length ({current_app.config['MAX_CONTENT_LENGTH']} bytes)"
-        return error_response(TaxiiError(status, description))
+    bp.register_error_handler(HTTPException, http_error_response)
 
     @bp.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from flask import request
 
 from hub.intel.store import stix_timestamp
+from hub import bounds
 from hub.taxii.errors import TaxiiError
 
 MAX_PAGE = 1000
@@ -38,6 +39,7 @@ def parse_timestamp_us(text: str) -> int:
         raise ValueError("expected a UTC timestamp such as 2026-11-01T10:00:00.000Z")
     year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
     moment = datetime(year, month, day, hour, minute, second)  # ValueError for 2026-02-30
+    bounds.bounded_instant(moment.replace(tzinfo=timezone.utc))
     fraction = (match.group(7) or "").ljust(6, "0")
     return calendar.timegm(moment.timetuple()) * 1_000_000 + int(fraction or 0)
 
@@ -113,9 +115,10 @@ def _limit() -> int:
     value = _single("limit")
     if value is None:
         return MAX_PAGE
-    if not _INTEGER.match(value) or not 1 <= int(value) <= MAX_INTEGER:
-        raise TaxiiError(400, "limit must be a positive integer", {"value": value[:50]})
-    return min(int(value), MAX_PAGE)
+    try:
+        return min(bounds.parse_count(value, 1), MAX_PAGE)
+    except bounds.OutOfBounds:
+        raise TaxiiError(400, "limit must be a positive integer", {"value": value[:50]}) from None
 
 
 def _digest(scope: str) -> str:

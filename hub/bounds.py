@@ -1,0 +1,144 @@
+"""Input bounds, said once: what the boundary (REST, TAXII, forms, URLs) lets through.
+
+Every layer below may then assume integers fit a BIGINT, numbers are finite, instants lie in
+a sane range (so adding a NIS2 month or a time-zone offset never overflows), and JSON is shallow
+enough to walk recursively.
+"""
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+
+import orjson
+from flask import request
+from werkzeug.exceptions import BadRequest
+from werkzeug.routing import IntegerConverter
+
+INT64_MAX = 2**63 - 1
+MIN_YEAR, MAX_YEAR = 1970, 2200
+EARLIEST = datetime(MIN_YEAR, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(MAX_YEAR, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
+# STIX nests a handful of levels (extensions, kill chains, hashes); a full envelope stays below 20.
+MAX_JSON_DEPTH = 32
+# Largest human-impact figure or amount: beyond any real count of records or any ransom.
+MAX_FIGURE = 10**12
+
+
+class OutOfBounds(ValueError):
+    """A value outside the hub's bounds; the message says which bound."""
+
+
+def parse_json(data: bytes | str, *, nul_allowed: bool = False):
+    """Parse JSON and refuse it nested deeper than MAX_JSON_DEPTH, carrying a >64-bit integer or
+    (unless `nul_allowed`, for a caller that judges each part itself) a NUL character.
+
+    orjson.JSONDecodeError (a ValueError) for malformed JSON; OutOfBounds for a bound.
+    """
+    value = orjson.loads(data)
+    check_json(value, nul_allowed=nul_allowed)
+    return value
+
+
+def check_json(value, *, nul_allowed: bool = False) -> None:
+    """OutOfBounds unless `value` (parsed JSON) is shallow enough, its integers fit 64 bits and
+    its text has no NUL character (which PostgreSQL cannot store)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children = node.values()
+            if not nul_allowed and any("\x00" in key for key in node):
+                raise OutOfBounds("a NUL character in a key")
+        elif isinstance(node, list):
+            children = node
+        else:
+            if isinstance(node, int) and not isinstance(node, bool) and not -INT64_MAX <= node <= INT64_MAX:
+                raise OutOfBounds("an integer beyond 64 bits")
+            if not nul_allowed and isinstance(node, str) and "\x00" in node:
+                raise OutOfBounds("a NUL character in a string")
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise OutOfBounds(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        stack.extend((child, depth + 1) for child in children)
+
+
+def bounded_int(value: int) -> int:
+    if not -INT64_MAX <= value <= INT64_MAX:
+        raise OutOfBounds("an integer beyond 64 bits")
+    return value
+
+
+def parse_count(text: str, low: int = 0, high: int = INT64_MAX) -> int:
+    """A whole number written in ASCII digits, from `low` to `high`; OutOfBounds otherwise.
+
+    Length first: int() of thousands of digits raises, and str.isdigit() also accepts "²".
+    """
+    if not (text.isascii() and text.isdigit()) or len(text) > 19 or not low <= int(text) <= high:
+        raise OutOfBounds(f"an integer from {low} to {high}")
+    return int(text)
+
+
+def bounded_instant(value: datetime) -> datetime:
+    """`value` (aware) unchanged when it lies within MIN_YEAR..MAX_YEAR (UTC); OutOfBounds otherwise."""
+    try:
+        in_range = EARLIEST <= value <= LATEST
+    except OverflowError:  # year 1 with a positive offset cannot even be compared
+        in_range = False
+    if not in_range:
+        raise OutOfBounds(f"a date between {MIN_YEAR} and {MAX_YEAR}")
+    return value
+
+
+def parse_instant(text: str, default_zone=None) -> datetime:
+    """An ISO 8601 / RFC 3339 date-time in MIN_YEAR..MAX_YEAR, as an aware datetime.
+
+    Without an offset it is taken in `default_zone`; with no default zone either, OutOfBounds.
+    ValueError (OutOfBounds for the range) otherwise.
+    """
+    parsed = datetime.fromisoformat(str(text).replace("Z", "+00:00").replace("z", "+00:00"))
+    if parsed.tzinfo is None:
+        if default_zone is None:
+            raise OutOfBounds("a time zone is required (e.g. Z)")
+        parsed = parsed.replace(tzinfo=default_zone)
+    return bounded_instant(parsed)
+
+
+def bounded_figure(value, *, integer: bool) -> int | float:
+    """A human-impact figure: a finite number from 0 to MAX_FIGURE (whole when `integer`)."""
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise OutOfBounds("a whole number" if integer else "a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise OutOfBounds("a finite number")
+    if not 0 <= value <= MAX_FIGURE:
+        raise OutOfBounds(f"from 0 to {MAX_FIGURE:,}")
+    return value
+
+
+class Int64Converter(IntegerConverter):
+    """`<int:...>` in every URL rule: beyond a BIGINT it cannot name a row, so the route does not match (404)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", INT64_MAX)
+        super().__init__(map, *args, **kwargs)
+
+
+def refuse_nul_characters() -> None:
+    """Before every request: a NUL in the path, the query or a form field is a 400.
+
+    PostgreSQL text cannot hold NUL, so such a value would otherwise fail in the first query
+    that used it. The handlers of each boundary turn the 400 into their own error shape.
+    """
+    if _has_nul(request.path, *_texts(request.args)):
+        raise BadRequest("NUL characters are not accepted in the URL")
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data") and _has_nul(*_texts(request.form)):
+        raise BadRequest("NUL characters are not accepted in a form")
+
+
+def _texts(multidict) -> list:
+    return [text for pair in multidict.items(multi=True) for text in pair]
+
+
+def _has_nul(*texts) -> bool:
+    # A multipart part without a name has None for its key.
+    return any(isinstance(text, str) and "\x00" in text for text in texts)
