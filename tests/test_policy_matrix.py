@@ -6,6 +6,15 @@ those audiences name, one they never name (its only user is a hub operator), and
 that shares only anonymously. Each reader's expected visible set comes from tests/policy_oracle.py,
 an independent reading of SHARING_POLICY.md, and every read path must show exactly that set.
 
+The world also files incident reports through POST /api/v1/incidents (default audience, named
+vendors and police, consent granted to one police unit and revoked for another, summaries
+published), and shares relationships and sightings across TLPs and audiences, one of them to an
+id the hub does not hold (rules 6, 7 and 12). Columns: service lists, search and get; REST lists,
+search and get; web lists, search and item pages; TAXII (the `everything` collection and
+get-object); the in-app alerts of the fan-out (every reader subscribed to everything); incident
+lists and pages (REST and web) and law-enforcement cases; the dashboard (JSON and CSV) and the
+anonymised summaries.
+
 The world is built once for the module (building it takes seconds and every test only reads it),
 so this module replaces conftest's per-test cleanup with one cleanup when the module ends.
 """
@@ -1051,7 +1060,9 @@ def test_taxii_everything_serves_exactly_the_readable_objects(app, world, reader
 @pytest.mark.parametrize("owner", OWNERS)
 def test_taxii_get_object_answers_unreadable_items_exactly_like_missing_ones(app, world, owner):
     problems, missing, paths = [], {}, {}
-    for reader, spec in probe_pairs(owner):
+    # The items the REST get asks for: every sharer x TLP x audience cell, and every anonymous,
+    # revoked, expired, filed or derived item, from both sides.
+    for reader, spec in probe_pairs(owner, "api"):
         visitor = TaxiiVisitor(app, world, reader)
         if reader.email not in paths:
             paths[reader.email] = visitor.objects_path()
@@ -1122,19 +1133,8 @@ def test_incident_pages_and_cases_show_exactly_the_readable_incidents(app, world
     linked = {m.group(1) for a in _Page(page.get_data(as_text=True)).anchors
               if (m := _INCIDENT_HREF.match(a["href"]))}
     assert_exactly(world, reader, "GET /incidents (web)", linked, expected)
-    problems = []
-    for prefix in ("/api/v1/incidents/", "/incidents/"):
-        missing = visitor.get(prefix + MISSING_INCIDENT)
-        assert missing.status_code == 404
-        missing_body = _as_missing(missing.get_data(as_text=True), MISSING_INCIDENT)
-        for key in INCIDENT_KEYS:
-            spec, stix_id = PLAN.item(key), world.stix_ids[key]
-            response = visitor.get(prefix + stix_id)
-            if may_read(PLAN, reader, spec):
-                if response.status_code != 200 or stix_id not in response.get_data(as_text=True):
-                    problems.append(_asked(reader, spec, f"GET {prefix}<id> answered {response.status_code}"))
-            elif (response.status_code, _as_missing(response.get_data(as_text=True), stix_id)) != (404, missing_body):
-                problems.append(_asked(reader, spec, f"GET {prefix}<id> answered {response.status_code}"))
+    # Every incident on the REST path; on the web, the incidents' probes (see below).
+    problems = _incident_details(world, visitor, "/api/v1/incidents/", INCIDENT_KEYS)
     # Cases: the incident's owner organisation and the consented unit while consent lasts.
     cases = {world.case_ids[(c.incident, c.org)] for c in visible_cases(PLAN, reader)}
     queue = visitor.get("/api/v1/cases")
@@ -1148,6 +1148,33 @@ def test_incident_pages_and_cases_show_exactly_the_readable_incidents(app, world
         status = visitor.get(f"/api/v1/cases/{case_id}").status_code
         if status != (200 if case_id in cases else 404):
             problems.append(f"GET /api/v1/cases/<{key} with {org}> as {reader_id(reader)} answered {status}")
+    assert not problems, "\n".join(problems)
+
+
+def _incident_details(world: "BuiltWorld", visitor: Visitor, prefix: str, keys) -> list[str]:
+    """GET <prefix><id> of each incident: readable answers it, unreadable answers as missing."""
+    reader, problems = visitor.reader, []
+    missing = visitor.get(prefix + MISSING_INCIDENT)
+    assert missing.status_code == 404
+    missing_body = _as_missing(missing.get_data(as_text=True), MISSING_INCIDENT)
+    for key in keys:
+        spec, stix_id = PLAN.item(key), world.stix_ids[key]
+        response = visitor.get(prefix + stix_id)
+        if may_read(PLAN, reader, spec):
+            if response.status_code != 200 or stix_id not in response.get_data(as_text=True):
+                problems.append(_asked(reader, spec, f"GET {prefix}<id> answered {response.status_code}"))
+        elif (response.status_code, _as_missing(response.get_data(as_text=True), stix_id)) != (404, missing_body):
+            problems.append(_asked(reader, spec, f"GET {prefix}<id> answered {response.status_code}"))
+    return problems
+
+
+def test_incident_web_pages_answer_unreadable_incidents_exactly_like_missing_ones(app, world):
+    """/incidents/<id> in the web UI, asked by each incident's probes (a reader who may read it
+    and the nearest who may not, rotating over reader kinds); the lists are checked per reader."""
+    problems = []
+    for key in INCIDENT_KEYS:
+        for reader in probes(PLAN.item(key)):
+            problems += _incident_details(world, Visitor(app, world, reader), "/incidents/", [key])
     assert not problems, "\n".join(problems)
 
 
