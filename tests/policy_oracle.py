@@ -49,6 +49,12 @@ class ItemSpec:
     revoked: bool = False
     expired: bool = False
     observable: str | None = None  # the indicator's IPv4 value
+    # The incident report (its key) this object was filed as part of: the incident object itself,
+    # and what the report filed with it (threat actor, its relationship, new indicators).
+    incident: str | None = None
+    # What a derived object (relationship, sighting) names: keys of items, or STIX ids of
+    # objects the hub does not hold.
+    refs: tuple[str, ...] = ()
 
     def describe(self) -> str:
         flags = [f for f, on in (("anonymous", self.anonymous), ("revoked", self.revoked),
@@ -57,12 +63,38 @@ class ItemSpec:
                 f"audience={self.audience}" + (f" ({', '.join(flags)})" if flags else ""))
 
 
+@dataclass(frozen=True)
+class ConsentSpec:
+    """A law-enforcement case: the owner's admin consented that `org` sees incident `incident`;
+    `active` is False once the consent was revoked."""
+    incident: str  # the incident item's key
+    org: str  # the law-enforcement organisation's slug
+    active: bool
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """An incident report as the dashboard counts it: its cell and whether its owner published
+    an anonymised summary of it."""
+    incident: str  # the incident item's key
+    month: str  # YYYY-MM of detection
+    attack_type: str
+    summary: bool = False
+
+
 @dataclass
 class WorldSpec:
     orgs: dict[str, OrgSpec] = field(default_factory=dict)
     users: dict[str, UserSpec] = field(default_factory=dict)
     groups: dict[str, GroupSpec] = field(default_factory=dict)
     items: list[ItemSpec] = field(default_factory=list)
+    consents: list[ConsentSpec] = field(default_factory=list)
+    reports: list[ReportSpec] = field(default_factory=list)
+
+    def item(self, key: str) -> ItemSpec | None:
+        if not hasattr(self, "_by_key") or len(self._by_key) != len(self.items):
+            self._by_key = {item.key: item for item in self.items}
+        return self._by_key.get(key)
 
     def kind_of(self, user: UserSpec) -> str:
         return self.orgs[user.org].kind
@@ -82,8 +114,20 @@ def reached_orgs(world: WorldSpec, item: ItemSpec) -> set[str]:
     return set()  # users and own name no organisation
 
 
-def may_read(world: WorldSpec, reader: UserSpec, item: ItemSpec) -> bool:
-    """May `reader` learn that `item` exists and what it says? Operators get nothing extra."""
+def default_incident_audience(world: WorldSpec, owner: str) -> tuple[str, ...]:
+    """Rule 6: an incident filed without an audience reaches its own organisation and the
+    national CERTs of its country."""
+    country = world.orgs[owner].country
+    return tuple(sorted(slug for slug, org in world.orgs.items()
+                        if org.kind == "national_cert" and org.country == country and slug != owner))
+
+
+def consent_active(world: WorldSpec, incident_key: str, org: str) -> bool:
+    return any(c.incident == incident_key and c.org == org and c.active for c in world.consents)
+
+
+def _readable_itself(world: WorldSpec, reader: UserSpec, item: ItemSpec) -> bool:
+    """Rules 1-6 on the item alone."""
     own_org = reader.org == item.owner
     named_user = item.audience == "users" and reader.email in item.audience_names
     if item.tlp == "red":
@@ -95,18 +139,87 @@ def may_read(world: WorldSpec, reader: UserSpec, item: ItemSpec) -> bool:
     else:
         # Rules 2, 3 and 5: the audience's users and the owner organisation.
         allowed = own_org or named_user or reader.org in reached_orgs(world, item)
-    if not allowed:
-        return False
-    if item.stix_type in INCIDENT_TYPES:
-        # Rule 6: law enforcement has no consent model yet, so only its own incidents; vendors
-        # only when named themselves (their organisation, or the reader by name).
+    if item.stix_type in INCIDENT_TYPES or item.incident is not None:
+        # Rule 6, for the incident and every object filed with it.
         kind = world.kind_of(reader)
-        if kind == "law_enforcement":
-            return own_org
+        if kind == "law_enforcement" and not own_org:
+            # Only while the owner's admin consents (the consent is its way in, whatever the
+            # audience says); a report never filed through the hub has no consent at all.
+            return (item.incident is not None and item.tlp != "red"
+                    and consent_active(world, item.incident, reader.org))
         if kind == "vendor":
+            # Only when named themselves (their organisation, or the reader by name).
             org_named = item.audience == "orgs" and reader.org in item.audience_names
-            return own_org or org_named or named_user
+            return allowed and (own_org or org_named or named_user)
+    return allowed
+
+
+def may_read(world: WorldSpec, reader: UserSpec, item: ItemSpec) -> bool:
+    """May `reader` learn that `item` exists and what it says? Operators get nothing extra."""
+    if not _readable_itself(world, reader, item):
+        return False
+    # Rule 7: a derived object reveals what it names, so it is readable only if every named item
+    # the hub holds is; an id the hub does not hold reveals nothing and hides nothing.
+    for ref in item.refs:
+        named = world.item(ref)
+        if named is not None and not may_read(world, reader, named):
+            return False
     return True
+
+
+def visible_cases(world: WorldSpec, reader: UserSpec) -> list[ConsentSpec]:
+    """A case is between its two parties: the incident's owner organisation (always, also after
+    revocation: it keeps the history) and the law-enforcement organisation while consent lasts."""
+    found = []
+    for case in world.consents:
+        owner = world.item(case.incident).owner
+        if reader.org == owner or (reader.org == case.org and case.active):
+            found.append(case)
+    return found
+
+
+MIN_ORGS_PER_CELL = 3  # rule 12: "fewer than 3 organisations"
+
+
+def dashboard_rows(world: WorldSpec, reader: UserSpec) -> list[tuple[str, str, ReportSpec]]:
+    """What a reader's dashboard counts: (source, owner, report) for each report it may read,
+    and each published summary of a report it may not read (summaries are anonymised and
+    published to every member); then rule 12: a cell (month, attack type, country) built from
+    fewer than 3 organisations is dropped, except the reader's own organisation's rows."""
+    rows = []
+    for report in world.reports:
+        incident = world.item(report.incident)
+        if may_read(world, reader, incident):
+            rows.append(("report", incident.owner, report))
+        elif report.summary:
+            rows.append(("summary", incident.owner, report))
+
+    def cell(row):
+        return row[2].month, row[2].attack_type, world.orgs[row[1]].country
+
+    orgs_in: dict = {}
+    for row in rows:
+        orgs_in.setdefault(cell(row), set()).add(row[1])
+    return [row for row in rows if row[1] == reader.org or len(orgs_in[cell(row)]) >= MIN_ORGS_PER_CELL
+            or orgs_in[cell(row)] <= {reader.org}]
+
+
+def summaries_seen(world: WorldSpec, reader: UserSpec) -> list[tuple[str, str, str | None]]:
+    """Every member reads every published summary as (month, attack type, country); the country
+    is withheld (None) unless 3 organisations publish summaries there or it is the reader's own."""
+    publishers: dict[str, set[str]] = {}
+    for report in world.reports:
+        if report.summary:
+            owner = world.item(report.incident).owner
+            publishers.setdefault(world.orgs[owner].country, set()).add(owner)
+    seen = []
+    for report in world.reports:
+        if report.summary:
+            owner = world.item(report.incident).owner
+            country = world.orgs[owner].country
+            shown = owner == reader.org or len(publishers[country]) >= MIN_ORGS_PER_CELL
+            seen.append((report.month, report.attack_type, country if shown else None))
+    return sorted(seen, key=str)
 
 
 def sees_source(reader: UserSpec, item: ItemSpec) -> bool:
