@@ -91,9 +91,16 @@ def test_consent_from_the_page_puts_the_case_in_the_liaisons_queue_until_revoked
     case_path = re.search(r'href="(/cases/[0-9a-f-]+)"', queue.text).group(1)
     case_page = liaison.get(case_path)
     assert case_page.status_code == 200 and "Ransomware in radiology" in case_page.text
+    assert 'value="under_review">Start review</button>' in case_page.text
     moved = liaison.submit(f"{case_path}/status", {"status": "under_review"}, form_page=case_path)
     assert moved.status_code == 302
-    assert "under review" in liaison.get(case_path).text
+    reviewing = liaison.get(case_path).text
+    assert "under review" in reviewing
+    # The buttons say what they do, not the state they lead to.
+    assert 'value="declined">Decline case</button>' in reviewing
+    assert 'value="investigation_opened">Open investigation</button>' in reviewing
+    liaison.submit(f"{case_path}/status", {"status": "investigation_opened"}, form_page=case_path)
+    assert 'value="closed">Close case</button>' in liaison.get(case_path).text
     assert web(world.other_police).get(case_path).status_code == 404
 
     admin.submit(f"/incidents/{incident_id}/consents/{world.police.org.slug}/revoke", {},
