@@ -54,6 +54,25 @@ def test_a_hospital_files_a_report_from_one_form_in_its_local_time(web, world):
     assert web(world.other_hospital_analyst).get(f"/incidents/{incident_id}").status_code == 404
 
 
+def test_a_viewer_is_refused_the_report_form_before_filling_it_in(web, world):
+    viewer = web(world.hospital_viewer)
+    page = viewer.get("/incidents/new")
+    assert page.status_code == 403
+    assert "viewers cannot file incident reports" in page.text and 'href="/assets/hub.css"' in page.text
+    assert 'name="title"' not in page.text
+    incident_id = incident_id_from(file_through_the_form(web(world.hospital_analyst)))
+    assert viewer.get(f"/incidents/{incident_id}/edit").status_code == 403
+    assert "Report an incident" not in viewer.get("/incidents").text
+
+
+def test_unknown_addresses_answer_the_styled_error_page(web, world):
+    for browser in (web(world.hospital_viewer), web()):
+        for path in ("/no/such/page", "/incidents/new/extra", "/alerts/notanumber"):
+            page = browser.get(path)
+            assert page.status_code == 404 and page.mimetype == "text/html", path
+            assert "Not found" in page.text and 'href="/assets/hub.css"' in page.text, path
+
+
 def test_errors_are_shown_next_to_the_fields_and_nothing_is_written(web, world):
     browser = web(world.hospital_analyst)
     refused = file_through_the_form(browser, {**FORM, "title": "", "diversions_count": "-2"})
