@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from functools import lru_cache
 
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
@@ -49,3 +49,16 @@ class EncryptedText(TypeDecorator):
         if value is None:
             return None
         return _fernet().decrypt(value.encode("ascii")).decode()
+
+
+def seal(value: str) -> str:
+    """`value` encrypted and authenticated, to carry where it may be read (a session cookie)."""
+    return _fernet().encrypt(value.encode()).decode("ascii")
+
+
+def unseal(sealed: str, *, max_age: int) -> str | None:
+    """What `seal` sealed, if untampered and at most `max_age` seconds old; else None."""
+    try:
+        return _fernet().decrypt(sealed.encode("ascii"), ttl=max_age).decode()
+    except (InvalidToken, ValueError, TypeError, AttributeError):
+        return None

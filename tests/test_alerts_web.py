@@ -28,6 +28,7 @@ def receiver():
 
 
 def test_the_notification_list_shows_unread_alerts_and_opening_one_marks_it_read(web):
+    """Opening from the list is a POST (a button with the CSRF token) that marks read, then redirects."""
     reader = f.make_user(f.make_org("national_cert", "CZ"))
     subscribe(reader)
     item = f.share(f.make_user(f.make_org("hospital", "CZ")), [f.indicator(name="Beacon <b>to</b> C2")], tlp="amber",
@@ -39,11 +40,28 @@ def test_the_notification_list_shows_unread_alerts_and_opening_one_marks_it_read
     assert page.status_code == 200
     assert "Beacon &lt;b&gt;to&lt;/b&gt; C2" in html and "TLP:AMBER" in html
     assert re.search(r'class="count"[^>]*>1<', html)
-    link = re.search(r'href="(/alerts/\d+)"', html).group(1)
-    opened = browser.get(link)
+    action = re.search(r'<form[^>]*method="post" action="(/alerts/\d+)"', html).group(1)
+    assert browser.post(action).status_code == 400  # without the form's CSRF token: refused, nothing marked
+    assert re.search(r'class="count"[^>]*>1<', browser.get("/alerts/").get_data(as_text=True))
+    opened = browser.submit(action, form_page="/alerts/")
     assert opened.status_code == 302 and opened.headers["Location"].endswith(f"/items/{item.stix_id}")
     assert 'class="count"' not in browser.get("/alerts/").get_data(as_text=True)
     assert "Nothing unread." in browser.get("/alerts/?unread=1").get_data(as_text=True)
+
+
+def test_following_a_notification_link_by_get_does_not_mark_it_read(web):
+    """A link prefetcher or mail scanner fetching /alerts/<id> must not clear the alert."""
+    reader = f.make_user(f.make_org("national_cert", "CZ"))
+    subscribe(reader)
+    item = f.share(f.make_user(f.make_org("hospital", "CZ")), [f.indicator()], tlp="amber", audience="community")
+    run_fan_out()
+    browser = web(reader)
+    action = re.search(r'action="(/alerts/\d+)"', browser.get("/alerts/").get_data(as_text=True)).group(1)
+    followed = browser.get(action)
+    assert followed.status_code == 302 and followed.headers["Location"].endswith(f"/items/{item.stix_id}")
+    assert re.search(r'class="count"[^>]*>1<', browser.get("/alerts/").get_data(as_text=True))
+    assert "Nothing unread." not in browser.get("/alerts/?unread=1").get_data(as_text=True)
+    assert web(f.make_user(f.make_org("hospital", "DE"))).get(action).status_code == 404
 
 
 def test_the_bell_partial_counts_unread_notifications(app, web):

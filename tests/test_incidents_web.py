@@ -54,6 +54,25 @@ def test_a_hospital_files_a_report_from_one_form_in_its_local_time(web, world):
     assert web(world.other_hospital_analyst).get(f"/incidents/{incident_id}").status_code == 404
 
 
+def test_a_viewer_is_refused_the_report_form_before_filling_it_in(web, world):
+    viewer = web(world.hospital_viewer)
+    page = viewer.get("/incidents/new")
+    assert page.status_code == 403
+    assert "viewers cannot file incident reports" in page.text and 'href="/assets/hub.css"' in page.text
+    assert 'name="title"' not in page.text
+    incident_id = incident_id_from(file_through_the_form(web(world.hospital_analyst)))
+    assert viewer.get(f"/incidents/{incident_id}/edit").status_code == 403
+    assert "Report an incident" not in viewer.get("/incidents").text
+
+
+def test_unknown_addresses_answer_the_styled_error_page(web, world):
+    for browser in (web(world.hospital_viewer), web()):
+        for path in ("/no/such/page", "/incidents/new/extra", "/alerts/notanumber"):
+            page = browser.get(path)
+            assert page.status_code == 404 and page.mimetype == "text/html", path
+            assert "Not found" in page.text and 'href="/assets/hub.css"' in page.text, path
+
+
 def test_errors_are_shown_next_to_the_fields_and_nothing_is_written(web, world):
     browser = web(world.hospital_analyst)
     refused = file_through_the_form(browser, {**FORM, "title": "", "diversions_count": "-2"})
@@ -91,9 +110,16 @@ def test_consent_from_the_page_puts_the_case_in_the_liaisons_queue_until_revoked
     case_path = re.search(r'href="(/cases/[0-9a-f-]+)"', queue.text).group(1)
     case_page = liaison.get(case_path)
     assert case_page.status_code == 200 and "Ransomware in radiology" in case_page.text
+    assert 'value="under_review">Start review</button>' in case_page.text
     moved = liaison.submit(f"{case_path}/status", {"status": "under_review"}, form_page=case_path)
     assert moved.status_code == 302
-    assert "under review" in liaison.get(case_path).text
+    reviewing = liaison.get(case_path).text
+    assert "under review" in reviewing
+    # The buttons say what they do, not the state they lead to.
+    assert 'value="declined">Decline case</button>' in reviewing
+    assert 'value="investigation_opened">Open investigation</button>' in reviewing
+    liaison.submit(f"{case_path}/status", {"status": "investigation_opened"}, form_page=case_path)
+    assert 'value="closed">Close case</button>' in liaison.get(case_path).text
     assert web(world.other_police).get(case_path).status_code == 404
 
     admin.submit(f"/incidents/{incident_id}/consents/{world.police.org.slug}/revoke", {},

@@ -24,8 +24,13 @@ def test_a_new_api_token_is_shown_once_works_and_can_be_revoked(make, web, clien
 
     created = browser.submit("/account/tokens", {"label": "Splunk forwarder"}, form_page="/account")
 
-    assert created.status_code == 201
-    token = re.search(r'<code class="token" id="new-token">([^<]+)</code>', created.get_data(as_text=True)).group(1)
+    # POST-redirect-GET: reloading the page that shows the token does not post the form again.
+    assert created.status_code == 303 and created.headers["Location"] == "/account"
+    with browser.client.session_transaction() as session:
+        carried = repr(dict(session))
+    shown = browser.get("/account")
+    token = re.search(r'<code class="token" id="new-token">([^<]+)</code>', shown.get_data(as_text=True)).group(1)
+    assert token not in carried, "the token crosses the redirect sealed, not in clear in the session cookie"
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json["email"] == analyst.email
     listing = browser.get("/account").get_data(as_text=True)
     assert token not in listing, "the token is shown once only"
@@ -43,8 +48,8 @@ def test_nobody_revokes_someone_elses_token(make, web, client):
     org = make.make_org()
     owner, colleague = make.make_user(org), make.make_user(org, "admin")
     owner_browser = web(owner)
-    created = owner_browser.submit("/account/tokens", {"label": "mine"}, form_page="/account")
-    token = re.search(r'id="new-token">([^<]+)<', created.get_data(as_text=True)).group(1)
+    assert owner_browser.submit("/account/tokens", {"label": "mine"}, form_page="/account").status_code == 303
+    token = re.search(r'id="new-token">([^<]+)<', owner_browser.get("/account").get_data(as_text=True)).group(1)
     revoke_url = re.search(r'action="(/account/tokens/\d+/revoke)"', owner_browser.get("/account").get_data(as_text=True)).group(1)
 
     assert web(colleague).submit(revoke_url, form_page="/account").status_code == 404

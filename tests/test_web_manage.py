@@ -40,6 +40,22 @@ def test_the_owner_revokes_from_the_detail_page_and_the_audit_log_shows_it(make,
     assert item.stix_id in revocation and "false positive: our scanner" in revocation
 
 
+def test_revoking_without_a_reason_is_refused_beside_the_field(make, web):
+    analyst = make.make_user(make.make_org("hospital"), "analyst")
+    item = share(analyst, [indicator("198.51.100.64")], tlp="green")
+    detail_url = f"/items/{item.stix_id}"
+    browser = web(analyst)
+    page = browser.get(detail_url).get_data(as_text=True)
+    assert "Recipients will be told to stop using it" in page
+
+    for reason in ("", "   "):
+        refused = browser.submit(f"{detail_url}/revoke", {"reason": reason}, form_page=detail_url)
+        assert refused.status_code == 422
+        assert "say why this item is revoked" in refused.get_data(as_text=True)
+    page = browser.get(detail_url).get_data(as_text=True)
+    assert "Revoke this item" in page and '<span class="mark mark-revoked">revoked</span>' not in page
+
+
 def test_the_owner_widens_the_audience_and_the_new_organisation_reads_it(make, web):
     org = make.make_org("hospital")
     analyst, admin = make.make_user(org), make.make_user(org, "admin")

@@ -69,3 +69,14 @@ def test_unknown_pages_are_styled_error_pages_with_the_headers(make, web, path):
     assert response.mimetype == "text/html"
     assert 'href="/assets/hub.css"' in response.get_data(as_text=True)
     assert_protected(response, path)
+
+
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_the_favicon_is_served_and_linked_from_every_page(make, web, signed_in):
+    browser = web(make.make_user(make.make_org()) if signed_in else None)
+    icon = browser.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.mimetype == "image/svg+xml" and icon.get_data().startswith(b"<svg")
+    page = browser.get("/login").get_data(as_text=True) if not signed_in else browser.get("/items").get_data(as_text=True)
+    assert '<link rel="icon" type="image/svg+xml" href="/assets/favicon.svg">' in page
+    assert browser.get("/assets/favicon.svg").status_code == 200

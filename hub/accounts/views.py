@@ -20,7 +20,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 from sqlalchemy import select
 
-from hub import audit, bounds
+from hub import audit, bounds, secrets_at_rest
 from hub.accounts import services as accounts
 from hub.accounts import sessions as web_sessions
 from hub.accounts.forms import (
@@ -212,10 +212,18 @@ def _render_account(*, password_form=None, disable_form=None, token_form=None, n
     ), status
 
 
+# A new API token crosses the redirect after its creation in the session, sealed (the session
+# cookie is signed, not encrypted) and short-lived; the next GET of the account page takes it out.
+NEW_TOKEN_KEY = "new_api_token"
+NEW_TOKEN_MAX_AGE = 300
+
+
 @bp.get("/account")
 @login_required
 def account():
-    return _render_account()
+    sealed = session.pop(NEW_TOKEN_KEY, None)
+    new_token = secrets_at_rest.unseal(sealed, max_age=NEW_TOKEN_MAX_AGE) if sealed else None
+    return _render_account(new_token=new_token)
 
 
 @bp.post("/account/password")
@@ -284,8 +292,10 @@ def create_token():
     if not form.validate_on_submit():
         return _render_account(token_form=form, status=422)
     token = accounts.create_token(current_user, (form.label.data or "").strip())
-    # Shown in this response only: never stored, never put in the session cookie.
-    return _render_account(new_token=token, status=201)
+    # POST-redirect-GET: a reload shows the account page, it does not create another token. The
+    # token is shown once, by the next GET, and never stored in clear (see NEW_TOKEN_KEY).
+    session[NEW_TOKEN_KEY] = secrets_at_rest.seal(token)
+    return redirect(url_for(".account"), 303)
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke")

@@ -295,12 +295,18 @@ def describe_notification(notification: Notification) -> dict:
     }
 
 
-def mark_read(principal: Principal, notification_id: int) -> Notification:
+def get_notification(principal: Principal, notification_id: int) -> Notification:
+    """One of the principal's notifications about an item they may read now; reading it marks nothing."""
     notification = db.session.scalar(
         _readable_notifications(principal).where(Notification.id == notification_id)
     )
     if notification is None:
         raise NotFound("no such notification")
+    return notification
+
+
+def mark_read(principal: Principal, notification_id: int) -> Notification:
+    notification = get_notification(principal, notification_id)
     if notification.read_at is None:
         notification.read_at = utcnow()
         db.session.commit()

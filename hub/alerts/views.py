@@ -39,12 +39,25 @@ def notifications():
 
 @bp.get("/<int:notification_id>")
 @login_required
+def show_notification(notification_id: int):
+    """Follow a notification to its item without marking it read: a GET changes nothing, so a
+    link prefetcher or a mail scanner cannot clear alerts. Opening it from the list is a POST."""
+    return redirect(_item_url(services.get_notification(current_principal(), notification_id)))
+
+
+@bp.post("/<int:notification_id>")
+@login_required
 def open_notification(notification_id: int):
-    """Follow a notification to its item, marking it read on the way."""
-    notification = services.mark_read(current_principal(), notification_id)
+    """The list's "Open" button: mark the notification read, then go to its item (POST-redirect-GET)."""
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for(".notifications"))
+    return redirect(_item_url(services.mark_read(current_principal(), notification_id)))
+
+
+def _item_url(notification) -> str:
     if notification.item.stix_type == "incident":
-        return redirect(url_for("incidents.detail", stix_id=notification.item.stix_id))
-    return redirect(url_for("intel.item_detail", stix_id=notification.item.stix_id))
+        return url_for("incidents.detail", stix_id=notification.item.stix_id)
+    return url_for("intel.item_detail", stix_id=notification.item.stix_id)
 
 
 @bp.post("/<int:notification_id>/read")

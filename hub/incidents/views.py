@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 
 from hub import policy
 from hub.accounts import services as accounts
-from hub.errors import ValidationFailed
+from hub.errors import Forbidden, ValidationFailed
 from hub.incidents import cases, evidence, filing, reading, reporting, stix, summaries
 from hub.incidents import dashboard as figures
 from hub.incidents.fields import ATTACK_TYPES, IMPACT_FIGURES, SERVICES
@@ -37,6 +37,9 @@ def _refused(error: ValidationFailed) -> None:
 @bp.route("/incidents/new", methods=["GET", "POST"])
 @login_required
 def new():
+    # Refused on the GET already: a viewer should not fill in a form only to be refused on sending.
+    if not current_principal().can_share:
+        raise Forbidden("viewers cannot file incident reports")
     form = IncidentForm()
     findings: list = []
     if form.validate_on_submit():
@@ -58,6 +61,8 @@ def edit(stix_id: str):
     incident = reading.get_incident(me, stix_id, channel="web")
     if not policy.is_owner_org(me, incident):
         abort(404)
+    if not me.can_share:
+        raise Forbidden("viewers cannot update incident reports")
     form = IncidentForm()
     findings: list = []
     if request.method == "GET":

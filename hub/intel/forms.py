@@ -206,7 +206,8 @@ class WidenForm(AudienceForm):
 
 class RevokeForm(FlaskForm):
     reason = TextAreaField("Reason (kept in the audit log)",
-                           validators=[Optional(), Length(max=500)])
+                           filters=[lambda value: value.strip() if isinstance(value, str) else value],
+                           validators=[DataRequired(message="say why this item is revoked"), Length(max=500)])
 
 
 class ItemFilterForm(Form):

@@ -74,7 +74,7 @@ def revoke_item(stix_id: str):
     form = RevokeForm()
     if not form.validate_on_submit():
         return _render_detail(principal, item, revoke_form=form, status=422)
-    manage.revoke(principal, stix_id, reason=form.reason.data or "")
+    manage.revoke(principal, stix_id, reason=form.reason.data)
     flash("Revoked. Recipients are told to stop using it.", "success")
     return redirect(url_for(".item_detail", stix_id=stix_id))
 

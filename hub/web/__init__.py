@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, Flask, Response, render_template
+from flask import Blueprint, Flask, Response, render_template, send_from_directory
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -45,6 +45,12 @@ bp = Blueprint("web", __name__, template_folder="templates", static_folder="stat
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.after_request(add_security_headers)
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page says: the same SVG as the <link rel="icon">."""
+    return send_from_directory(bp.static_folder, "favicon.svg", mimetype="image/svg+xml", max_age=86400)
 
 
 def add_security_headers(response: Response) -> Response:

@@ -89,7 +89,7 @@ def test_a_report_reaches_the_liaison_only_after_consent_and_they_work_the_case(
     page.wait_for_url(re.compile(re.escape(hub_url) + r"/cases/[0-9a-f-]+$"))
     case_url = page.url
     assert page.locator("#case-status").inner_text() == "received"
-    page.get_by_role("button", name="Under review").click()
+    page.get_by_role("button", name="Start review").click()
     page.wait_for_url(case_url)
     assert page.locator("#case-status").inner_text() == "under review"
     page.get_by_label("Message").fill("Please upload the ransom note and firewall logs.")
