@@ -490,3 +490,24 @@ def default_sighting_audience_orgs(principal: Principal, item: SharedItem) -> Co
         Organisation.id == principal.org_id,
         and_(Organisation.kind == OrgKind.national_cert, Organisation.country == principal.country),
     )
+
+
+def concealed_recipients(item_ids: Collection[int]) -> dict[int, set[int]]:
+    """Per item, the recipient organisations its owner must not see named: the sources of the
+    anonymous items it refers to (a sighting's sighting_of_ref), which receive it without being
+    revealed to the sighter ("Every shared item carries": only the owner sees the source)."""
+    item_ids = set(item_ids)
+    if not item_ids:
+        return {}
+    sharer = aliased(SharedItem)
+    source = aliased(SharedItem)
+    concealed: dict[int, set[int]] = {}
+    for item_id, org_id in db.session.execute(
+        select(ItemReference.item_id, source.owner_org_id)
+        .join(sharer, sharer.id == ItemReference.item_id)
+        .join(source, source.stix_id == ItemReference.ref_stix_id)
+        .where(ItemReference.item_id.in_(item_ids), source.anonymous, source.owner_org_id != sharer.owner_org_id)
+        .distinct()
+    ):
+        concealed.setdefault(item_id, set()).add(org_id)
+    return concealed

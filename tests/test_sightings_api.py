@@ -193,3 +193,31 @@ def test_outsider_following_sighted_hears_nothing(world):
     assert world["api"]["sighter"].post(f"/objects/{item.stix_id}/sightings", json={}).status_code == 201
     run_fan_out()
     assert not db.session.scalar(select(func.count(Notification.id)).where(Notification.user_id == outsider.id))
+
+
+def test_anonymous_item_owner_receives_the_sighting_without_being_named(world):
+    """The default audience reaches an anonymous item's owner, but the sighter never learns who
+    that is: not in the answer, the sighting's audience, nor its audit log."""
+    from hub.accounts.audit_log import audit_rows
+    from hub.audit import AuditEvent
+
+    owner_org = world["orgs"]["owner"]
+    item = _share_indicator(world, anonymous=True)
+    response = world["api"]["sighter"].post(f"/objects/{item.stix_id}/sightings", json={})
+    assert response.status_code == 201, response.json
+    sighting_id = response.json["id"]
+    assert owner_org.slug not in response.get_data(as_text=True)
+
+    assert world["api"]["owner"].get(f"/objects/{sighting_id}").status_code == 200  # read: audited (AMBER)
+    seen = world["api"]["sighter"].get(f"/objects/{sighting_id}")
+    assert seen.status_code == 200
+    assert seen.json["hub"]["audience"] == {"orgs": sorted([world["orgs"]["sighter"].slug, world["orgs"]["cert"].slug])}
+    assert owner_org.slug not in seen.get_data(as_text=True)
+
+    sighting = db.session.scalar(select(SharedItem).where(SharedItem.stix_id == sighting_id))
+    events = list(db.session.scalars(select(AuditEvent).where(AuditEvent.item_id == sighting.id)))
+    assert {event.action for event in events} >= {"share", "read"}
+    for row in audit_rows(events):
+        text = " ".join([row.actor or "", row.actor_org or "", *(value for _, value in row.detail)])
+        assert owner_org.slug not in text
+        assert world["users"]["owner"].email not in text
