@@ -221,3 +221,15 @@ def test_anonymous_item_owner_receives_the_sighting_without_being_named(world):
         text = " ".join([row.actor or "", row.actor_org or "", *(value for _, value in row.detail)])
         assert owner_org.slug not in text
         assert world["users"]["owner"].email not in text
+
+
+@pytest.mark.parametrize("anonymous", [False, True])
+def test_the_sighting_read_back_passes_strict_stix_validation(world, anonymous):
+    from tests.test_stix_strict import strict_problems
+
+    item = _share_indicator(world)
+    response = world["api"]["sighter"].post(f"/objects/{item.stix_id}/sightings", json={
+        "count": 2, "note": "seen twice", "anonymous": anonymous})
+    assert response.status_code == 201, response.json
+    obj = world["api"]["cert"].get(f"/objects/{response.json['id']}").json["object"]
+    assert not (problems := strict_problems([obj])), "\n".join(problems)
