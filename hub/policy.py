@@ -471,3 +471,43 @@ def check_audience_for_tlp(tlp: TLP, community: bool, group_ids, org_ids, user_i
     if named_users_only(tlp) and (community or group_ids or org_ids or not user_ids):
         return "a TLP:RED item must be shared with named users only (audience {\"users\": [...]})"
     return None
+
+
+# --- Sightings (rule 7: derived data obeys its sources) ------------------------------------------
+
+def default_sighting_tlp(item_tlp: TLP) -> TLP:
+    """A sighting's TLP when the sighter names none: GREEN, or the sighted item's own TLP when that
+    is narrower (AMBER, AMBER+STRICT, RED), so that a sighting never reads wider than its source."""
+    return item_tlp if item_tlp.rank > TLP.green.rank else TLP.green
+
+
+def default_sighting_audience_orgs(principal: Principal, item: SharedItem) -> ColumnElement[bool]:
+    """SQL on Organisation: who hears of a sighting by default: the sighted item's owner
+    organisation, the sighting organisation, and the national CERTs of the sighter's country.
+    (Rule 7 still hides the sighting from anyone who may not read the item.)"""
+    return or_(
+        Organisation.id == item.owner_org_id,
+        Organisation.id == principal.org_id,
+        and_(Organisation.kind == OrgKind.national_cert, Organisation.country == principal.country),
+    )
+
+
+def concealed_recipients(item_ids: Collection[int]) -> dict[int, set[int]]:
+    """Per item, the recipient organisations its owner must not see named: the sources of the
+    anonymous items it refers to (a sighting's sighting_of_ref), which receive it without being
+    revealed to the sighter ("Every shared item carries": only the owner sees the source)."""
+    item_ids = set(item_ids)
+    if not item_ids:
+        return {}
+    sharer = aliased(SharedItem)
+    source = aliased(SharedItem)
+    concealed: dict[int, set[int]] = {}
+    for item_id, org_id in db.session.execute(
+        select(ItemReference.item_id, source.owner_org_id)
+        .join(sharer, sharer.id == ItemReference.item_id)
+        .join(source, source.stix_id == ItemReference.ref_stix_id)
+        .where(ItemReference.item_id.in_(item_ids), source.anonymous, source.owner_org_id != sharer.owner_org_id)
+        .distinct()
+    ):
+        concealed.setdefault(item_id, set()).add(org_id)
+    return concealed

@@ -168,6 +168,19 @@ def test_real_answers_match_the_documented_schemas(document, make, api, client, 
         check.response("/search", "get", reader.get("/search", query_string={"q": query}))
     check.response("/search", "get", reader.get("/search?q=x&limit=x"))
 
+    sighting = {"count": 2, "first_seen": "2026-11-02T08:00:00Z", "last_seen": "2026-11-02T09:00:00Z",
+                "note": "seen at the proxy", "anonymous": False}
+    check.request("/objects/{stix_id}/sightings", sighting)
+    path = "/objects/{stix_id}/sightings"
+    check.response(path, "post", reader.post(f"/objects/{obj['id']}/sightings", json=sighting))
+    check.response(path, "post", reader.post(f"/objects/{obj['id']}/sightings"))
+    check.response(path, "post", stranger.post(f"/objects/{obj['id']}/sightings", json=sighting))
+    check.response(path, "post", viewer.post(f"/objects/{obj['id']}/sightings", json=sighting))
+    check.response(path, "post", reader.post(f"/objects/{obj['id']}/sightings", json={"count": 0}))
+    check.response(path, "post", reader.post(f"/objects/{sco['id']}/sightings", json={}))
+    check.response(path, "post", reader.post(f"/objects/{obj['id']}/sightings", data="{", content_type="application/json"))
+    check.response(path, "post", reader.post(f"/objects/{obj['id']}/sightings", data="x", content_type="text/plain"))
+
     widen = {"audience": {"orgs": [stranger.user.org.slug]}}
     check.request("/objects/{stix_id}/audience", widen)
     for caller in (stranger, reader, sharer):

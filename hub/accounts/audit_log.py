@@ -16,6 +16,7 @@ from hub.intel.models import SharedItem
 # Detail keys that hold an audience as ids (ingest.describe_grants).
 AUDIENCE_KEYS = ("audience", "added")
 WITHHELD = "withheld (TLP:RED)"
+CONCEALED = "an anonymous source"
 
 
 @dataclass
@@ -42,6 +43,7 @@ class _Directory:
         self.orgs = self._names(Organisation.id, Organisation.slug, org_ids)
         self.groups = self._names(SharingGroup.id, SharingGroup.slug, group_ids)
         item_ids = {e.item_id for e in events if e.item_id}
+        self.concealed = policy.concealed_recipients(item_ids)
         self.red_items = set(db.session.scalars(
             select(SharedItem.id).where(SharedItem.id.in_(item_ids), policy.audit_content_withheld())
         )) if item_ids else set()
@@ -53,12 +55,14 @@ class _Directory:
             return {}
         return dict(db.session.execute(select(id_column, name_column).where(id_column.in_(ids))).all())
 
-    def audience(self, value: dict) -> str:
+    def audience(self, value: dict, concealed: set[int] = frozenset()) -> str:
         parts = ["every member organisation"] if value.get("community") else []
         for key, label, names in (("org_ids", "orgs", self.orgs), ("group_ids", "groups", self.groups),
                                   ("user_ids", "users", self.users)):
-            if value.get(key):
-                parts.append(f"{label}: " + ", ".join(names.get(i, f"#{i}") for i in value[key]))
+            # An anonymous source receiving the item (a sighting of its item) is never named.
+            shown = [i for i in value.get(key) or [] if not (key == "org_ids" and i in concealed)]
+            if shown:
+                parts.append(f"{label}: " + ", ".join(names.get(i, f"#{i}") for i in shown))
         return "; ".join(parts) or "own organisation"
 
 
@@ -74,14 +78,15 @@ def _parse(detail: str) -> dict:
     return data if isinstance(data, dict) else {"detail": data}
 
 
-def _pairs(data: dict, directory: _Directory, *, red: bool = False) -> list[tuple[str, str]]:
+def _pairs(data: dict, directory: _Directory, *, red: bool = False,
+           concealed: set[int] = frozenset()) -> list[tuple[str, str]]:
     pairs = []
     for key, value in sorted(data.items()):
         # For a RED item the admin learns who did what when, never what it says (policy.py).
         if not policy.audit_detail_shown(key, content_withheld=red):
             text = WITHHELD
         elif key in AUDIENCE_KEYS and isinstance(value, dict):
-            text = directory.audience(value)
+            text = directory.audience(value, concealed)
         elif key == "modified_us" and isinstance(value, int):
             key, text = "version", us_to_datetime(value).strftime("%Y-%m-%d %H:%M:%S UTC")
         elif isinstance(value, str):
@@ -95,12 +100,15 @@ def _pairs(data: dict, directory: _Directory, *, red: bool = False) -> list[tupl
 def audit_rows(events: list[AuditEvent]) -> list[AuditRow]:
     details = [_parse(event.detail) for event in events]
     directory = _Directory(events, details)
-    return [
-        AuditRow(
+    rows = []
+    for event, detail in zip(events, details):
+        concealed = directory.concealed.get(event.item_id, set())
+        # A read by an anonymous source of what the item refers to would name that source.
+        hidden = event.actor_org_id in concealed
+        rows.append(AuditRow(
             event=event,
-            actor=directory.users.get(event.actor_user_id),
-            actor_org=directory.orgs.get(event.actor_org_id),
-            detail=_pairs(detail, directory, red=event.item_id in directory.red_items),
-        )
-        for event, detail in zip(events, details)
-    ]
+            actor=None if hidden else directory.users.get(event.actor_user_id),
+            actor_org=CONCEALED if hidden else directory.orgs.get(event.actor_org_id),
+            detail=_pairs(detail, directory, red=event.item_id in directory.red_items, concealed=concealed),
+        ))
+    return rows

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from hub.errors import ValidationFailed
-from hub.intel import reads
+from hub.intel import reads, sightings
 from hub.intel.audience import resolve_audience
 from hub.intel.ingest import share_objects
 from hub.intel.manage import revoke, widen
@@ -134,6 +134,13 @@ def widen_audience(stix_id: str):
         raise ValidationFailed("missing audience", [{"field": "audience", "error": "required"}])
     item = widen(current_principal(), stix_id, resolve_audience(current_principal(), body["audience"]))
     return jsonify({"object": reads.stix_object(item), "hub": reads.hub_metadata(current_principal(), item, with_versions=True)})
+
+
+@bp.post("/objects/<stix_id>/sightings")
+def sight_object(stix_id: str):
+    body = json_body() if request.content_length else {}
+    sighting = sightings.record_sighting(current_principal(), stix_id, sightings.parse_request(body))
+    return jsonify({"id": sighting.stix_id}), 201
 
 
 @bp.get("/search")

@@ -233,3 +233,40 @@ def build_advisory(
         **authored,
     )
     return [_to_dict(obj) for obj in (report, *referred)]
+
+
+def build_sighting(
+    sighting_of_ref: str,
+    *,
+    count: int,
+    first_seen: datetime,
+    last_seen: datetime,
+    tlp: TLP,
+    description: str | None = None,
+    where_sighted_ref: str | None = None,
+    created_by_ref: str | None = None,
+    now: datetime | None = None,
+) -> dict:
+    """A STIX 2.1 sighting of one object: "we saw this too", `count` times between first_seen and
+    last_seen, at the sighting organisation (where_sighted_refs) unless it stays anonymous.
+    ValueError if STIX refuses it (e.g. sighting_of_ref is not an SDO)."""
+    stamp = now or datetime.now(timezone.utc)
+    properties = {
+        "sighting_of_ref": sighting_of_ref,
+        "count": count,
+        "first_seen": first_seen,
+        "last_seen": last_seen,
+        "created": stamp,
+        "modified": stamp,
+        "object_marking_refs": [tlp.marking_id],
+    }
+    if description:
+        properties["description"] = description
+    if where_sighted_ref:
+        properties["where_sighted_refs"] = [where_sighted_ref]
+    if created_by_ref:
+        properties["created_by_ref"] = created_by_ref
+    try:
+        return _to_dict(stix2.v21.Sighting(**properties))
+    except stix2.exceptions.STIXError as exc:
+        raise ValueError(str(exc)) from None

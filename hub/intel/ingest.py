@@ -22,6 +22,7 @@ from hub.intel.references import references_of
 from hub.intel.models import SharedItem
 from hub.intel.store import canonical_json, stix_stamp_to_us
 from hub.intel.stored_form import stored_form
+from hub.outbox import Event, announce
 from hub.tlp import TLP, TLP_BY_MARKING_ID, TLP2_MARKING_IDS
 from hub.principal import Principal
 
@@ -264,8 +265,12 @@ def share_objects(
     audience: Audience,
     tlp: TLP | None = None,
     anonymous: bool = False,
+    also_announce: tuple[tuple[Event, int, int | None], ...] = (),
 ) -> list[SharedItem]:
-    """Share STIX objects on behalf of the principal's organisation. Atomic; returns the items."""
+    """Share STIX objects on behalf of the principal's organisation. Atomic; returns the items.
+
+    `also_announce`: (event, item id, version id) about other items, committed with the share
+    (a sighting announces `sighted` on the item it saw)."""
     if not principal.can_share:
         raise Forbidden("viewers cannot share")
     prepared = prepare_all(objects, tlp, anonymous)
@@ -277,6 +282,8 @@ def share_objects(
             raise ValidationFailed("invalid audience for TLP:RED", [{"field": "audience", "id": candidate.stix_id, "error": problem}])
     try:
         items = store_prepared(principal, prepared, audience, anonymous)
+        for event, item_id, version_id in also_announce:
+            announce(event, item_id, version_id)
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -242,6 +242,35 @@ SCHEMAS: dict[str, dict] = {
         "properties": {"reason": {"type": "string", "maxLength": 500,
                                   "description": "Kept in the audit log."}},
     },
+    "SightingRequest": {
+        "type": "object",
+        "description": "Every field is optional; an empty body reports one sighting now.",
+        "properties": {
+            "count": {"type": "integer", "minimum": 1, "maximum": 999_999_999, "default": 1,
+                      "description": "How many times it was seen (STIX bounds the count)."},
+            "first_seen": {"type": "string", "format": "date-time",
+                           "description": "RFC 3339 with a time zone, within 1970..2200 (default: now)."},
+            "last_seen": {"type": "string", "format": "date-time",
+                          "description": "Not before first_seen (default: now, or first_seen if later)."},
+            "note": {"type": "string", "maxLength": 5000, "description": "The sighting's description."},
+            "tlp": {"allOf": [_ref("Tlp")],
+                    "description": "Default: GREEN, or the item's TLP when it is AMBER, AMBER+STRICT or "
+                                   "RED. A TLP:RED sighting needs an audience of named users."},
+            "audience": {"allOf": [_ref("Audience")],
+                         "description": "Default: the item's owner organisation, the caller's "
+                                        "organisation and the national CERTs of its country."},
+            "anonymous": {"type": "boolean", "default": False,
+                          "description": "No where_sighted_refs and no created_by_ref: recipients "
+                                         "never learn who saw it."},
+        },
+        "additionalProperties": False,
+    },
+    "SightingResponse": {
+        "type": "object",
+        "required": ["id"],
+        "properties": {"id": {"type": "string", "pattern": STIX_ID_PATTERN}},
+        "additionalProperties": False,
+    },
     "AudienceRequest": {
         "type": "object",
         "required": ["audience"],
@@ -382,6 +411,21 @@ def intel_openapi_paths() -> dict:
                 "requestBody": json_body("AudienceRequest"),
                 "responses": {
                     "200": _json(_ref("ObjectDetail"), "The object, with its audience as the owner sees it."),
+                    **_errors(400, 401, 403, 404, 413, 415, 422),
+                },
+            }
+        },
+        "/objects/{stix_id}/sightings": {
+            "post": {
+                "operationId": "sightObject",
+                "summary": "Report a sighting of a readable object (\"we saw this too\")",
+                "description": "Shares a STIX 2.1 sighting (sighting_of_ref = the object) with its own "
+                               "TLP and audience, and tells those who follow the object's `sighted` "
+                               "events. Only readers of the object ever read the sighting.",
+                "parameters": [_STIX_ID],
+                "requestBody": json_body("SightingRequest", required=False),
+                "responses": {
+                    "201": _json(_ref("SightingResponse"), "Recorded: the sighting's STIX id."),
                     **_errors(400, 401, 403, 404, 413, 415, 422),
                 },
             }

@@ -233,7 +233,10 @@ def describe_audience(item: SharedItem) -> dict | str:
     if item.audience_community:
         return "community"
     parts: dict[str, list[str]] = {}
+    concealed = policy.concealed_recipients([item.id]).get(item.id, set())
     for grant in item.grants:
+        if grant.org_id in concealed:
+            continue  # an anonymous source that receives the item (a sighting of its item)
         if grant.org_id:
             parts.setdefault("orgs", []).append(db.session.get(Organisation, grant.org_id).slug)
         elif grant.group_id:
