@@ -183,7 +183,20 @@ def test_owner_subscriber_following_sighted_is_told(world):
     told = db.session.execute(
         select(Notification.user_id, Notification.item_id, Notification.event).where(Notification.user_id == owner.id)
     ).all()
-    assert [(row.item_id, row.event) for row in told] == [(item.id, "sighted")]
+    sighting = db.session.scalar(select(SharedItem).where(SharedItem.stix_id == response.json["id"]))
+    assert [(row.item_id, row.event) for row in told] == [(sighting.id, "sighted")]
+
+
+def test_a_reader_of_the_item_outside_the_sightings_audience_never_hears_of_it(world):
+    """Rule 7: the foreign CERT reads the indicator but is not in the sighting's default audience
+    (owner, sighter, the sighter's national CERT): no `sighted` alert tells it a sighting exists."""
+    item = _share_indicator(world)
+    foreign = world["users"]["foreign_cert"]
+    subscribe(foreign, filters={"events": ["sighted"]})
+    assert world["api"]["foreign_cert"].get(f"/objects/{item.stix_id}").status_code == 200
+    assert world["api"]["sighter"].post(f"/objects/{item.stix_id}/sightings", json={}).status_code == 201
+    run_fan_out()
+    assert not db.session.scalar(select(func.count(Notification.id)).where(Notification.user_id == foreign.id))
 
 
 def test_outsider_following_sighted_hears_nothing(world):

@@ -22,7 +22,7 @@ from hub.intel.references import references_of
 from hub.intel.models import SharedItem
 from hub.intel.store import canonical_json, stix_stamp_to_us
 from hub.intel.stored_form import stored_form
-from hub.outbox import Event, announce
+from hub.outbox import Event
 from hub.tlp import TLP, TLP_BY_MARKING_ID, TLP2_MARKING_IDS
 from hub.principal import Principal
 
@@ -265,12 +265,12 @@ def share_objects(
     audience: Audience,
     tlp: TLP | None = None,
     anonymous: bool = False,
-    also_announce: tuple[tuple[Event, int, int | None], ...] = (),
+    announced_as: Event = Event.shared,
 ) -> list[SharedItem]:
     """Share STIX objects on behalf of the principal's organisation. Atomic; returns the items.
 
-    `also_announce`: (event, item id, version id) about other items, committed with the share
-    (a sighting announces `sighted` on the item it saw)."""
+    `announced_as`: the event that new items are announced with (a new sighting is `sighted`:
+    its readers, who must also read what it saw (rule 7), hear of it once)."""
     if not principal.can_share:
         raise Forbidden("viewers cannot share")
     prepared = prepare_all(objects, tlp, anonymous)
@@ -281,9 +281,7 @@ def share_objects(
         if problem:
             raise ValidationFailed("invalid audience for TLP:RED", [{"field": "audience", "id": candidate.stix_id, "error": problem}])
     try:
-        items = store_prepared(principal, prepared, audience, anonymous)
-        for event, item_id, version_id in also_announce:
-            announce(event, item_id, version_id)
+        items = store_prepared(principal, prepared, audience, anonymous, announced_as=announced_as)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -291,7 +289,8 @@ def share_objects(
     return items
 
 
-def store_prepared(principal, prepared, audience: Audience, anonymous: bool) -> list[SharedItem]:
+def store_prepared(principal, prepared, audience: Audience, anonymous: bool, *,
+                   announced_as: Event = Event.shared) -> list[SharedItem]:
     """Write prepared objects (new items or new versions) in the current transaction; no commit.
 
     All or nothing: any object the hub must refuse (rule 11, version rules) refuses the call.
@@ -302,7 +301,8 @@ def store_prepared(principal, prepared, audience: Audience, anonymous: bool) -> 
         if result.refused:
             raise ValidationFailed("some objects cannot be shared", [
                 {"id": candidate.stix_id, "error": reason} for _, candidate, reason in result.refused])
-        new_ids = writing.write_new_items(principal, [c for _, c in result.new], audience, anonymous)
+        new_ids = writing.write_new_items(principal, [c for _, c in result.new], audience, anonymous,
+                                          announced_as=announced_as)
         writing.write_new_versions(principal, [(item, c) for _, item, c in result.versions], audience, anonymous)
         writing.write_again(principal, [(item, c) for _, item, c in result.again], audience)
         touched.update({c.stix_id: item_id for (_, c), item_id in zip(result.new, new_ids)})

@@ -135,5 +135,5 @@ def record_sighting(principal: Principal, stix_id: str, request: SightingRequest
         raise ValidationFailed("this object cannot be sighted", [
             {"field": "stix_id", "value": stix_id, "error": str(exc)}]) from None
     [shared] = share_objects(principal, [sighting], audience=audience, tlp=tlp, anonymous=request.anonymous,
-                             also_announce=((Event.sighted, item.id, item.latest_version_id),))
+                             announced_as=Event.sighted)
     return shared

@@ -182,7 +182,8 @@ def share_detail(candidate, anonymous: bool, audience_described) -> dict:
 
 # --- Executing them ----------------------------------------------------------------------------
 
-def write_new_items(principal: Principal, prepared: list, audience: Audience, anonymous: bool) -> list[int]:
+def write_new_items(principal: Principal, prepared: list, audience: Audience, anonymous: bool, *,
+                    announced_as: Event = Event.shared) -> list[int]:
     """Write objects new to the hub, one statement per table for the whole batch. No commit."""
     if not prepared:
         return []
@@ -206,7 +207,7 @@ def write_new_items(principal: Principal, prepared: list, audience: Audience, an
         audit_row("share", principal, item_id, candidate.stix_id, share_detail(candidate, anonymous, described), now)
         for candidate, item_id in zip(prepared, item_ids)]))
     # Through the ORM, so that alert dispatch (after commit) sees these as every other event.
-    announce_many(Event.shared, list(zip(item_ids, version_ids)))
+    announce_many(announced_as, list(zip(item_ids, version_ids)))
     db.session.flush()
     return item_ids
 
