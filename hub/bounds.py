@@ -28,18 +28,19 @@ class OutOfBounds(ValueError):
     """A value outside the hub's bounds; the message says which bound."""
 
 
-def parse_json(data: bytes | str, *, nul_allowed: bool = False):
+def parse_json(data: bytes | str, *, parts_judged_later: bool = False):
     """Parse JSON and refuse it nested deeper than MAX_JSON_DEPTH, carrying a >64-bit integer or
-    (unless `nul_allowed`, for a caller that judges each part itself) a NUL character.
+    a NUL character. With `parts_judged_later` (a TAXII envelope, whose objects ingest judges one
+    by one so that a bad one fails alone) only the depth is checked here.
 
     orjson.JSONDecodeError (a ValueError) for malformed JSON; OutOfBounds for a bound.
     """
     value = orjson.loads(data)
-    check_json(value, nul_allowed=nul_allowed)
+    check_json(value, values_checked=not parts_judged_later)
     return value
 
 
-def check_json(value, *, nul_allowed: bool = False) -> None:
+def check_json(value, *, values_checked: bool = True) -> None:
     """OutOfBounds unless `value` (parsed JSON) is shallow enough, its integers fit 64 bits and
     its text has no NUL character (which PostgreSQL cannot store)."""
     stack = [(value, 1)]
@@ -47,14 +48,16 @@ def check_json(value, *, nul_allowed: bool = False) -> None:
         node, depth = stack.pop()
         if isinstance(node, dict):
             children = node.values()
-            if not nul_allowed and any("\x00" in key for key in node):
+            if values_checked and any("\x00" in key for key in node):
                 raise OutOfBounds("a NUL character in a key")
         elif isinstance(node, list):
             children = node
         else:
+            if not values_checked:
+                continue
             if isinstance(node, int) and not isinstance(node, bool) and not -INT64_MAX <= node <= INT64_MAX:
                 raise OutOfBounds("an integer beyond 64 bits")
-            if not nul_allowed and isinstance(node, str) and "\x00" in node:
+            if isinstance(node, str) and "\x00" in node:
                 raise OutOfBounds("a NUL character in a string")
             continue
         if depth > MAX_JSON_DEPTH:

@@ -288,3 +288,17 @@ def test_the_share_form_refuses_valid_until_beyond_the_hubs_years(web, world, un
     response = share_indicator(web(world.hospital_analyst), valid_until=until)
     assert response.status_code == 422, response.status_code
     assert write_counts() == before
+
+
+def test_one_object_with_an_integer_beyond_64_bits_fails_alone_in_a_taxii_envelope(make, member_of, taxii):
+    """TAXII judges each object: the out-of-bounds integer costs only its own object."""
+    from tests.factories import indicator
+
+    client = taxii(member_of(make.make_org()))
+    green = ["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"]
+    good = indicator("198.51.100.90", object_marking_refs=green)
+    bad = indicator("198.51.100.91", object_marking_refs=green, x_hub_huge=2**63 + 5)
+    body = json.dumps({"objects": [good, bad]}).encode()  # orjson writes no integer beyond 64 bits
+    status = client.post(client.objects_path("community"), body).json
+    assert (status["success_count"], status["failure_count"]) == (1, 1)
+    assert status["failures"][0]["id"] == bad["id"]

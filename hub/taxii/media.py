@@ -65,8 +65,8 @@ def envelope_objects() -> list:
     if request.content_length is not None and request.content_length > limit:
         raise TaxiiError(413, f"the request body exceeds max_content_length ({limit} bytes)")
     try:
-        # NUL is judged per object (hub.intel.ingest): one such object fails alone, as TAXII wants.
-        envelope = bounds.parse_json(request.get_data(cache=False), nul_allowed=True)
+        # Integers and NUL are judged per object (hub.intel.ingest): one such object fails alone.
+        envelope = bounds.parse_json(request.get_data(cache=False), parts_judged_later=True)
     except orjson.JSONDecodeError as exc:
         raise TaxiiError(422, "the request body is not valid JSON",
                          {"line": exc.lineno, "column": exc.colno, "error": exc.msg}) from None
