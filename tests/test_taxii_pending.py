@@ -1,7 +1,9 @@
-"""Large add-objects requests: answered `pending` at once, shared by a worker chunk by chunk.
+"""Large add-objects requests: answered `pending` at once, shared by the workers slice by slice,
+chunk by chunk.
 
 These tests call the worker's service function directly; tests/test_taxii_worker.py runs a real
-Celery worker.
+Celery worker. The first tests keep a request in one slice (the order of the request is then the
+order of the status lists); the sliced ones cut it in three.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from hub.extensions import db
 from hub.intel.models import SharedItem
 from hub.tlp import TLP
 from hub.taxii import pending
-from hub.taxii.models import TaxiiPendingAdd, TaxiiStatus
+from hub.taxii.models import TaxiiPendingAdd, TaxiiPendingSlice, TaxiiStatus
 from tests.factories import indicator
 
 
@@ -30,6 +32,8 @@ def invalid_object() -> dict:
 def sharer(app, make, member_of, taxii, monkeypatch):
     monkeypatch.setitem(app.config, "HUB_TAXII_ASYNC_OBJECTS", 20)
     monkeypatch.setattr(pending, "CHUNK", 10)
+    monkeypatch.setattr(pending, "SLICE_OBJECTS", 5)
+    monkeypatch.setitem(app.config, "HUB_TAXII_SLICES", 1)
     return taxii(member_of(make.make_org("hospital", "CZ")))
 
 
@@ -111,8 +115,8 @@ def test_a_worker_dying_mid_request_loses_and_repeats_nothing(sharer, app, monke
     assert pending.complete_pending_add(status["id"]) == 0
     assert pending.sweep_pending_adds() == 0
     # The lease runs out: the sweeper queues it again, and a worker finishes it.
-    held = db.session.get(TaxiiPendingAdd, status["id"])
-    held.lease_until = held.created
+    held = db.session.get(TaxiiPendingSlice, (status["id"], 0))
+    held.lease_until = db.session.get(TaxiiPendingAdd, status["id"]).created
     db.session.commit()
     assert pending.sweep_pending_adds() == 1
     assert pending.complete_pending_add(status["id"]) == 25
@@ -138,7 +142,7 @@ def test_a_chunk_shared_but_not_recorded_is_counted_once(sharer, monkeypatch):
         pending.complete_pending_add(status["id"])
     db.session.rollback()
     assert db.session.scalar(select(func.count(SharedItem.id))) == 20  # shared, only 10 recorded
-    held = db.session.get(TaxiiPendingAdd, status["id"])
+    held = db.session.get(TaxiiPendingSlice, (status["id"], 0))
     held.lease_until = None
     db.session.commit()
     assert pending.complete_pending_add(status["id"]) == 20
@@ -154,3 +158,149 @@ def test_a_sharer_who_lost_the_right_to_share_gets_the_rest_refused(sharer):
     assert pending.complete_pending_add(status["id"]) == 25
     row = db.session.get(TaxiiStatus, status["id"])
     assert (row.status, row.success_count, row.failure_count, row.pending_count) == ("complete", 0, 25, 0)
+
+
+# Sliced: several workers share one request.
+
+@pytest.fixture
+def sliced(sharer, app, monkeypatch):
+    monkeypatch.setitem(app.config, "HUB_TAXII_SLICES", 3)
+    return sharer
+
+
+def request_with_versions() -> tuple[list, dict, dict, dict]:
+    """45 objects: one invalid, and one indicator posted in two versions (the later one last)."""
+    objects = [marked(n) for n in range(42)]
+    bad = invalid_object()
+    first = marked(500)
+    second = {**first, "modified": "2030-01-01T00:00:00.000Z", "description": "second version"}
+    objects.insert(5, first)
+    objects.insert(20, bad)
+    objects.append(second)
+    return objects, bad, first, second
+
+
+def slices_of(status_id: str) -> dict[int, TaxiiPendingSlice]:
+    db.session.expire_all()
+    return {s.slice_no: s for s in db.session.scalars(select(TaxiiPendingSlice).where(TaxiiPendingSlice.status_id == status_id))}
+
+
+def row_counts(status_id: str) -> tuple[int, int, int]:
+    db.session.expire_all()
+    row = db.session.get(TaxiiStatus, status_id)
+    assert row.success_count + row.failure_count + row.pending_count == row.total_count
+    return row.success_count, row.failure_count, row.pending_count
+
+
+def test_a_large_request_is_cut_into_slices_keeping_every_version_of_an_id_together(sliced, app):
+    objects, _, first, second = request_with_versions()
+    status = post_large(sliced, objects)
+    assert set(slices_of(status["id"])) == {0, 1, 2}
+    positions = [pending.slice_positions(objects, 3, n) for n in range(3)]
+    assert sorted(p for part in positions for p in part) == list(range(len(objects)))
+    [holder] = [part for part in positions if objects.index(first) in part]
+    assert len(objects) - 1 in holder  # the second version, in the same slice, after the first
+    assert all(part == sorted(part) and part for part in positions)
+    assert pending.slice_count_for(4) == 1  # never a slice smaller than SLICE_OBJECTS (5 here)
+
+
+def test_interleaved_slices_keep_the_counts_exact_and_report_failures_per_object(sliced, monkeypatch):
+    objects, bad, first, second = request_with_versions()
+    status = post_large(sliced, objects)
+    sizes = {n: len(pending.slice_positions(objects, 3, n)) for n in range(3)}
+    real_share_each, real_record = pending.share_each, pending._record
+    seen, nested, started = [], [], []
+
+    def checked_record(*args, **kwargs):
+        result = real_record(*args, **kwargs)
+        seen.append(row_counts(status["id"]))  # success + failure + pending = total after every record
+        return result
+
+    def second_worker_meanwhile(*args, **kwargs):
+        outcomes = real_share_each(*args, **kwargs)
+        if not started:
+            started.append(1)
+            # While the first worker holds slice 0, a second worker claims and finishes the others.
+            nested.append(pending.complete_pending_add(status["id"]))
+            assert row_counts(status["id"])[2] == sizes[0] - 0  # only slice 0 is left, nothing of it recorded
+        return outcomes
+
+    monkeypatch.setattr(pending, "_record", checked_record)
+    monkeypatch.setattr(pending, "share_each", second_worker_meanwhile)
+    assert pending.complete_pending_add(status["id"]) == sizes[0]
+    assert nested == [sizes[1] + sizes[2]]
+    pendings = [p for _, _, p in seen]
+    assert pendings == sorted(pendings, reverse=True) and len(set(pendings)) == len(pendings)
+    done = status_of(sliced, status["id"])
+    assert (done["status"], done["success_count"], done["failure_count"], done["pending_count"]) == ("complete", 44, 1, 0)
+    assert_counts_add_up(done)
+    [failure] = done["failures"]
+    assert failure["id"] == bad["id"] and "pattern" in failure["message"].lower()
+    assert sorted((s["id"], s["version"]) for s in done["successes"]) == sorted(
+        (o["id"], o["modified"]) for o in objects if o is not bad)
+    assert db.session.scalar(select(func.count(SharedItem.id))) == 43  # two versions, one item
+    item = db.session.scalar(select(SharedItem).where(SharedItem.stix_id == first["id"]))
+    assert item is not None
+    assert db.session.get(TaxiiPendingAdd, status["id"]) is None and slices_of(status["id"]) == {}
+    assert pending.complete_pending_add(status["id"]) == 0
+
+
+def test_a_slice_whose_lease_ran_out_is_claimed_again(sliced, monkeypatch):
+    objects, bad, _, _ = request_with_versions()
+    status = post_large(sliced, objects)
+    sizes = {n: len(pending.slice_positions(objects, 3, n)) for n in range(3)}
+    assert sizes[1] > pending.CHUNK  # slice 1 takes two chunks: the worker dies in its second
+    real_share_each, calls = pending.share_each, []
+
+    def dies_in_the_second_slice(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1 + -(-sizes[0] // pending.CHUNK) + 1:  # the second chunk of slice 1
+            raise KeyboardInterrupt("the worker is killed")
+        return real_share_each(*args, **kwargs)
+
+    monkeypatch.setattr(pending, "share_each", dies_in_the_second_slice)
+    with pytest.raises(KeyboardInterrupt):
+        pending.complete_pending_add(status["id"])
+    db.session.rollback()
+    monkeypatch.setattr(pending, "share_each", real_share_each)
+    recorded_of_1 = min(pending.CHUNK, sizes[1])
+    assert row_counts(status["id"])[2] == sizes[1] - recorded_of_1 + sizes[2]
+    assert set(slices_of(status["id"])) == {1, 2}
+    # Another worker takes the free slice 2, not slice 1 while its lease holds.
+    assert pending.complete_pending_add(status["id"]) == sizes[2]
+    assert row_counts(status["id"])[2] == sizes[1] - recorded_of_1
+    assert pending.sweep_pending_adds() == 0
+    held = slices_of(status["id"])[1]
+    assert held.done_count == recorded_of_1
+    held.lease_until = db.session.get(TaxiiPendingAdd, status["id"]).created
+    db.session.commit()
+    assert pending.sweep_pending_adds() == 1
+    assert pending.complete_pending_add(status["id"]) == sizes[1] - recorded_of_1
+    done = status_of(sliced, status["id"])
+    assert (done["status"], done["success_count"], done["failure_count"], done["pending_count"]) == ("complete", 44, 1, 0)
+    assert_counts_add_up(done)
+    successes = [(s["id"], s["version"]) for s in done["successes"]]
+    assert len(successes) == len(set(successes))
+
+
+def test_a_chunk_recorded_by_another_worker_is_not_recorded_twice(sliced, monkeypatch):
+    """A slow worker whose lease ran out finishes a chunk another worker already recorded."""
+    objects, _, _, _ = request_with_versions()
+    status = post_large(sliced, objects)
+    real_share_each, slow = pending.share_each, []
+
+    def lease_runs_out_meanwhile(*args, **kwargs):
+        outcomes = real_share_each(*args, **kwargs)
+        if not slow:
+            slow.append(1)
+            piece = slices_of(status["id"])[0]
+            piece.lease_until = db.session.get(TaxiiPendingAdd, status["id"]).created
+            db.session.commit()
+            pending.complete_pending_add(status["id"])  # the other worker takes slice 0 and all the rest
+        return outcomes
+
+    monkeypatch.setattr(pending, "share_each", lease_runs_out_meanwhile)
+    assert pending.complete_pending_add(status["id"]) == 0
+    done = status_of(sliced, status["id"])
+    assert (done["status"], done["success_count"], done["failure_count"], done["pending_count"]) == ("complete", 44, 1, 0)
+    assert_counts_add_up(done)

@@ -42,11 +42,11 @@ class TaxiiStatus(db.Model):
 
 
 class TaxiiPendingAdd(db.Model):
-    """A large add-objects request, kept until a worker has shared every object of it.
+    """A large add-objects request, kept until the workers have shared every object of it.
 
     The posted objects are stored with the request, so a worker that dies, or a broker that loses
-    the task, loses nothing: the sweeper hands the request to a worker again, which continues
-    after the last object it recorded (hub/taxii/pending.py). One row per status resource.
+    the task, loses nothing. The request is cut into `slice_count` slices (TaxiiPendingSlice) that
+    separate workers share at the same time (hub/taxii/pending.py). One row per status resource.
     """
 
     __tablename__ = "taxii_pending_add"
@@ -55,11 +55,25 @@ class TaxiiPendingAdd(db.Model):
     collection_id: Mapped[str] = mapped_column(String(36))
     # The `objects` of the envelope, as JSON.
     objects: Mapped[str] = mapped_column(Text)
-    # Objects shared (or refused) so far, and recorded in the status: the work continues here.
-    done_count: Mapped[int] = mapped_column(Integer, default=0)
-    # A worker holds the request until then; after that, the sweeper may hand it to another.
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # Every version of one STIX id falls in the same slice (pending.slice_positions).
+    slice_count: Mapped[int] = mapped_column(Integer, default=1)
     created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TaxiiPendingSlice(db.Model):
+    """One slice of a pending add that is not finished yet: what a worker claims and continues.
+
+    A worker holds a slice under a lease; after that, the sweeper may hand it to another worker,
+    which continues after the last object recorded. Deleted when its last object is recorded.
+    """
+
+    __tablename__ = "taxii_pending_slice"
+
+    status_id: Mapped[str] = mapped_column(ForeignKey("taxii_pending_add.id", ondelete="CASCADE"), primary_key=True)
+    slice_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # Objects of this slice shared (or refused) so far, and recorded in the status.
+    done_count: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
 
 class TaxiiCollectionDefault(db.Model):

@@ -2,22 +2,32 @@
 
 A bundle such as ATT&CK (thousands of objects) takes longer to validate than a web worker may
 take to answer. From HUB_TAXII_ASYNC_OBJECTS objects on, the request is stored with its status
-(TaxiiPendingAdd) and answered at once; a worker shares it a chunk at a time and records each
-chunk's outcomes in the status, so the counts are exact while it runs
-(success + failure + pending = total). A worker that dies loses nothing: the request is in the
-database, its lease runs out, and the sweeper queues it again; the next worker continues after
-the last recorded chunk. Sharing a chunk twice is harmless (already shared objects count as
-successes again, once), so a chunk shared but not yet recorded is simply shared again.
+(TaxiiPendingAdd) and answered at once. The request is cut into slices (TaxiiPendingSlice, up to
+HUB_TAXII_SLICES, at least SLICE_OBJECTS objects each) so that several workers share one request
+at once: one task is queued per slice, and each task claims any slice no worker holds (a lease per
+slice) and shares it a chunk at a time. Every version of one STIX id falls in the same slice (the
+id is hashed to its slice) and keeps the request's order within it, so the version rules see the
+versions in the order they were posted; the write path (hub.intel.bulk.share_each) and rule 11
+apply per chunk as before.
+
+Each chunk's outcomes are recorded in the status under a lock on the status row, in the commit
+that moves the slice past the chunk, so the counts are exact at every moment
+(success + failure + pending = total) whichever slices finish first. A worker that dies loses
+nothing: its slice's lease runs out, the sweeper queues the slice again, and the next worker
+continues after the slice's last recorded chunk. Sharing a chunk twice is harmless (already shared
+objects count as successes again, once); a chunk recorded meanwhile by another worker (a lease that
+ran out under a slow worker) is not recorded twice.
 """
 from __future__ import annotations
 
 import logging
 import uuid
+import zlib
 from datetime import timedelta
 
 import orjson
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 
 from hub.accounts.models import User
 from hub.db import utcnow
@@ -28,7 +38,7 @@ from hub.intel.bulk import ShareOutcome, share_each
 from hub.intel.store import now_us
 from hub.principal import Principal
 from hub.taxii.collections import Collection, collection_for
-from hub.taxii.models import TaxiiPendingAdd, TaxiiStatus
+from hub.taxii.models import TaxiiPendingAdd, TaxiiPendingSlice, TaxiiStatus
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +48,34 @@ TASK_SWEEP_ADDS = "taxii.sweep_adds"
 # 500 (a second or two of work): each chunk costs some forty round trips to the database and two
 # commits whatever its size, which at 100 was a third of an ATT&CK bundle's time in the worker.
 CHUNK = 500
+# The fewest objects worth a slice (and a task) of their own: a slice of 200 is a few tenths of a
+# second of work, so the ATT&CK ICS bundle (1,826 objects) is shared by up to 8 workers.
+SLICE_OBJECTS = 200
 
 
 def is_large(objects: list) -> bool:
     return len(objects) >= current_app.config["HUB_TAXII_ASYNC_OBJECTS"]
 
 
+def slice_count_for(total: int) -> int:
+    return max(1, min(int(current_app.config["HUB_TAXII_SLICES"]), total // max(1, SLICE_OBJECTS)))
+
+
+def slice_of(raw, index: int, slice_count: int) -> int:
+    """The slice of the object at `index`: by its STIX id (all its versions together), else its place."""
+    stix_id = raw.get("id") if isinstance(raw, dict) else None
+    if isinstance(stix_id, str):
+        return zlib.crc32(stix_id.encode("utf-8", "surrogatepass")) % slice_count
+    return index % slice_count
+
+
+def slice_positions(objects: list, slice_count: int, slice_no: int) -> list[int]:
+    """Positions in the request of the objects of one slice, in the request's order."""
+    return [index for index, raw in enumerate(objects) if slice_of(raw, index, slice_count) == slice_no]
+
+
 def queue_add(principal: Principal, collection: Collection, objects: list) -> TaxiiStatus:
-    """Store the request with a pending status and queue it for a worker; returns the status."""
+    """Store the request with a pending status and queue one task per slice; returns the status."""
     status = TaxiiStatus(
         id=str(uuid.uuid4()), user_id=principal.user_id, collection_id=collection.id,
         request_timestamp_us=now_us(), status="pending", total_count=len(objects),
@@ -53,11 +83,18 @@ def queue_add(principal: Principal, collection: Collection, objects: list) -> Ta
     )
     db.session.add(status)
     db.session.flush()
+    slice_count = slice_count_for(len(objects))
     db.session.add(TaxiiPendingAdd(id=status.id, collection_id=collection.id, objects=orjson.dumps(objects).decode(),
-                                   done_count=0))
+                                   slice_count=slice_count))
+    db.session.flush()
+    # A slice with no object (every id hashed elsewhere) is never created: nothing to wait for.
+    used = {slice_of(raw, index, slice_count) for index, raw in enumerate(objects)}
+    db.session.add_all([TaxiiPendingSlice(status_id=status.id, slice_no=slice_no, done_count=0)
+                        for slice_no in sorted(used)])
     db.session.commit()
-    # Best effort: if the broker cannot take it now, the sweeper queues it.
-    dispatch.enqueue(TASK_COMPLETE_ADD, [status.id])
+    # Best effort: if the broker cannot take them now, the sweeper queues them.
+    for _ in used:
+        dispatch.enqueue(TASK_COMPLETE_ADD, [status.id])
     return status
 
 
@@ -65,45 +102,72 @@ def _lease() -> timedelta:
     return timedelta(seconds=current_app.config["HUB_TAXII_LEASE_SECONDS"])
 
 
-def _claim(status_id: str) -> bool:
-    """Take the request for this worker unless another one holds it."""
+def _claim(status_id: str) -> int | None:
+    """Take one slice of the request that no worker holds; returns its number, or None."""
     now = utcnow()
-    claimed = db.session.execute(
-        update(TaxiiPendingAdd)
-        .where(TaxiiPendingAdd.id == status_id,
-               or_(TaxiiPendingAdd.lease_until.is_(None), TaxiiPendingAdd.lease_until < now))
-        .values(lease_until=now + _lease())
-    ).rowcount
+    free = db.session.scalars(
+        select(TaxiiPendingSlice.slice_no)
+        .where(TaxiiPendingSlice.status_id == status_id,
+               or_(TaxiiPendingSlice.lease_until.is_(None), TaxiiPendingSlice.lease_until < now))
+        .order_by(TaxiiPendingSlice.slice_no)
+    ).all()
+    for slice_no in free:
+        # Two workers may both see the slice free: the conditional update lets one of them have it.
+        claimed = db.session.execute(
+            update(TaxiiPendingSlice)
+            .where(TaxiiPendingSlice.status_id == status_id, TaxiiPendingSlice.slice_no == slice_no,
+                   or_(TaxiiPendingSlice.lease_until.is_(None), TaxiiPendingSlice.lease_until < now))
+            .values(lease_until=now + _lease())
+        ).rowcount
+        db.session.commit()
+        if claimed == 1:
+            return slice_no
     db.session.commit()
-    return claimed == 1
+    return None
 
 
-def _detail(outcome: ShareOutcome, offset: int) -> dict:
-    entry = {"id": outcome.stix_id or f"(object {offset + outcome.index} of the request has no id)",
+def _detail(outcome: ShareOutcome, position: int) -> dict:
+    entry = {"id": outcome.stix_id or f"(object {position} of the request has no id)",
              "version": outcome.version}
     if outcome.message:
         entry["message"] = outcome.message
     return entry
 
 
-def _record(pending: TaxiiPendingAdd, outcomes: list[ShareOutcome], offset: int) -> None:
-    """Add one chunk's outcomes to the status and move the request past it; commits."""
-    status = db.session.get(TaxiiStatus, pending.id, with_for_update=True)
+def _record(status_id: str, slice_no: int, size: int, outcomes: list[ShareOutcome], offset: int,
+            positions: list[int]) -> bool:
+    """Add one chunk's outcomes to the status and move the slice past it; commits.
+
+    `offset` is where the chunk starts in the slice, `size` the slice's length. The status row is
+    locked first, so the records of all slices of a request are made one after the other. Returns
+    False (recording nothing) when the chunk was recorded meanwhile, or the request is finished.
+    """
+    status = db.session.get(TaxiiStatus, status_id, with_for_update=True, populate_existing=True)
+    piece = db.session.get(TaxiiPendingSlice, (status_id, slice_no), populate_existing=True)
+    if status is None or piece is None or piece.done_count != offset:
+        db.session.commit()
+        return False
     details = orjson.loads(status.details)
     for outcome in outcomes:
-        details.setdefault("successes" if outcome.stored else "failures", []).append(_detail(outcome, offset))
+        details.setdefault("successes" if outcome.stored else "failures", []).append(
+            _detail(outcome, positions[offset + outcome.index]))
     stored = sum(1 for outcome in outcomes if outcome.stored)
     status.success_count += stored
     status.failure_count += len(outcomes) - stored
-    pending.done_count = offset + len(outcomes)
-    status.pending_count = status.total_count - pending.done_count
+    status.pending_count -= len(outcomes)
     status.details = orjson.dumps(details).decode()
+    piece.done_count = offset + len(outcomes)
+    if piece.done_count >= size:
+        db.session.delete(piece)
+    else:
+        piece.lease_until = utcnow() + _lease()
     if status.pending_count == 0:
         status.status = "complete"
-        db.session.delete(pending)
-    else:
-        pending.lease_until = utcnow() + _lease()
+        db.session.flush()
+        db.session.execute(delete(TaxiiPendingSlice).where(TaxiiPendingSlice.status_id == status_id))
+        db.session.execute(delete(TaxiiPendingAdd).where(TaxiiPendingAdd.id == status_id))
     db.session.commit()
+    return True
 
 
 def _refused(objects: list, offset: int, reason: str) -> list[ShareOutcome]:
@@ -116,55 +180,74 @@ def _refused(objects: list, offset: int, reason: str) -> list[ShareOutcome]:
 
 
 def complete_pending_add(status_id: str) -> int:
-    """Share the objects of a queued request not recorded yet; returns how many this call recorded.
+    """Share the slices of a queued request that no worker holds; returns how many objects this
+    call recorded.
 
-    Does nothing when another worker holds the request or it is finished. The sharer's rights are
-    read now: a user deactivated, or an organisation that left the collection's group, since the
-    request was made gets the remaining objects refused.
+    Claims one free slice at a time and shares it to its end, then looks for another; does
+    nothing when other workers hold every slice left or the request is finished. The sharer's
+    rights are read for each slice: a user deactivated, or an organisation that left the
+    collection's group, since the request was made gets the remaining objects refused.
     """
-    if not _claim(status_id):
-        return 0
+    recorded = 0
+    while (slice_no := _claim(status_id)) is not None:
+        recorded += _complete_slice(status_id, slice_no)
+    return recorded
+
+
+def _complete_slice(status_id: str, slice_no: int) -> int:
     pending = db.session.get(TaxiiPendingAdd, status_id)
-    if pending is None:
+    piece = db.session.get(TaxiiPendingSlice, (status_id, slice_no))
+    if pending is None or piece is None:
         return 0
     status = db.session.get(TaxiiStatus, status_id)
-    objects = orjson.loads(pending.objects)
-    user = db.session.get(User, status.user_id)
+    all_objects = orjson.loads(pending.objects)
+    positions = slice_positions(all_objects, pending.slice_count, slice_no)
+    objects = [all_objects[position] for position in positions]
+    del all_objects
+    collection_id, user_id = pending.collection_id, status.user_id
+    offset = piece.done_count
+    user = db.session.get(User, user_id)
     try:
         if user is None or not user.active:
             raise HubError("the account that posted this request is no longer active")
         principal = Principal.of(user)
-        collection = collection_for(principal, pending.collection_id, with_default=True)
+        collection = collection_for(principal, collection_id, with_default=True)
         if not collection.can_write:
             raise HubError("this collection is read-only for you")
     except HubError as refusal:
-        remaining = objects[pending.done_count:]
-        _record(pending, _refused(remaining, pending.done_count, refusal.message), pending.done_count)
-        return len(remaining)
+        remaining = objects[offset:]
+        if _record(status_id, slice_no, len(objects), _refused(remaining, offset, refusal.message), offset, positions):
+            return len(remaining)
+        return 0
     recorded = 0
-    while pending.done_count < len(objects):
-        offset = pending.done_count
+    while offset < len(objects):
         chunk = objects[offset:offset + CHUNK]
         try:
             outcomes = share_each(principal, chunk, audience=collection.audience, default_tlp=collection.default_tlp)
         except HubError as refusal:  # e.g. the user became a viewer meanwhile
             db.session.rollback()
             outcomes = _refused(chunk, offset, refusal.message)
-        # share_each committed: re-read the request (expired by the commit) before recording.
-        pending = db.session.get(TaxiiPendingAdd, status_id)
-        _record(pending, outcomes, offset)
+        if not _record(status_id, slice_no, len(objects), outcomes, offset, positions):
+            # Another worker recorded this chunk (this one's lease ran out): leave the slice to it.
+            log.info("TAXII add %s slice %s: chunk at %s recorded by another worker", status_id, slice_no, offset)
+            break
+        offset += len(outcomes)
         recorded += len(outcomes)
     return recorded
 
 
 def sweep_pending_adds() -> int:
-    """Queue every request no worker holds (lost task, dead worker); returns how many."""
+    """Queue every slice no worker holds (lost task, dead worker); returns how many."""
     grace = timedelta(seconds=current_app.config["HUB_TAXII_SWEEP_SECONDS"])
     now = utcnow()
-    ids = db.session.scalars(select(TaxiiPendingAdd.id).where(or_(
-        TaxiiPendingAdd.lease_until < now,
-        TaxiiPendingAdd.lease_until.is_(None) & (TaxiiPendingAdd.created < now - grace),
-    ))).all()
+    ids = db.session.scalars(
+        select(TaxiiPendingSlice.status_id)
+        .join(TaxiiPendingAdd, TaxiiPendingAdd.id == TaxiiPendingSlice.status_id)
+        .where(or_(
+            TaxiiPendingSlice.lease_until < now,
+            TaxiiPendingSlice.lease_until.is_(None) & (TaxiiPendingAdd.created < now - grace),
+        ))
+    ).all()
     for status_id in ids:
         dispatch.enqueue(TASK_COMPLETE_ADD, [status_id])
     return len(ids)
