@@ -16,7 +16,7 @@ from sqlalchemy import select
 from hub import bounds, policy
 from hub.errors import Forbidden, ValidationFailed
 from hub.extensions import db
-from hub.intel import fastpath, fastpath_sro, observables, validation, writing
+from hub.intel import fastpath, fastpath_sdo, fastpath_sro, observables, validation, writing
 from hub.intel.audience import Audience
 from hub.intel.references import references_of
 from hub.intel.models import SharedItem
@@ -106,7 +106,8 @@ def _parse(raw: dict) -> dict:
     if fast is not None:
         return fast
     # A plain relationship needs no stix2 object (hub.intel.fastpath_sro); validation still runs.
-    obj = fastpath_sro.parse_relationship(raw) or _parse_fully(raw)
+    # So does a plain SDO of the commonest types, or a custom x- object (hub.intel.fastpath_sdo).
+    obj = fastpath_sro.parse_relationship(raw) or fastpath_sdo.parse_sdo(raw) or _parse_fully(raw)
     # stix2 accepts a few things the STIX 2.1 specification forbids (confidence above 100,
     # modified before created, a malformed lang...); the hub serves only valid STIX.
     problems = validation.validate_object(obj)

@@ -1,0 +1,161 @@
+"""A fast path for the plain domain objects of a large bundle (ATT&CK's techniques, software,
+groups, mitigations...) and for custom `x-` objects, on the model of hub.intel.fastpath_sro.
+
+For an object in the narrow shape below (standard properties of its type, simple `x_` custom
+properties, created/modified in milliseconds as stix2 writes them) stix2.parse would accept it
+and read it the same, and hub.intel.stored_form would store the object as it was sent: this
+module returns the sent object without building a stix2 object. A custom `x-` type is never
+checked by stix2 (parse hands it back as it is), so the full path's result is the sent object
+too. hub.intel.validation still runs on every object. Anything outside the shape returns None
+and takes the full path. tests/test_fastpath_sdo.py checks, object by object, over both ATT&CK
+bundles and variants of their objects, that both paths accept and reject the same objects and
+prepare the same rows.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import stix2.registry
+
+from hub.intel.fastpath import _Declined, _any_precision_stamp, _millisecond_stamp
+
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+_IDENTITY_REF = re.compile(rf"\Aidentity--{_UUID}\Z")
+_MARKING_REF = re.compile(rf"\Amarking-definition--{_UUID}\Z")
+_CUSTOM_PROPERTY = re.compile(r"\Ax_[a-z0-9_]{1,247}\Z")
+_CUSTOM_TYPE = re.compile(r"\Ax-[a-z0-9]+(?:-[a-z0-9]+)*\Z")
+_REFERENCE_KEYS = frozenset({"source_name", "description", "url", "external_id"})
+_PHASE_KEYS = frozenset({"kill_chain_name", "phase_name"})
+
+_COMMON = frozenset({"type", "spec_version", "id", "created", "modified", "created_by_ref", "revoked", "labels",
+                     "external_references", "object_marking_refs"})
+# Per type: its text properties, its lists of text, whether it has kill_chain_phases and
+# first_seen/last_seen, and whether name is required (all but malware, where we require it too).
+_STRINGS = {
+    "attack-pattern": {"name", "description"},
+    "campaign": {"name", "description", "objective"},
+    "course-of-action": {"name", "description"},
+    "identity": {"name", "description", "contact_information", "identity_class"},
+    "intrusion-set": {"name", "description"},
+    "malware": {"name", "description"},
+    "tool": {"name", "description", "tool_version"},
+}
+_STRING_LISTS = {
+    "attack-pattern": {"aliases"},
+    "campaign": {"aliases"},
+    "course-of-action": set(),
+    "identity": {"roles", "sectors"},
+    "intrusion-set": {"aliases", "goals"},
+    "malware": {"aliases", "malware_types"},
+    "tool": {"aliases", "tool_types"},
+}
+_KILL_CHAIN = frozenset({"attack-pattern", "malware", "tool"})
+_SEEN = frozenset({"campaign", "intrusion-set", "malware"})
+_ALLOWED = {
+    kind: _COMMON | _STRINGS[kind] | _STRING_LISTS[kind] | ({"kill_chain_phases"} if kind in _KILL_CHAIN else set())
+    | ({"first_seen", "last_seen"} if kind in _SEEN else set()) | ({"is_family"} if kind == "malware" else set())
+    for kind in _STRINGS
+}
+
+
+def _text(value) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def _text_list(value) -> bool:
+    return isinstance(value, list) and bool(value) and all(_text(entry) for entry in value)
+
+
+def _custom_value(value) -> bool:
+    if isinstance(value, (str, bool, int)):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, list) and bool(value) and all(isinstance(entry, str) for entry in value)
+
+
+def _external_reference(value) -> bool:
+    return (
+        isinstance(value, dict) and _text(value.get("source_name")) and value.keys() <= _REFERENCE_KEYS
+        and all(_text(entry) for entry in value.values())
+        and any(key in value for key in ("description", "url", "external_id"))
+    )
+
+
+def _kill_chain_phase(value) -> bool:
+    return isinstance(value, dict) and value.keys() == _PHASE_KEYS and all(_text(v) for v in value.values())
+
+
+def _unregistered_custom_type(object_type: str) -> bool:
+    return (_CUSTOM_TYPE.match(object_type) is not None
+            and stix2.registry.class_for_type(object_type, "2.1", "objects") is None
+            and stix2.registry.class_for_type(object_type, "2.1", "observables") is None)
+
+
+def parse_sdo(raw) -> dict | None:
+    """The object as the full path would read it (the sent object), or None to take the full path."""
+    if not isinstance(raw, dict):
+        return None
+    object_type = raw.get("type")
+    if not isinstance(object_type, str):
+        return None
+    if object_type.startswith("x-"):
+        # stix2.parse(allow_custom=True) returns an unknown type's dict unchecked; the full path
+        # then keeps dict(raw). Only a plain custom SDO (versioned, no extensions) is taken here.
+        if (_unregistered_custom_type(object_type) and "created" in raw and "modified" in raw
+                and "extensions" not in raw and raw.get("spec_version") == "2.1"):
+            return dict(raw)
+        return None
+    allowed = _ALLOWED.get(object_type)
+    if allowed is None or not {"type", "spec_version", "id", "created", "modified", "name"} <= raw.keys():
+        return None
+    for key in raw.keys() - allowed:
+        if not _CUSTOM_PROPERTY.match(key) or not _custom_value(raw[key]):
+            return None
+    try:
+        return raw if _checked(raw, object_type) else None
+    except (_Declined, ValueError, TypeError, OverflowError):
+        return None
+
+
+def _checked(raw: dict, object_type: str) -> bool:
+    stix_id = raw["id"]
+    if raw["spec_version"] != "2.1" or not isinstance(stix_id, str):
+        return False
+    if not re.fullmatch(rf"{re.escape(object_type)}--{_UUID}", stix_id):
+        return False
+    # Exactly milliseconds, as stix2 writes them: validation then judges the same text either way.
+    if _millisecond_stamp(raw["modified"]) < _millisecond_stamp(raw["created"]):  # same format: text order is time order
+        return False
+    for key in _STRINGS[object_type]:
+        if key in raw and not _text(raw[key]):
+            return False
+    for key in _STRING_LISTS[object_type] | {"labels"}:
+        if key in raw and not _text_list(raw[key]):
+            return False
+    if "kill_chain_phases" in raw:
+        phases = raw["kill_chain_phases"]
+        if not (isinstance(phases, list) and phases and all(_kill_chain_phase(p) for p in phases)):
+            return False
+    if "first_seen" in raw or "last_seen" in raw:
+        first = _any_precision_stamp(raw["first_seen"])[0] if "first_seen" in raw else None
+        last = _any_precision_stamp(raw["last_seen"])[0] if "last_seen" in raw else None
+        if first is not None and last is not None and last < first:
+            return False
+    if "is_family" in raw and not isinstance(raw["is_family"], bool):
+        return False
+    if object_type == "malware" and "is_family" not in raw:
+        return False
+    if "created_by_ref" in raw and not (isinstance(raw["created_by_ref"], str)
+                                        and _IDENTITY_REF.match(raw["created_by_ref"])):
+        return False
+    if "object_marking_refs" in raw:
+        refs = raw["object_marking_refs"]
+        if not (isinstance(refs, list) and refs and all(isinstance(r, str) and _MARKING_REF.match(r) for r in refs)):
+            return False
+    if "external_references" in raw:
+        references = raw["external_references"]
+        if not (isinstance(references, list) and references and all(_external_reference(r) for r in references)):
+            return False
+    return "revoked" not in raw or isinstance(raw["revoked"], bool)
