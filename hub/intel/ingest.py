@@ -163,7 +163,10 @@ def _modified_us(obj: dict) -> int:
     stamp = obj.get("modified") or obj.get("created")
     if stamp is None:  # SCOs are not versioned
         return 0
-    return stix_stamp_to_us(stamp)
+    try:
+        return stix_stamp_to_us(stamp)
+    except (ValueError, TypeError):  # e.g. more fraction digits than a microsecond holds
+        raise ObjectRejected(f"invalid timestamp {str(stamp)[:40]!r}: RFC 3339 with at most 6 fraction digits") from None
 
 
 def _display_name(obj: dict) -> str:
