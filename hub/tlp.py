@@ -27,7 +27,10 @@ class TLP(str, enum.Enum):
 
     @classmethod
     def parse(cls, text: str) -> "TLP":
-        """Accepts 'amber+strict', 'TLP:AMBER+STRICT', 'white' (TLP 1.0 for clear)…"""
+        """Accepts 'amber+strict', 'TLP:AMBER+STRICT', 'white' (TLP 1.0 for clear)…; ValueError
+        for anything else, a non-string included."""
+        if not isinstance(text, str):
+            raise ValueError(f"not a TLP label: {text!r}")
         value = text.strip().lower().removeprefix("tlp:")
         if value == "white":
             return cls.clear

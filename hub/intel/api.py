@@ -76,11 +76,9 @@ def _share_request(body: dict) -> tuple[list, TLP | None, bool]:
     tlp = None
     if body.get("tlp") is not None:
         try:
-            tlp = TLP.parse(body["tlp"]) if isinstance(body["tlp"], str) else None
+            tlp = TLP.parse(body["tlp"])
         except ValueError:
-            pass
-        if tlp is None:
-            raise ValidationFailed("unknown TLP", [{"field": "tlp", "value": body["tlp"], "error": f"one of {TLP_CHOICES}"}])
+            raise ValidationFailed("unknown TLP", [{"field": "tlp", "value": body["tlp"], "error": f"one of {TLP_CHOICES}"}]) from None
     anonymous = body.get("anonymous", False)
     if not isinstance(anonymous, bool):
         raise ValidationFailed("invalid anonymous", [{"field": "anonymous", "value": anonymous, "error": "expected true or false"}])

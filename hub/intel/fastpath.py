@@ -23,6 +23,8 @@ from hub.tlp import TLP2_MARKING_IDS
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 _INDICATOR_ID = re.compile(rf"\Aindicator--{_UUID}\Z")
 _IDENTITY_REF = re.compile(rf"\Aidentity--{_UUID}\Z")
+_MARKING_REF = re.compile(rf"\Amarking-definition--{_UUID}\Z")
+_REFERENCE_KEYS = frozenset({"source_name", "description", "url", "external_id"})
 _STAMP = re.compile(r"\A(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?Z\Z")
 
 # One comparison, one canonical spelling. A string literal holds no quote and no backslash
@@ -63,7 +65,7 @@ def is_candidate(raw) -> bool:
     return isinstance(raw, dict) and raw.get("type") == "indicator" and simple_comparison(raw.get("pattern")) is not None
 
 
-class _Declined(Exception):
+class Declined(Exception):
     """The object is outside the fast path's shape: the full path decides."""
 
 
@@ -75,7 +77,7 @@ def _stamp_us(value) -> tuple[int, str, str]:
     """
     match = _STAMP.match(value) if isinstance(value, str) else None
     if match is None or int(match.group(1)) < 1000:
-        raise _Declined
+        raise Declined
     fraction = match.group(7) or ""
     moment = datetime(*(int(part) for part in match.groups()[:6]), int(fraction.ljust(6, "0") or 0))
     seconds = (moment - _EPOCH).days * 86400 + (moment - _EPOCH).seconds
@@ -85,15 +87,15 @@ def _stamp_us(value) -> tuple[int, str, str]:
 _EPOCH = datetime(1970, 1, 1)
 
 
-def _millisecond_stamp(value) -> str:
+def millisecond_stamp(value) -> str:
     """created/modified: stix2 writes millisecond precision at least; take exactly three digits."""
     _, _, fraction = _stamp_us(value)
     if len(fraction) != 3:
-        raise _Declined
+        raise Declined
     return value
 
 
-def _any_precision_stamp(value) -> tuple[int, str]:
+def any_precision_stamp(value) -> tuple[int, str]:
     """valid_from/valid_until: stix2 keeps the digits given, less trailing zeros."""
     micros, whole, fraction = _stamp_us(value)
     fraction = fraction.rstrip("0")
@@ -110,7 +112,7 @@ def parse_indicator(raw) -> dict | None:
         return None
     try:
         return _parse_checked(raw)
-    except (_Declined, ValueError, TypeError, OverflowError):
+    except (Declined, ValueError, TypeError, OverflowError):
         return None  # the full path will say what is wrong
 
 
@@ -121,7 +123,7 @@ def _parse_checked(raw: dict) -> dict | None:
         return None
     if raw.get("pattern_version", "2.1") != "2.1":
         return None
-    created, modified = _millisecond_stamp(raw["created"]), _millisecond_stamp(raw["modified"])
+    created, modified = millisecond_stamp(raw["created"]), millisecond_stamp(raw["modified"])
     if modified < created:  # same format: text order is time order
         return None
     obj = {
@@ -134,9 +136,9 @@ def _parse_checked(raw: dict) -> dict | None:
         "pattern_type": "stix",
         "pattern_version": "2.1",
     }
-    valid_from_us, obj["valid_from"] = _any_precision_stamp(raw["valid_from"])
+    valid_from_us, obj["valid_from"] = any_precision_stamp(raw["valid_from"])
     if "valid_until" in raw:
-        valid_until_us, obj["valid_until"] = _any_precision_stamp(raw["valid_until"])
+        valid_until_us, obj["valid_until"] = any_precision_stamp(raw["valid_until"])
         if valid_until_us <= valid_from_us:
             return None
     for name in _OPTIONAL_STRINGS:
@@ -183,3 +185,33 @@ def pattern_observables(obj: dict) -> set[tuple[str, str]] | None:
         return {(kind, observables.normalise(kind, value))}
     except Exception:  # the full path drops a value it cannot normalise, whatever the error
         return set()
+
+
+# What the fast paths for relationships and SDOs (fastpath_sro, fastpath_sdo) check alike.
+
+def text(value) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def plain_external_reference(value) -> bool:
+    return (
+        isinstance(value, dict) and text(value.get("source_name")) and value.keys() <= _REFERENCE_KEYS
+        and all(text(entry) for entry in value.values())
+        and any(key in value for key in ("description", "url", "external_id"))
+    )
+
+
+def plain_common_properties(raw: dict) -> bool:
+    """created_by_ref, markings, external references and revoked in the forms stix2 keeps as sent."""
+    if "created_by_ref" in raw and not (isinstance(raw["created_by_ref"], str)
+                                        and _IDENTITY_REF.match(raw["created_by_ref"])):
+        return False
+    if "object_marking_refs" in raw:
+        refs = raw["object_marking_refs"]
+        if not (isinstance(refs, list) and refs and all(isinstance(r, str) and _MARKING_REF.match(r) for r in refs)):
+            return False
+    if "external_references" in raw:
+        references = raw["external_references"]
+        if not (isinstance(references, list) and references and all(plain_external_reference(r) for r in references)):
+            return False
+    return "revoked" not in raw or isinstance(raw["revoked"], bool)

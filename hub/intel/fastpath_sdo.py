@@ -18,14 +18,11 @@ import re
 
 import stix2.registry
 
-from hub.intel.fastpath import _Declined, _any_precision_stamp, _millisecond_stamp
+from hub.intel.fastpath import Declined, any_precision_stamp, millisecond_stamp, plain_common_properties, text
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
-_IDENTITY_REF = re.compile(rf"\Aidentity--{_UUID}\Z")
-_MARKING_REF = re.compile(rf"\Amarking-definition--{_UUID}\Z")
 _CUSTOM_PROPERTY = re.compile(r"\Ax_[a-z0-9_]{1,247}\Z")
 _CUSTOM_TYPE = re.compile(r"\Ax-[a-z0-9]+(?:-[a-z0-9]+)*\Z")
-_REFERENCE_KEYS = frozenset({"source_name", "description", "url", "external_id"})
 _PHASE_KEYS = frozenset({"kill_chain_name", "phase_name"})
 
 _COMMON = frozenset({"type", "spec_version", "id", "created", "modified", "created_by_ref", "revoked", "labels",
@@ -59,12 +56,8 @@ _ALLOWED = {
 }
 
 
-def _text(value) -> bool:
-    return isinstance(value, str) and value != ""
-
-
 def _text_list(value) -> bool:
-    return isinstance(value, list) and bool(value) and all(_text(entry) for entry in value)
+    return isinstance(value, list) and bool(value) and all(text(entry) for entry in value)
 
 
 def _custom_value(value) -> bool:
@@ -75,16 +68,8 @@ def _custom_value(value) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(entry, str) for entry in value)
 
 
-def _external_reference(value) -> bool:
-    return (
-        isinstance(value, dict) and _text(value.get("source_name")) and value.keys() <= _REFERENCE_KEYS
-        and all(_text(entry) for entry in value.values())
-        and any(key in value for key in ("description", "url", "external_id"))
-    )
-
-
 def _kill_chain_phase(value) -> bool:
-    return isinstance(value, dict) and value.keys() == _PHASE_KEYS and all(_text(v) for v in value.values())
+    return isinstance(value, dict) and value.keys() == _PHASE_KEYS and all(text(v) for v in value.values())
 
 
 def _unregistered_custom_type(object_type: str) -> bool:
@@ -115,7 +100,7 @@ def parse_sdo(raw) -> dict | None:
             return None
     try:
         return raw if _checked(raw, object_type) else None
-    except (_Declined, ValueError, TypeError, OverflowError):
+    except (Declined, ValueError, TypeError, OverflowError):
         return None
 
 
@@ -126,10 +111,10 @@ def _checked(raw: dict, object_type: str) -> bool:
     if not re.fullmatch(rf"{re.escape(object_type)}--{_UUID}", stix_id):
         return False
     # Exactly milliseconds, as stix2 writes them: validation then judges the same text either way.
-    if _millisecond_stamp(raw["modified"]) < _millisecond_stamp(raw["created"]):  # same format: text order is time order
+    if millisecond_stamp(raw["modified"]) < millisecond_stamp(raw["created"]):  # same format: text order is time order
         return False
     for key in _STRINGS[object_type]:
-        if key in raw and not _text(raw[key]):
+        if key in raw and not text(raw[key]):
             return False
     for key in _STRING_LISTS[object_type] | {"labels"}:
         if key in raw and not _text_list(raw[key]):
@@ -139,23 +124,12 @@ def _checked(raw: dict, object_type: str) -> bool:
         if not (isinstance(phases, list) and phases and all(_kill_chain_phase(p) for p in phases)):
             return False
     if "first_seen" in raw or "last_seen" in raw:
-        first = _any_precision_stamp(raw["first_seen"])[0] if "first_seen" in raw else None
-        last = _any_precision_stamp(raw["last_seen"])[0] if "last_seen" in raw else None
+        first = any_precision_stamp(raw["first_seen"])[0] if "first_seen" in raw else None
+        last = any_precision_stamp(raw["last_seen"])[0] if "last_seen" in raw else None
         if first is not None and last is not None and last < first:
             return False
     if "is_family" in raw and not isinstance(raw["is_family"], bool):
         return False
     if object_type == "malware" and "is_family" not in raw:
         return False
-    if "created_by_ref" in raw and not (isinstance(raw["created_by_ref"], str)
-                                        and _IDENTITY_REF.match(raw["created_by_ref"])):
-        return False
-    if "object_marking_refs" in raw:
-        refs = raw["object_marking_refs"]
-        if not (isinstance(refs, list) and refs and all(isinstance(r, str) and _MARKING_REF.match(r) for r in refs)):
-            return False
-    if "external_references" in raw:
-        references = raw["external_references"]
-        if not (isinstance(references, list) and references and all(_external_reference(r) for r in references)):
-            return False
-    return "revoked" not in raw or isinstance(raw["revoked"], bool)
+    return plain_common_properties(raw)

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import re
 
-from hub.intel.fastpath import _Declined, _millisecond_stamp
+from hub.intel.fastpath import Declined, millisecond_stamp, plain_common_properties
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 _RELATIONSHIP_ID = re.compile(rf"\Arelationship--{_UUID}\Z")
-_IDENTITY_REF = re.compile(rf"\Aidentity--{_UUID}\Z")
-_MARKING_REF = re.compile(rf"\Amarking-definition--{_UUID}\Z")
 # An object type as STIX 2.1 spells one (3-250 characters), then an RFC 4122 UUID.
 _OBJECT_REF = re.compile(rf"\A(?P<type>[a-z][a-z0-9-]{{1,248}}[a-z0-9])--{_UUID}\Z")
 # stix2 refuses these as either end of a relationship.
@@ -31,25 +29,12 @@ _CUSTOM_PROPERTY = re.compile(r"\Ax_[a-z0-9_]{1,247}\Z")
 _REQUIRED = frozenset({"type", "spec_version", "id", "created", "modified", "relationship_type", "source_ref",
                        "target_ref"})
 _OPTIONAL = frozenset({"description", "created_by_ref", "object_marking_refs", "external_references", "revoked"})
-_REFERENCE_KEYS = frozenset({"source_name", "description", "url", "external_id"})
-
-
-def _text(value) -> bool:
-    return isinstance(value, str) and value != ""
 
 
 def _custom_value(value) -> bool:
     if isinstance(value, (str, bool)):
         return True
     return isinstance(value, list) and bool(value) and all(isinstance(entry, str) for entry in value)
-
-
-def _external_reference(value) -> bool:
-    return (
-        isinstance(value, dict) and _text(value.get("source_name")) and value.keys() <= _REFERENCE_KEYS
-        and all(_text(entry) for entry in value.values())
-        and any(key in value for key in ("description", "url", "external_id"))
-    )
 
 
 def _end(value) -> bool:
@@ -66,7 +51,7 @@ def parse_relationship(raw) -> dict | None:
             return None
     try:
         return raw if _checked(raw) else None
-    except (_Declined, ValueError, TypeError, OverflowError):
+    except (Declined, ValueError, TypeError, OverflowError):
         return None
 
 
@@ -74,7 +59,7 @@ def _checked(raw: dict) -> bool:
     if raw["spec_version"] != "2.1" or not isinstance(raw["id"], str) or not _RELATIONSHIP_ID.match(raw["id"]):
         return False
     # Exactly milliseconds, as stix2 writes them: validation then judges the same text either way.
-    if _millisecond_stamp(raw["modified"]) < _millisecond_stamp(raw["created"]):  # same format: text order is time order
+    if millisecond_stamp(raw["modified"]) < millisecond_stamp(raw["created"]):  # same format: text order is time order
         return False
     if not isinstance(raw["relationship_type"], str) or not _RELATIONSHIP_TYPE.match(raw["relationship_type"]):
         return False
@@ -82,15 +67,4 @@ def _checked(raw: dict) -> bool:
         return False
     if "description" in raw and not isinstance(raw["description"], str):
         return False
-    if "created_by_ref" in raw and not (isinstance(raw["created_by_ref"], str)
-                                        and _IDENTITY_REF.match(raw["created_by_ref"])):
-        return False
-    if "object_marking_refs" in raw:
-        refs = raw["object_marking_refs"]
-        if not (isinstance(refs, list) and refs and all(isinstance(r, str) and _MARKING_REF.match(r) for r in refs)):
-            return False
-    if "external_references" in raw:
-        references = raw["external_references"]
-        if not (isinstance(references, list) and references and all(_external_reference(r) for r in references)):
-            return False
-    return "revoked" not in raw or isinstance(raw["revoked"], bool)
+    return plain_common_properties(raw)

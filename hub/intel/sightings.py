@@ -81,10 +81,8 @@ def parse_request(body: dict) -> SightingRequest:
     tlp = None
     if body.get("tlp") is not None:
         try:
-            tlp = TLP.parse(body["tlp"]) if isinstance(body["tlp"], str) else None
+            tlp = TLP.parse(body["tlp"])
         except ValueError:
-            pass
-        if tlp is None:
             problems.append(_problem("tlp", body["tlp"], f"one of {TLP_CHOICES}"))
     anonymous = body.get("anonymous", False)
     if not isinstance(anonymous, bool):

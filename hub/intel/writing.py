@@ -71,6 +71,8 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
         select(StixVersion.item_id, StixVersion.modified_us).where(StixVersion.item_id.in_([i.id for i in held]))
     ).all()) if held else set()
     other_identities = _other_member_identities(principal, keyed)
+    # Rule 11 asks "may the sharer read it?" of every copy held: once for the batch.
+    readable = policy.readable_item_ids(principal, [i.id for i in held])
 
     for key, candidate in keyed:
         if candidate.created_by_ref and candidate.created_by_ref in other_identities:
@@ -79,7 +81,7 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
             continue
         item = ours.get(candidate.stix_id)
         if item is not None:
-            problem = _version_problem(principal, item, candidate, anonymous)
+            problem = _version_problem(item, candidate, anonymous, item.id in readable)
             if problem:
                 result.refused.append((key, candidate, problem))
             elif (item.id, candidate.modified_us) in known:
@@ -90,7 +92,7 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
         others = theirs.get(candidate.stix_id)
         if not others:
             result.new.append((key, candidate))
-        elif any((other.id, candidate.modified_us) in known and policy.can_read(principal, other) for other in others):
+        elif any((other.id, candidate.modified_us) in known and other.id in readable for other in others):
             result.unchanged.append((key, candidate))  # e.g. ATT&CK re-shared as published
         else:
             result.refused.append((key, candidate, UNUSABLE_ID))
@@ -101,12 +103,14 @@ def _other_member_identities(principal: Principal, keyed) -> set[str]:
     named = {candidate.created_by_ref for _, candidate in keyed if candidate.created_by_ref}
     if not named:
         return set()
-    orgs = db.session.scalars(select(Organisation).where(Organisation.id != principal.org_id)).all()
-    return {org.identity_id for org in orgs} & named
+    return set(db.session.scalars(select(Organisation.stix_identity_id).where(
+        Organisation.stix_identity_id.in_(named), Organisation.id != principal.org_id)))
 
 
-def _version_problem(principal: Principal, item: SharedItem, candidate, anonymous: bool) -> str | None:
-    if not policy.may_add_version(principal, item):
+def _version_problem(item: SharedItem, candidate, anonymous: bool, readable: bool) -> str | None:
+    """Why a candidate cannot be a new version of the organisation's item (`readable`: whether the
+    sharer may read it; rule 11 lets only readers add versions, policy.readable_item_ids)."""
+    if not readable:
         return UNUSABLE_ID
     if item.tlp != candidate.tlp:
         return f"this item was shared as {item.tlp.label}; a new version cannot change its TLP"
