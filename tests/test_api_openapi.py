@@ -181,6 +181,14 @@ def test_real_answers_match_the_documented_schemas(document, make, api, client, 
     check.response(path, "post", reader.post(f"/objects/{obj['id']}/sightings", data="{", content_type="application/json"))
     check.response(path, "post", reader.post(f"/objects/{obj['id']}/sightings", data="x", content_type="text/plain"))
 
+    bulk = {"values": ["198.51.100.31", "198.51.100[.]32", "unknown"], "tlp": "amber", "note": "proxy log"}
+    check.request("/sightings/bulk", bulk)
+    check.response("/sightings/bulk", "post", reader.post("/sightings/bulk", json=bulk))
+    check.response("/sightings/bulk", "post", reader.post("/sightings/bulk", json={"values": []}))
+    check.response("/sightings/bulk", "post", viewer.post("/sightings/bulk", json=bulk))
+    for caller in (reader, stranger):
+        check.response("/objects/{stix_id}/correlations", "get", caller.get(f"/objects/{obj['id']}/correlations"))
+
     widen = {"audience": {"orgs": [stranger.user.org.slug]}}
     check.request("/objects/{stix_id}/audience", widen)
     for caller in (stranger, reader, sharer):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from hub.errors import ValidationFailed
-from hub.intel import reads, sightings
+from hub.intel import correlation, reads, sightings
 from hub.intel.audience import resolve_audience
 from hub.intel.ingest import share_objects
 from hub.intel.manage import revoke, widen
@@ -112,7 +112,20 @@ def list_objects():
 @bp.get("/objects/<stix_id>")
 def get_object(stix_id: str):
     item = reads.read_item(current_principal(), stix_id, "api")
-    return jsonify({"object": reads.stix_object(item), "hub": reads.hub_metadata(current_principal(), item, with_versions=True)})
+    meta = reads.hub_metadata(current_principal(), item, with_versions=True)
+    meta.update(correlation.seen_by(current_principal(), item).as_json())
+    return jsonify({"object": reads.stix_object(item), "hub": meta})
+
+
+@bp.get("/objects/<stix_id>/correlations")
+def object_correlations(stix_id: str):
+    item = reads.read_item(current_principal(), stix_id, "api")
+    found = correlation.correlations_of(current_principal(), item)
+    reads.audit_reads(current_principal(), [c.item for c in found], "api")
+    return jsonify({"correlations": [
+        {"object_id": c.item.stix_id, "value": c.value, "kind": c.kind, "type": c.item.stix_type, "name": c.item.name}
+        for c in found
+    ]})
 
 
 @bp.post("/objects/<stix_id>/revoke")
@@ -139,6 +152,16 @@ def sight_object(stix_id: str):
     body = json_body() if request.content_length else {}
     sighting = sightings.record_sighting(current_principal(), stix_id, sightings.parse_request(body))
     return jsonify({"id": sighting.stix_id}), 201
+
+
+@bp.post("/sightings/bulk")
+def sight_in_bulk():
+    result = sightings.record_bulk(current_principal(), sightings.parse_bulk_request(json_body()))
+    return jsonify({
+        "matched": [{"value": match.value, "object_ids": list(match.object_ids)} for match in result.matched],
+        "unmatched": result.unmatched,
+        "sightings": result.sightings,
+    })
 
 
 @bp.get("/search")

@@ -120,6 +120,8 @@ class Observable(db.Model):
     )
     kind: Mapped[str] = mapped_column(String(32))
     value: Mapped[str] = mapped_column(String(2048))
+    # IP addresses and networks only (hub.intel.observables.ip_key): CIDR containment by range.
+    ip_key: Mapped[str | None] = mapped_column(String(40), index=True)
 
 
 class ItemReference(db.Model):

@@ -194,6 +194,15 @@ SCHEMAS: dict[str, dict] = {
             },
             "versions": {"type": "array", "items": _ref("Version"),
                          "description": "Every stored version, oldest first."},
+            "seen_by": {"type": "integer", "minimum": 0,
+                        "description": "One object (GET /objects/{stix_id}): how many organisations "
+                                       "reported a sighting the caller may read. An organisation "
+                                       "that reported both under its name and anonymously counts "
+                                       "once for each."},
+            "seen_by_organisations": {"type": "array", "items": {"type": "string"},
+                                      "description": "Names of those whose sightings are not anonymous."},
+            "sightings": {"type": "integer", "minimum": 0,
+                          "description": "How many sighting objects of it the caller may read."},
         },
     },
     "ObjectPage": {
@@ -262,6 +271,61 @@ SCHEMAS: dict[str, dict] = {
             "anonymous": {"type": "boolean", "default": False,
                           "description": "No where_sighted_refs and no created_by_ref: recipients "
                                          "never learn who saw it."},
+        },
+        "additionalProperties": False,
+    },
+    "Correlations": {
+        "type": "object",
+        "required": ["correlations"],
+        "properties": {
+            "correlations": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["object_id", "value", "kind"],
+                    "properties": {
+                        "object_id": {"type": "string", "pattern": STIX_ID_PATTERN},
+                        "value": {"type": "string", "description": "The value the other object names."},
+                        "kind": {"type": "string", "enum": ["same-value", "same-file", "cidr"]},
+                        "type": {"type": "string"},
+                        "name": {"type": "string"},
+                    },
+                    "additionalProperties": False,
+                },
+            },
+        },
+        "additionalProperties": False,
+    },
+    "BulkSightingRequest": {
+        "type": "object",
+        "required": ["values"],
+        "properties": {
+            "values": {"type": "array", "minItems": 1, "maxItems": 100000,
+                       "items": {"type": "string", "maxLength": 2048},
+                       "description": "Observed values: IP addresses or networks, domains, URLs, e-mail "
+                                      "addresses, hashes; defanged spellings (hxxp, [.], (.)) accepted."},
+            "tlp": _ref("Tlp"),
+            "audience": _ref("Audience"),
+            "anonymous": {"type": "boolean"},
+            "note": {"type": "string", "maxLength": 5000},
+            "first_seen": {"type": "string", "format": "date-time"},
+            "last_seen": {"type": "string", "format": "date-time"},
+        },
+        "additionalProperties": False,
+    },
+    "BulkSightingResult": {
+        "type": "object",
+        "required": ["matched", "unmatched"],
+        "properties": {
+            "matched": {"type": "array", "items": {
+                "type": "object", "required": ["value", "object_ids"],
+                "properties": {"value": {"type": "string"},
+                               "object_ids": {"type": "array", "items": {"type": "string", "pattern": STIX_ID_PATTERN}}},
+                "additionalProperties": False}},
+            "unmatched": {"type": "integer", "minimum": 0,
+                          "description": "Distinct non-empty values that matched nothing readable."},
+            "sightings": {"type": "array", "items": {"type": "string", "pattern": STIX_ID_PATTERN},
+                          "description": "The sightings recorded: one per matched indicator."},
         },
         "additionalProperties": False,
     },
@@ -427,6 +491,36 @@ def intel_openapi_paths() -> dict:
                 "responses": {
                     "201": _json(_ref("SightingResponse"), "Recorded: the sighting's STIX id."),
                     **_errors(400, 401, 403, 404, 413, 415, 422),
+                },
+            }
+        },
+        "/objects/{stix_id}/correlations": {
+            "get": {
+                "operationId": "objectCorrelations",
+                "summary": "What the caller may read that names the same thing as this object",
+                "description": "same-value: the same normalised value; same-file: another hash of a "
+                               "file that a readable object describes with several hashes; cidr: an "
+                               "address inside a network, or a network holding an address. Newest "
+                               "first, at most 500. Revoked objects never correlate.",
+                "parameters": [_STIX_ID],
+                "responses": {
+                    "200": _json(_ref("Correlations"), "The correlations."),
+                    **_errors(401, 404),
+                },
+            }
+        },
+        "/sightings/bulk": {
+            "post": {
+                "operationId": "sightInBulk",
+                "summary": "Match observed values against what the caller may read; sight each matched indicator",
+                "description": "Each value is normalised (defanged spellings accepted) and looked up; "
+                               "one sighting per matched indicator records how many values matched "
+                               "it, with the TLP and audience given (default: each indicator's "
+                               "default sighting audience). Atomic.",
+                "requestBody": json_body("BulkSightingRequest"),
+                "responses": {
+                    "200": _json(_ref("BulkSightingResult"), "What matched."),
+                    **_errors(400, 401, 403, 413, 415, 422),
                 },
             }
         },

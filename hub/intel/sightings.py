@@ -17,11 +17,12 @@ from hub import bounds, policy
 from hub.accounts.models import Organisation
 from hub.errors import Forbidden, ValidationFailed
 from hub.extensions import db
+from hub.intel import correlation, observables
 from hub.intel.audience import Audience, resolve_audience
 from hub.intel.builders import build_sighting
-from hub.intel.ingest import share_objects
+from hub.intel.ingest import prepare_all, share_objects, store_prepared
 from hub.intel.models import SharedItem
-from hub.intel.reads import get_item
+from hub.intel.reads import audit_reads, get_item
 from hub.outbox import Event
 from hub.principal import Principal
 from hub.tlp import TLP
@@ -135,3 +136,120 @@ def record_sighting(principal: Principal, stix_id: str, request: SightingRequest
     [shared] = share_objects(principal, [sighting], audience=audience, tlp=tlp, anonymous=request.anonymous,
                              announced_as=Event.sighted)
     return shared
+
+
+# --- Bulk: "here is what we observed; which of it does the community know?" --------------------
+
+MAX_BULK_VALUES = 100_000
+MAX_VALUE_LENGTH = 2048
+BULK_FIELDS = ("values", "tlp", "audience", "anonymous", "note", "first_seen", "last_seen")
+# Only an SDO can be sighted (STIX 2.1 sighting_of_ref): a matched observable object is reported,
+# not sighted.
+SIGHTABLE_TYPES = ("indicator",)
+
+
+@dataclass(frozen=True)
+class BulkSightingRequest:
+    values: tuple[str, ...]
+    sighting: SightingRequest
+
+
+@dataclass(frozen=True)
+class BulkMatch:
+    value: str  # as the caller sent it
+    object_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    matched: list[BulkMatch]
+    unmatched: int
+    sightings: list[str]  # STIX ids of the sightings recorded
+
+
+def parse_bulk_request(body: dict) -> BulkSightingRequest:
+    """A bulk upload from its JSON body; one 422 naming every problem otherwise."""
+    problems = [_problem(name, None, "not a field of a bulk sighting (" + ", ".join(BULK_FIELDS) + ")")
+                for name in sorted(set(body) - set(BULK_FIELDS))]
+    values = body.get("values")
+    if not isinstance(values, list) or not values:
+        problems.append(_problem("values", None, "expected a non-empty list of observed values (strings)"))
+        values = []
+    elif len(values) > MAX_BULK_VALUES:
+        problems.append(_problem("values", len(values), f"at most {MAX_BULK_VALUES:,} values per upload"))
+    else:
+        for index, value in enumerate(values):
+            if not isinstance(value, str) or len(value) > MAX_VALUE_LENGTH:
+                problems.append(_problem(f"values[{index}]", None,
+                                         f"expected a string of at most {MAX_VALUE_LENGTH} characters"))
+                if len(problems) >= 20:
+                    break
+    single = {key: body[key] for key in ("tlp", "audience", "anonymous", "note", "first_seen", "last_seen") if key in body}
+    try:
+        sighting = parse_request(single)
+    except ValidationFailed as exc:
+        problems += exc.details or []
+        sighting = None
+    if problems or sighting is None:
+        raise ValidationFailed("invalid bulk sighting; nothing was recorded", problems)
+    return BulkSightingRequest(values=tuple(values), sighting=sighting)
+
+
+def record_bulk(principal: Principal, request: BulkSightingRequest) -> BulkResult:
+    """Match observed values (any usual or defanged spelling) against every indicator and
+    observable the caller may read, and record one sighting of each matched indicator, counting
+    the values that matched it. Atomic: every sighting commits, or none."""
+    if not principal.can_share:
+        raise Forbidden("viewers cannot report sightings")
+    wanted: dict[tuple[str, str], list[str]] = {}
+    distinct = list(dict.fromkeys(value.strip() for value in request.values if value.strip()))
+    for value in distinct:
+        pair = observables.classify(value)
+        if pair is not None:
+            wanted.setdefault(pair, []).append(value)
+    matches = correlation.readable_items_naming(principal, set(wanted))
+    object_ids: dict[str, list[str]] = {}
+    hits_per_item: dict[int, int] = {}
+    items: dict[int, SharedItem] = {}
+    for item, kind, value in matches:
+        for sent in wanted[(kind, value)]:
+            object_ids.setdefault(sent, []).append(item.stix_id)
+        items[item.id] = item
+        hits_per_item[item.id] = hits_per_item.get(item.id, 0) + len(wanted[(kind, value)])
+    sighted = [items[item_id] for item_id in sorted(items) if items[item_id].stix_type in SIGHTABLE_TYPES]
+    recorded = _record_many(principal, sighted, hits_per_item, request.sighting) if sighted else []
+    audit_reads(principal, list(items.values()), "api")
+    matched = [BulkMatch(value, tuple(sorted(set(object_ids[value])))) for value in distinct if value in object_ids]
+    return BulkResult(matched=matched, unmatched=len(distinct) - len(matched), sightings=recorded)
+
+
+def _record_many(principal: Principal, items: list[SharedItem], counts: dict[int, int],
+                 request: SightingRequest) -> list[str]:
+    """One sighting per item, shared in one transaction, grouped by TLP and default audience."""
+    now = datetime.now(timezone.utc)
+    first_seen = request.first_seen or min(now, request.last_seen or now)
+    last_seen = request.last_seen or max(now, first_seen)
+    identity = None if request.anonymous else db.session.get(Organisation, principal.org_id).identity_id
+    chosen = None if request.audience is None else resolve_audience(principal, request.audience)
+    groups: dict[tuple, list[dict]] = {}
+    for item in items:
+        tlp = request.tlp or policy.default_sighting_tlp(item.tlp)
+        if chosen is None and policy.named_users_only(tlp):
+            raise ValidationFailed("invalid audience for TLP:RED", [
+                {"field": "audience", "error": "a TLP:RED sighting must name its users"}])
+        audience = chosen or default_audience(principal, item)
+        sighting = build_sighting(item.stix_id, count=min(counts[item.id], MAX_COUNT), first_seen=first_seen,
+                                  last_seen=last_seen, tlp=tlp, description=request.note or None,
+                                  where_sighted_ref=identity, created_by_ref=identity, now=now)
+        groups.setdefault((tlp, audience), []).append(sighting)
+    recorded: list[str] = []
+    try:
+        for (tlp, audience), objects in groups.items():
+            prepared = prepare_all(objects, tlp, request.anonymous)
+            for shared in store_prepared(principal, prepared, audience, request.anonymous, announced_as=Event.sighted):
+                recorded.append(shared.stix_id)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return recorded

@@ -20,6 +20,7 @@ from hub.accounts.models import Organisation
 from hub.audit import AuditEvent, chain_rows
 from hub.db import insert_rows, on_postgresql, reserve_ids, us_to_datetime, utcnow
 from hub.extensions import db
+from hub.intel import observables
 from hub.intel.audience import Audience
 from hub.intel.models import AudienceGrant, Observable, SharedItem, StixVersion
 from hub.intel.references import record_references
@@ -147,7 +148,8 @@ def version_row(item_id: int, candidate, stamp: int) -> dict:
 
 
 def observable_rows(item_id: int, candidate) -> list[dict]:
-    return [{"item_id": item_id, "kind": kind, "value": value} for kind, value in sorted(candidate.observables)]
+    return [{"item_id": item_id, "kind": kind, "value": value, "ip_key": observables.ip_key(kind, value)}
+            for kind, value in sorted(candidate.observables)]
 
 
 def grant_keys(audience: Audience) -> list[tuple[int | None, int | None, int | None]]:

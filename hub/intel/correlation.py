@@ -1,0 +1,203 @@
+"""Correlation (issue 14): what else the reader may read that names the same thing as an item.
+
+Three kinds, each a handful of index lookups on the observable table, never a scan:
+- `same-value`: another item names the same normalised value (an IP, domain, URL, e-mail, hash);
+- `same-file`: another item names a different hash of the same file, known from an object the
+  reader may read that carries several hashes of one file (hub.intel.observables.file_hash_groups);
+- `cidr`: an address inside a network another item names, or a network holding another's address.
+
+Every lookup runs under the sharing policy (rule 7 included): an item the reader may not read is
+never reported and never serves as the bridge of a same-file correlation.
+
+"Seen by": how many organisations reported a sighting of an item, counting only the sightings
+the reader may read, and naming only the organisations whose sightings are not anonymous.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Integer, Select, cast, func, not_, select, tuple_
+from sqlalchemy.orm import aliased
+
+from hub import policy
+from hub.accounts.models import Organisation
+from hub.extensions import db
+from hub.intel import observables
+from hub.intel.models import ItemReference, Observable, SharedItem
+from hub.intel.store import load_json
+from hub.principal import Principal
+
+SAME_VALUE = "same-value"
+SAME_FILE = "same-file"
+CIDR = "cidr"
+# An item page shows the most recent ones; an indicator for 8.8.8.8 may correlate with thousands.
+MAX_CORRELATIONS = 500
+HASH_KINDS = frozenset(observables.HASH_LENGTHS)
+
+
+@dataclass(frozen=True)
+class Correlation:
+    item: SharedItem
+    value: str  # the value the other item names
+    kind: str  # SAME_VALUE, SAME_FILE or CIDR
+
+
+def observables_of(item: SharedItem) -> set[tuple[str, str]]:
+    return set(db.session.execute(select(Observable.kind, Observable.value).where(Observable.item_id == item.id)).all())
+
+
+def correlations_of(principal: Principal, item: SharedItem, *, limit: int = MAX_CORRELATIONS) -> list[Correlation]:
+    """The readable items that correlate with `item` (itself readable), newest first, one entry
+    per (item, kind, value); at most `limit`."""
+    return correlations_for_values(principal, observables_of(item), exclude_stix_id=item.stix_id, limit=limit)
+
+
+def correlations_for_values(principal: Principal, values: set[tuple[str, str]], *, exclude_stix_id: str | None = None,
+                            limit: int = MAX_CORRELATIONS) -> list[Correlation]:
+    """What the reader may read that correlates with these (kind, normalised value) pairs: the
+    share confirmation asks it of values not yet stored."""
+    if not values:
+        return []
+    found: dict[tuple[int, str, str], Correlation] = {}
+
+    def collect(kind: str, rows) -> None:
+        for item, value in rows:
+            if item.stix_id != exclude_stix_id:
+                found.setdefault((item.id, kind, value), Correlation(item, value, kind))
+
+    collect(SAME_VALUE, _readable_naming(principal, values, limit))
+    hashes = {pair for pair in values if pair[0] in HASH_KINDS}
+    if hashes:
+        same_file = _other_hashes_of_same_files(principal, hashes) - hashes
+        collect(SAME_FILE, _readable_naming(principal, same_file, limit))
+    for kind, value in values:
+        if kind in observables.IP_KINDS:
+            collect(CIDR, _readable_naming(principal, {(kind, net) for net in observables.enclosing_networks(kind, value)}, limit))
+            collect(CIDR, _readable_inside(principal, kind, value, limit))
+    ordered = sorted(found.values(), key=lambda c: (-c.item.last_added_us, c.kind, c.value))
+    return ordered[:limit]
+
+
+def _naming(principal: Principal, pairs) -> Select:
+    """Readable, unrevoked items with their observables among these (kind, value) pairs."""
+    return (select(SharedItem, Observable.kind, Observable.value)
+            .join(Observable, Observable.item_id == SharedItem.id)
+            .where(tuple_(Observable.value, Observable.kind).in_([(value, kind) for kind, value in pairs]),
+                   not_(SharedItem.revoked), policy.readable_items(principal)))
+
+
+def _readable_naming(principal: Principal, values: set[tuple[str, str]], limit: int):
+    """(item, value) for the `limit` newest readable items naming one of these pairs."""
+    if not values:
+        return []
+    query = _naming(principal, sorted(values)).order_by(SharedItem.last_added_us.desc()).limit(limit)
+    return [(item, value) for item, _kind, value in db.session.execute(query)]
+
+
+# Pairs per statement: (value, kind) tuples are two parameters each; both databases take 10,000.
+_PAIRS_PER_QUERY = 5000
+
+
+def readable_items_naming(principal: Principal, pairs: set[tuple[str, str]]) -> list[tuple[SharedItem, str, str]]:
+    """(item, kind, value) for every readable, unrevoked item naming one of these (kind, value)
+    pairs: a bulk upload's matches (up to 100,000 values), a few statements of index lookups."""
+    ordered = sorted(pairs)
+    rows = []
+    for start in range(0, len(ordered), _PAIRS_PER_QUERY):
+        rows += db.session.execute(_naming(principal, ordered[start:start + _PAIRS_PER_QUERY])).all()
+    return rows
+
+
+def _readable_inside(principal: Principal, kind: str, value: str, limit: int):
+    """(item, value) for readable items naming an address or narrower network inside `value`."""
+    bounds = observables.key_range(kind, value)
+    if bounds is None:
+        return []
+    low, high = bounds
+    return db.session.execute(
+        select(SharedItem, Observable.value)
+        .join(Observable, Observable.item_id == SharedItem.id)
+        .where(Observable.kind == kind, Observable.ip_key >= low, Observable.ip_key <= high,
+               Observable.value != value, not_(SharedItem.revoked), policy.readable_items(principal))
+        .order_by(SharedItem.last_added_us.desc())
+        .limit(limit)
+    ).all()
+
+
+def _other_hashes_of_same_files(principal: Principal, hashes: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Every hash that a readable file or indicator groups with one of `hashes` as one file."""
+    bridges = [item for item, _value in _readable_naming(principal, hashes, MAX_CORRELATIONS)
+               if item.stix_type in ("file", "indicator")]
+    related: set[tuple[str, str]] = set()
+    for item in bridges:
+        for group in observables.file_hash_groups(load_json(item.latest_version.body)):
+            if group & hashes:
+                related |= group
+    return related
+
+
+def suggested_values(text_values) -> set[tuple[str, str]]:
+    """(kind, normalised value) of typed values, defanged or not; unknown shapes are dropped."""
+    return {pair for pair in (observables.classify(value) for value in text_values) if pair}
+
+
+# --- "Seen by" --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SeenBy:
+    organisations: int  # how many organisations reported sightings the reader may read
+    named: tuple[str, ...]  # names of those whose sightings are not anonymous (or the reader's own)
+    sightings: int  # how many readable sighting objects
+
+    def as_json(self) -> dict:
+        return {"seen_by": self.organisations, "seen_by_organisations": list(self.named),
+                "sightings": self.sightings}
+
+
+def seen_by(principal: Principal, item: SharedItem) -> SeenBy:
+    """Who reported seeing `item`, as far as the reader may know.
+
+    An organisation that reported both under its name and anonymously counts once for each:
+    merging the two would tell the reader which anonymous report is whose.
+    """
+    sighting = aliased(SharedItem)
+    rows = db.session.execute(
+        select(sighting.owner_org_id, sighting.anonymous, func.count())
+        .join(ItemReference, ItemReference.item_id == sighting.id)
+        .where(ItemReference.ref_stix_id == item.stix_id, sighting.stix_type == "sighting",
+               not_(sighting.revoked), policy.readable_items_for(policy.Reader.of(principal), sighting))
+        .group_by(sighting.owner_org_id, sighting.anonymous)
+    ).all()
+    named_ids = {org_id for org_id, anonymous, _ in rows
+                 if policy.reveals_owner_to_org(principal.org_id, _Owned(org_id, anonymous))}
+    names = db.session.scalars(select(Organisation.name).where(Organisation.id.in_(named_ids))).all() if named_ids else []
+    return SeenBy(organisations=len(rows), named=tuple(sorted(names)), sightings=sum(count for *_, count in rows))
+
+
+@dataclass(frozen=True)
+class _Owned:
+    """What policy.reveals_owner_to_org looks at, for a grouped row."""
+
+    owner_org_id: int
+    anonymous: bool
+
+
+def seen_by_counts(principal: Principal, items: list[SharedItem]) -> dict[str, int]:
+    """`seen_by(...).organisations` for a page of items, in one query: stix_id -> count."""
+    if not items:
+        return {}
+    sighting = aliased(SharedItem)
+    stix_ids = sorted({item.stix_id for item in items})
+    rows = db.session.execute(
+        select(ItemReference.ref_stix_id, func.count(func.distinct(
+            sighting.owner_org_id * 2 + cast(sighting.anonymous, Integer))))
+        .join(sighting, sighting.id == ItemReference.item_id)
+        .where(ItemReference.ref_stix_id.in_(stix_ids), sighting.stix_type == "sighting",
+               not_(sighting.revoked), policy.readable_items_for(policy.Reader.of(principal), sighting))
+        .group_by(ItemReference.ref_stix_id)
+    ).all()
+    return dict(rows)
+
+
+__all__ = ["Correlation", "SeenBy", "correlations_of", "correlations_for_values", "readable_items_naming", "seen_by", "seen_by_counts",
+           "suggested_values", "SAME_VALUE", "SAME_FILE", "CIDR"]
