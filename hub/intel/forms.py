@@ -5,6 +5,7 @@ import re
 from datetime import date, datetime, time, timedelta, timezone
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateField,
@@ -251,3 +252,38 @@ class ItemFilterForm(Form):
             "added_before": self.added_before.data.isoformat() if self.added_before.data else "",
         }
         return {key: value for key, value in values.items() if value}
+
+
+class SightingForm(FlaskForm):
+    """"We saw this too", from an item's page: the default TLP and audience follow the item."""
+
+    count = IntegerField("How many times", default=1,
+                         validators=[InputRequired(message="say how many times (1 or more)"),
+                                     NumberRange(min=1, max=999_999_999, message="from 1 to 999,999,999")])
+    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=5000)],
+                         description="Where or how you saw it, e.g. 'blocked at the VPN gateway'.")
+    anonymous = BooleanField("Report anonymously (your organisation is not named to others)")
+
+
+class BulkSightingForm(FlaskForm):
+    """Observed values from a log, a CSV column or a firewall export, pasted or uploaded."""
+
+    values = TextAreaField("Observed values, one per line", validators=[Optional()],
+                           description="IP addresses or networks, domains, URLs, e-mail addresses, hashes; "
+                                       "defanged spellings (hxxp, [.]) are fine. A CSV line counts its first column.")
+    upload = FileField("…or a text or CSV file", validators=[Optional()])
+    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=5000)])
+    anonymous = BooleanField("Report anonymously (your organisation is not named to others)")
+
+    def observed_values(self, max_bytes: int) -> list[str]:
+        """The first column of each non-empty line, from the file if one was sent, else the text."""
+        data = self.upload.data
+        if data and getattr(data, "filename", ""):
+            raw = data.read(max_bytes + 1)
+            if len(raw) > max_bytes:
+                raise ValidationError(f"the file is larger than {max_bytes // 1_000_000} MB")
+            text = raw.decode("utf-8", errors="replace")
+        else:
+            text = self.values.data or ""
+        lines = (line.split(",", 1)[0].strip().strip('"') for line in text.splitlines())
+        return [line for line in lines if line and not line.startswith("#")]

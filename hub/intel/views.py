@@ -11,14 +11,29 @@ from flask_login import current_user, login_required
 
 from hub import policy
 from hub.errors import Forbidden, ValidationFailed
-from hub.intel import builders, manage, reads
+from hub.intel import builders, correlation, manage, reads, sightings
 from hub.intel.audience import resolve_audience
-from hub.intel.forms import STIX_TYPES, AdvisoryForm, ItemFilterForm, RevokeForm, ShareIndicatorForm, WidenForm, end_of_day
+from hub.intel.forms import (
+    STIX_TYPES,
+    AdvisoryForm,
+    BulkSightingForm,
+    ItemFilterForm,
+    RevokeForm,
+    ShareIndicatorForm,
+    SightingForm,
+    WidenForm,
+    end_of_day,
+)
 from hub.intel.ingest import share_objects
 from hub.principal import Principal, current_principal
 from hub.tlp import TLP
 
 bp = Blueprint("intel", __name__, template_folder="templates")
+
+# An item page lists the newest correlations; the REST endpoint gives up to 500.
+DETAIL_CORRELATIONS = 50
+# A firewall or proxy export of 100,000 lines is a few MB.
+UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 
 # Keys of a STIX object that point at other objects: shown as links on the detail page.
 REFERENCE_KEYS = ("object_refs", "source_ref", "target_ref", "sighting_of_ref", "where_sighted_refs",
@@ -97,9 +112,54 @@ def widen_item(stix_id: str):
     return _render_detail(principal, item, widen_form=form, status=422)
 
 
-def _render_detail(principal: Principal, item, *, revoke_form=None, widen_form=None, status=200):
+@bp.post("/items/<stix_id>/sightings")
+@login_required
+def sight_item(stix_id: str):
+    principal = current_principal()
+    item = reads.get_item(principal, stix_id)
+    form = SightingForm()
+    if form.validate_on_submit():
+        request_ = sightings.SightingRequest(count=form.count.data, note=(form.note.data or "").strip(),
+                                             anonymous=form.anonymous.data)
+        try:
+            sightings.record_sighting(principal, stix_id, request_)
+        except ValidationFailed as error:
+            form.general_errors = [error.message]
+        else:
+            flash("Sighting recorded. The source and your national CERT are told.", "success")
+            return redirect(url_for(".item_detail", stix_id=stix_id))
+    return _render_detail(principal, item, sighting_form=form, status=422)
+
+
+@bp.route("/sightings/upload", methods=["GET", "POST"])
+@login_required
+def upload_sightings():
+    principal = _sharer()
+    form = BulkSightingForm()
+    result = None
+    if form.validate_on_submit():
+        try:
+            values = form.observed_values(UPLOAD_MAX_BYTES)
+            if not values:
+                raise ValueError("paste some values or choose a file")
+            if len(values) > sightings.MAX_BULK_VALUES:
+                raise ValueError(f"at most {sightings.MAX_BULK_VALUES:,} lines per upload ({len(values):,} sent)")
+            result = sightings.record_bulk(principal, sightings.BulkSightingRequest(
+                values=tuple(values),
+                sighting=sightings.SightingRequest(note=(form.note.data or "").strip(), anonymous=form.anonymous.data)))
+        except (ValueError, ValidationFailed) as error:
+            form.values.errors = [getattr(error, "message", None) or str(error)]
+    status = 422 if request.method == "POST" and result is None else 200
+    return render_template("intel/upload_sightings.html", form=form, result=result,
+                           max_values=sightings.MAX_BULK_VALUES), status
+
+
+def _render_detail(principal: Principal, item, *, revoke_form=None, widen_form=None, sighting_form=None,
+                   status=200):
     # Every page that shows an item's content is a read: audited here, whichever route renders it.
     reads.audit_reads(principal, [item], "web")
+    related = correlation.correlations_of(principal, item, limit=DETAIL_CORRELATIONS)
+    reads.audit_reads(principal, [c.item for c in related], "web")
     meta = reads.hub_metadata(principal, item, with_versions=True)
     obj = reads.stix_object(item)
     can_manage = policy.can_manage(principal, item)
@@ -122,6 +182,10 @@ def _render_detail(principal: Principal, item, *, revoke_form=None, widen_form=N
         can_manage=can_manage,
         revoke_form=revoke_form or RevokeForm(formdata=None),
         widen_form=widen_form,
+        correlations=related,
+        seen=correlation.seen_by(principal, item),
+        may_sight=(principal.can_share and not item.revoked and item.stix_type in sightings.SIGHTABLE_TYPES),
+        sighting_form=sighting_form or SightingForm(formdata=None),
     ), status
 
 
