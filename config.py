@@ -111,6 +111,8 @@ class Config:
     HUB_ALERTS_SWEEP_GRACE = float(os.environ.get("HUB_ALERTS_SWEEP_GRACE", 60))
     HUB_ALERTS_LEASE_SECONDS = float(os.environ.get("HUB_ALERTS_LEASE_SECONDS", 120))
     HUB_ALERTS_EXPIRY_SECONDS = float(os.environ.get("HUB_ALERTS_EXPIRY_SECONDS", 300))
+    # Decay score of indicators (hub.intel.decay): halves every this many days without activity.
+    HUB_DECAY_HALF_LIFE_DAYS = float(os.environ.get("HUB_DECAY_HALF_LIFE_DAYS", 30))
     # Queue alert tasks after each commit (the sweeper catches whatever this misses).
     HUB_ALERTS_ENQUEUE = _bool("HUB_ALERTS_ENQUEUE", True)
     # TAXII add-objects of this many objects or more answer at once (status pending) and are

@@ -199,6 +199,14 @@ def test_real_answers_match_the_documented_schemas(document, make, api, client, 
     check.response("/objects/{stix_id}/audience", "post",
                    sharer.post(f"/objects/{obj['id']}/audience", data="a=b", content_type="application/x-www-form-urlencoded"))
 
+    extension = {"valid_until": "2099-01-01T00:00:00Z"}
+    check.request("/objects/{stix_id}/extend", extension)
+    path = "/objects/{stix_id}/extend"
+    check.response(path, "post", sharer.post(f"/objects/{obj['id']}/extend", json=extension))
+    check.response(path, "post", sharer.post(f"/objects/{obj['id']}/extend", json={"valid_until": "2001-01-01T00:00:00Z"}))
+    check.response(path, "post", reader.post(f"/objects/{obj['id']}/extend", json=extension))
+    check.response(path, "post", stranger.post(f"/objects/indicator--{uuid.uuid4()}/extend", json=extension))
+
     revoke = {"reason": "sinkholed"}
     check.request("/objects/{stix_id}/revoke", revoke)
     check.response("/objects/{stix_id}/revoke", "post", viewer.post(f"/objects/{obj['id']}/revoke", json=revoke))

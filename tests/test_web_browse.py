@@ -125,6 +125,9 @@ def test_revoked_and_expired_items_are_marked(make, web):
 
     listing = browser.get("/items").get_data(as_text=True)
     assert '<span class="mark mark-revoked">revoked</span>' in listing
+    # Expired indicators leave the default list (issue 14); asked for, they are marked.
+    assert expired.stix_id not in listing
+    listing = browser.get("/items?status=all").get_data(as_text=True)
     assert '<span class="mark mark-expired">expired</span>' in listing
     assert "stop using it" in browser.get(f"/items/{revoked.stix_id}").get_data(as_text=True)
     assert "This item has expired" in browser.get(f"/items/{expired.stix_id}").get_data(as_text=True)

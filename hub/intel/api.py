@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
+from hub import bounds
 from hub.errors import ValidationFailed
 from hub.intel import correlation, reads, sightings
 from hub.intel.audience import resolve_audience
 from hub.intel.ingest import share_objects
-from hub.intel.manage import revoke, widen
+from hub.intel.manage import extend, revoke, widen
 from hub.principal import current_principal
 from hub.rest import ApiError, json_body, page_limit, public, query_error, query_time
 from hub.tlp import TLP
@@ -17,7 +18,7 @@ from hub.tlp import TLP
 bp = Blueprint("intel", __name__)
 
 SHARE_FIELDS = ("objects", "bundle", "tlp", "audience", "anonymous")
-ITEM_STATUSES = ("all", "active", "revoked", "expired")
+ITEM_STATUSES = ("all", "current", "active", "revoked", "expired")
 TLP_CHOICES = ", ".join(tlp.value for tlp in TLP)
 
 
@@ -113,7 +114,8 @@ def list_objects():
 def get_object(stix_id: str):
     item = reads.read_item(current_principal(), stix_id, "api")
     meta = reads.hub_metadata(current_principal(), item, with_versions=True)
-    meta.update(correlation.seen_by(current_principal(), item).as_json())
+    seen = correlation.seen_by(current_principal(), item)
+    meta.update(seen.as_json(), decay_score=correlation.attention_score(current_principal(), item, seen))
     return jsonify({"object": reads.stix_object(item), "hub": meta})
 
 
@@ -135,6 +137,23 @@ def revoke_object(stix_id: str):
     if not isinstance(reason, str):
         raise ValidationFailed("invalid reason", [{"field": "reason", "error": "expected a string"}])
     item = revoke(current_principal(), stix_id, reason=reason)
+    return jsonify({"object": reads.stix_object(item), "hub": reads.hub_metadata(current_principal(), item, with_versions=True)})
+
+
+@bp.post("/objects/<stix_id>/extend")
+def extend_object(stix_id: str):
+    body = json_body()
+    unknown = sorted(set(body) - {"valid_until"})
+    if unknown or not isinstance(body.get("valid_until"), str):
+        raise ValidationFailed("send {\"valid_until\": \"<RFC 3339 date-time>\"}", [
+            {"field": name, "error": "not a field of an extension (valid_until)"} for name in unknown
+        ] or [{"field": "valid_until", "error": "required: an RFC 3339 date-time with a time zone"}])
+    try:
+        valid_until = bounds.parse_instant(body["valid_until"])
+    except (ValueError, TypeError) as exc:
+        raise ValidationFailed("invalid valid_until", [{"field": "valid_until", "value": body["valid_until"],
+                                                        "error": str(exc) or "expected an RFC 3339 date-time"}]) from None
+    item = extend(current_principal(), stix_id, valid_until)
     return jsonify({"object": reads.stix_object(item), "hub": reads.hub_metadata(current_principal(), item, with_versions=True)})
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import Integer, Select, cast, func, not_, select, tuple_
 from sqlalchemy.orm import aliased
 
@@ -24,6 +25,8 @@ from hub.accounts.models import Organisation
 from hub.extensions import db
 from hub.intel import observables
 from hub.intel.models import ItemReference, Observable, SharedItem
+from hub.intel import decay
+from hub.intel.reads import expired_items, is_expired
 from hub.intel.store import load_json
 from hub.principal import Principal
 
@@ -78,12 +81,18 @@ def correlations_for_values(principal: Principal, values: set[tuple[str, str]], 
     return ordered[:limit]
 
 
+def _matchable(principal: Principal) -> tuple:
+    """Items a match may report: readable, neither revoked nor expired (an expired indicator is
+    history: it leaves matching, default lists and feeds)."""
+    return not_(SharedItem.revoked), not_(expired_items()), policy.readable_items(principal)
+
+
 def _naming(principal: Principal, pairs) -> Select:
     """Readable, unrevoked items with their observables among these (kind, value) pairs."""
     return (select(SharedItem, Observable.kind, Observable.value)
             .join(Observable, Observable.item_id == SharedItem.id)
             .where(tuple_(Observable.value, Observable.kind).in_([(value, kind) for kind, value in pairs]),
-                   not_(SharedItem.revoked), policy.readable_items(principal)))
+                   *_matchable(principal)))
 
 
 def _readable_naming(principal: Principal, values: set[tuple[str, str]], limit: int):
@@ -118,7 +127,7 @@ def _readable_inside(principal: Principal, kind: str, value: str, limit: int):
         select(SharedItem, Observable.value)
         .join(Observable, Observable.item_id == SharedItem.id)
         .where(Observable.kind == kind, Observable.ip_key >= low, Observable.ip_key <= high,
-               Observable.value != value, not_(SharedItem.revoked), policy.readable_items(principal))
+               Observable.value != value, *_matchable(principal))
         .order_by(SharedItem.last_added_us.desc())
         .limit(limit)
     ).all()
@@ -148,6 +157,7 @@ class SeenBy:
     organisations: int  # how many organisations reported sightings the reader may read
     named: tuple[str, ...]  # names of those whose sightings are not anonymous (or the reader's own)
     sightings: int  # how many readable sighting objects
+    last_sighted_us: int | None = None  # when the newest of them reached the hub
 
     def as_json(self) -> dict:
         return {"seen_by": self.organisations, "seen_by_organisations": list(self.named),
@@ -162,16 +172,30 @@ def seen_by(principal: Principal, item: SharedItem) -> SeenBy:
     """
     sighting = aliased(SharedItem)
     rows = db.session.execute(
-        select(sighting.owner_org_id, sighting.anonymous, func.count())
+        select(sighting.owner_org_id, sighting.anonymous, func.count(), func.max(sighting.last_added_us))
         .join(ItemReference, ItemReference.item_id == sighting.id)
         .where(ItemReference.ref_stix_id == item.stix_id, sighting.stix_type == "sighting",
                not_(sighting.revoked), policy.readable_items_for(policy.Reader.of(principal), sighting))
         .group_by(sighting.owner_org_id, sighting.anonymous)
     ).all()
-    named_ids = {org_id for org_id, anonymous, _ in rows
+    named_ids = {org_id for org_id, anonymous, _, _ in rows
                  if policy.reveals_owner_to_org(principal.org_id, _Owned(org_id, anonymous))}
     names = db.session.scalars(select(Organisation.name).where(Organisation.id.in_(named_ids))).all() if named_ids else []
-    return SeenBy(organisations=len(rows), named=tuple(sorted(names)), sightings=sum(count for *_, count in rows))
+    return SeenBy(organisations=len(rows), named=tuple(sorted(names)), sightings=sum(row[2] for row in rows),
+                  last_sighted_us=max((row[3] for row in rows), default=None))
+
+
+def attention_score(principal: Principal, item: SharedItem, seen: SeenBy | None = None) -> int:
+    """The item's decay score for this reader (hub.intel.decay): only readable sightings count."""
+    seen = seen or seen_by(principal, item)
+    confidence = load_json(item.latest_version.body).get("confidence")
+    return decay.decay_score(
+        confidence=confidence if isinstance(confidence, int) and not isinstance(confidence, bool) else None,
+        last_activity_us=max(item.last_added_us, seen.last_sighted_us or 0),
+        sightings=seen.sightings,
+        half_life_days=float(current_app.config.get("HUB_DECAY_HALF_LIFE_DAYS", decay.DEFAULT_HALF_LIFE_DAYS)),
+        active=not item.revoked and not is_expired(item),
+    )
 
 
 @dataclass(frozen=True)
@@ -199,5 +223,5 @@ def seen_by_counts(principal: Principal, items: list[SharedItem]) -> dict[str, i
     return dict(rows)
 
 
-__all__ = ["Correlation", "SeenBy", "correlations_of", "correlations_for_values", "readable_items_naming", "seen_by", "seen_by_counts",
+__all__ = ["Correlation", "SeenBy", "correlations_of", "attention_score", "correlations_for_values", "readable_items_naming", "seen_by", "seen_by_counts",
            "suggested_values", "SAME_VALUE", "SAME_FILE", "CIDR"]

@@ -51,8 +51,11 @@ STIX_TYPES = [
     "sighting", "relationship", "identity", "incident", "note", "opinion", "software",
     "ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr", "file",
 ]
-STATUS_CHOICES = [SelectChoice("all", "Any status"), SelectChoice("active", "Active"),
+# The list shows current items unless asked: an indicator past valid_until is history, not a threat.
+STATUS_CHOICES = [SelectChoice("current", "Current (not expired)"), SelectChoice("all", "Any status"),
+                  SelectChoice("active", "Active (neither revoked nor expired)"),
                   SelectChoice("revoked", "Revoked"), SelectChoice("expired", "Expired")]
+DEFAULT_STATUS = "current"
 _STIX_TYPE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _EMAIL_SEPARATORS = re.compile(r"[\s,;]+")
 
@@ -220,7 +223,7 @@ class ItemFilterForm(Form):
                       filters=[lambda value: value.replace(" ", "+") if value else value],
                       validators=[Optional()])
     owner = StringField("Owner organisation", validators=[Optional(), Length(max=64)])
-    status = SelectField("Status", choices=STATUS_CHOICES, default="all", validators=[Optional()])
+    status = SelectField("Status", choices=STATUS_CHOICES, default=DEFAULT_STATUS, validators=[Optional()])
     added_after = DateField("Added on or after", validators=[Optional()])
     added_before = DateField("Added on or before", validators=[Optional()])
     cursor = HiddenField()
@@ -238,7 +241,7 @@ class ItemFilterForm(Form):
             # "on or before" a day: strictly before the next midnight.
             added_before=start_of_day(self.added_before.data) + timedelta(days=1)
             if self.added_before.data else None,
-            status=self.status.data or "all",
+            status=self.status.data or DEFAULT_STATUS,
         )
 
     def active_filters(self) -> dict[str, str]:
@@ -247,7 +250,7 @@ class ItemFilterForm(Form):
             "type": self.type.data,
             "tlp": self.tlp.data,
             "owner": self.owner.data,
-            "status": self.status.data if self.status.data != "all" else "",
+            "status": self.status.data if self.status.data != DEFAULT_STATUS else "",
             "added_after": self.added_after.data.isoformat() if self.added_after.data else "",
             "added_before": self.added_before.data.isoformat() if self.added_before.data else "",
         }
@@ -287,3 +290,9 @@ class BulkSightingForm(FlaskForm):
             text = self.values.data or ""
         lines = (line.split(",", 1)[0].strip().strip('"') for line in text.splitlines())
         return [line for line in lines if line and not line.startswith("#")]
+
+
+class ExtendForm(FlaskForm):
+    """A later end of validity for an indicator (it counts to the end of the chosen day, UTC)."""
+
+    valid_until = DateField("Valid until (end of day, UTC)", validators=[InputRequired(message="choose a date")])

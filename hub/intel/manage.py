@@ -1,5 +1,7 @@
-"""What the owner organisation does to its items after sharing: revoke, widen the audience."""
+"""What the owner organisation does to its items after sharing: revoke, extend, widen the audience."""
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 import orjson
 import stix2
@@ -7,6 +9,7 @@ import stix2
 from hub import audit, policy
 from hub.outbox import Event, announce
 from hub.errors import Forbidden, ValidationFailed
+from hub.db import datetime_to_us, us_to_datetime
 from hub.extensions import db
 from hub.intel.audience import Audience
 from hub.intel.writing import add_audience
@@ -47,24 +50,49 @@ def revoke(principal: Principal, stix_id: str, reason: str = "") -> SharedItem:
     if item.revoked:
         return item
     current = stix_object(item)
-    version = None
-    if "modified" in current:
-        revoked = _revoked_version(current)
-        [stamp] = allocate_date_added(1)
-        version = StixVersion(
-            item=item,
-            modified_us=stix_stamp_to_us(revoked["modified"]),
-            date_added_us=stamp,
-            spec_version="2.1",
-            body=canonical_json(revoked),
-        )
-        db.session.add(version)
-        item.latest_version = version
-        item.last_added_us = stamp
+    version = _add_version(item, _revoked_version(current)) if "modified" in current else None
     item.revoked = True
     db.session.flush()
     announce(Event.revoked, item.id, version.id if version else None)
     audit.record("revoke", principal, item=item, reason=reason[:500])
+    db.session.commit()
+    return item
+
+
+def _add_version(item: SharedItem, body: dict) -> StixVersion:
+    """Store `body` as the item's newest version (the owner's own change of its own object)."""
+    [stamp] = allocate_date_added(1)
+    version = StixVersion(item=item, modified_us=stix_stamp_to_us(body["modified"]), date_added_us=stamp,
+                          spec_version="2.1", body=canonical_json(body))
+    db.session.add(version)
+    item.latest_version = version
+    item.last_added_us = stamp
+    return version
+
+
+def extend(principal: Principal, stix_id: str, valid_until: datetime) -> SharedItem:
+    """Give an indicator a later valid_until: a new STIX version, announced as `updated`, so that
+    it is current again (back in lists, matching and feeds) and its followers know."""
+    item = managed_item(principal, stix_id)
+    problem = None
+    current = stix_object(item)
+    if item.revoked:
+        problem = "this item is revoked; a revoked object cannot get new versions"
+    elif item.stix_type != "indicator":
+        problem = "only indicators have a validity period (valid_until)"
+    elif valid_until <= datetime.now(timezone.utc):
+        problem = "must be in the future"
+    elif stix_stamp_to_us(current.get("valid_from", current["created"])) >= datetime_to_us(valid_until):
+        problem = "must be after the indicator's valid_from"
+    if problem:
+        raise ValidationFailed("cannot extend this item", [{"field": "valid_until", "error": problem}])
+    modified = max(now_us(), stix_stamp_to_us(current["modified"]) + 1000)
+    until_us = datetime_to_us(valid_until) // 1000 * 1000  # STIX timestamps here carry milliseconds
+    version = _add_version(item, {**current, "valid_until": stix_stamp_ms(until_us), "modified": stix_stamp_ms(modified)})
+    item.valid_until = us_to_datetime(until_us)
+    db.session.flush()
+    announce(Event.updated, item.id, version.id)
+    audit.record("extend", principal, item=item, valid_until=stix_stamp_ms(until_us))
     db.session.commit()
     return item
 

@@ -203,6 +203,11 @@ SCHEMAS: dict[str, dict] = {
                                       "description": "Names of those whose sightings are not anonymous."},
             "sightings": {"type": "integer", "minimum": 0,
                           "description": "How many sighting objects of it the caller may read."},
+            "decay_score": {"type": "integer", "minimum": 0, "maximum": 100,
+                            "description": "One object: how much it still deserves attention (README, "
+                                           "'Decay score'): confidence, halved every "
+                                           "HUB_DECAY_HALF_LIFE_DAYS without activity, raised by "
+                                           "readable sightings; 0 once revoked or expired."},
         },
     },
     "ObjectPage": {
@@ -335,6 +340,12 @@ SCHEMAS: dict[str, dict] = {
         "properties": {"id": {"type": "string", "pattern": STIX_ID_PATTERN}},
         "additionalProperties": False,
     },
+    "ExtendRequest": {
+        "type": "object",
+        "required": ["valid_until"],
+        "properties": {"valid_until": {"type": "string", "format": "date-time"}},
+        "additionalProperties": False,
+    },
     "AudienceRequest": {
         "type": "object",
         "required": ["audience"],
@@ -428,7 +439,7 @@ def intel_openapi_paths() -> dict:
                                     "(RFC 3339 with a time zone).",
                      "schema": {"type": "string", "format": "date-time"}},
                     {"name": "status", "in": "query", "required": False,
-                     "schema": {"type": "string", "enum": ["all", "active", "revoked", "expired"],
+                     "schema": {"type": "string", "enum": ["all", "current", "active", "revoked", "expired"],
                                 "default": "all"}},
                     _LIMIT,
                     {"name": "cursor", "in": "query", "required": False,
@@ -461,6 +472,20 @@ def intel_openapi_paths() -> dict:
                 "requestBody": json_body("RevokeRequest", required=False),
                 "responses": {
                     "200": _json(_ref("ObjectDetail"), "The revoked object."),
+                    **_errors(400, 401, 403, 404, 413, 415, 422),
+                },
+            }
+        },
+        "/objects/{stix_id}/extend": {
+            "post": {
+                "operationId": "extendObject",
+                "summary": "Give an indicator of the caller's organisation a later valid_until",
+                "description": "A new STIX version with the new valid_until, announced as `updated`: "
+                               "an expired indicator is current again (lists, matching, feeds).",
+                "parameters": [_STIX_ID],
+                "requestBody": json_body("ExtendRequest"),
+                "responses": {
+                    "200": _json(_ref("ObjectDetail"), "The extended object."),
                     **_errors(400, 401, 403, 404, 413, 415, 422),
                 },
             }

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Select, and_, case, func, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, not_, or_, select
 from sqlalchemy.orm import selectinload
 
 from hub import audit, policy
@@ -30,7 +30,7 @@ class ItemFilters:
     owner: str | None = None
     added_after: datetime | None = None
     added_before: datetime | None = None
-    status: str = "all"  # all | active | revoked | expired
+    status: str = "all"  # all | current (not expired) | active (and not revoked) | revoked | expired
 
 
 @dataclass
@@ -72,15 +72,21 @@ def _apply_filters(query: Select, principal: Principal | None, filters: ItemFilt
         query = query.where(SharedItem.last_added_us > datetime_to_us(filters.added_after))
     if filters.added_before:
         query = query.where(SharedItem.last_added_us < datetime_to_us(filters.added_before))
-    now = datetime.now(timezone.utc)
-    expired = and_(SharedItem.valid_until.is_not(None), SharedItem.valid_until < now)
-    if filters.status == "revoked":
+    expired = expired_items()
+    if filters.status == "current":
+        query = query.where(not_(expired))
+    elif filters.status == "revoked":
         query = query.where(SharedItem.revoked)
     elif filters.status == "expired":
         query = query.where(expired)
     elif filters.status == "active":
         query = query.where(not_(SharedItem.revoked), not_(expired))
     return query
+
+
+def expired_items() -> ColumnElement[bool]:
+    """Items past their valid_until: shown as expired, out of default lists, matching and feeds."""
+    return and_(SharedItem.valid_until.is_not(None), SharedItem.valid_until < datetime.now(timezone.utc))
 
 
 def encode_cursor(item: SharedItem) -> str:

@@ -17,6 +17,7 @@ from hub.intel.forms import (
     STIX_TYPES,
     AdvisoryForm,
     BulkSightingForm,
+    ExtendForm,
     ItemFilterForm,
     RevokeForm,
     ShareIndicatorForm,
@@ -94,6 +95,23 @@ def revoke_item(stix_id: str):
     return redirect(url_for(".item_detail", stix_id=stix_id))
 
 
+@bp.post("/items/<stix_id>/extend")
+@login_required
+def extend_item(stix_id: str):
+    principal = current_principal()
+    item = manage.managed_item(principal, stix_id)
+    form = ExtendForm()
+    if form.validate_on_submit():
+        try:
+            manage.extend(principal, stix_id, end_of_day(form.valid_until.data))
+        except ValidationFailed as error:
+            form.valid_until.errors = [d.get("error", error.message) for d in error.details] or [error.message]
+        else:
+            flash("Validity extended. Followers of this item are told.", "success")
+            return redirect(url_for(".item_detail", stix_id=stix_id))
+    return _render_detail(principal, item, extend_form=form, status=422)
+
+
 @bp.post("/items/<stix_id>/audience")
 @login_required
 def widen_item(stix_id: str):
@@ -155,10 +173,11 @@ def upload_sightings():
 
 
 def _render_detail(principal: Principal, item, *, revoke_form=None, widen_form=None, sighting_form=None,
-                   status=200):
+                   extend_form=None, status=200):
     # Every page that shows an item's content is a read: audited here, whichever route renders it.
     reads.audit_reads(principal, [item], "web")
     related = correlation.correlations_of(principal, item, limit=DETAIL_CORRELATIONS)
+    seen = correlation.seen_by(principal, item)
     reads.audit_reads(principal, [c.item for c in related], "web")
     meta = reads.hub_metadata(principal, item, with_versions=True)
     obj = reads.stix_object(item)
@@ -183,9 +202,11 @@ def _render_detail(principal: Principal, item, *, revoke_form=None, widen_form=N
         revoke_form=revoke_form or RevokeForm(formdata=None),
         widen_form=widen_form,
         correlations=related,
-        seen=correlation.seen_by(principal, item),
+        seen=seen,
+        score=correlation.attention_score(principal, item, seen),
         may_sight=(principal.can_share and not item.revoked and item.stix_type in sightings.SIGHTABLE_TYPES),
         sighting_form=sighting_form or SightingForm(formdata=None),
+        extend_form=extend_form or ExtendForm(formdata=None),
     ), status
 
 
