@@ -58,25 +58,38 @@ def correlations_of(principal: Principal, item: SharedItem, *, limit: int = MAX_
 def correlations_for_values(principal: Principal, values: set[tuple[str, str]], *, exclude_stix_id: str | None = None,
                             limit: int = MAX_CORRELATIONS) -> list[Correlation]:
     """What the reader may read that correlates with these (kind, normalised value) pairs: the
-    share confirmation asks it of values not yet stored."""
+    share confirmation asks it of values not yet stored.
+
+    One statement looks up the values themselves and every network that would hold one of the
+    addresses (the sharing policy's predicate costs more to plan than the lookup costs to run);
+    a second one, only if a readable object ties hashes together, the file's other hashes; and
+    one per network value, the addresses inside it."""
     if not values:
         return []
     found: dict[tuple[int, str, str], Correlation] = {}
 
-    def collect(kind: str, rows) -> None:
-        for item, value in rows:
-            if item.stix_id != exclude_stix_id:
-                found.setdefault((item.id, kind, value), Correlation(item, value, kind))
+    def collect(kind: str, item: SharedItem, value: str) -> None:
+        if item.stix_id != exclude_stix_id:
+            found.setdefault((item.id, kind, value), Correlation(item, value, kind))
 
-    collect(SAME_VALUE, _readable_naming(principal, values, limit))
+    enclosing = {(kind, network) for kind, value in values if kind in observables.IP_KINDS
+                 for network in observables.enclosing_networks(kind, value)} - values
     hashes = {pair for pair in values if pair[0] in HASH_KINDS}
-    if hashes:
-        same_file = _other_hashes_of_same_files(principal, hashes) - hashes
-        collect(SAME_FILE, _readable_naming(principal, same_file, limit))
+    bridges: dict[int, SharedItem] = {}
+    for item, kind, value in _readable_naming(principal, values | enclosing, limit):
+        if (kind, value) in values:
+            collect(SAME_VALUE, item, value)
+            if kind in HASH_KINDS and item.stix_type in ("file", "indicator"):
+                bridges[item.id] = item  # the object itself may be the one that ties hashes together
+        else:
+            collect(CIDR, item, value)
+    same_file = _hashes_grouped_with(hashes, bridges.values()) - hashes
+    for item, _kind, value in _readable_naming(principal, same_file, limit):
+        collect(SAME_FILE, item, value)
     for kind, value in values:
         if kind in observables.IP_KINDS:
-            collect(CIDR, _readable_naming(principal, {(kind, net) for net in observables.enclosing_networks(kind, value)}, limit))
-            collect(CIDR, _readable_inside(principal, kind, value, limit))
+            for item, other in _readable_inside(principal, kind, value, limit):
+                collect(CIDR, item, other)
     ordered = sorted(found.values(), key=lambda c: (-c.item.last_added_us, c.kind, c.value))
     return ordered[:limit]
 
@@ -96,11 +109,10 @@ def _naming(principal: Principal, pairs) -> Select:
 
 
 def _readable_naming(principal: Principal, values: set[tuple[str, str]], limit: int):
-    """(item, value) for the `limit` newest readable items naming one of these pairs."""
+    """(item, kind, value) for the `limit` newest matchable items naming one of these pairs."""
     if not values:
         return []
-    query = _naming(principal, sorted(values)).order_by(SharedItem.last_added_us.desc()).limit(limit)
-    return [(item, value) for item, _kind, value in db.session.execute(query)]
+    return db.session.execute(_naming(principal, sorted(values)).order_by(SharedItem.last_added_us.desc()).limit(limit)).all()
 
 
 # Pairs per statement: (value, kind) tuples are two parameters each; both databases take 10,000.
@@ -133,10 +145,8 @@ def _readable_inside(principal: Principal, kind: str, value: str, limit: int):
     ).all()
 
 
-def _other_hashes_of_same_files(principal: Principal, hashes: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Every hash that a readable file or indicator groups with one of `hashes` as one file."""
-    bridges = [item for item, _value in _readable_naming(principal, hashes, MAX_CORRELATIONS)
-               if item.stix_type in ("file", "indicator")]
+def _hashes_grouped_with(hashes: set[tuple[str, str]], bridges) -> set[tuple[str, str]]:
+    """Every hash that one of these readable objects groups with one of `hashes` as one file."""
     related: set[tuple[str, str]] = set()
     for item in bridges:
         for group in observables.file_hash_groups(load_json(item.latest_version.body)):

@@ -217,8 +217,8 @@ def record_bulk(principal: Principal, request: BulkSightingRequest) -> BulkResul
         items[item.id] = item
         hits_per_item[item.id] = hits_per_item.get(item.id, 0) + len(wanted[(kind, value)])
     sighted = [items[item_id] for item_id in sorted(items) if items[item_id].stix_type in SIGHTABLE_TYPES]
+    audit_reads(principal, list(items.values()), "api")  # before the commit below expires them
     recorded = _record_many(principal, sighted, hits_per_item, request.sighting) if sighted else []
-    audit_reads(principal, list(items.values()), "api")
     matched = [BulkMatch(value, tuple(sorted(set(object_ids[value])))) for value in distinct if value in object_ids]
     return BulkResult(matched=matched, unmatched=len(distinct) - len(matched), sightings=recorded)
 
@@ -232,12 +232,15 @@ def _record_many(principal: Principal, items: list[SharedItem], counts: dict[int
     identity = None if request.anonymous else db.session.get(Organisation, principal.org_id).identity_id
     chosen = None if request.audience is None else resolve_audience(principal, request.audience)
     groups: dict[tuple, list[dict]] = {}
+    default_by_owner: dict[int, Audience] = {}  # the default audience depends on the item's owner only
     for item in items:
         tlp = request.tlp or policy.default_sighting_tlp(item.tlp)
         if chosen is None and policy.named_users_only(tlp):
             raise ValidationFailed("invalid audience for TLP:RED", [
                 {"field": "audience", "error": "a TLP:RED sighting must name its users"}])
-        audience = chosen or default_audience(principal, item)
+        if chosen is None and item.owner_org_id not in default_by_owner:
+            default_by_owner[item.owner_org_id] = default_audience(principal, item)
+        audience = chosen or default_by_owner[item.owner_org_id]
         sighting = build_sighting(item.stix_id, count=min(counts[item.id], MAX_COUNT), first_seen=first_seen,
                                   last_seen=last_seen, tlp=tlp, description=request.note or None,
                                   where_sighted_ref=identity, created_by_ref=identity, now=now)
