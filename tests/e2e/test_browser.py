@@ -212,3 +212,56 @@ def test_an_indicator_shared_with_a_group_reaches_its_members_only(hub_url, chro
     page.goto(hub_url + "/search?q=ehr-login-fnbrno.example")
     assert indicator_name not in page.content()
     outsider.close()
+
+
+def test_we_saw_this_too_seen_by_and_correlation(hub_url, chromium):
+    """Issue 14 in the browser: a member reports a sighting in one click, shares the same value
+    defanged and finds the correlation, uploads observed values; the source sees "Seen by"."""
+    sharer = new_context(chromium)
+    page = sign_in(sharer, hub_url, "analyst@fn-brno.test")
+    page.get_by_role("link", name="Share indicator").click()
+    page.get_by_label("Observable type").select_option("ipv4-addr")
+    page.get_by_label("Value").fill("203.0.113.66")
+    page.get_by_label("Name (optional)").fill("VPN brute force source")
+    page.get_by_label("Description").fill("Password spraying against the VPN gateway.")
+    page.locator("input[name=tlp][value=green]").check()
+    page.get_by_label("Sharing groups of my organisation").check()
+    page.get_by_label(re.compile(r"^CZ hospitals")).check()
+    page.get_by_role("button", name="Share indicator").click()
+    page.wait_for_url(re.compile(re.escape(hub_url) + r"/items/indicator--[0-9a-f-]+$"))
+    detail_url = page.url
+    assert page.locator("dd.seen-by").inner_text() == "no sightings yet"
+
+    member = new_context(chromium)
+    other = sign_in(member, hub_url, "analyst@fn-ostrava.test")
+    other.goto(detail_url)
+    other.get_by_label("How many times").fill("3")
+    other.get_by_label("Note (optional)").fill("Same source hit our VPN at night")
+    other.get_by_role("button", name="Record sighting").click()
+    other.wait_for_url(detail_url)
+    assert "Sighting recorded" in other.content()
+    assert other.locator("dd.seen-by").inner_text() == "1 organisation (University Hospital Ostrava)"
+
+    # The member shares the same address, defanged as it came in an e-mail: the hub correlates.
+    other.get_by_role("link", name="Share indicator").click()
+    other.get_by_label("Observable type").select_option("ipv4-addr")
+    other.get_by_label("Value").fill("203.0.113[.]66")
+    other.get_by_label("Description").fill("From a CERT mailing.")
+    other.locator("input[name=tlp][value=green]").check()
+    other.get_by_label("Sharing groups of my organisation").check()
+    other.get_by_label(re.compile(r"^CZ hospitals")).check()
+    other.get_by_role("button", name="Share indicator").click()
+    other.wait_for_url(re.compile(re.escape(hub_url) + r"/items/indicator--[0-9a-f-]+$"))
+    panel = other.locator("section.correlations").inner_text()
+    assert "VPN brute force source" in panel and "same value" in panel
+
+    # Bulk: a pasted log excerpt.
+    other.get_by_role("link", name="Report sightings").click()
+    other.get_by_label("Observed values, one per line").fill("203.0.113.66\n198.18.0.1\nnot-a-value\n")
+    other.get_by_role("button", name="Match and record sightings").click()
+    assert "1 value matched, 2 did not" in other.locator("main").inner_text()
+    member.close()
+
+    page.reload()
+    assert page.locator("dd.seen-by").inner_text() == "1 organisation (University Hospital Ostrava)"
+    sharer.close()
