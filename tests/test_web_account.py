@@ -107,7 +107,7 @@ def test_changing_the_password_keeps_this_session_and_ends_the_others(make, web)
     assert here.get("/items").status_code == 200
     assert elsewhere.get("/items").status_code == 302
     fresh = web()
-    assert fresh.submit("/login", {"email": analyst.email, "password": NEW_PASSWORD}).location == "/items"
+    assert fresh.submit("/login", {"email": analyst.email, "password": NEW_PASSWORD}).location == "/"
 
 
 def test_a_wrong_current_password_or_a_short_new_one_is_explained(make, web):

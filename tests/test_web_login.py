@@ -32,7 +32,7 @@ def test_analyst_signs_in_and_lands_on_the_items_page(make, web):
     response = sign_in(browser, analyst.email)
 
     assert response.status_code == 302
-    assert response.location == "/items"
+    assert response.location == "/"
     page = browser.get("/items")
     assert page.status_code == 200
     assert analyst.email in page.text
@@ -41,10 +41,11 @@ def test_analyst_signs_in_and_lands_on_the_items_page(make, web):
     assert login.subject_org_id == org.id
 
 
-def test_root_sends_visitors_to_sign_in_and_members_to_items(make, web):
+def test_root_sends_visitors_to_sign_in_and_shows_members_their_day(make, web):
     assert web().get("/").location == "/login"
     member = make.make_user(make.make_org())
-    assert web(member).get("/").location == "/items"
+    home = web(member).get("/")
+    assert home.status_code == 200 and "Unread alerts" in home.text
 
 
 def test_wrong_password_is_refused_and_audited_in_the_users_organisation(make, web):
@@ -94,7 +95,7 @@ def test_user_with_totp_is_signed_in_only_after_the_right_code(make, web):
     assert orjson.loads(audit_events("login_failed")[0].detail)["reason"] == "second factor"
 
     right = browser.submit("/login/totp", {"code": pyotp.TOTP(secret).now()})
-    assert right.status_code == 302 and right.location == "/items"
+    assert right.status_code == 302 and right.location == "/"
     assert browser.get("/items").status_code == 200
     [login] = audit_events("login")
     assert orjson.loads(login.detail)["second_factor"] is True
@@ -109,7 +110,7 @@ def test_a_totp_code_that_signed_in_once_cannot_sign_in_again(make, web):
 
     first = web()
     sign_in(first, analyst.email)
-    assert first.submit("/login/totp", {"code": code}).location == "/items"
+    assert first.submit("/login/totp", {"code": code}).location == "/"
 
     eavesdropper = web()
     sign_in(eavesdropper, analyst.email)
@@ -156,10 +157,10 @@ def test_sign_in_without_the_csrf_token_is_rejected(make, web):
     [
         ("/search?q=ransomware", "/search?q=ransomware"),
         ("/items/indicator--00000000-0000-4000-8000-000000000000", "/items/indicator--00000000-0000-4000-8000-000000000000"),
-        ("https://evil.example/phish", "/items"),
-        ("//evil.example/phish", "/items"),
-        ("/\\evil.example", "/items"),
-        ("javascript:alert(1)", "/items"),
+        ("https://evil.example/phish", "/"),
+        ("//evil.example/phish", "/"),
+        ("/\\evil.example", "/"),
+        ("javascript:alert(1)", "/"),
     ],
 )
 def test_after_sign_in_only_same_site_paths_are_followed(make, web, requested, lands_on):

@@ -100,7 +100,7 @@ def safe_next(target: str | None) -> str | None:
 
 
 def _after_login_url(target: str | None) -> str:
-    return safe_next(target) or url_for("intel.items")
+    return safe_next(target) or url_for("home.index")
 
 
 def _record_failed_login(email: str, reason: str) -> None:

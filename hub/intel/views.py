@@ -47,13 +47,6 @@ def may_publish_advisories(user) -> bool:
     return bool(user.is_authenticated and user.can_share and policy.publishes_advisories(user.org.kind))
 
 
-@bp.get("/")
-def index():
-    if current_user.is_authenticated:
-        return redirect(url_for(".items"))
-    return redirect(url_for("accounts.login"))
-
-
 @bp.get("/items")
 @login_required
 def items():

@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from hub.db import as_utc
 from hub.errors import HubError
+from hub.web import home
 
 # No inline scripts or styles anywhere: the pages work without JavaScript, and a payload that
 # slips past escaping still cannot run.
@@ -44,6 +45,7 @@ bp = Blueprint("web", __name__, template_folder="templates", static_folder="stat
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.register_blueprint(home.bp)
     app.after_request(add_security_headers)
 
 

@@ -152,7 +152,7 @@ def sign_in(context, hub_url: str, email: str):
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(hub_url + "/items")
+    page.wait_for_url(hub_url + "/")
     assert email in page.locator("header").inner_text()
     return page
 
