@@ -157,6 +157,8 @@ class ShareIndicatorForm(AudienceForm):
     valid_until = DateField("Valid until (optional)", validators=[Optional()])
     tlp = RadioField("TLP", choices=TLP_CHOICES, validators=[InputRequired(message="choose a TLP label")])
     anonymous = BooleanField("Share anonymously (recipients do not see that my organisation is the source)")
+    # Asked only when the value is on a warning list of known-benign values.
+    publish_anyway = BooleanField("Publish anyway: I know this value is on a warning list")
 
     def validate_value(self, field):
         try:

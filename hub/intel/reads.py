@@ -11,7 +11,7 @@ from hub import audit, policy
 from hub.accounts.models import Organisation, SharingGroup, User
 from hub.errors import NotFound, ValidationFailed
 from hub.extensions import db
-from hub.intel import observables
+from hub.intel import observables, warninglists
 from hub.intel.models import Observable, SharedItem, StixVersion
 from hub.intel.store import load_json, stix_timestamp
 from hub.db import datetime_to_us, utcnow
@@ -216,6 +216,8 @@ def hub_metadata(principal: Principal | None, item: SharedItem, *, with_versions
         "revoked": item.revoked,
         "expired": is_expired(item),
         "date_added": stix_timestamp(item.last_added_us),
+        # Values the item names that are known to be benign (its own content: nothing new revealed).
+        "warning_lists": [listed.as_json() for listed in warninglists.listed_in_items([item.id]).get(item.id, [])],
     }
     if policy.sees_sharing_details(principal, item):
         meta["author"] = item.author.email

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 
 from hub import policy
 from hub.errors import Forbidden, ValidationFailed
-from hub.intel import builders, manage, reads
+from hub.intel import builders, manage, reads, warninglists
 from hub.intel.audience import resolve_audience
 from hub.intel.forms import STIX_TYPES, AdvisoryForm, ItemFilterForm, RevokeForm, ShareIndicatorForm, WidenForm, end_of_day
 from hub.intel.ingest import share_objects
@@ -179,6 +179,10 @@ def share_indicator():
             tlp=tlp,
             created_by_ref=_identity_ref(form.anonymous.data),
         )
+        listed = [found for _id, found in warninglists.listed_in_objects([stix_indicator])]
+        if listed and not form.publish_anyway.data:
+            # Nothing is written: the sharer confirms (or changes the value) first.
+            return render_template("intel/share_indicator.html", form=form, listed=listed)
         try:
             audience = resolve_audience(principal, form.audience_spec())
             share_objects(principal, [stix_indicator], audience=audience, tlp=tlp,

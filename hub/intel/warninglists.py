@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import and_, exists, select
 
 from hub.extensions import db
+from hub.intel import observables
 from hub.intel.models import Observable, WarningList, WarningListEntry, WarningListStamp
 
 IP_KINDS = {"ipv4-addr": (socket.AF_INET, 32), "ipv6-addr": (socket.AF_INET6, 128)}
@@ -272,6 +273,18 @@ def listed_in_items(item_ids: list[int]) -> dict[int, list[Listed]]:
         on = current.lists_for(kind, value)
         if on:
             found.setdefault(item_id, []).append(Listed(kind, value, on))
+    return found
+
+
+def listed_in_objects(objects: list[dict]) -> list[tuple[str, Listed]]:
+    """(STIX id, listed observable) for STIX objects not yet shared: the warning before publishing."""
+    current = matcher()
+    found = []
+    for obj in objects:
+        for kind, value in sorted(observables.from_object(obj)):
+            on = current.lists_for(kind, value)
+            if on:
+                found.append((obj["id"], Listed(kind, value, on)))
     return found
 
 
