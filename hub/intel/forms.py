@@ -253,3 +253,27 @@ class ItemFilterForm(Form):
             "added_before": self.added_before.data.isoformat() if self.added_before.data else "",
         }
         return {key: value for key, value in values.items() if value}
+
+
+class FreeTextForm(FlaskForm):
+    """Step one of the free-text import: the pasted text (bounded by hub.intel.freetext)."""
+
+    text = TextAreaField("Paste an e-mail, a report or log lines",
+                         validators=[DataRequired(message="paste some text to look for indicators in")])
+
+
+class FreeTextShareForm(AudienceForm):
+    """Step two: the values chosen among those found, shared with one TLP and one audience."""
+
+    text = HiddenField()
+    chosen = CheckboxList("Values to share", choices=[], validate_choice=False)
+    description = TextAreaField("Description for every indicator: where these were seen and why they matter",
+                                validators=[Optional(), Length(max=10000)])
+    confidence = IntegerField("Confidence (0–100)", default=50,
+                              validators=[InputRequired(message="a number from 0 to 100"),
+                                          NumberRange(0, 100, message="a number from 0 to 100")])
+    tlp = RadioField("TLP", choices=TLP_CHOICES, validators=[InputRequired(message="choose a TLP label")])
+
+    def validate_chosen(self, field):
+        if not field.data:
+            raise ValidationError("tick at least one value to share")

@@ -197,6 +197,24 @@ def search(principal: Principal, text: str, *, limit: int = 50) -> list[tuple[Sh
     return results
 
 
+def readable_counts_by_observable(principal: Principal, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """How many items the principal may read name each (kind, normalised value); absent when none."""
+    counts: dict[tuple[str, str], int] = {}
+    wanted = set(pairs)
+    values = sorted({value for _kind, value in wanted})
+    for start in range(0, len(values), 500):  # SQLite caps the parameters of one statement
+        rows = db.session.execute(
+            select(Observable.kind, Observable.value, func.count(func.distinct(SharedItem.id)))
+            .join(SharedItem, SharedItem.id == Observable.item_id)
+            .where(policy.readable_items(principal), Observable.value.in_(values[start:start + 500]))
+            .group_by(Observable.kind, Observable.value)
+        )
+        for kind, value, count in rows:
+            if (kind, value) in wanted:
+                counts[(kind, value)] = count
+    return counts
+
+
 def stix_object(item: SharedItem) -> dict:
     return load_json(item.latest_version.body)
 
