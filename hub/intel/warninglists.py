@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from flask import g, has_request_context
 from sqlalchemy import and_, exists, select
 
 from hub.extensions import db
@@ -237,8 +238,13 @@ _cache = _MatcherCache()
 
 
 def matcher() -> Matcher:
-    """The current matcher: hold it for a batch of lookups (one stamp check per call here)."""
-    return _cache.get()
+    """The current matcher: hold it for a batch of lookups. One stamp check per call, and once
+    per web request (a page of fifty items asks fifty times)."""
+    if not has_request_context():
+        return _cache.get()
+    if "warning_list_matcher" not in g:
+        g.warning_list_matcher = _cache.get()
+    return g.warning_list_matcher
 
 
 def lists_for(kind: str, value: str) -> tuple[str, ...]:
