@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
+from hub.extensions import db
 from hub.intel import warninglist_sources, warninglists
+from hub.intel.models import Observable
 from hub.intel.reads import get_item
 from hub.principal import Principal
 from tests import factories as f
@@ -161,3 +164,18 @@ def test_the_same_item_alerts_when_no_list_is_loaded():
 def test_default_set_exists_in_the_package():
     names = {found.name for found in warninglist_sources.available() if found.supported}
     assert set(warninglist_sources.DEFAULT_LISTS) <= names
+
+
+def test_sql_exact_match_finds_items_naming_exactly_listed_values(lists):
+    user = f.make_user(f.make_org())
+    f.share(user, [f.indicator("146.112.61.105"), f.indicator("198.51.100.3")])
+    listed = db.session.scalars(
+        select(Observable.value).where(warninglists.exact_match(Observable.kind, Observable.value))).all()
+    assert listed == ["146.112.61.105"]
+
+
+def test_items_list_marks_items_naming_listed_values(lists, web):
+    user = f.make_user(f.make_org())
+    f.share(user, [f.indicator("10.3.3.3", name="Benign address")])
+    page = web(user).get("/items").get_data(as_text=True)
+    assert "on a warning list" in page and "10.3.3.3 (rfc1918)" in page
