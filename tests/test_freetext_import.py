@@ -136,3 +136,15 @@ def test_viewers_may_not_import(web):
     assert browser.get("/share/import").status_code == 403
     assert browser.post("/share/import/share", data={"text": PHISHING_MAIL}).status_code in (400, 403)
     assert reads.count_items(Principal.of(viewer)) == 0
+
+
+def test_values_longer_than_the_index_holds_are_not_offered(web):
+    user = f.make_user(f.make_org())
+    long_url = "http://" + "a." * 1100 + "com/x"
+    found = found_by_value(freetext.extract(Principal.of(user), f"{long_url} 198.51.100.9"))
+    assert list(found) == ["198.51.100.9"]
+    refused = web(user).submit("/share/import/share", {
+        "text": "198.51.100.9", "chosen": [f"url|{long_url}"], "tlp": "green", "audience": "community",
+        "confidence": "50"}, form_page="/share/import")
+    assert refused.status_code == 422
+    assert reads.count_items(Principal.of(user)) == 0

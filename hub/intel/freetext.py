@@ -22,6 +22,7 @@ from hub.tlp import TLP
 # paste within a few seconds of work; a longer text is split by the sharer.
 MAX_TEXT_BYTES = 256 * 1024
 MAX_VALUES = 5000
+MAX_VALUE_LENGTH = 2048  # as the share form and the observable index
 # ioc-finder's result keys -> the hub's observable kinds, in the order the page lists them.
 IOC_KINDS = {
     "ipv4s": "ipv4-addr", "ipv6s": "ipv6-addr", "domains": "domain-name", "urls": "url",
@@ -66,15 +67,20 @@ def extract(principal: Principal, text: str) -> list[Found]:
     if not text.strip():
         raise ValidationFailed("nothing to read", [{"field": "text", "error": "paste an e-mail, a report or log lines"}])
     _check_size(text)
-    iocs = find_iocs(text, parse_domain_from_url=False, parse_domain_from_email_address=False,
-                     parse_urls_without_scheme=False, included_ioc_types=list(IOC_KINDS))
+    try:
+        iocs = find_iocs(text, parse_domain_from_url=False, parse_domain_from_email_address=False,
+                         parse_urls_without_scheme=False, included_ioc_types=list(IOC_KINDS))
+    except Exception:  # noqa: BLE001 — untrusted text inside a third-party parser: a 4xx, never a 500
+        raise ValidationFailed("unreadable text", [{"field": "text", "error": "the text could not be read for indicators"}]) from None
     pairs: dict[tuple[str, str], None] = {}
     for key, kind in IOC_KINDS.items():
         for raw in iocs.get(key) or []:
             try:
-                pairs[(kind, observables.normalise(kind, str(raw)))] = None
+                value = observables.normalise(kind, str(raw))
             except (ValueError, UnicodeError):
                 continue  # ioc-finder's idea of a value the hub does not store
+            if len(value) <= MAX_VALUE_LENGTH:
+                pairs[(kind, value)] = None
     if len(pairs) > MAX_VALUES:
         raise ValidationFailed("too many values", [{
             "field": "text",
@@ -94,7 +100,10 @@ def parse_chosen(keys: list[str]) -> list[tuple[str, str]]:
         try:
             if kind not in IOC_KINDS.values():
                 raise ValueError(f"unknown kind {kind!r}")
-            chosen[(kind, observables.normalise(kind, value))] = None
+            normalised = observables.normalise(kind, value)
+            if len(normalised) > MAX_VALUE_LENGTH:
+                raise ValueError(f"longer than {MAX_VALUE_LENGTH} characters")
+            chosen[(kind, normalised)] = None
         except (ValueError, UnicodeError) as error:
             problems.append({"field": "chosen", "value": key[:200], "error": str(error)})
     if problems:
