@@ -1,4 +1,4 @@
-"""Command-line administration: `flask --app hub orgs|users|groups|tokens|audit|demo ...` (or `hub ...`)."""
+"""Command-line administration: `flask --app hub orgs|users|groups|tokens|audit|warninglists|demo ...` (or `hub ...`)."""
 from __future__ import annotations
 
 import click
@@ -9,6 +9,7 @@ from hub.accounts import services as accounts
 from hub.audit import verify_chain
 from hub.demo import seed_demo
 from hub.errors import HubError
+from hub.intel.cli import warninglists_cli
 
 orgs_cli = AppGroup("orgs", help="Member organisations.")
 users_cli = AppGroup("users", help="Users of member organisations.")
@@ -103,5 +104,5 @@ def verify_audit():
 
 
 def register(app: Flask) -> None:
-    for command in (orgs_cli, users_cli, groups_cli, tokens_cli, audit_cli, demo):
+    for command in (orgs_cli, users_cli, groups_cli, tokens_cli, audit_cli, warninglists_cli, demo):
         app.cli.add_command(command)

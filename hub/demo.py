@@ -1,4 +1,5 @@
-"""Demo data: the organisations of the product story, their users, a sharing group, a few shares.
+"""Demo data: the organisations of the product story, their users, a sharing group, a few shares,
+and the default warning lists.
 
 Idempotent: what exists is left alone, and demo objects have fixed STIX ids.
 """
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from hub.accounts import services as accounts
 from hub.accounts.models import Organisation, SharingGroup, User
 from hub.extensions import db
+from hub.intel import warninglist_sources
 from hub.intel.audience import resolve_audience
 from hub.intel.ingest import share_objects
 from hub.tlp import TLP
@@ -92,6 +94,12 @@ def seed_demo() -> list[str]:
         audience=resolve_audience(brno, {"groups": ["cz-health"]}), tlp=TLP.amber,
     )
     _seed_incidents()
+    # The default warning lists (public resolvers, reserved ranges, CDNs, top domains): the demo's
+    # indicators use documentation addresses (RFC 5737), so the item pages show the flag.
+    held = {record.name for record in warninglist_sources.loaded()}
+    missing = [name for name in warninglist_sources.DEFAULT_LISTS if name not in held]
+    if missing:
+        warninglist_sources.load(missing)
     lines = ["Demo organisations and users (password for all: %s):" % DEMO_PASSWORD]
     for email, org, role in DEMO_USERS:
         lines.append(f"  {email:<28} {role:<8} {org}")

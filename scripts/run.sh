@@ -18,7 +18,7 @@ export HUB_CONFIG="${HUB_CONFIG:-development}"
 
 echo "==> migrating the database"
 .venv/bin/flask --app hub db upgrade
-echo "==> demo data"
+echo "==> demo data and the default warning lists"
 .venv/bin/flask --app hub demo
 
 # Job control gives each background process its own process group, so the terminal's Ctrl-C

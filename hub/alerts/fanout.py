@@ -26,6 +26,7 @@ from hub.alerts.filters import ADVISORY_MARKERS, Filters, ItemFacts, load_filter
 from hub.alerts.models import Delivery, Notification, Subscription
 from hub.outbox import FOLLOW_UP_EVENTS, OutboxEntry, names
 from hub.extensions import db
+from hub.intel import warninglists
 from hub.intel.models import Observable, SharedItem, StixVersion
 from hub.intel.store import load_json
 from hub.policy import Reader, held_by_owner_org, readable_items_for
@@ -69,17 +70,23 @@ def item_facts(entry: OutboxEntry, item: SharedItem, *, with_correlation: bool) 
     is_advisory = item.stix_type == "vulnerability" or (
         item.stix_type == "report" and bool(ADVISORY_MARKERS & (labels | report_types))
     )
-    kinds = frozenset(db.session.scalars(
-        select(Observable.kind).where(Observable.item_id == item.id).distinct()
-    ))
+    named = db.session.execute(
+        select(Observable.id, Observable.kind, Observable.value).where(Observable.item_id == item.id)
+    ).all()
+    # Values on warning lists (public resolvers, CDNs, top domains...) are known benign: they
+    # neither make an item match an observable filter nor correlate it with anything.
+    benign = warninglists.matcher()
+    meaningful = [row for row in named if not benign.lists_for(row.kind, row.value)]
+    kinds = frozenset(row.kind for row in meaningful)
     correlated: frozenset[int] = frozenset()
-    if with_correlation and kinds:
+    if with_correlation and meaningful:
         mine = aliased(Observable)
         correlated = frozenset(db.session.scalars(
             select(SharedItem.owner_org_id)
             .join(Observable, Observable.item_id == SharedItem.id)
             .join(mine, and_(mine.value == Observable.value, mine.kind == Observable.kind))
-            .where(mine.item_id == item.id, Observable.item_id != item.id, held_by_owner_org())
+            .where(mine.item_id == item.id, id_in(mine.id, [row.id for row in meaningful]),
+                   Observable.item_id != item.id, held_by_owner_org())
             .distinct()
         ))
     owner = db.session.get(Organisation, item.owner_org_id)

@@ -18,6 +18,8 @@ filter matches everything the subscriber may read):
 - `owner_country`: ISO 3166-1 alpha-2 codes of the sharer's country; anonymous items likewise.
 - `correlates_with_own`: true for items naming an observable that the subscriber's own
   organisation has shared in another item.
+  Both observable filters ignore values on the hub's warning lists (hub.intel.warninglists):
+  an item whose observables are all known-benign matches neither.
 - `keywords`: words or phrases found (case-insensitively) in the name, description, labels,
   external ids or observable values.
 """

@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from hub import bounds
 from hub.errors import ValidationFailed
-from hub.intel import correlation, reads, sightings
+from hub.intel import correlation, reads, sightings, warninglists
 from hub.intel.audience import resolve_audience
 from hub.intel.ingest import share_objects
 from hub.intel.manage import extend, revoke, widen
@@ -92,7 +92,9 @@ def share():
     objects, tlp, anonymous = _share_request(body)
     audience = resolve_audience(current_principal(), body.get("audience", "own"))
     items = share_objects(current_principal(), objects, audience=audience, tlp=tlp, anonymous=anonymous)
-    return jsonify({"ids": [item.stix_id for item in items]}), 201
+    listed = warninglists.listed_in_items([item.id for item in items])
+    warnings = [{"object_id": item.stix_id, **found.as_json()} for item in items for found in listed.get(item.id, [])]
+    return jsonify({"ids": [item.stix_id for item in items], "warnings": warnings}), 201
 
 
 @bp.get("/objects")

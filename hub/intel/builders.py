@@ -33,6 +33,7 @@ INDICATOR_KINDS: dict[str, tuple[str, str, list[str]]] = {
     "md5": ("File hash: MD5", "file", ["hashes", "MD5"]),
     "sha1": ("File hash: SHA-1", "file", ["hashes", "SHA-1"]),
     "sha256": ("File hash: SHA-256", "file", ["hashes", "SHA-256"]),
+    "sha512": ("File hash: SHA-512", "file", ["hashes", "SHA-512"]),
 }
 
 CVE_ID = re.compile(r"^CVE-\d{4}-\d{4,}$")

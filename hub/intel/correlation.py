@@ -25,7 +25,7 @@ from hub.accounts.models import Organisation
 from hub.extensions import db
 from hub.intel import observables
 from hub.intel.models import ItemReference, Observable, SharedItem
-from hub.intel import decay
+from hub.intel import decay, warninglists
 from hub.intel.reads import expired_items, is_expired
 from hub.intel.store import load_json
 from hub.principal import Principal
@@ -60,10 +60,13 @@ def correlations_for_values(principal: Principal, values: set[tuple[str, str]], 
     """What the reader may read that correlates with these (kind, normalised value) pairs: the
     share confirmation asks it of values not yet stored.
 
-    One statement looks up the values themselves and every network that would hold one of the
+    Values on a warning list (public resolvers, CDNs, reserved ranges...) are left out. One
+    statement looks up the values themselves and every network that would hold one of the
     addresses (the sharing policy's predicate costs more to plan than the lookup costs to run);
     a second one, only if a readable object ties hashes together, the file's other hashes; and
     one per network value, the addresses inside it."""
+    listed = warninglists.lists_for_many(values)
+    values = {pair for pair in values if not listed.get(pair)}  # known-benign values correlate nothing
     if not values:
         return []
     found: dict[tuple[int, str, str], Correlation] = {}

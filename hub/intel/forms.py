@@ -161,6 +161,8 @@ class ShareIndicatorForm(AudienceForm):
     valid_until = DateField("Valid until (optional)", validators=[Optional()])
     tlp = RadioField("TLP", choices=TLP_CHOICES, validators=[InputRequired(message="choose a TLP label")])
     anonymous = BooleanField("Share anonymously (recipients do not see that my organisation is the source)")
+    # Asked only when the value is on a warning list of known-benign values.
+    publish_anyway = BooleanField("Publish anyway: I know this value is on a warning list")
 
     def validate_value(self, field):
         try:
@@ -296,3 +298,27 @@ class ExtendForm(FlaskForm):
     """A later end of validity for an indicator (it counts to the end of the chosen day, UTC)."""
 
     valid_until = DateField("Valid until (end of day, UTC)", validators=[InputRequired(message="choose a date")])
+
+
+class FreeTextForm(FlaskForm):
+    """Step one of the free-text import: the pasted text (bounded by hub.intel.freetext)."""
+
+    text = TextAreaField("Paste an e-mail, a report or log lines",
+                         validators=[DataRequired(message="paste some text to look for indicators in")])
+
+
+class FreeTextShareForm(AudienceForm):
+    """Step two: the values chosen among those found, shared with one TLP and one audience."""
+
+    text = HiddenField()
+    chosen = CheckboxList("Values to share", choices=[], validate_choice=False)
+    description = TextAreaField("Description for every indicator: where these were seen and why they matter",
+                                validators=[Optional(), Length(max=10000)])
+    confidence = IntegerField("Confidence (0–100)", default=50,
+                              validators=[InputRequired(message="a number from 0 to 100"),
+                                          NumberRange(0, 100, message="a number from 0 to 100")])
+    tlp = RadioField("TLP", choices=TLP_CHOICES, validators=[InputRequired(message="choose a TLP label")])
+
+    def validate_chosen(self, field):
+        if not field.data:
+            raise ValidationError("tick at least one value to share")

@@ -137,3 +137,53 @@ class ItemReference(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("shared_item.id", ondelete="CASCADE"), index=True)
     ref_stix_id: Mapped[str] = mapped_column(String(100), index=True)
+
+
+class WarningList(db.Model):
+    """A loaded (so enabled) list of known-benign values, from MISP's warninglists.
+
+    Dropping a list deletes it and its entries; `name` is the list's directory name in
+    pymispwarninglists (e.g. "rfc1918"), `title` MISP's own name for it.
+    """
+
+    __tablename__ = "warning_list"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(String(300), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    # MISP's list type: string, hostname, substring or cidr (regex lists are not loaded).
+    misp_type: Mapped[str] = mapped_column(String(16))
+    misp_version: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The observable kinds its values stand for, from MISP's matching_attributes (comma-separated):
+    # whether its domains also flag URL hosts and e-mail domains.
+    applies_to: Mapped[str] = mapped_column(String(200), default="")
+    entry_count: Mapped[int] = mapped_column(Integer, default=0)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WarningListEntry(db.Model):
+    """One value of a warning list, normalised as the observable index is.
+
+    `match` says how it applies: "exact" (the normalised value itself), "suffix" (a domain and
+    every name under it) or "cidr" (an IPv4/IPv6 network, in `value` as CIDR text).
+    """
+
+    __tablename__ = "warning_list_entry"
+    __table_args__ = (Index("ix_warning_list_entry_kind_value", "kind", "value"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("warning_list.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(2048))
+    match: Mapped[str] = mapped_column(String(8))
+
+
+class WarningListStamp(db.Model):
+    """One row whose token changes with every load or drop: a process holding the lists in
+    memory compares it to know, with one tiny query, whether its copy is current."""
+
+    __tablename__ = "warning_list_stamp"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))

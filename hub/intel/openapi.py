@@ -151,8 +151,26 @@ SCHEMAS: dict[str, dict] = {
     },
     "ShareResponse": {
         "type": "object",
-        "required": ["ids"],
-        "properties": {"ids": {"type": "array", "items": {"type": "string", "pattern": STIX_ID_PATTERN}}},
+        "required": ["ids", "warnings"],
+        "properties": {
+            "ids": {"type": "array", "items": {"type": "string", "pattern": STIX_ID_PATTERN}},
+            "warnings": {
+                "type": "array",
+                "description": "Observables of the shared objects found on the hub's warning lists of "
+                               "known-benign values (public resolvers, CDN ranges, top domains, reserved "
+                               "networks): probably not malicious; alerts ignore them.",
+                "items": {
+                    "type": "object",
+                    "required": ["object_id", "kind", "value", "lists"],
+                    "properties": {
+                        "object_id": {"type": "string", "pattern": STIX_ID_PATTERN},
+                        "kind": {"type": "string"},
+                        "value": {"type": "string"},
+                        "lists": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            },
+        },
     },
     "Version": {
         "type": "object",
@@ -208,6 +226,16 @@ SCHEMAS: dict[str, dict] = {
                                            "'Decay score'): confidence, halved every "
                                            "HUB_DECAY_HALF_LIFE_DAYS without activity, raised by "
                                            "readable sightings; 0 once revoked or expired."},
+            "warning_lists": {
+                "type": "array",
+                "description": "The item's observables that are on warning lists of known-benign values.",
+                "items": {
+                    "type": "object",
+                    "required": ["kind", "value", "lists"],
+                    "properties": {"kind": {"type": "string"}, "value": {"type": "string"},
+                                   "lists": {"type": "array", "items": {"type": "string"}}},
+                },
+            },
         },
     },
     "ObjectPage": {

@@ -11,7 +11,7 @@ from hub import audit, policy
 from hub.accounts.models import Organisation, SharingGroup, User
 from hub.errors import NotFound, ValidationFailed
 from hub.extensions import db
-from hub.intel import observables
+from hub.intel import observables, warninglists
 from hub.intel.models import Observable, SharedItem, StixVersion
 from hub.intel.store import load_json, stix_timestamp
 from hub.db import datetime_to_us, utcnow
@@ -203,6 +203,24 @@ def search(principal: Principal, text: str, *, limit: int = 50) -> list[tuple[Sh
     return results
 
 
+def readable_counts_by_observable(principal: Principal, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """How many items the principal may read name each (kind, normalised value); absent when none."""
+    counts: dict[tuple[str, str], int] = {}
+    wanted = set(pairs)
+    values = sorted({value for _kind, value in wanted})
+    for start in range(0, len(values), 500):  # SQLite caps the parameters of one statement
+        rows = db.session.execute(
+            select(Observable.kind, Observable.value, func.count(func.distinct(SharedItem.id)))
+            .join(SharedItem, SharedItem.id == Observable.item_id)
+            .where(policy.readable_items(principal), Observable.value.in_(values[start:start + 500]))
+            .group_by(Observable.kind, Observable.value)
+        )
+        for kind, value, count in rows:
+            if (kind, value) in wanted:
+                counts[(kind, value)] = count
+    return counts
+
+
 def stix_object(item: SharedItem) -> dict:
     return load_json(item.latest_version.body)
 
@@ -222,6 +240,8 @@ def hub_metadata(principal: Principal | None, item: SharedItem, *, with_versions
         "revoked": item.revoked,
         "expired": is_expired(item),
         "date_added": stix_timestamp(item.last_added_us),
+        # Values the item names that are known to be benign (its own content: nothing new revealed).
+        "warning_lists": [listed.as_json() for listed in warninglists.listed_in_items([item.id]).get(item.id, [])],
     }
     if policy.sees_sharing_details(principal, item):
         meta["author"] = item.author.email

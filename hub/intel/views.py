@@ -11,13 +11,15 @@ from flask_login import current_user, login_required
 
 from hub import policy
 from hub.errors import Forbidden, ValidationFailed
-from hub.intel import builders, correlation, manage, reads, sightings
+from hub.intel import builders, correlation, freetext, manage, reads, sightings, warninglists
 from hub.intel.audience import resolve_audience
 from hub.intel.forms import (
     STIX_TYPES,
     AdvisoryForm,
     BulkSightingForm,
     ExtendForm,
+    FreeTextForm,
+    FreeTextShareForm,
     ItemFilterForm,
     RevokeForm,
     ShareIndicatorForm,
@@ -257,6 +259,10 @@ def share_indicator():
             tlp=tlp,
             created_by_ref=_identity_ref(form.anonymous.data),
         )
+        listed = [found for _id, found in warninglists.listed_in_objects([stix_indicator])]
+        if listed and not form.publish_anyway.data:
+            # Nothing is written: the sharer confirms (or changes the value) first.
+            return render_template("intel/share_indicator.html", form=form, listed=listed)
         try:
             audience = resolve_audience(principal, form.audience_spec())
             share_objects(principal, [stix_indicator], audience=audience, tlp=tlp,
@@ -298,3 +304,62 @@ def share_advisory():
             flash(f"Advisory published as {tlp.label}.", "success")
             return redirect(url_for(".item_detail", stix_id=objects[0]["id"]))
     return render_template("intel/share_advisory.html", form=form), _status()
+
+
+@bp.route("/share/import", methods=["GET", "POST"])
+@login_required
+def import_text():
+    """Free-text import, step one: paste, see what was found."""
+    principal = _sharer()
+    form = FreeTextForm()
+    found, share_form = None, None
+    if form.validate_on_submit():
+        try:
+            found = freetext.extract(principal, form.text.data)
+        except ValidationFailed as error:
+            form.text.errors = [*form.text.errors, *(d.get("error", error.message) for d in error.details)]
+        else:
+            share_form = _import_share_form(principal, form.text.data, found)
+    status = 422 if form.errors else 200
+    return render_template("intel/import_text.html", form=form, found=found, share_form=share_form), status
+
+
+def _import_share_form(principal: Principal, text: str, found) -> FreeTextShareForm:
+    """The share step as first shown: every value not on a warning list ticked."""
+    share_form = FreeTextShareForm(formdata=None)
+    share_form.offer_audiences(principal)
+    share_form.chosen.choices = [(item.key, item.value) for item in found if not item.lists]
+    share_form.chosen.data = [item.key for item in found if not item.lists]
+    share_form.text.data = text
+    return share_form
+
+
+@bp.post("/share/import/share")
+@login_required
+def import_text_share():
+    """Free-text import, step two: share the ticked values as indicators."""
+    principal = _sharer()
+    share_form = FreeTextShareForm()
+    form = FreeTextForm(formdata=None, text=share_form.text.data)
+    try:
+        found = freetext.extract(principal, share_form.text.data or "")
+    except ValidationFailed as error:
+        form.text.errors = [d.get("error", error.message) for d in error.details]
+        return render_template("intel/import_text.html", form=form, found=None, share_form=None), 422
+    share_form.offer_audiences(principal)
+    share_form.chosen.choices = [(item.key, item.value) for item in found if not item.lists]
+    if share_form.validate_on_submit():
+        tlp = TLP(share_form.tlp.data)
+        try:
+            items = freetext.share_found(
+                principal, freetext.parse_chosen(share_form.chosen.data), tlp=tlp,
+                audience=resolve_audience(principal, share_form.audience_spec()),
+                description=(share_form.description.data or "").strip(), confidence=share_form.confidence.data,
+                created_by_ref=_identity_ref(),
+            )
+        except ValidationFailed as error:
+            share_form.attach_service_errors(error)
+        else:
+            flash(f"Shared {len(items)} indicator(s) as {tlp.label}.", "success")
+            return redirect(url_for(".items"))
+    return render_template("intel/import_text.html", form=form, found=found, share_form=share_form), 422
