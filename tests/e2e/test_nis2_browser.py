@@ -18,14 +18,19 @@ from tests.e2e.test_browser import ACTION_TIMEOUT_MS, PASSWORD, headless_chromiu
 SEED = f"""
 from hub import create_app
 from hub.accounts import services as accounts
+from hub.alerts import services as alerts
+from hub.principal import Principal
 
 app = create_app()
 with app.app_context():
     accounts.create_org("fn-brno", "University Hospital Brno", "hospital", "CZ")
     accounts.create_org("cert-cz", "CERT-CZ", "national_cert", "CZ")
     accounts.create_org("policie-nccc", "Police NCCC", "law_enforcement", "CZ")
-    for email, org, role in [("analyst@fn-brno.test", "fn-brno", "analyst"), ("admin@fn-brno.test", "fn-brno", "admin")]:
-        accounts.create_user(email, org, role, {PASSWORD!r})
+    for email, org, role in [("analyst@fn-brno.test", "fn-brno", "analyst"), ("admin@fn-brno.test", "fn-brno", "admin"),
+                             ("analyst@cert.test", "cert-cz", "analyst"), ("liaison@policie.test", "policie-nccc", "analyst")]:
+        user = accounts.create_user(email, org, role, {PASSWORD!r})[0]
+        if email == "analyst@fn-brno.test":
+            alerts.create_subscription(Principal.of(user), channel="email", target="soc@fn-brno.example", mode="daily")
 """
 PHONE = {"width": 390, "height": 844}
 
@@ -50,7 +55,12 @@ def phone_context(browser):
 def assert_fits_and_accessible(page, where: str) -> None:
     """No horizontal scrolling at 390 px, and no serious or critical axe-core violation."""
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"{where} scrolls sideways by {overflow}px at 390px"
+    if overflow > 0:
+        wide = page.evaluate("""[...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
+                    && e.parentElement.getBoundingClientRect().right <= window.innerWidth + 1)
+            .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right) + ' in ' + e.parentElement.tagName + ' ' + getComputedStyle(e.parentElement).display + ' ' + getComputedStyle(e.parentElement).overflowX + ' ' + Math.round(e.parentElement.getBoundingClientRect().right))""")
+        pytest.fail(f"{where} scrolls sideways by {overflow}px at 390px: {wide}")
     violations = Axe().run(page).response["violations"]
     serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in violations
                if v["impact"] in ("serious", "critical")]
@@ -137,4 +147,37 @@ def test_an_early_warning_is_confirmed_sent_once_and_printed_with_its_tlp_markin
     page.wait_for_url(incident_url)
     assert "consent active" in page.locator("#law-enforcement").inner_text()
     assert_fits_and_accessible(page, "incident detail (admin)")
+    page.goto(hub_url + "/incidents")
+    assert_fits_and_accessible(page, "incident list")
+    page.goto(hub_url + "/audit")
+    assert_fits_and_accessible(page, "audit log")
+    sign_out(page, hub_url)
+
+    # The other pages this journey touches fit the phone too: the CERT's queue, the liaison's
+    # case with its decline step, and deleting a subscription.
+    page = sign_in(context, hub_url, "analyst@cert.test")
+    page.goto(hub_url + "/nis2")
+    assert "late by" in page.locator("td.clock-overdue").first.inner_text()
+    assert_fits_and_accessible(page, "NIS2 queue")
+    sign_out(page, hub_url)
+    page = sign_in(context, hub_url, "liaison@policie.test")
+    page.goto(hub_url + "/cases")
+    assert_fits_and_accessible(page, "case queue")
+    page.get_by_role("link", name="Ransomware stopped the laboratory").click()
+    page.get_by_role("button", name="Start review").click()
+    page.get_by_role("button", name="Decline case").click()  # not ticked: the browser keeps the form
+    assert page.locator("#case-status").inner_text() == "under review"
+    assert "will not investigate" in page.locator("#decline-case").inner_text()
+    assert_fits_and_accessible(page, "case")
+    sign_out(page, hub_url)
+    page = sign_in(context, hub_url, "analyst@fn-brno.test")
+    page.goto(hub_url + "/alerts/subscriptions")
+    assert_fits_and_accessible(page, "subscriptions")
+    page.get_by_role("link", name="Delete…").click()
+    assert "No more alerts from this subscription reach soc@fn-brno.example" in page.locator(".consequence").inner_text()
+    assert_fits_and_accessible(page, "subscription delete")
+    page.get_by_label("Delete this subscription").check()
+    page.get_by_role("button", name="Delete subscription").click()
+    page.wait_for_url(hub_url + "/alerts/subscriptions")
+    assert "soc@fn-brno.example" not in page.locator("main").inner_text()
     context.close()
