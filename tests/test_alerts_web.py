@@ -95,7 +95,14 @@ def test_a_user_subscribes_in_the_browser_and_deletes_it(web):
         "email", "me@hospital.example", "daily", "user")
     listing = browser.get("/alerts/subscriptions").get_data(as_text=True)
     assert "me@hospital.example" in listing and "indicator, report" in listing and "amber" in listing
-    deleted = browser.submit(f"/alerts/subscriptions/{subscription.id}/delete", form_page="/alerts/subscriptions")
+    confirm_page = f"/alerts/subscriptions/{subscription.id}/delete"
+    assert f'href="{confirm_page}"' in listing
+    # One click does nothing: the page states what stops, and the box must be ticked.
+    unconfirmed = browser.submit(confirm_page, {}, form_page=confirm_page)
+    assert unconfirmed.status_code == 422 and "Nothing was deleted" in unconfirmed.get_data(as_text=True)
+    assert "No more alerts from this subscription" in unconfirmed.get_data(as_text=True)
+    assert db.session.scalars(select(Subscription)).one() == subscription
+    deleted = browser.submit(confirm_page, {"confirm": "y"}, form_page=confirm_page)
     assert deleted.status_code == 302
     assert db.session.scalars(select(Subscription)).all() == []
 

@@ -101,11 +101,21 @@ def test_a_script_in_the_narrative_renders_inert(web, world):
 def test_consent_from_the_page_puts_the_case_in_the_liaisons_queue_until_revoked(web, world):
     incident_id = incident_id_from(file_through_the_form(web(world.hospital_analyst)))
     admin = web(world.hospital_admin)
-    granted = admin.submit(f"/incidents/{incident_id}/consents", {"org": world.police.org.slug},
+    detail = admin.get(f"/incidents/{incident_id}").text
+    # Before consenting, the admin reads exactly what the police unit will see and what revoking does.
+    scope = detail.split('id="consent-scope"')[1].split("</div>")[0]
+    assert "every revision of it" in scope and "evidence files you choose to upload" in scope
+    assert "your NIS2 reports and clocks" in scope and "hides the incident and the case from the unit from then on" in scope
+    liaison = web(world.police)
+    unconfirmed = admin.submit(f"/incidents/{incident_id}/consents", {"org": world.police.org.slug},
+                               form_page=f"/incidents/{incident_id}")
+    assert unconfirmed.status_code == 302
+    assert "Nothing was shared: tick the box" in admin.get(f"/incidents/{incident_id}").text
+    assert "/cases/" not in liaison.get("/cases").text
+    granted = admin.submit(f"/incidents/{incident_id}/consents", {"org": world.police.org.slug, "confirm": "y"},
                            form_page=f"/incidents/{incident_id}")
     assert granted.status_code == 302
 
-    liaison = web(world.police)
     queue = liaison.get("/cases")
     case_path = re.search(r'href="(/cases/[0-9a-f-]+)"', queue.text).group(1)
     case_page = liaison.get(case_path)
@@ -118,12 +128,20 @@ def test_consent_from_the_page_puts_the_case_in_the_liaisons_queue_until_revoked
     # The buttons say what they do, not the state they lead to.
     assert 'value="declined">Decline case</button>' in reviewing
     assert 'value="investigation_opened">Open investigation</button>' in reviewing
+    # Declining cannot be undone: without the tick nothing changes, and the page says why.
+    liaison.submit(f"{case_path}/status", {"status": "declined"}, form_page=case_path)
+    refused = liaison.get(case_path).text
+    assert "The case was not declined: tick the box" in refused and 'id="case-status">under review<' in refused
+    assert "will not investigate" in refused.split('id="decline-case"')[1]
     liaison.submit(f"{case_path}/status", {"status": "investigation_opened"}, form_page=case_path)
     assert 'value="closed">Close case</button>' in liaison.get(case_path).text
     assert web(world.other_police).get(case_path).status_code == 404
 
-    admin.submit(f"/incidents/{incident_id}/consents/{world.police.org.slug}/revoke", {},
-                 form_page=f"/incidents/{incident_id}")
+    revoke = f"/incidents/{incident_id}/consents/{world.police.org.slug}/revoke"
+    admin.submit(revoke, {}, form_page=f"/incidents/{incident_id}")
+    assert "Consent was not revoked: tick the box" in admin.get(f"/incidents/{incident_id}").text
+    assert liaison.get(case_path).status_code == 200
+    admin.submit(revoke, {"confirm": "y"}, form_page=f"/incidents/{incident_id}")
     assert liaison.get(case_path).status_code == 404
     assert case_path not in liaison.get("/cases").text
 

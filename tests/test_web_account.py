@@ -35,8 +35,8 @@ def test_a_new_api_token_is_shown_once_works_and_can_be_revoked(make, web, clien
     listing = browser.get("/account").get_data(as_text=True)
     assert token not in listing, "the token is shown once only"
     assert token[:12] in listing and "Splunk forwarder" in listing
-    assert re.search(r"Splunk forwarder</td>\s*<td[^>]*>[^<]+</td>\s*<td[^>]*>\d{4}-\d\d-\d\d \d\d:\d\d</td>", listing), \
-        "the last use is listed"
+    assert re.search(r"Splunk forwarder</td>\s*<td[^>]*>[^<]+</td>\s*<td[^>]*>\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d CES?T</td>", listing), \
+        "the last use is listed, on the organisation's clock with its zone"
 
     revoke_url = re.search(r'action="(/account/tokens/\d+/revoke)"', listing).group(1)
     assert browser.submit(revoke_url, form_page="/account").status_code == 302

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
-from hub.incidents.attention import late_or_left
+from hub.web import format_due
 from tests.factories import indicator, share
 from tests.incidents_support import build_world, report
 
@@ -13,11 +13,11 @@ def _text(response) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)))
 
 
-def test_late_or_left_reads_like_a_person():
+def test_deadlines_read_like_a_person():
     now = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
-    assert late_or_left(now - timedelta(days=2, hours=3), now) == "late by 2 days"
-    assert late_or_left(now + timedelta(hours=5), now) == "due in 5 hours"
-    assert late_or_left(now + timedelta(minutes=1), now) == "due in 1 minute"
+    assert format_due(now - timedelta(days=2, hours=3), now) == "late by 2 days"
+    assert format_due(now + timedelta(hours=5), now) == "due in 5 hours"
+    assert format_due(now + timedelta(minutes=1), now) == "due in 1 minute"
 
 
 def test_new_items_count_only_what_i_may_read(make, web):
@@ -42,7 +42,7 @@ def test_each_role_sees_what_needs_it(api, web):
     hospital = _text(web(world.hospital_analyst).get("/"))
     # The report was filed with awareness in March 2026: every clock is long overdue.
     assert "NIS2 reports you owe" in hospital
-    assert re.search(r"Ransomware encrypted the EHR\s*: early warning — late by \d+ days", hospital)
+    assert re.search(r"Ransomware encrypted the EHR\s*: early warning — late by \d+ (days|weeks|months)", hospital)
     assert "Advice on your incidents" in hospital and "Report it to the police today." in hospital
 
     cert = _text(web(world.cert).get("/"))

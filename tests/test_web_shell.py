@@ -36,7 +36,8 @@ def assert_protected(response, path):
     for header, value in HTML_HEADERS.items():
         assert response.headers.get(header) == value, f"{path}: {header} missing on a {response.status_code}"
     csp = response.headers.get("Content-Security-Policy", "")
-    assert "frame-ancestors 'none'" in csp and "script-src 'none'" in csp, path
+    # Scripts only from the hub's own files (hub.js), never inline.
+    assert "frame-ancestors 'none'" in csp and "script-src 'self';" in csp and "unsafe-inline" not in csp, path
 
 
 def test_every_html_route_signed_in_sends_the_security_headers(app, make, web):

@@ -125,13 +125,23 @@ def create_subscription():
     return redirect(url_for(".subscriptions"))
 
 
-@bp.post("/subscriptions/<int:subscription_id>/delete")
+@bp.route("/subscriptions/<int:subscription_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete_subscription(subscription_id: int):
-    if ConfirmForm().validate_on_submit():
-        services.delete_subscription(current_principal(), subscription_id)
-        flash("Subscription deleted.", "success")
-    return redirect(url_for(".subscriptions"))
+    """Deleting cannot be undone: a page says what stops, and a box must be ticked."""
+    principal = current_principal()
+    subscription = services.get_subscription(principal, subscription_id)
+    form = ConfirmForm()
+    problem = None
+    if form.validate_on_submit():
+        if request.form.get("confirm") == "y":
+            services.delete_subscription(principal, subscription_id)
+            flash("Subscription deleted.", "success")
+            return redirect(url_for(".subscriptions"))
+        problem = "Nothing was deleted: tick the box to confirm."
+    return render_template("alerts/subscription_delete.html", subscription=subscription, confirm=form,
+                           summary=services.describe_subscription(principal, subscription),
+                           problem=problem), (422 if problem else 200)
 
 
 @bp.get("/subscriptions/<int:subscription_id>")

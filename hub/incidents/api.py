@@ -95,9 +95,14 @@ def mark_significant(stix_id: str):
 
 @bp.post("/incidents/<stix_id>/nis2/<stage>")
 def submit_nis_report(stix_id: str, stage: str):
-    submission = reporting.submit_nis_report(current_principal(), stix_id, stage)
+    body = json_body() if request.get_data() else {}
+    submission = reporting.submit_nis_report(
+        current_principal(), stix_id, stage, suspected_malicious=body.get("suspected_malicious"),
+        cross_border_impact=body.get("cross_border_impact"),
+        cross_border_countries=body.get("cross_border_countries"), request_key=body.get("request_key"))
     return jsonify({"id": submission.public_id, "stage": submission.stage,
-                    "submitted_at": submission.submitted_at.isoformat()}), 201
+                    "submitted_at": submission.submitted_at.isoformat(),
+                    **reporting.submission_answers(submission)}), 201
 
 
 @bp.get("/incidents/<stix_id>/nis2/submissions/<public_id>")

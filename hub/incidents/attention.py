@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 
 from hub import policy
-from hub.db import as_utc, utcnow
+from hub.db import utcnow
 from hub.extensions import db
 from hub.incidents.clocks import nis2_clocks
 from hub.incidents.models import Incident, IncidentAdvice
@@ -59,23 +59,6 @@ def recent_advice(principal: Principal, now: datetime | None = None) -> list[tup
     return [(incident, advice) for incident, advice in rows]
 
 
-def late_or_left(due_at: datetime, now: datetime | None = None) -> str:
-    """"late by 2 days", "due in 5 hours": how a person reads a deadline."""
-    delta = as_utc(due_at) - (now or utcnow())
-    late = delta.total_seconds() < 0
-    seconds = abs(delta.total_seconds())
-    if seconds >= 2 * 86_400:
-        amount = f"{int(seconds // 86_400)} days"
-    elif seconds >= 2 * 3600:
-        amount = f"{int(seconds // 3600)} hours"
-    else:
-        minutes = max(1, int(seconds // 60))
-        amount = f"{minutes} minute{'s' if minutes != 1 else ''}"
-    return f"late by {amount}" if late else f"due in {amount}"
-
-
-
-
 @dataclass(frozen=True)
 class QueueCounts:
     overdue: int
@@ -93,4 +76,4 @@ def cert_queue_counts(principal: Principal, now: datetime | None = None) -> Queu
     return QueueCounts(overdue=states.count("overdue"), due_soon=states.count("due_soon"), incidents=len(incidents))
 
 
-__all__ = ["OpenClock", "QueueCounts", "cert_queue_counts", "late_or_left", "open_clocks", "recent_advice"]
+__all__ = ["OpenClock", "QueueCounts", "cert_queue_counts", "open_clocks", "recent_advice"]

@@ -166,6 +166,13 @@ class NisSubmission(db.Model):
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revision_number: Mapped[int] = mapped_column(Integer)
     snapshot: Mapped[str] = mapped_column(Text)
+    # NIS2 Art. 23(4)(a), asked with the early warning (and updated by later reports):
+    # yes | no | unknown.
+    suspected_malicious: Mapped[str | None] = mapped_column(String(8))
+    cross_border_impact: Mapped[str | None] = mapped_column(String(8))
+    cross_border_countries: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # JSON list
+    # The sender's one-time key: the same form sent twice stores one submission.
+    request_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     submitted_by: Mapped[User] = relationship()
 

@@ -23,6 +23,24 @@ _ERROR_TEXT = {
 }
 
 
+_ANSWER = {"enum": ["yes", "no", "unknown"], "default": "unknown"}
+NIS_SUBMISSION = {
+    "type": "object",
+    "description": "NIS2 Art. 23(4)(a), asked with the early warning and updated by later reports.",
+    "properties": {
+        "suspected_malicious": {**_ANSWER, "description": "Is the incident suspected of being caused by "
+                                                          "unlawful or malicious acts?"},
+        "cross_border_impact": {**_ANSWER, "description": "Could the incident have a cross-border impact?"},
+        "cross_border_countries": {"type": "array", "maxItems": 30, "description": "ISO 3166-1 alpha-2 codes of "
+                                   "the countries possibly affected; only with cross_border_impact yes.",
+                                   "items": {"type": "string", "pattern": "^[A-Za-z]{2}$"}},
+        "request_key": {"type": "string", "minLength": 8, "maxLength": 64,
+                        "description": "A key the client chooses per report: sending it again returns the "
+                                       "same submission instead of a second one."},
+    },
+}
+
+
 def _errors(*statuses: int) -> dict:
     return {str(s): {"description": _ERROR_TEXT[s], "content": {"application/json": {"schema": _ERROR}}}
             for s in statuses}
@@ -179,7 +197,10 @@ def incidents_openapi_paths() -> dict:
             "post": {"operationId": "submitNisReport", "summary": "Submit a NIS2 report: a kept snapshot",
                      "parameters": [*incident, {"name": "stage", "in": "path", "required": True,
                                                 "schema": {"enum": [s.value for s in Stage]}}],
-                     "responses": {"201": _json(_OBJECT, "Submitted."), **_errors(401, 403, 404, 422)}},
+                     "requestBody": {"required": False, "content": {"application/json": {"schema": NIS_SUBMISSION}}},
+                     "responses": {"201": _json(_OBJECT, "Submitted (or, for a request_key already used for "
+                                                         "this stage, the submission it made)."),
+                                   **_errors(*_WRITE_ERRORS)}},
         },
         "/incidents/{stix_id}/nis2/submissions/{public_id}": {
             "get": {"operationId": "getNisSubmission", "summary": "A submitted report's snapshot (JSON)",

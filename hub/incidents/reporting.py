@@ -8,7 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import orjson
+import pytz
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from hub import audit, policy
 from hub.accounts.models import Organisation, User
@@ -20,6 +22,62 @@ from hub.incidents.models import Incident, IncidentAdvice, NisSubmission
 from hub.incidents.reading import (get_incident, own_incident, readable_incidents, record_incident_reads,
                                    visible_report)
 from hub.principal import Principal
+
+# NIS2 Art. 23(4)(a): the early warning says whether the incident is suspected to be caused by
+# unlawful or malicious acts and whether it could have a cross-border impact.
+ANSWERS = ("yes", "no", "unknown")
+MAX_COUNTRIES = 30
+
+
+def national_certs(principal: Principal) -> list[str]:
+    """The names of the national CERTs a hospital's NIS2 reports go to (those of its country)."""
+    return list(db.session.scalars(select(Organisation.name).where(
+        policy.default_incident_audience_orgs(principal)).order_by(Organisation.name)))
+
+
+def _answer(value, field: str, problems: list) -> str:
+    if value in (None, ""):
+        return "unknown"
+    if value not in ANSWERS:
+        problems.append({"field": field, "value": value, "error": "yes, no or unknown"})
+    return value
+
+
+def _countries(value, cross_border: str, problems: list) -> list[str]:
+    """ISO 3166-1 alpha-2 codes, upper case, each once; only with a possible cross-border impact."""
+    if value in (None, "", []):
+        return []
+    if isinstance(value, str):
+        value = [code for code in value.replace(";", ",").replace(" ", ",").split(",") if code]
+    if not isinstance(value, list) or len(value) > MAX_COUNTRIES:
+        problems.append({"field": "cross_border_countries",
+                         "error": f"a list of at most {MAX_COUNTRIES} ISO 3166 country codes, e.g. [\"AT\", \"SK\"]"})
+        return []
+    codes: list[str] = []
+    for index, code in enumerate(value):
+        if not isinstance(code, str) or code.upper() not in pytz.country_names:
+            problems.append({"field": f"cross_border_countries[{index}]", "value": code,
+                             "error": "an ISO 3166 two-letter country code, e.g. AT"})
+        elif code.upper() not in codes:
+            codes.append(code.upper())
+    if codes and cross_border != "yes":
+        problems.append({"field": "cross_border_countries",
+                         "error": "countries are named only when cross_border_impact is yes"})
+    return codes
+
+
+def art_23_4_a(suspected_malicious=None, cross_border_impact=None, cross_border_countries=None) -> dict:
+    """The Art. 23(4)(a) answers, checked; absent answers are "unknown" (ValidationFailed lists every
+    wrong field)."""
+    problems: list = []
+    malicious = _answer(suspected_malicious, "suspected_malicious", problems)
+    cross_border = _answer(cross_border_impact, "cross_border_impact", problems)
+    countries = _countries(cross_border_countries, cross_border, problems)
+    if problems:
+        raise ValidationFailed("invalid NIS2 Art. 23(4)(a) answers", problems)
+    return {"suspected_malicious": malicious, "cross_border_impact": cross_border,
+            "cross_border_countries": countries}
+
 
 def mark_significant(principal: Principal, stix_id: str, aware_at: str | None = None) -> Incident:
     """Start the NIS2 clocks, from `aware_at` or else from detection."""
@@ -37,8 +95,8 @@ def mark_significant(principal: Principal, stix_id: str, aware_at: str | None = 
     return incident
 
 
-def submit_nis_report(principal: Principal, stix_id: str, stage: str) -> NisSubmission:
-    """Submit one NIS2 report: a snapshot of the current revision, kept unchanged."""
+def submittable(principal: Principal, stix_id: str, stage: str) -> tuple[Incident, nis2.Stage]:
+    """The caller's significant incident and the NIS2 stage it may submit (or why not)."""
     incident = own_incident(principal, stix_id)
     if not principal.can_share:
         raise Forbidden("viewers cannot submit reports")
@@ -50,6 +108,27 @@ def submit_nis_report(principal: Principal, stix_id: str, stage: str) -> NisSubm
     if not incident.significant:
         raise ValidationFailed("not a significant incident", [{"field": "significant",
                                                               "error": "mark the incident significant (NIS2) first"}])
+    return incident, stage_value
+
+
+def submit_nis_report(principal: Principal, stix_id: str, stage: str, *, suspected_malicious=None,
+                      cross_border_impact=None, cross_border_countries=None,
+                      request_key: str | None = None) -> NisSubmission:
+    """Submit one NIS2 report: a snapshot of the current revision, kept unchanged, with the
+    Art. 23(4)(a) answers. The same `request_key` sent again (a double click, a retried request)
+    returns the submission it already made instead of a second one."""
+    incident, stage_value = submittable(principal, stix_id, stage)
+    if request_key is not None and (not isinstance(request_key, str) or not 8 <= len(request_key) <= 64):
+        raise ValidationFailed("invalid request_key", [{"field": "request_key",
+                                                        "error": "a client-chosen key of 8 to 64 characters"}])
+    answers = art_23_4_a(suspected_malicious, cross_border_impact, cross_border_countries)
+    if request_key:
+        earlier = db.session.scalar(select(NisSubmission).where(NisSubmission.request_key == request_key))
+        if earlier is not None:
+            if earlier.incident_id != incident.id or earlier.stage != stage_value.value:
+                raise ValidationFailed("request_key already used", [{"field": "request_key",
+                                                                    "error": "already used for another submission"}])
+            return earlier
     now = utcnow()
     revision = incident.revisions[-1]
     owner: Organisation = incident.owner
@@ -58,25 +137,50 @@ def submit_nis_report(principal: Principal, stix_id: str, stage: str) -> NisSubm
         "stage": stage_value.value,
         "incident": incident.stix_id,
         "organisation": {"slug": owner.slug, "name": owner.name, "country": owner.country},
+        "tlp": incident.item.tlp.value,
         "submitted_at": now.isoformat(),
         "submitted_by": submitter.email,
         "aware_at": incident.aware_at.isoformat() if incident.aware_at else None,
         "revision": revision.number,
         "report": orjson.loads(revision.data),
+        "art_23_4_a": answers,
         "clocks": nis2_clocks(incident, now),
     }
     submission = NisSubmission(incident_id=incident.id, stage=stage_value.value, submitted_by_id=principal.user_id,
                                submitted_at=now, revision_number=revision.number,
-                               snapshot=orjson.dumps(snapshot).decode())
+                               snapshot=orjson.dumps(snapshot).decode(),
+                               suspected_malicious=answers["suspected_malicious"],
+                               cross_border_impact=answers["cross_border_impact"],
+                               cross_border_countries=orjson.dumps(answers["cross_border_countries"]).decode(),
+                               request_key=request_key or None)
     db.session.add(submission)
     audit.record("nis2_submitted", principal, item=incident.item, stage=stage_value.value)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The same key sent twice at once: the other request stored it first.
+        db.session.rollback()
+        earlier = db.session.scalar(select(NisSubmission).where(NisSubmission.request_key == request_key))
+        if request_key and earlier is not None:
+            return earlier
+        raise
     return submission
+
+
+def submission_answers(submission: NisSubmission) -> dict:
+    """The Art. 23(4)(a) answers a submission carried."""
+    return {"suspected_malicious": submission.suspected_malicious or "unknown",
+            "cross_border_impact": submission.cross_border_impact or "unknown",
+            "cross_border_countries": orjson.loads(submission.cross_border_countries or "[]")}
 
 
 def submission_snapshot(principal: Principal, stix_id: str, public_id: str) -> dict:
     """A submitted report as this reader may see it (the stored snapshot never changes)."""
-    snapshot = orjson.loads(get_submission(principal, stix_id, public_id).snapshot)
+    submission = get_submission(principal, stix_id, public_id)
+    snapshot = orjson.loads(submission.snapshot)
+    # Snapshots taken before these were kept: the answers from their columns, the current TLP.
+    snapshot.setdefault("art_23_4_a", submission_answers(submission))
+    snapshot.setdefault("tlp", get_incident(principal, stix_id).item.tlp.value)
     return {**snapshot, "report": visible_report(principal, snapshot["report"])}
 
 

@@ -2,6 +2,8 @@
 and the dashboard. Thin: parse, call a service, render."""
 from __future__ import annotations
 
+import uuid
+
 import orjson
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -107,9 +109,16 @@ def detail(stix_id: str):
                            advises=policy.is_national_cert(me) and not policy.is_owner_org(me, incident))
 
 
+def _confirmed() -> bool:
+    return request.form.get("confirm") == "y"
+
+
 @bp.post("/incidents/<stix_id>/consents")
 @login_required
 def grant(stix_id: str):
+    if not _confirmed():
+        flash("Nothing was shared: tick the box to confirm what the police unit will see.", "error")
+        return _back(stix_id)
     try:
         cases.grant_consent(current_principal(), stix_id, request.form.get("org", ""))
         flash("Consent granted: the liaison now sees this incident as a case.", "success")
@@ -121,6 +130,9 @@ def grant(stix_id: str):
 @bp.post("/incidents/<stix_id>/consents/<slug>/revoke")
 @login_required
 def revoke(stix_id: str, slug: str):
+    if not _confirmed():
+        flash("Consent was not revoked: tick the box to confirm.", "error")
+        return _back(stix_id)
     cases.revoke_consent(current_principal(), stix_id, slug)
     flash("Consent revoked: the case is hidden from that organisation from now on.", "success")
     return _back(stix_id)
@@ -134,15 +146,32 @@ def significant(stix_id: str):
     return _back(stix_id)
 
 
-@bp.post("/incidents/<stix_id>/nis2/<stage>")
+@bp.route("/incidents/<stix_id>/nis2/<stage>", methods=["GET", "POST"])
 @login_required
 def submit(stix_id: str, stage: str):
-    try:
-        reporting.submit_nis_report(current_principal(), stix_id, stage)
-        flash(f"{Stage(stage).label} submitted.", "success")
-    except ValidationFailed as error:
-        _refused(error)
-    return _back(stix_id)
+    """A NIS2 report cannot be withdrawn: the page says where it goes and asks for a tick first."""
+    me = current_principal()
+    incident, stage_value = reporting.submittable(me, stix_id, stage)
+    problem = None
+    if request.method == "POST":
+        if not _confirmed():
+            problem = "Nothing was sent: tick the box to confirm that this report goes to the national CERT."
+        else:
+            try:
+                reporting.submit_nis_report(
+                    me, stix_id, stage, suspected_malicious=request.form.get("suspected_malicious"),
+                    cross_border_impact=request.form.get("cross_border_impact"),
+                    cross_border_countries=request.form.get("cross_border_countries"),
+                    request_key=request.form.get("request_key") or None)
+            except ValidationFailed as error:
+                problem = f"{error.message}: " + "; ".join(d.get("error", "") for d in error.details)
+            else:
+                flash(f"{stage_value.label} submitted.", "success")
+                return _back(stix_id)
+    return render_template("incidents/nis2_submit.html", incident=incident, stage=stage_value,
+                           recipients=reporting.national_certs(me), values=request.form,
+                           request_key=request.form.get("request_key") or uuid.uuid4().hex,
+                           problem=problem), (422 if problem else 200)
 
 
 @bp.get("/incidents/<stix_id>/nis2/submissions/<public_id>")
@@ -152,7 +181,7 @@ def submission(stix_id: str, public_id: str):
     if request.args.get("format") == "json":
         return Response(orjson.dumps(snapshot), mimetype="application/json", headers={
             "Content-Disposition": f"attachment; filename=nis2-{snapshot['stage']}-{public_id}.json"})
-    return render_template("incidents/submission.html", snapshot=snapshot, stix_id=stix_id)
+    return render_template("incidents/submission.html", snapshot=snapshot, stix_id=stix_id, public_id=public_id)
 
 
 @bp.post("/incidents/<stix_id>/advice")
@@ -216,6 +245,9 @@ def case(case_id: str):
 @bp.post("/cases/<case_id>/status")
 @login_required
 def case_status(case_id: str):
+    if request.form.get("status") == CaseStatus.declined.value and not _confirmed():
+        flash("The case was not declined: tick the box to confirm.", "error")
+        return redirect(url_for(".case", case_id=case_id))
     try:
         cases.set_case_status(current_principal(), case_id, request.form.get("status", ""))
     except ValidationFailed as error:

@@ -5,9 +5,13 @@ headers; every HTTP or domain error outside /api/ and /taxii2/ answers with the 
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.dates import format_timedelta
+from babel.numbers import format_decimal
 from flask import Blueprint, Flask, Response, render_template, send_from_directory
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -15,10 +19,11 @@ from hub.db import as_utc
 from hub.errors import HubError
 from hub.web import home
 
-# No inline scripts or styles anywhere: the pages work without JavaScript, and a payload that
-# slips past escaping still cannot run.
+# No inline scripts or styles anywhere: the pages work without JavaScript (the one script file,
+# /assets/hub.js, only disables buttons once pressed), and a payload that slips past escaping
+# still cannot run.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
@@ -68,17 +73,93 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
-@bp.app_template_filter("when")
-def format_when(value) -> str:
-    """A timestamp (datetime or RFC 3339 text) as "2026-11-02 08:00", in UTC."""
-    if value is None or value == "":
-        return ""
+def reader_timezone() -> str:
+    """The signed-in reader's organisation's time zone (UTC for anonymous pages)."""
+    if current_user and current_user.is_authenticated:
+        return current_user.org.timezone
+    return "UTC"
+
+
+def _instant(value) -> datetime | None:
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            return value
-    return as_utc(value).strftime("%Y-%m-%d %H:%M")
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return as_utc(value)
+
+
+def _zone_label(local: datetime) -> str:
+    # Abbreviations where the zone has one (CET, CEST, IST); else the offset ("UTC-03:00").
+    name = local.tzname() or ""
+    if name.isalpha():
+        return name
+    offset = local.strftime("%z")
+    return f"UTC{offset[:3]}:{offset[3:5]}"
+
+
+def format_local_time(value, tz: str | None = None, seconds: bool = False) -> str:
+    """A timestamp (aware datetime or RFC 3339 text) on the reader's organisation's clock with its
+    zone, e.g. "3 Dec 2026, 15:04 CET": the one way every page shows a time (exports stay ISO UTC)."""
+    if value is None or value == "":
+        return ""
+    instant = _instant(value)
+    if instant is None:
+        return str(value)
+    try:
+        zone = ZoneInfo(tz or reader_timezone())
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = instant.astimezone(zone)
+    clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
+    return f"{local.day} {local:%b %Y}, {clock} {_zone_label(local)}"
+
+
+def format_delay(value, now=None) -> str:
+    """How long before `now` (default: this moment) an instant passed, in words ("2 days",
+    "5 hours"): for "late by …"."""
+    instant = _instant(value)
+    reference = _instant(now) if now is not None else datetime.now(timezone.utc)
+    if instant is None or reference is None:
+        return ""
+    late = max(reference - instant, timedelta(0))
+    return format_timedelta(late, threshold=1.0, locale="en")
+
+
+@bp.app_template_filter("due_phrase")
+def format_due(value, now=None) -> str:
+    """A deadline as a person reads it: "late by 2 days", "due in 5 hours"."""
+    instant = _instant(value)
+    reference = _instant(now) if now is not None else datetime.now(timezone.utc)
+    if instant is None or reference is None:
+        return ""
+    if instant < reference:
+        return "late by " + format_timedelta(reference - instant, threshold=1.0, locale="en")
+    return "due in " + format_timedelta(instant - reference, threshold=1.0, locale="en")
+
+
+def format_number(value) -> str:
+    """A figure with thousands separators ("12,000", "18.5")."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "" if value is None else str(value)
+    return format_decimal(value, locale="en")
+
+
+def format_money(value) -> str:
+    """An amount with its ISO 4217 code ({"amount": 2500000, "currency": "usd"} -> "2,500,000 USD")."""
+    if not isinstance(value, dict):
+        return "" if value is None else str(value)
+    return f"{format_number(value.get('amount'))} {str(value.get('currency') or '').upper()}".strip()
+
+
+bp.add_app_template_filter(format_local_time, "localtime")
+bp.add_app_template_filter(format_number, "number")
+bp.add_app_template_filter(format_money, "money")
+# The older name, used across feature templates: the same rule.
+bp.add_app_template_filter(format_local_time, "when")
+bp.add_app_template_filter(format_delay, "delay")
 
 
 def error_page(status: int, message: str, details: list | None = None):

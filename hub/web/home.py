@@ -35,7 +35,6 @@ def index():
     return render_template(
         "home.html",
         clocks=attention.open_clocks(principal),
-        late_or_left=attention.late_or_left,
         advice=attention.recent_advice(principal),
         queue=attention.cert_queue_counts(principal),
         waiting_cases=waiting_cases,

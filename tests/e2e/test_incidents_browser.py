@@ -76,6 +76,7 @@ def test_a_report_reaches_the_liaison_only_after_consent_and_they_work_the_case(
     page = sign_in(admin, hub_url, "admin@fn-brno.test")
     page.goto(incident_url)
     page.get_by_label("Grant consent to").select_option("policie-nccc")
+    page.get_by_label("I consent that the chosen police unit sees this incident as described above").check()
     page.get_by_role("button", name="Grant consent").click()
     page.wait_for_url(incident_url)
     assert "consent active" in page.locator("#law-enforcement").inner_text()
