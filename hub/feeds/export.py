@@ -1,0 +1,215 @@
+"""What a feed carries, and its three formats: plain text (EDL), CSV and Suricata rules.
+
+`feed_entries` is the one query that decides which lines a feed holds; every format, the
+fingerprint behind ETag and Last-Modified, and any future exclusion (warning lists) go through
+it. Lines are read in keyset batches and streamed, so a feed of 100,000 values never sits in
+memory.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import JSON, Select, cast, func, or_, select, tuple_, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
+
+from hub import policy
+from hub.db import on_postgresql, us_to_datetime
+from hub.extensions import db
+from hub.feeds.models import Feed
+from hub.intel.models import Observable, SharedItem, StixVersion
+from hub.tlp import TLP
+
+BATCH = 5000
+FORMATS = ("txt", "csv", "rules")
+MEDIA_TYPES = {"txt": "text/plain; charset=utf-8", "csv": "text/csv; charset=utf-8",
+               "rules": "text/plain; charset=utf-8"}
+# Bumped whenever a format's bytes change for the same content, so that ETags change with it.
+FORMAT_VERSION = "1"
+CSV_COLUMNS = ("value", "kind", "stix_id", "tlp", "confidence", "valid_until", "first_seen")
+# Suricata signature ids: SID_BASE + the observable row's id, stable from poll to poll (so a
+# suppression survives), above every range sidallocation.org lists (all below 10,000,000) and
+# within Suricata's 32-bit sid.
+SID_BASE = 3_000_000_000
+SID_MAX = 2**32 - 1
+HUB_NAME = "HealthCERT Hub"
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One line of a feed: an observable value and the item that names it."""
+
+    observable_id: int
+    kind: str
+    value: str
+    item_id: int
+    stix_id: str
+    tlp: TLP
+    confidence: int | None
+    valid_until: datetime | None
+    first_added_us: int
+
+
+def _confidence():
+    """The item's STIX confidence, read from its newest version's JSON in SQL (no column holds it)."""
+    body = cast(StixVersion.body, JSONB) if on_postgresql() else type_coerce(StixVersion.body, JSON)
+    return body["confidence"].as_integer()
+
+
+def feed_entries(feed: Feed, now: datetime) -> Select:
+    """The one query of a feed's lines, in no order: observables of the items that every member of
+    the feed's organisation may read (the policy), of the feed's kinds and TLPs, at its minimum
+    confidence, neither revoked nor expired.
+
+    Any further exclusion (a warning list) is one more condition here.
+    """
+    confidence = _confidence()
+    conditions = [
+        policy.readable_items_for_organisation(feed.org_id, feed.org.kind),
+        Observable.kind.in_(feed.kinds),
+        SharedItem.tlp.in_([TLP(value) for value in feed.tlps if policy.organisation_wide_tlp(TLP(value))]),
+        SharedItem.revoked.is_(False),
+        or_(SharedItem.valid_until.is_(None), SharedItem.valid_until > now),
+    ]
+    if feed.min_confidence:
+        # STIX: an absent confidence is unknown, which no minimum admits.
+        conditions.append(confidence >= feed.min_confidence)
+    return (
+        select(Observable.id, Observable.kind, Observable.value, SharedItem.id, SharedItem.stix_id,
+               SharedItem.tlp, confidence, SharedItem.valid_until, SharedItem.first_added_us,
+               SharedItem.last_added_us)
+        .join(SharedItem, SharedItem.id == Observable.item_id)
+        .join(StixVersion, StixVersion.id == SharedItem.latest_version_id)
+        .where(*conditions)
+    )
+
+
+def fingerprint(feed: Feed, now: datetime) -> str:
+    """A digest that changes whenever the feed's lines would: items added, widened, narrowed by a
+    group change, revoked, expired or given a new version (each new version has the hub's newest
+    date_added). One aggregate over the same query, no rows sent."""
+    lines = feed_entries(feed, now).subquery()
+    count, max_id, id_sum, newest = db.session.execute(select(
+        func.count(), func.max(lines.c.id), func.sum(lines.c.id), func.max(lines.c.last_added_us),
+    )).one()
+    state = f"{feed.public_id}|{feed.kinds}|{feed.tlps}|{feed.min_confidence}|{count}|{max_id}|{id_sum}|{newest}"
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def etag_of(content_fingerprint: str, fmt: str) -> str:
+    return hashlib.sha256(f"{content_fingerprint}|{fmt}|{FORMAT_VERSION}".encode()).hexdigest()[:32]
+
+
+def entries(feed: Feed, now: datetime, batch: int = BATCH) -> Iterator[FeedEntry]:
+    """The feed's lines, one per distinct (kind, value), ordered by value then kind: the earliest
+    shared item naming a value speaks for it. Read in keyset batches of `batch` rows."""
+    query = feed_entries(feed, now)
+    order = (Observable.value, Observable.kind, Observable.item_id)
+    after = None
+    previous = None
+    while True:
+        page = query if after is None else query.where(tuple_(*order) > tuple_(*after))
+        rows = db.session.execute(page.order_by(*order).limit(batch)).all()
+        for row in rows:
+            key = (row[2], row[1])
+            if key == previous:
+                continue
+            previous = key
+            yield FeedEntry(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8])
+        if len(rows) < batch:
+            return
+        last = rows[-1]
+        after = (last[2], last[1], last[3])
+
+
+# --- formats ---------------------------------------------------------------------------------
+
+def _lines_in_chunks(lines: Iterator[str], size: int = 1000) -> Iterator[bytes]:
+    """Join lines into chunks: one write per thousand lines, not one per line."""
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) >= size:
+            yield "".join(chunk).encode()
+            chunk = []
+    if chunk:
+        yield "".join(chunk).encode()
+
+
+def _stamp(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
+
+
+def txt_lines(items: Iterator[FeedEntry]) -> Iterator[str]:
+    """External dynamic list: one value per line, nothing else (firewalls read every line)."""
+    for entry in items:
+        yield entry.value + "\n"
+
+
+def csv_lines(items: Iterator[FeedEntry]) -> Iterator[str]:
+    """Header, then value,kind,stix_id,tlp,confidence,valid_until,first_seen. Never the source:
+    anonymous items would otherwise name their owner, and a firewall has no use for it."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for entry in items:
+        writer.writerow((entry.value, entry.kind, entry.stix_id, entry.tlp.label,
+                         "" if entry.confidence is None else entry.confidence,
+                         _stamp(entry.valid_until), _stamp(us_to_datetime(entry.first_added_us))))
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _content(text: str) -> str:
+    """A Suricata content string: ; " \\ and | written as hex bytes, which the grammar reserves."""
+    return "".join(f"|{ord(char):02X}|" if char in ';"\\|' else char for char in text)
+
+
+def suricata_rule(entry: FeedEntry) -> str | None:
+    """One Suricata rule for a line, or None for kinds no inline rule can match (hashes, e-mail)."""
+    sid = SID_BASE + entry.observable_id
+    if sid > SID_MAX:
+        return None
+    msg = f'msg:"{HUB_NAME} blocklist {entry.kind} {entry.stix_id}"'
+    tail = f"sid:{sid}; rev:1;)"
+    if entry.kind in ("ipv4-addr", "ipv6-addr"):
+        return f"alert ip [{entry.value}] any -> $HOME_NET any ({msg}; {tail}"
+    if entry.kind == "domain-name":
+        # dotprefix + endswith: the domain itself and every subdomain, nothing that merely ends alike.
+        return (f"alert dns $HOME_NET any -> any any ({msg}; dns.query; dotprefix; "
+                f'content:".{_content(entry.value)}"; nocase; endswith; {tail}')
+    if entry.kind == "url":
+        host, _, rest = entry.value.split("://", 1)[1].partition("/")
+        host = host.rsplit("@", 1)[-1]
+        if host.startswith("["):
+            host = host[1:].split("]", 1)[0]
+        else:
+            host = host.split(":", 1)[0]
+        path = "/" + rest
+        return (f"alert http $HOME_NET any -> any any ({msg}; flow:established,to_server; "
+                f'http.host; content:"{_content(host)}"; nocase; bsize:{len(host.encode())}; '
+                f'http.uri.raw; content:"{_content(path)}"; startswith; {tail}')
+    return None
+
+
+def rules_lines(items: Iterator[FeedEntry]) -> Iterator[str]:
+    yield (f"# {HUB_NAME} blocklist as Suricata rules: sid = {SID_BASE} + the hub's observable id, "
+           "stable between polls. Hashes and e-mail addresses have no inline rule: use .txt or .csv.\n")
+    for entry in items:
+        rule = suricata_rule(entry)
+        if rule is not None:
+            yield rule + "\n"
+
+
+FORMATTERS = {"txt": txt_lines, "csv": csv_lines, "rules": rules_lines}
+
+
+def feed_body(feed: Feed, fmt: str, now: datetime) -> Iterator[bytes]:
+    """The feed in one format, as byte chunks to stream."""
+    return _lines_in_chunks(FORMATTERS[fmt](entries(feed, now)))
