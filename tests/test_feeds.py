@@ -329,7 +329,7 @@ def test_lines_are_read_in_keyset_batches_without_repeats(world):
     for value in ("198.51.100.1", "198.51.100.2", "198.51.100.2", "198.51.100.2", "198.51.100.3"):
         share_value(b, value)
     feed, _ = new_feed(world["a_analyst"])
-    values = [entry.value for entry in export.entries(feed, utcnow(), batch=2)]
+    values = [entry.value for entry in export.entries(export.FeedFilter.of(feed), utcnow(), batch=2)]
     assert values == ["198.51.100.1", "198.51.100.2", "198.51.100.3"]
 
 

@@ -22,6 +22,7 @@ from hub.db import on_postgresql, us_to_datetime
 from hub.extensions import db
 from hub.feeds.models import Feed
 from hub.intel.models import Observable, SharedItem, StixVersion
+from hub.principal import OrgKind
 from hub.tlp import TLP
 
 BATCH = 5000
@@ -54,48 +55,70 @@ class FeedEntry:
     first_added_us: int
 
 
+@dataclass(frozen=True)
+class FeedFilter:
+    """What decides a feed's lines, copied off the Feed row: a streamed body is read after the
+    request's database session has ended, when the row can no longer be loaded."""
+
+    public_id: str
+    org_id: int
+    org_kind: OrgKind
+    kinds: tuple[str, ...]
+    tlps: tuple[TLP, ...]
+    min_confidence: int
+
+    @classmethod
+    def of(cls, feed: Feed) -> "FeedFilter":
+        return cls(feed.public_id, feed.org_id, feed.org.kind, tuple(feed.kinds),
+                   tuple(TLP(value) for value in feed.tlps if policy.organisation_wide_tlp(TLP(value))),
+                   feed.min_confidence)
+
+
 def _confidence():
     """The item's STIX confidence, read from its newest version's JSON in SQL (no column holds it)."""
     body = cast(StixVersion.body, JSONB) if on_postgresql() else type_coerce(StixVersion.body, JSON)
     return body["confidence"].as_integer()
 
 
-def feed_entries(feed: Feed, now: datetime) -> Select:
+def feed_entries(feed: FeedFilter, now: datetime, *, details: bool = True) -> Select:
     """The one query of a feed's lines, in no order: observables of the items that every member of
     the feed's organisation may read (the policy), of the feed's kinds and TLPs, at its minimum
-    confidence, neither revoked nor expired.
+    confidence, neither revoked nor expired. Without `details`, the columns a line's identity
+    needs only (the fingerprint reads no JSON).
 
     Any further exclusion (a warning list) is one more condition here.
     """
-    confidence = _confidence()
     conditions = [
-        policy.readable_items_for_organisation(feed.org_id, feed.org.kind),
+        policy.readable_items_for_organisation(feed.org_id, feed.org_kind),
         Observable.kind.in_(feed.kinds),
-        SharedItem.tlp.in_([TLP(value) for value in feed.tlps if policy.organisation_wide_tlp(TLP(value))]),
+        SharedItem.tlp.in_(feed.tlps),
         SharedItem.revoked.is_(False),
         or_(SharedItem.valid_until.is_(None), SharedItem.valid_until > now),
     ]
-    if feed.min_confidence:
-        # STIX: an absent confidence is unknown, which no minimum admits.
-        conditions.append(confidence >= feed.min_confidence)
-    return (
-        select(Observable.id, Observable.kind, Observable.value, SharedItem.id, SharedItem.stix_id,
-               SharedItem.tlp, confidence, SharedItem.valid_until, SharedItem.first_added_us,
-               SharedItem.last_added_us)
-        .join(SharedItem, SharedItem.id == Observable.item_id)
-        .join(StixVersion, StixVersion.id == SharedItem.latest_version_id)
-        .where(*conditions)
-    )
+    columns = [Observable.id, Observable.kind, Observable.value, Observable.item_id, SharedItem.last_added_us]
+    query = select(*columns).join(SharedItem, SharedItem.id == Observable.item_id)
+    if details or feed.min_confidence:
+        confidence = _confidence()
+        query = query.join(StixVersion, StixVersion.id == SharedItem.latest_version_id)
+        if feed.min_confidence:
+            # STIX: an absent confidence is unknown, which no minimum admits.
+            conditions.append(confidence >= feed.min_confidence)
+        if details:
+            query = query.add_columns(SharedItem.stix_id, SharedItem.tlp, confidence.label("confidence"), SharedItem.valid_until,
+                                      SharedItem.first_added_us)
+    return query.where(*conditions)
 
 
-def fingerprint(feed: Feed, now: datetime) -> str:
+def fingerprint_query(feed: FeedFilter, now: datetime) -> Select:
+    lines = feed_entries(feed, now, details=False).subquery()
+    return select(func.count(), func.max(lines.c.id), func.sum(lines.c.id), func.max(lines.c.last_added_us))
+
+
+def fingerprint(feed: FeedFilter, now: datetime) -> str:
     """A digest that changes whenever the feed's lines would: items added, widened, narrowed by a
     group change, revoked, expired or given a new version (each new version has the hub's newest
     date_added). One aggregate over the same query, no rows sent."""
-    lines = feed_entries(feed, now).subquery()
-    count, max_id, id_sum, newest = db.session.execute(select(
-        func.count(), func.max(lines.c.id), func.sum(lines.c.id), func.max(lines.c.last_added_us),
-    )).one()
+    count, max_id, id_sum, newest = db.session.execute(fingerprint_query(feed, now)).one()
     state = f"{feed.public_id}|{feed.kinds}|{feed.tlps}|{feed.min_confidence}|{count}|{max_id}|{id_sum}|{newest}"
     return hashlib.sha256(state.encode()).hexdigest()
 
@@ -104,7 +127,7 @@ def etag_of(content_fingerprint: str, fmt: str) -> str:
     return hashlib.sha256(f"{content_fingerprint}|{fmt}|{FORMAT_VERSION}".encode()).hexdigest()[:32]
 
 
-def entries(feed: Feed, now: datetime, batch: int = BATCH) -> Iterator[FeedEntry]:
+def entries(feed: FeedFilter, now: datetime, batch: int = BATCH) -> Iterator[FeedEntry]:
     """The feed's lines, one per distinct (kind, value), ordered by value then kind: the earliest
     shared item naming a value speaks for it. Read in keyset batches of `batch` rows."""
     query = feed_entries(feed, now)
@@ -115,15 +138,16 @@ def entries(feed: Feed, now: datetime, batch: int = BATCH) -> Iterator[FeedEntry
         page = query if after is None else query.where(tuple_(*order) > tuple_(*after))
         rows = db.session.execute(page.order_by(*order).limit(batch)).all()
         for row in rows:
-            key = (row[2], row[1])
+            key = (row.value, row.kind)
             if key == previous:
                 continue
             previous = key
-            yield FeedEntry(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8])
+            yield FeedEntry(row.id, row.kind, row.value, row.item_id, row.stix_id, row.tlp, row.confidence, row.valid_until,
+                            row.first_added_us)
         if len(rows) < batch:
             return
         last = rows[-1]
-        after = (last[2], last[1], last[3])
+        after = (last.value, last.kind, last.item_id)
 
 
 # --- formats ---------------------------------------------------------------------------------
@@ -210,6 +234,6 @@ def rules_lines(items: Iterator[FeedEntry]) -> Iterator[str]:
 FORMATTERS = {"txt": txt_lines, "csv": csv_lines, "rules": rules_lines}
 
 
-def feed_body(feed: Feed, fmt: str, now: datetime) -> Iterator[bytes]:
+def feed_body(feed: FeedFilter, fmt: str, now: datetime) -> Iterator[bytes]:
     """The feed in one format, as byte chunks to stream."""
     return _lines_in_chunks(FORMATTERS[fmt](entries(feed, now)))

@@ -191,7 +191,8 @@ def poll(feed: Feed, fmt: str, known_etags: Container[str] = (), modified_since:
     digest was first seen, so a revocation that removes a line moves it too.
     """
     now = utcnow()
-    content = export.fingerprint(feed, now)
+    lines = export.FeedFilter.of(feed)
+    content = export.fingerprint(lines, now)
     if content != feed.content_fingerprint or feed.content_changed_at is None:
         feed.content_fingerprint, feed.content_changed_at = content, now
     etag = export.etag_of(content, fmt)
@@ -207,4 +208,4 @@ def poll(feed: Feed, fmt: str, known_etags: Container[str] = (), modified_since:
         detail=orjson.dumps({"feed": feed.public_id, "name": feed.name, "format": fmt,
                              "status": 304 if not_modified else 200}).decode()))
     db.session.commit()
-    return Poll(fmt, etag, changed_at, None if not_modified else export.feed_body(feed, fmt, now))
+    return Poll(fmt, etag, changed_at, None if not_modified else export.feed_body(lines, fmt, now))
