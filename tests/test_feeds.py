@@ -133,15 +133,26 @@ def test_rules_are_valid_suricata_rules_with_unique_sids(client, world):
     assert 'http.host; content:"evil.example"; nocase; bsize:12;' in url_rule
     # The characters Suricata's grammar reserves travel as hex bytes, so the rule still parses.
     assert 'http.uri.raw; content:"/a|3B|b?q=1"; startswith;' in url_rule
-    # Stable between polls: a suppression by sid keeps working.
+    # Stable between polls: a suppression by sid keeps working. Derived from the value, not a row id,
+    # so a sid counts nothing the hub holds (a row id would count observables shared in between).
     again = poll(client, feed.public_id, token, "rules").get_data(as_text=True)
     assert again == response.get_data(as_text=True)
+    assert by_stix_id[items["ip"].stix_id].sid == export.value_sid("ipv4-addr", "198.51.100.7")
+
+
+def test_two_values_whose_sids_collide_still_get_distinct_sids(monkeypatch):
+    monkeypatch.setattr(export, "value_sid", lambda kind, value: export.SID_BASE + 1)
+    entries = [export.FeedEntry(n, "ipv4-addr", f"198.51.100.{n}", n, f"indicator--{uuid.uuid4()}", None, None,
+                                None, 0) for n in (1, 2, 3)]
+    rules = [line for line in export.rules_lines(iter(entries)) if not line.startswith("#")]
+    assert [ids_rule.parse(line).sid for line in rules] == [export.SID_BASE + 1, export.SID_BASE + 2,
+                                                             export.SID_BASE + 3]
 
 
 def test_reserved_characters_in_a_value_cannot_break_out_of_the_rule():
     entry = export.FeedEntry(7, "url", 'http://evil.example/x";sid:1;|\\', 1, f"indicator--{uuid.uuid4()}",
                              None, None, None, 0)
-    line = export.suricata_rule(entry)
+    line = export.suricata_rule(entry, export.SID_BASE + 7)
     parsed = ids_rule.parse(line)
     assert parsed.sid == export.SID_BASE + 7 and "sid:1;" not in line
     assert 'content:"/x|22||3B|sid:1|3B||7C||5C|"' in line
@@ -310,7 +321,7 @@ def test_an_unchanged_feed_answers_304_and_a_change_moves_the_etag(client, world
     assert txt_values(after_revoke) == ["198.51.100.2"]
 
 
-def test_each_poll_is_audited_once_and_sets_last_polled(client, world):
+def test_each_poll_is_audited_once_and_sets_last_polled(client, web, member_of, world):
     for n in range(1, 6):
         share_value(world["b_analyst"], f"198.51.100.{n}")
     feed, token = new_feed(world["a_analyst"])
@@ -322,6 +333,9 @@ def test_each_poll_is_audited_once_and_sets_last_polled(client, world):
     assert db.session.get(Feed, feed.id).last_polled_at is not None
     poll(client, feed.public_id, "hcf_wrong")  # a refused poll reads nothing and logs no poll
     assert db.session.scalar(select(func.count()).where(AuditEvent.action == "feed_poll")) == 1
+    # The organisation's admin reads it in the audit log; the sharer's admin does not.
+    assert "feed_poll" in web(member_of(world["a"], "admin")).get("/audit").get_data(as_text=True)
+    assert "feed_poll" not in web(member_of(world["b"], "admin")).get("/audit").get_data(as_text=True)
 
 
 def test_lines_are_read_in_keyset_batches_without_repeats(world):

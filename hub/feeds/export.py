@@ -32,11 +32,13 @@ MEDIA_TYPES = {"txt": "text/plain; charset=utf-8", "csv": "text/csv; charset=utf
 # Bumped whenever a format's bytes change for the same content, so that ETags change with it.
 FORMAT_VERSION = "1"
 CSV_COLUMNS = ("value", "kind", "stix_id", "tlp", "confidence", "valid_until", "first_seen")
-# Suricata signature ids: SID_BASE + the observable row's id, stable from poll to poll (so a
-# suppression survives), above every range sidallocation.org lists (all below 10,000,000) and
-# within Suricata's 32-bit sid.
+# Suricata signature ids: SID_BASE + a digest of the kind and value, so a value keeps its sid from
+# poll to poll (a suppression survives) and the sid tells nothing about the hub (a row id would count
+# the observables shared in between, readable or not). Above every range sidallocation.org lists
+# (all below 10,000,000), within Suricata's 32-bit sid.
 SID_BASE = 3_000_000_000
 SID_MAX = 2**32 - 1
+SID_SPAN = SID_MAX - SID_BASE
 HUB_NAME = "HealthCERT Hub"
 
 
@@ -195,11 +197,14 @@ def _content(text: str) -> str:
     return "".join(f"|{ord(char):02X}|" if char in ';"\\|' else char for char in text)
 
 
-def suricata_rule(entry: FeedEntry) -> str | None:
+def value_sid(kind: str, value: str) -> int:
+    """The sid a value's rule takes unless another value's already holds it."""
+    digest = hashlib.sha256(f"{kind}:{value}".encode()).digest()
+    return SID_BASE + int.from_bytes(digest[:8], "big") % SID_SPAN
+
+
+def suricata_rule(entry: FeedEntry, sid: int) -> str | None:
     """One Suricata rule for a line, or None for kinds no inline rule can match (hashes, e-mail)."""
-    sid = SID_BASE + entry.observable_id
-    if sid > SID_MAX:
-        return None
     msg = f'msg:"{HUB_NAME} blocklist {entry.kind} {entry.stix_id}"'
     tail = f"sid:{sid}; rev:1;)"
     if entry.kind in ("ipv4-addr", "ipv6-addr"):
@@ -223,14 +228,20 @@ def suricata_rule(entry: FeedEntry) -> str | None:
 
 
 def rules_lines(items: Iterator[FeedEntry]) -> Iterator[str]:
-    yield (f"# {HUB_NAME} blocklist as Suricata rules: sid = {SID_BASE} + the hub's observable id, "
+    yield (f"# {HUB_NAME} blocklist as Suricata rules: sids from {SID_BASE} to {SID_MAX}, one per value, "
            "stable between polls. Hashes and e-mail addresses have no inline rule: use .txt or .csv.\n")
+    used: set[int] = set()  # a digest collision moves the later value (in value order) to the next free sid
     for entry in items:
-        rule = suricata_rule(entry)
-        if rule is not None:
-            yield rule + "\n"
+        if entry.kind not in RULE_KINDS:
+            continue
+        sid = value_sid(entry.kind, entry.value)
+        while sid in used:
+            sid = SID_BASE + (sid - SID_BASE + 1) % SID_SPAN
+        used.add(sid)
+        yield suricata_rule(entry, sid) + "\n"
 
 
+RULE_KINDS = ("ipv4-addr", "ipv6-addr", "domain-name", "url")
 FORMATTERS = {"txt": txt_lines, "csv": csv_lines, "rules": rules_lines}
 
 

@@ -158,6 +158,6 @@ def feeds_openapi_paths() -> dict:
             "rules", "text/plain", "The feed as Suricata rules",
             "IP addresses: `alert ip [addr] any -> $HOME_NET any`; domains: a dns.query rule matching "
             "the domain and its subdomains; URLs: an http rule on host and URI. "
-            f"sid = {SID_BASE} + the hub's observable id (stable between polls), rev 1, msg naming the "
+            f"sid from {SID_BASE} up, derived from the value (stable between polls), rev 1, msg naming the "
             "hub and the item's STIX id. Hashes and e-mail addresses have no inline rule."),
     }
