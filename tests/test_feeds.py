@@ -460,3 +460,13 @@ def test_the_documented_schemas_match_real_answers(client, api, world):
         feed_schema.validate(listed)
     refused = analyst.post("/feeds", json={"name": "x", "tlps": ["red"]})
     Draft202012Validator(document["components"]["schemas"]["Error"]).validate(refused.json)
+
+
+def test_a_stored_value_with_a_line_break_never_becomes_two_lines(client, world):
+    from hub.intel.models import Observable
+
+    item = share_value(world["b_analyst"], "198.51.100.7")
+    db.session.add(Observable(item_id=item.id, kind="ipv4-addr", value="198.51.100.8\n0.0.0.0/0"))
+    db.session.commit()
+    feed, token = new_feed(world["a_analyst"])
+    assert txt_values(poll(client, feed.public_id, token)) == ["198.51.100.7"]

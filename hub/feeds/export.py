@@ -141,7 +141,9 @@ def entries(feed: FeedFilter, now: datetime, batch: int = BATCH) -> Iterator[Fee
         rows = db.session.execute(page.order_by(*order).limit(batch)).all()
         for row in rows:
             key = (row.value, row.kind)
-            if key == previous:
+            if key == previous or "\n" in row.value or "\r" in row.value:
+                # One line per value; a value with a line break (no normaliser lets one through)
+                # would smuggle a second entry into a firewall's list.
                 continue
             previous = key
             yield FeedEntry(row.id, row.kind, row.value, row.item_id, row.stix_id, row.tlp, row.confidence, row.valid_until,
