@@ -470,3 +470,20 @@ def test_a_stored_value_with_a_line_break_never_becomes_two_lines(client, world)
     db.session.commit()
     feed, token = new_feed(world["a_analyst"])
     assert txt_values(poll(client, feed.public_id, token)) == ["198.51.100.7"]
+
+
+def test_a_new_token_from_the_page_replaces_the_old_one_at_once(web, client, world):
+    feed, old_token = new_feed(world["a_analyst"])
+    page = web(world["a_analyst"])
+    question = page.get(f"/feeds/{feed.public_id}/rotate").get_data(as_text=True)
+    assert "firewalls polling this URL will get 401 from now on" in question
+    rotated = page.submit(f"/feeds/{feed.public_id}/rotate", form_page=f"/feeds/{feed.public_id}/rotate")
+    assert rotated.status_code == 303
+    shown = page.get("/feeds/").get_data(as_text=True)
+    new_token = shown.split('id="new-feed-token">', 1)[1].split("<", 1)[0]
+    assert poll(client, feed.public_id, old_token).status_code == 401
+    assert poll(client, feed.public_id, new_token).status_code == 200
+    # A viewer sees no buttons, and a forged POST without the form's CSRF token changes nothing.
+    assert "New token" not in web(world["a_viewer"]).get("/feeds/").get_data(as_text=True)
+    page.post(f"/feeds/{feed.public_id}/rotate")
+    assert poll(client, feed.public_id, new_token).status_code == 200
