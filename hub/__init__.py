@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 # Every model module, imported here so that metadata (and Alembic autogenerate) sees every table.
 import hub.accounts.models  # noqa: F401
 import hub.alerts.models  # noqa: F401
+import hub.feeds.models  # noqa: F401
 import hub.incidents.models  # noqa: F401
 import hub.intel.models  # noqa: F401
 import hub.taxii.models  # noqa: F401
@@ -21,6 +22,7 @@ from hub.bounds import Int64Converter, refuse_nul_characters
 from hub.celery import celery_init_app
 from hub.errors import HubError
 from hub.extensions import csrf, db, limiter, login_manager, migrate
+from hub.feeds.views import bp as feeds_pages
 from hub.incidents.evidence import allow_evidence_uploads
 from hub.incidents.views import bp as incidents_pages
 from hub.intel.views import bp as intel_pages
@@ -55,7 +57,7 @@ def create_app(config: str | object | None = None) -> Flask:
     app.before_request(refuse_nul_characters)
 
     web.init_app(app)
-    for pages in (accounts_pages, intel_pages, alerts_pages, incidents_pages):
+    for pages in (accounts_pages, intel_pages, alerts_pages, incidents_pages, feeds_pages):
         app.register_blueprint(pages)
     api.init_app(app)
     app.register_blueprint(taxii_bp)

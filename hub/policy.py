@@ -15,6 +15,7 @@ from sqlalchemy.orm import aliased
 from hub.accounts.models import Organisation, User, group_members
 from hub.extensions import db
 from hub.alerts.models import Subscription
+from hub.feeds.models import Feed
 from hub.incidents.models import Incident, IncidentItem, LawEnforcementCase
 from hub.intel.models import AudienceGrant, ItemReference, SharedItem
 from hub.principal import OrgKind, Principal
@@ -225,6 +226,23 @@ def _references_readable(principal: Reader, item) -> ColumnElement[bool]:
     return not_(exists(
         select(ItemReference.id).where(ItemReference.item_id == item.id, hidden_end).correlate_except(ItemReference)
     ))
+
+
+def readable_items_for_organisation(org_id: int, org_kind: OrgKind) -> ColumnElement[bool]:
+    """SQL on SharedItem: what every member of the organisation may read, the reader of anything
+    exported for the organisation as a whole (a blocklist feed polled by its firewall).
+
+    Its own items, its organisation grants, its sharing groups, community and CLEAR (rules 2-6,
+    rule 7 on derived items); never an item granted to one named user, never TLP:RED (rule 1:
+    named individuals only, which no organisation-wide export can honour).
+    """
+    return and_(SharedItem.tlp != TLP.red, readable_items_for(Reader(None, org_id, org_kind)))
+
+
+def organisation_wide_tlp(tlp: TLP) -> bool:
+    """Rule 1: may an export read by a whole organisation (a firewall feed) carry this TLP?
+    Never RED, which reaches named individuals only."""
+    return tlp != TLP.red
 
 
 def held_by_owner_org() -> ColumnElement[bool]:
@@ -464,6 +482,14 @@ def can_manage_subscription(principal: Principal, subscription: Subscription) ->
     if subscription.org_id != principal.org_id:
         return False
     return principal.is_admin or (subscription.scope == "user" and subscription.user_id == principal.user_id)
+
+
+# --- Blocklist feeds (they name what an organisation blocks, and carry its readable items) -------
+
+def organisation_feeds(principal: Principal) -> ColumnElement[bool]:
+    """SQL on Feed: an organisation's feeds are seen by its own members only; to anyone else a feed
+    id answers as if absent (rule 8), since a feed reads as the organisation."""
+    return and_(Feed.org_id == principal.org_id, Feed.deleted.is_(False))
 
 
 def named_users_only(tlp: TLP | None) -> bool:

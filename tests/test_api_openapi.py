@@ -10,6 +10,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_spec
 
 from hub.alerts.openapi import alerts_openapi_paths
+from hub.feeds.openapi import feeds_openapi_paths
 from hub.incidents.openapi import incidents_openapi_paths
 from hub.api.openapi import openapi_document
 from tests import factories as f
@@ -77,6 +78,9 @@ def test_bearer_auth_guards_everything_but_the_document(document):
         for method, operation in _operations(operations):
             if path == "/openapi.json" or path.startswith("/public/"):
                 assert operation["security"] == []
+            elif operation.get("security") == [{"feedToken": []}]:
+                # A blocklist feed URL: its own token only (tests/test_feeds.py), never a user's.
+                assert "401" in operation["responses"], (path, method)
             else:
                 assert "security" not in operation
                 assert "401" in operation["responses"], (path, method)
@@ -237,4 +241,4 @@ def test_real_answers_match_the_documented_schemas(document, make, api, client, 
     # (tests/test_alerts_openapi.py, ...): this one covers the sharing API's paths.
     assert {path for path, _, _ in check.seen} == set(document["paths"]) - {"/openapi.json"} - set(
         alerts_openapi_paths()
-    ) - set(incidents_openapi_paths())
+    ) - set(incidents_openapi_paths()) - set(feeds_openapi_paths())

@@ -27,6 +27,8 @@ JUSTIFIED = {
         "finds the owner organisation's own e-mail subscriptions to remind it of its own deadlines",
     ("intel/audience.py", "resolve_audience"):
         "which sharing groups a sharer may name when writing (its own); reading asks the policy",
+    ("intel/sightings.py", "_record_many"):
+        "caches each owner's default sighting audience, which policy.default_sighting_audience_orgs decides",
     ("intel/reads.py", "_apply_filters"):
         "matches the owner slug a reader asked for; policy.owner_revealed_items keeps anonymous items out",
     ("taxii/collections.py", "_own_organisation"):

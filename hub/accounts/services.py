@@ -237,6 +237,11 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_digest(token: str) -> str:
+    """What the hub stores of a secret token (API or feed token): its SHA-256, never the token."""
+    return _token_hash(token)
+
+
 def create_token(user: User, label: str = "") -> str:
     """A new API token for the user; only its hash is stored, so this is the one chance to see it."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)

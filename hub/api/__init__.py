@@ -15,12 +15,13 @@ from hub.alerts import api as alerts_api
 from hub.api.openapi import openapi_document
 from hub.errors import HubError
 from hub.extensions import csrf
+from hub.feeds import api as feeds_api
 from hub.incidents import api as incidents_api
 from hub.intel import api as intel_api
 from hub.rest import ApiError, error_response, public
 
 PREFIX = "/api/v1"
-FEATURE_BLUEPRINTS = (intel_api.bp, accounts_api.bp, alerts_api.bp, incidents_api.bp)
+FEATURE_BLUEPRINTS = (intel_api.bp, accounts_api.bp, alerts_api.bp, incidents_api.bp, feeds_api.bp)
 
 
 def init_app(app: Flask) -> None:

@@ -3,6 +3,7 @@ this module merges them (shared components: the Error schema and the common erro
 from __future__ import annotations
 
 from hub.alerts.openapi import alerts_openapi_paths, alerts_openapi_webhooks
+from hub.feeds.openapi import feeds_openapi_paths
 from hub.incidents.openapi import incidents_openapi_paths
 from hub.intel.openapi import ERROR_RESPONSES, SCHEMAS, intel_openapi_paths
 
@@ -16,6 +17,7 @@ def openapi_document(base_url: str) -> dict:
     paths = intel_openapi_paths()
     paths.update(alerts_openapi_paths())
     paths.update(incidents_openapi_paths())
+    paths.update(feeds_openapi_paths())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -36,7 +38,13 @@ def openapi_document(base_url: str) -> dict:
                     "scheme": "bearer",
                     "description": "An API token from `flask --app hub tokens create EMAIL`; it acts "
                                    "as that user, with that user's role.",
-                }
+                },
+                "feedToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A blocklist feed's own token, answered once when the feed is created "
+                                   "or its token rotated; it reads that one feed and nothing else.",
+                },
             },
             "schemas": SCHEMAS,
             "responses": {

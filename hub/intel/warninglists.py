@@ -247,6 +247,18 @@ def matcher() -> Matcher:
     return g.warning_list_matcher
 
 
+def matcher_now() -> Matcher:
+    """The current matcher, checked against the stamp now rather than once per request: for work
+    that outlives a request's first look (a streamed feed) or shares its context (tests)."""
+    return _cache.get()
+
+
+def version() -> str:
+    """Changes whenever a list is loaded or dropped: what a cached answer that left listed values
+    out (a feed's ETag) depends on."""
+    return str(db.session.scalar(select(WarningListStamp.token).where(WarningListStamp.id == 1)))
+
+
 def lists_for(kind: str, value: str) -> tuple[str, ...]:
     """The warning lists a normalised observable value is on; () when none."""
     return matcher().lists_for(kind, value)

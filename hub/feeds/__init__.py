@@ -1,0 +1,1 @@
+"""Blocklist feeds: per-organisation exports (plain text, CSV, Suricata rules) for firewalls."""

@@ -1,0 +1,255 @@
+"""What a feed carries, and its three formats: plain text (EDL), CSV and Suricata rules.
+
+`feed_entries` is the one query that decides which lines a feed holds; every format, the
+fingerprint behind ETag and Last-Modified, and any future exclusion (warning lists) go through
+it. Lines are read in keyset batches and streamed, so a feed of 100,000 values never sits in
+memory.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import JSON, Select, cast, func, or_, select, tuple_, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
+
+from hub import policy
+from hub.db import on_postgresql, us_to_datetime
+from hub.extensions import db
+from hub.feeds.models import Feed
+from hub.intel import warninglists
+from hub.intel.models import Observable, SharedItem, StixVersion
+from hub.principal import OrgKind
+from hub.tlp import TLP
+
+BATCH = 5000
+FORMATS = ("txt", "csv", "rules")
+MEDIA_TYPES = {"txt": "text/plain; charset=utf-8", "csv": "text/csv; charset=utf-8",
+               "rules": "text/plain; charset=utf-8"}
+# Bumped whenever a format's bytes change for the same content, so that ETags change with it.
+FORMAT_VERSION = "1"
+CSV_COLUMNS = ("value", "kind", "stix_id", "tlp", "confidence", "valid_until", "first_seen")
+# Suricata signature ids: SID_BASE + a digest of the kind and value, so a value keeps its sid from
+# poll to poll (a suppression survives) and the sid tells nothing about the hub (a row id would count
+# the observables shared in between, readable or not). Above every range sidallocation.org lists
+# (all below 10,000,000), within Suricata's 32-bit sid.
+SID_BASE = 3_000_000_000
+SID_MAX = 2**32 - 1
+SID_SPAN = SID_MAX - SID_BASE
+HUB_NAME = "HealthCERT Hub"
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One line of a feed: an observable value and the item that names it."""
+
+    observable_id: int
+    kind: str
+    value: str
+    item_id: int
+    stix_id: str
+    tlp: TLP
+    confidence: int | None
+    valid_until: datetime | None
+    first_added_us: int
+
+
+@dataclass(frozen=True)
+class FeedFilter:
+    """What decides a feed's lines, copied off the Feed row: a streamed body is read after the
+    request's database session has ended, when the row can no longer be loaded."""
+
+    public_id: str
+    org_id: int
+    org_kind: OrgKind
+    kinds: tuple[str, ...]
+    tlps: tuple[TLP, ...]
+    min_confidence: int
+
+    @classmethod
+    def of(cls, feed: Feed) -> "FeedFilter":
+        return cls(feed.public_id, feed.org_id, feed.org.kind, tuple(feed.kinds),
+                   tuple(TLP(value) for value in feed.tlps if policy.organisation_wide_tlp(TLP(value))),
+                   feed.min_confidence)
+
+
+def _confidence():
+    """The item's STIX confidence, read from its newest version's JSON in SQL (no column holds it)."""
+    body = cast(StixVersion.body, JSONB) if on_postgresql() else type_coerce(StixVersion.body, JSON)
+    return body["confidence"].as_integer()
+
+
+def feed_entries(feed: FeedFilter, now: datetime, *, details: bool = True) -> Select:
+    """The one query of a feed's lines, in no order: observables of the items that every member of
+    the feed's organisation may read (the policy), of the feed's kinds and TLPs, at its minimum
+    confidence, neither revoked nor expired. Without `details`, the columns a line's identity
+    needs only (the fingerprint reads no JSON).
+
+    Any further exclusion (a warning list) is one more condition here.
+    """
+    conditions = [
+        policy.readable_items_for_organisation(feed.org_id, feed.org_kind),
+        Observable.kind.in_(feed.kinds),
+        SharedItem.tlp.in_(feed.tlps),
+        SharedItem.revoked.is_(False),
+        or_(SharedItem.valid_until.is_(None), SharedItem.valid_until > now),
+    ]
+    columns = [Observable.id, Observable.kind, Observable.value, Observable.item_id, SharedItem.last_added_us]
+    query = select(*columns).join(SharedItem, SharedItem.id == Observable.item_id)
+    if details or feed.min_confidence:
+        confidence = _confidence()
+        query = query.join(StixVersion, StixVersion.id == SharedItem.latest_version_id)
+        if feed.min_confidence:
+            # STIX: an absent confidence is unknown, which no minimum admits.
+            conditions.append(confidence >= feed.min_confidence)
+        if details:
+            query = query.add_columns(SharedItem.stix_id, SharedItem.tlp, confidence.label("confidence"), SharedItem.valid_until,
+                                      SharedItem.first_added_us)
+    return query.where(*conditions)
+
+
+def fingerprint_query(feed: FeedFilter, now: datetime) -> Select:
+    lines = feed_entries(feed, now, details=False).subquery()
+    return select(func.count(), func.max(lines.c.id), func.sum(lines.c.id), func.max(lines.c.last_added_us))
+
+
+def fingerprint(feed: FeedFilter, now: datetime) -> str:
+    """A digest that changes whenever the feed's lines would: items added, widened, narrowed by a
+    group change, revoked, expired or given a new version (each new version has the hub's newest
+    date_added). One aggregate over the same query, no rows sent."""
+    count, max_id, id_sum, newest = db.session.execute(fingerprint_query(feed, now)).one()
+    state = (f"{feed.public_id}|{feed.kinds}|{feed.tlps}|{feed.min_confidence}|{count}|{max_id}|{id_sum}|{newest}"
+             f"|{warninglists.version()}")
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def etag_of(content_fingerprint: str, fmt: str) -> str:
+    return hashlib.sha256(f"{content_fingerprint}|{fmt}|{FORMAT_VERSION}".encode()).hexdigest()[:32]
+
+
+def entries(feed: FeedFilter, now: datetime, batch: int = BATCH) -> Iterator[FeedEntry]:
+    """The feed's lines, one per distinct (kind, value), ordered by value then kind: the earliest
+    shared item naming a value speaks for it. Read in keyset batches of `batch` rows."""
+    query = feed_entries(feed, now)
+    benign = warninglists.matcher_now()  # known-benign values never reach a firewall's blocklist
+    order = (Observable.value, Observable.kind, Observable.item_id)
+    after = None
+    previous = None
+    while True:
+        page = query if after is None else query.where(tuple_(*order) > tuple_(*after))
+        rows = db.session.execute(page.order_by(*order).limit(batch)).all()
+        for row in rows:
+            key = (row.value, row.kind)
+            if key == previous or "\n" in row.value or "\r" in row.value or benign.lists_for(row.kind, row.value):
+                # One line per value; a value with a line break (no normaliser lets one through)
+                # would smuggle a second entry into a firewall's list.
+                continue
+            previous = key
+            yield FeedEntry(row.id, row.kind, row.value, row.item_id, row.stix_id, row.tlp, row.confidence, row.valid_until,
+                            row.first_added_us)
+        if len(rows) < batch:
+            return
+        last = rows[-1]
+        after = (last.value, last.kind, last.item_id)
+
+
+# --- formats ---------------------------------------------------------------------------------
+
+def _lines_in_chunks(lines: Iterator[str], size: int = 1000) -> Iterator[bytes]:
+    """Join lines into chunks: one write per thousand lines, not one per line."""
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) >= size:
+            yield "".join(chunk).encode()
+            chunk = []
+    if chunk:
+        yield "".join(chunk).encode()
+
+
+def _stamp(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
+
+
+def txt_lines(items: Iterator[FeedEntry]) -> Iterator[str]:
+    """External dynamic list: one value per line, nothing else (firewalls read every line)."""
+    for entry in items:
+        yield entry.value + "\n"
+
+
+def csv_lines(items: Iterator[FeedEntry]) -> Iterator[str]:
+    """Header, then value,kind,stix_id,tlp,confidence,valid_until,first_seen. Never the source:
+    anonymous items would otherwise name their owner, and a firewall has no use for it."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for entry in items:
+        writer.writerow((entry.value, entry.kind, entry.stix_id, entry.tlp.label,
+                         "" if entry.confidence is None else entry.confidence,
+                         _stamp(entry.valid_until), _stamp(us_to_datetime(entry.first_added_us))))
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _content(text: str) -> str:
+    """A Suricata content string: ; " \\ and | written as hex bytes, which the grammar reserves."""
+    return "".join(f"|{ord(char):02X}|" if char in ';"\\|' else char for char in text)
+
+
+def value_sid(kind: str, value: str) -> int:
+    """The sid a value's rule takes unless another value's already holds it."""
+    digest = hashlib.sha256(f"{kind}:{value}".encode()).digest()
+    return SID_BASE + int.from_bytes(digest[:8], "big") % SID_SPAN
+
+
+def suricata_rule(entry: FeedEntry, sid: int) -> str | None:
+    """One Suricata rule for a line, or None for kinds no inline rule can match (hashes, e-mail)."""
+    msg = f'msg:"{HUB_NAME} blocklist {entry.kind} {entry.stix_id}"'
+    tail = f"sid:{sid}; rev:1;)"
+    if entry.kind in ("ipv4-addr", "ipv6-addr"):
+        return f"alert ip [{entry.value}] any -> $HOME_NET any ({msg}; {tail}"
+    if entry.kind == "domain-name":
+        # dotprefix + endswith: the domain itself and every subdomain, nothing that merely ends alike.
+        return (f"alert dns $HOME_NET any -> any any ({msg}; dns.query; dotprefix; "
+                f'content:".{_content(entry.value)}"; nocase; endswith; {tail}')
+    if entry.kind == "url":
+        host, _, rest = entry.value.split("://", 1)[1].partition("/")
+        host = host.rsplit("@", 1)[-1]
+        if host.startswith("["):
+            host = host[1:].split("]", 1)[0]
+        else:
+            host = host.split(":", 1)[0]
+        path = "/" + rest
+        return (f"alert http $HOME_NET any -> any any ({msg}; flow:established,to_server; "
+                f'http.host; content:"{_content(host)}"; nocase; bsize:{len(host.encode())}; '
+                f'http.uri.raw; content:"{_content(path)}"; startswith; {tail}')
+    return None
+
+
+def rules_lines(items: Iterator[FeedEntry]) -> Iterator[str]:
+    yield (f"# {HUB_NAME} blocklist as Suricata rules: sids from {SID_BASE} to {SID_MAX}, one per value, "
+           "stable between polls. Hashes and e-mail addresses have no inline rule: use .txt or .csv.\n")
+    used: set[int] = set()  # a digest collision moves the later value (in value order) to the next free sid
+    for entry in items:
+        if entry.kind not in RULE_KINDS:
+            continue
+        sid = value_sid(entry.kind, entry.value)
+        while sid in used:
+            sid = SID_BASE + (sid - SID_BASE + 1) % SID_SPAN
+        used.add(sid)
+        yield suricata_rule(entry, sid) + "\n"
+
+
+RULE_KINDS = ("ipv4-addr", "ipv6-addr", "domain-name", "url")
+FORMATTERS = {"txt": txt_lines, "csv": csv_lines, "rules": rules_lines}
+
+
+def feed_body(feed: FeedFilter, fmt: str, now: datetime) -> Iterator[bytes]:
+    """The feed in one format, as byte chunks to stream."""
+    return _lines_in_chunks(FORMATTERS[fmt](entries(feed, now)))
