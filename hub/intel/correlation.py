@@ -17,11 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import Integer, Select, cast, func, not_, select, tuple_
+from sqlalchemy import Integer, Select, cast, func, not_, select
 from sqlalchemy.orm import aliased
 
 from hub import policy
 from hub.accounts.models import Organisation
+from hub.db import id_chunks, id_in
 from hub.extensions import db
 from hub.intel import observables
 from hub.intel.models import ItemReference, Observable, SharedItem
@@ -104,31 +105,37 @@ def _matchable(principal: Principal) -> tuple:
 
 
 def _naming(principal: Principal, pairs) -> Select:
-    """Readable, unrevoked items with their observables among these (kind, value) pairs."""
+    """Matchable items with their observables among these (kind, value) pairs.
+
+    Values are matched as one array (one index scan, one bind parameter on PostgreSQL) and kinds
+    as a short IN list, not as (value, kind) row values, which PostgreSQL plans as one OR branch
+    per pair; callers keep the rows whose pair they asked for (`_wanted`)."""
+    pairs = list(pairs)
     return (select(SharedItem, Observable.kind, Observable.value)
             .join(Observable, Observable.item_id == SharedItem.id)
-            .where(tuple_(Observable.value, Observable.kind).in_([(value, kind) for kind, value in pairs]),
+            .where(id_in(Observable.value, sorted({value for _kind, value in pairs})),
+                   Observable.kind.in_(sorted({kind for kind, _value in pairs})),
                    *_matchable(principal)))
+
+
+def _wanted(rows, pairs: set[tuple[str, str]]) -> list:
+    return [row for row in rows if (row[1], row[2]) in pairs]
 
 
 def _readable_naming(principal: Principal, values: set[tuple[str, str]], limit: int):
     """(item, kind, value) for the `limit` newest matchable items naming one of these pairs."""
     if not values:
         return []
-    return db.session.execute(_naming(principal, sorted(values)).order_by(SharedItem.last_added_us.desc()).limit(limit)).all()
-
-
-# Pairs per statement: (value, kind) tuples are two parameters each; both databases take 10,000.
-_PAIRS_PER_QUERY = 5000
+    rows = db.session.execute(_naming(principal, values).order_by(SharedItem.last_added_us.desc()).limit(limit)).all()
+    return _wanted(rows, values)
 
 
 def readable_items_naming(principal: Principal, pairs: set[tuple[str, str]]) -> list[tuple[SharedItem, str, str]]:
     """(item, kind, value) for every readable, unrevoked item naming one of these (kind, value)
     pairs: a bulk upload's matches (up to 100,000 values), a few statements of index lookups."""
-    ordered = sorted(pairs)
     rows = []
-    for start in range(0, len(ordered), _PAIRS_PER_QUERY):
-        rows += db.session.execute(_naming(principal, ordered[start:start + _PAIRS_PER_QUERY])).all()
+    for chunk in id_chunks(sorted(pairs)):  # all at once on PostgreSQL, SQLite's parameter cap elsewhere
+        rows += _wanted(db.session.execute(_naming(principal, chunk)).all(), set(chunk))
     return rows
 
 

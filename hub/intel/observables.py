@@ -100,7 +100,10 @@ def normalise_hash(value: str, kind: str) -> str:
 def normalise(kind: str, value: str) -> str:
     """Normalise `value` as an observable of `kind`; ValueError says why it is not one.
     Defanged spellings are accepted everywhere (refang)."""
-    value = refang(value)
+    return _normalise_fanged(kind, refang(value))
+
+
+def _normalise_fanged(kind: str, value: str) -> str:
     if kind == "ipv4-addr":
         return normalise_ip(value, 4)
     if kind == "ipv6-addr":
@@ -200,6 +203,8 @@ def classify(text: str) -> tuple[str, str] | None:
     elif "@" in text:
         kind = "email-addr"
     elif _IPV4_SHAPE.match(text):
+        if "/" not in text and _canonical_dotted_quad(text):
+            return "ipv4-addr", text  # already what ipaddress would write: skip parsing it
         kind = "ipv4-addr"
     elif ":" in text:
         kind = "ipv6-addr"
@@ -208,9 +213,14 @@ def classify(text: str) -> tuple[str, str] | None:
     else:
         kind = "domain-name"
     try:
-        return kind, normalise(kind, text)
+        return kind, _normalise_fanged(kind, text)
     except (ValueError, UnicodeError):
         return None
+
+
+def _canonical_dotted_quad(text: str) -> bool:
+    """Four decimal octets 0-255 without leading zeros (the shape regex has checked the digits)."""
+    return all(octet == "0" or (octet[0] != "0" and int(octet) <= 255) for octet in text.split("."))
 
 
 # --- Networks: which stored addresses a network contains, which networks hold an address ------
