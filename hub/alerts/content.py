@@ -13,6 +13,7 @@ import orjson
 from flask import current_app
 
 from hub import policy
+from hub.alerts.wording import acting_org_name, alert_title, event_label
 from hub.intel.models import SharedItem
 from hub.intel.reads import is_expired
 from hub.intel.store import load_json
@@ -38,6 +39,11 @@ class AlertContent:
     stix: dict | None
     # None when withheld or anonymous:
     owner_name: str | None
+    # The alert in words (hub/alerts/wording.py), and how many other objects of the same
+    # sharing act the recipient may read.
+    title: str = ""
+    label: str = ""
+    related: int = 0
 
     @property
     def tlp_label(self) -> str:
@@ -49,8 +55,12 @@ def item_link(stix_id: str) -> str:
     return f"{current_app.config['HUB_BASE_URL'].rstrip('/')}/items/{quote(stix_id, safe='')}"
 
 
-def alert_content(event: str, item: SharedItem, version_body: str | None) -> AlertContent:
+def alert_content(event: str, item: SharedItem, version_body: str | None, *, actor_org=None,
+                  related: int = 0) -> AlertContent:
+    """What an outbound alert says about `event` on `item`; `actor_org`: the organisation that
+    acted (named only where the item's content may leave the hub)."""
     withheld = not policy.alert_carries_content(item)
+    by = None if withheld else acting_org_name(actor_org, item, policy.alert_names_owner(item))
     stix = None if withheld else load_json(version_body or item.latest_version.body)
     description = (stix or {}).get("description")
     return AlertContent(
@@ -67,6 +77,10 @@ def alert_content(event: str, item: SharedItem, version_body: str | None) -> Ale
         pattern=(stix or {}).get("pattern") if isinstance((stix or {}).get("pattern"), str) else None,
         stix=stix,
         owner_name=item.owner.name if policy.alert_names_owner(item) else None,
+        title=alert_title(event, stix_type=item.stix_type, name=None if withheld else item.name,
+                          stix_id=item.stix_id, by=by, related=related),
+        label=event_label(event),
+        related=related,
     )
 
 
@@ -74,7 +88,9 @@ def webhook_body(alert: AlertContent, delivery_id: str) -> bytes:
     """The webhook JSON, exactly as the public contract spells it."""
     body = {
         "event": alert.event,
+        "title": alert.title,
         "object_id": alert.object_id,
+        "related_objects": alert.related,
         "tlp": alert.tlp.value,
         "link": alert.link,
         "delivery_id": delivery_id,
