@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from hub.alerts import delivery as deliveries
 from hub.alerts import services
-from hub.alerts.content import alert_content, webhook_body
+from hub.alerts.content import alert_content, sighted_items, webhook_body
 from hub.alerts.models import Delivery, Notification
 from hub.extensions import db
 from hub.incidents.models import IncidentAdvice
@@ -177,7 +177,7 @@ def test_the_owner_of_a_sighted_item_is_alerted_by_default_and_the_sighter_is_no
     run_fan_out()
     [alert] = alerts_of(owner)
     assert alert["event"] == "sighted"
-    assert alert["title"].startswith(f"Sighting recorded by {sighter.org.name}")
+    assert alert["title"] == f"Sighting recorded by {sighter.org.name}: indicator “Phishing domain”"
     assert alerts_of(sighter) == []
 
 
@@ -350,3 +350,19 @@ def test_an_act_written_in_several_transactions_is_still_one_alert():
     run_fan_out()
     [alert] = alerts_of(reader)
     assert alert["related_objects"] == 1
+
+
+def test_an_outbound_sighting_alert_never_names_a_withheld_sighted_item(api):
+    org = f.make_org("hospital", "CZ")
+    owner, sighter = f.make_user(org), f.make_user(org)
+    item = f.share(owner, [f.indicator("evil.example", "domain-name", name="Ward 7 exfiltration host")],
+                   tlp="amber+strict", audience="own")
+    answered = api(sighter).post(f"/objects/{item.stix_id}/sightings", json={})
+    assert answered.status_code == 201
+    sighting = db.session.scalar(select(SharedItem).where(SharedItem.stix_id == answered.json["id"]))
+    seen = sighted_items([sighting.id])[sighting.id]
+    assert seen.id == item.id
+    outbound = alert_content("sighted", sighting, None, actor_org=org, sighted=seen)
+    assert "Ward 7" not in outbound.title and item.stix_id in outbound.title
+    run_fan_out()
+    assert titles(owner) == [f"Sighting recorded by {org.name}: indicator “Ward 7 exfiltration host”"]

@@ -22,7 +22,7 @@ from hub.accounts.models import Organisation, User
 
 from hub.db import utcnow
 from hub.alerts import dispatch
-from hub.alerts.content import AlertContent, alert_content, webhook_body
+from hub.alerts.content import AlertContent, alert_content, sighted_items, webhook_body
 from hub.alerts.mail import MailFailed, MailSender, alert_message, digest_message
 from hub.alerts.models import Delivery, Subscription
 from hub.alerts.webhooks import (
@@ -185,6 +185,7 @@ class _Contents:
         self.bodies = _version_bodies(deliveries)
         self.related = _related_counts(deliveries)
         self.actors = _actor_orgs(deliveries)
+        self.sighted = sighted_items(d.item_id for d in deliveries if d.item.stix_type == "sighting")
         self._by_key: dict[tuple[int, int], AlertContent] = {}
 
     def of(self, delivery: Delivery) -> AlertContent:
@@ -192,7 +193,8 @@ class _Contents:
         content = self._by_key.get((delivery.outbox_id, related))
         if content is None:
             content = alert_content(delivery.event, delivery.item, self.bodies.get(delivery.outbox.version_id),
-                                    actor_org=self.actors.get(delivery.outbox.actor_user_id), related=related)
+                                    actor_org=self.actors.get(delivery.outbox.actor_user_id), related=related,
+                                    sighted=self.sighted.get(delivery.item_id))
             self._by_key[(delivery.outbox_id, related)] = content
         return content
 

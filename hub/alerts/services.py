@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from hub import audit
 from hub.db import as_utc, decode_cursor, encode_cursor, utcnow
 from hub.alerts import defaults
+from hub.alerts.content import alert_subject, sighted_items
 from hub.alerts import delivery as deliveries
 from hub.alerts.filters import dump_filters, load_filters, parse_filters
 from hub.accounts.models import Organisation, User
@@ -330,11 +331,12 @@ def notification_views(principal: Principal, rows: list[Notification]) -> list[N
     principal may read (rule 7: never counting what it may not)."""
     counts = _related_counts(principal, rows)
     actors = _actor_orgs(rows)
+    sighted = sighted_items(n.item_id for n in rows if n.item.stix_type == "sighting")
     views = []
     for n in rows:
         related = max(counts.get(n.act, 1) - 1, 0) if n.act else 0
         by = acting_org_name(actors.get(n.outbox_id), n.item, reveals_owner(principal, n.item))
-        title = alert_title(n.event, stix_type=n.item.stix_type, name=n.item.name, stix_id=n.item.stix_id,
+        title = alert_title(n.event, **alert_subject(n.item, sighted.get(n.item_id), outbound=False),
                             by=by, related=related)
         views.append(NotificationView(n, title, event_label(n.event), related))
     return views
