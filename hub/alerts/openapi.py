@@ -275,7 +275,7 @@ def alerts_openapi_paths() -> dict:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["on"], "additionalProperties": False,
                     "properties": {"on": {"type": "boolean"}}}}}},
-                "responses": {"200": _json(BUILT_IN_ALERT, "The alert as it is now."), **_errors(400, 401, 422)},
+                "responses": {"200": _json(BUILT_IN_ALERT, "The alert as it is now."), **_errors(400, 401, 413, 415, 422)},
             }
         },
         "/notifications": {
