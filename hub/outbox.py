@@ -3,13 +3,19 @@
 `announce()` (and `announce_many()` for bulk writes) is the only writer of outbox rows; the
 alert feature fans them out after commit, and a sweeper catches what the broker missed. `Event`
 is the one list of event names.
+
+Every row announced in one transaction belongs to one *sharing act* (`act`): an incident report
+with its relationships, actor and indicators, a bundle, a TAXII add. The fan-out turns an act
+into one alert per recipient, whichever share path wrote it, and leaves out the person who acted
+(`actor_user_id`).
 """
 from __future__ import annotations
 
 import enum
+import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.db import BigId, UTCDateTime, insert_ignoring_duplicates, reserve_ids, utcnow
@@ -34,12 +40,28 @@ class Event(str, enum.Enum):
     nis2_intermediate = "nis2_intermediate"
     nis2_progress = "nis2_progress"
     nis2_final = "nis2_final"
+    # Incident reporting between a hospital and its national CERT.
+    incident_significant = "incident_significant"
+    early_warning_sent = "early_warning_sent"
+    notification_sent = "notification_sent"
+    intermediate_sent = "intermediate_sent"
+    progress_sent = "progress_sent"
+    final_report_sent = "final_report_sent"
+    advice_given = "advice_given"
+    intermediate_asked = "intermediate_asked"
 
 
 ITEM_EVENTS = (Event.shared, Event.updated, Event.revoked, Event.expired, Event.widened, Event.sighted)
 CASE_EVENTS = (Event.case_opened, Event.case_message, Event.case_status)
 REMINDER_EVENTS = (Event.nis2_early_warning, Event.nis2_notification, Event.nis2_intermediate,
                    Event.nis2_progress, Event.nis2_final)
+INCIDENT_EVENTS = (Event.incident_significant, Event.early_warning_sent, Event.notification_sent,
+                   Event.intermediate_sent, Event.progress_sent, Event.final_report_sent, Event.advice_given,
+                   Event.intermediate_asked)
+# The event announced when a hospital submits each NIS2 stage (hub.incidents.nis2.Stage values).
+SUBMITTED_EVENTS = {"early_warning": Event.early_warning_sent, "notification": Event.notification_sent,
+                    "intermediate": Event.intermediate_sent, "progress": Event.progress_sent,
+                    "final": Event.final_report_sent}
 # Events that follow an earlier alert about the same item (told only to those who heard it).
 FOLLOW_UP_EVENTS = (Event.updated, Event.revoked, Event.expired)
 
@@ -53,6 +75,7 @@ class OutboxEntry(db.Model):
     __table_args__ = (
         Index("ix_outbox_entry_pending", "dispatched_at", "id"),
         Index("ix_outbox_entry_item_id_event", "item_id", "event"),
+        Index("ix_outbox_entry_act", "act"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -66,29 +89,65 @@ class OutboxEntry(db.Model):
     # Events that must happen once (an item's expiry) carry a key the database keeps unique,
     # so two sweeps racing each other still write one row.
     once_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    # The sharing act (one transaction) this row belongs to: fanned out together, one alert per
+    # recipient. None for rows that stand alone (expiries, reminders).
+    act: Mapped[str | None] = mapped_column(String(32))
+    # Who did it: never alerted about their own act. None for the hub's own events (expiry).
+    actor_user_id: Mapped[int | None] = mapped_column(BigInteger)
 
     item: Mapped["SharedItem"] = relationship("SharedItem")  # noqa: F821 (the intel model, by name)
 
 
-def announce(event: Event | str, item_id: int, version_id: int | None, *, once_key: str | None = None,
-             dispatched_at: datetime | None = None) -> OutboxEntry:
+_ACT_KEY = "outbox_act"
+
+
+def _transaction():
+    session = db.session()
+    if session.get_transaction() is None:
+        session.connection()  # begins it: an act is tied to one transaction
+    return session, session.get_transaction()
+
+
+def current_act() -> str:
+    """The id of the sharing act in progress: one per transaction, made on first use."""
+    session, transaction = _transaction()
+    held = session.info.get(_ACT_KEY)
+    if held is None or held[0] is not transaction:
+        held = session.info[_ACT_KEY] = (transaction, uuid.uuid4().hex)
+    return held[1]
+
+
+def continue_act(act: str) -> None:
+    """Announce what the current transaction writes as part of an act begun earlier: a large
+    TAXII add written in chunks is still one sharing act (32 characters, e.g. a uuid's hex)."""
+    session, transaction = _transaction()
+    session.info[_ACT_KEY] = (transaction, act[:32])
+
+
+def announce(event: Event | str, item_id: int, version_id: int | None, *, actor_id: int | None = None,
+             once_key: str | None = None, dispatched_at: datetime | None = None) -> OutboxEntry:
     """Record an event about a shared item in the current transaction; it commits with the change.
 
-    `dispatched_at` set means the caller has told its recipients itself (case activity rings
-    bells directly); the row is then the record, and nobody is alerted twice.
+    `actor_id`: the user who acted, never alerted about it. `dispatched_at` set means the caller
+    has told its recipients itself (case activity rings bells directly); the row is then the
+    record, and nobody is alerted twice.
     """
+    standalone = once_key is not None or dispatched_at is not None
     entry = OutboxEntry(event=Event(event).value, item_id=item_id, version_id=version_id,
-                        once_key=once_key, dispatched_at=dispatched_at)
+                        once_key=once_key, dispatched_at=dispatched_at, actor_user_id=actor_id,
+                        act=None if standalone else current_act())
     db.session.add(entry)
     return entry
 
 
-def announce_many(event: Event | str, items_and_versions: list[tuple[int, int]]) -> None:
+def announce_many(event: Event | str, items_and_versions: list[tuple[int, int]], *,
+                  actor_id: int | None = None) -> None:
     """`announce` for a bulk write: one event per (item id, version id), ids reserved in one go."""
     ids = reserve_ids(OutboxEntry.__table__, len(items_and_versions))
+    act = current_act()
     db.session.add_all(
-        OutboxEntry(event=Event(event).value, item_id=item_id, version_id=version_id,
-                    **({"id": entry_id} if entry_id else {}))
+        OutboxEntry(event=Event(event).value, item_id=item_id, version_id=version_id, act=act,
+                    actor_user_id=actor_id, **({"id": entry_id} if entry_id else {}))
         for (item_id, version_id), entry_id in zip(items_and_versions, ids)
     )
 

@@ -416,6 +416,15 @@ def default_incident_audience_orgs(principal: Principal) -> ColumnElement[bool]:
                 Organisation.id != principal.org_id)
 
 
+def national_certs_following(org, owner_kind: str, owner_country: str) -> ColumnElement[bool] | None:
+    """SQL on Organisation (`org`: it or an alias), rule 6: the national CERTs that follow the
+    incidents of an organisation of this kind and country: a hospital's, those of its country;
+    None: nobody follows another kind's."""
+    if owner_kind != OrgKind.hospital.value:
+        return None
+    return and_(org.kind == OrgKind.national_cert, org.country == owner_country)
+
+
 def sees_incident_internals(principal: Principal, incident: Incident) -> bool:
     """Who wrote each revision, and to whom law enforcement consent was given (with the cases):
     the owner organisation's own view of its report, never a recipient's (rule 6)."""

@@ -136,7 +136,8 @@ def test_notifications_page_with_a_cursor_and_are_marked_read(api):
         if cursor is None:
             break
     assert [n["object_id"] for n in seen] == [item.stix_id for item in reversed(shared)]
-    assert all(set(n) == {"id", "event", "object_id", "created", "read"} for n in seen)
+    assert all(set(n) == {"id", "event", "title", "object_id", "related_objects", "created", "read"} for n in seen)
+    assert seen[0]["title"] == f"Indicator “{shared[-1].name}” shared by {sharer.org.name}"
     assert all(n["event"] == "shared" and n["read"] is False for n in seen)
 
     marked = reader.post(f"/notifications/{seen[0]['id']}/read")

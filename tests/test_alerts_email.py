@@ -43,7 +43,7 @@ def test_an_alert_email_has_a_plain_text_and_an_html_part(smtp):
     [(recipients, message)] = smtp.messages
     assert recipients == ["SOC@cert.example"]
     assert message["From"] == "HealthCERT Hub <alerts@hub.test>"
-    assert message["Subject"] == "[TLP:GREEN] Shared: Phishing <domain> for staff"
+    assert message["Subject"] == f"[TLP:GREEN] Indicator “Phishing <domain> for staff” shared by {owner.name}"
     assert message.get_content_type() == "multipart/alternative"
     text, html = parts(message)
     link = f"http://hub.test/items/{item.stix_id}"
@@ -68,7 +68,7 @@ def test_red_and_amber_strict_emails_carry_a_link_and_an_id_only(smtp, tlp):
     run_fan_out()
     deliver_due()
     [(_, message)] = smtp.messages
-    assert message["Subject"] == f"[TLP:{tlp.upper()}] Shared: {item.stix_id}"
+    assert message["Subject"] == f"[TLP:{tlp.upper()}] Indicator {item.stix_id} shared"
     raw = message.as_string()
     for secret_text in ("198.51.100.201", "ward 7", "patient", org.name):
         assert secret_text not in raw

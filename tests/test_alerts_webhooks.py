@@ -65,8 +65,9 @@ def test_a_share_arrives_signed_with_the_contract_body(receiver):
     assert request.headers["Content-Type"] == "application/json"
     assert request.headers["X-Hub-Timestamp"].isdigit()
     body = request.json
-    assert set(body) == {"event", "object_id", "tlp", "object", "link", "delivery_id"}
+    assert set(body) == {"event", "title", "object_id", "related_objects", "tlp", "object", "link", "delivery_id"}
     assert body["event"] == "shared" and body["object_id"] == item.stix_id and body["tlp"] == "green"
+    assert body["title"] == f"Indicator “{item.name}” shared by {sharer.org.name}" and body["related_objects"] == 0
     assert body["object"]["id"] == item.stix_id and "203.0.113.50" in body["object"]["pattern"]
     assert body["link"] == f"http://hub.test/items/{item.stix_id}"
     row = only_delivery()
@@ -85,8 +86,9 @@ def test_red_and_amber_strict_travel_as_a_link_and_an_id_only(receiver, tlp):
     run_fan_out()
     deliver_due()
     [request] = receiver.requests
-    assert set(request.json) == {"event", "object_id", "tlp", "link", "delivery_id"}
+    assert set(request.json) == {"event", "title", "object_id", "related_objects", "tlp", "link", "delivery_id"}
     assert request.json["object_id"] == item.stix_id and request.json["tlp"] == tlp
+    assert request.json["title"] == f"Indicator {item.stix_id} shared"
     for secret_text in (b"198.51.100.201", b"ward 7", b"patient"):
         assert secret_text not in request.body
 

@@ -57,4 +57,4 @@ def test_reminders_reach_the_hospitals_email_subscriptions(api, world, smtp):
     deliveries.deliver(delivery_ids)
     [(recipients, message)] = smtp.messages
     assert recipients == ["soc@fn.example"]
-    assert message["Subject"] == "[TLP:AMBER] NIS2 early warning due: Ransomware encrypted the EHR"
+    assert message["Subject"] == "[TLP:AMBER] NIS2 early warning due for incident “Ransomware encrypted the EHR”"

@@ -5,6 +5,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 from hub.web import format_due
+from tests.alerts_support import run_fan_out
 from tests.factories import indicator, share
 from tests.incidents_support import build_world, report
 
@@ -56,3 +57,14 @@ def test_each_role_sees_what_needs_it(api, web):
     other_police = _text(web(world.other_police).get("/"))
     assert "No case is waiting for you." in other_police
     assert "Cases awaiting review" not in hospital and "NIS2 queue" not in hospital
+
+
+def test_unread_alerts_read_as_sentences(api, web):
+    world = build_world()
+    filed = api(world.hospital_analyst).post("/incidents", json=report(significant=True))
+    assert filed.status_code == 201
+    run_fan_out()
+    cert_home = _text(web(world.cert).get("/"))
+    assert "Unread alerts" in cert_home
+    assert "Nothing unread" not in cert_home
+    assert "nis2_" not in cert_home and "significant_incident" not in cert_home

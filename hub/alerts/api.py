@@ -1,10 +1,13 @@
 """REST API v1 for alerts: subscriptions, notifications, deliveries. Parse, call, answer."""
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask import Blueprint, jsonify, request
 
 from hub.alerts import services
 from hub.alerts.models import DELIVERY_STATUSES
+from hub.errors import ValidationFailed
 from hub.principal import current_principal
 from hub.rest import ApiError, json_body, page_limit
 
@@ -84,11 +87,25 @@ def replay_delivery(delivery_id: int):
     return jsonify(services.describe_delivery(delivery)), 202
 
 
+@bp.get("/built-in-alerts")
+def list_built_in_alerts():
+    return jsonify({"built_in_alerts": [asdict(a) for a in services.default_alerts(current_principal())]})
+
+
+@bp.put("/built-in-alerts/<rule>")
+def set_built_in_alert(rule: str):
+    body = json_body()
+    if "on" not in body:
+        raise ValidationFailed("missing on", [{"field": "on", "error": "required: true or false"}])
+    return jsonify(asdict(services.set_default_alert(current_principal(), rule, body["on"])))
+
+
 @bp.get("/notifications")
 def list_notifications():
     page = services.list_notifications(current_principal(), unread_only=_flag("unread"), limit=_limit(),
                                        cursor=request.args.get("cursor") or None)
-    return jsonify({"notifications": [services.describe_notification(n) for n in page.rows],
+    views = services.notification_views(current_principal(), page.rows)
+    return jsonify({"notifications": [services.describe_notification(v) for v in views],
                     "next": page.next_cursor})
 
 
@@ -99,7 +116,9 @@ def unread_count():
 
 @bp.post("/notifications/<int:notification_id>/read")
 def mark_read(notification_id: int):
-    return jsonify(services.describe_notification(services.mark_read(current_principal(), notification_id)))
+    principal = current_principal()
+    [view] = services.notification_views(principal, [services.mark_read(principal, notification_id)])
+    return jsonify(services.describe_notification(view))
 
 
 @bp.post("/notifications/read-all")

@@ -11,9 +11,12 @@ from urllib.parse import quote
 
 import orjson
 from flask import current_app
+from sqlalchemy import select
 
 from hub import policy
-from hub.intel.models import SharedItem
+from hub.alerts.wording import acting_org_name, alert_title, event_label
+from hub.extensions import db
+from hub.intel.models import ItemReference, SharedItem
 from hub.intel.reads import is_expired
 from hub.intel.store import load_json
 from hub.tlp import TLP
@@ -38,10 +41,42 @@ class AlertContent:
     stix: dict | None
     # None when withheld or anonymous:
     owner_name: str | None
+    # The alert in words (hub/alerts/wording.py), and how many other objects of the same
+    # sharing act the recipient may read.
+    title: str = ""
+    label: str = ""
+    related: int = 0
 
     @property
     def tlp_label(self) -> str:
         return self.tlp.label
+
+
+def sighted_items(sighting_item_ids) -> dict[int, SharedItem]:
+    """What each of these sightings saw (its sighting_of_ref), by the sighting's item id: an
+    alert about a sighting names the sighted item. Whoever may read a sighting may read what it
+    saw (rule 7), so naming it reveals nothing more."""
+    ids = sorted(set(sighting_item_ids))
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(ItemReference.item_id, SharedItem)
+        .join(SharedItem, SharedItem.stix_id == ItemReference.ref_stix_id)
+        .where(ItemReference.item_id.in_(ids), SharedItem.stix_type != "observed-data")
+        .order_by(ItemReference.id)
+    ).all()
+    found: dict[int, SharedItem] = {}
+    for sighting_id, seen in rows:
+        found.setdefault(sighting_id, seen)
+    return found
+
+
+def alert_subject(item: SharedItem, sighted: SharedItem | None, *, outbound: bool) -> dict:
+    """The object an alert's sentence names: a sighting's sighted item, else the item itself;
+    outside the hub, without a name when its content is withheld (RED, AMBER+STRICT)."""
+    shown = sighted if item.stix_type == "sighting" and sighted is not None else item
+    named = not outbound or (policy.alert_carries_content(shown) and policy.alert_carries_content(item))
+    return {"stix_type": shown.stix_type, "name": shown.name if named else None, "stix_id": shown.stix_id}
 
 
 def item_link(stix_id: str) -> str:
@@ -49,8 +84,12 @@ def item_link(stix_id: str) -> str:
     return f"{current_app.config['HUB_BASE_URL'].rstrip('/')}/items/{quote(stix_id, safe='')}"
 
 
-def alert_content(event: str, item: SharedItem, version_body: str | None) -> AlertContent:
+def alert_content(event: str, item: SharedItem, version_body: str | None, *, actor_org=None,
+                  related: int = 0, sighted: SharedItem | None = None) -> AlertContent:
+    """What an outbound alert says about `event` on `item`; `actor_org`: the organisation that
+    acted (named only where the item's content may leave the hub)."""
     withheld = not policy.alert_carries_content(item)
+    by = None if withheld else acting_org_name(actor_org, item, policy.alert_names_owner(item))
     stix = None if withheld else load_json(version_body or item.latest_version.body)
     description = (stix or {}).get("description")
     return AlertContent(
@@ -67,6 +106,9 @@ def alert_content(event: str, item: SharedItem, version_body: str | None) -> Ale
         pattern=(stix or {}).get("pattern") if isinstance((stix or {}).get("pattern"), str) else None,
         stix=stix,
         owner_name=item.owner.name if policy.alert_names_owner(item) else None,
+        title=alert_title(event, **alert_subject(item, sighted, outbound=True), by=by, related=related),
+        label=event_label(event),
+        related=related,
     )
 
 
@@ -74,7 +116,9 @@ def webhook_body(alert: AlertContent, delivery_id: str) -> bytes:
     """The webhook JSON, exactly as the public contract spells it."""
     body = {
         "event": alert.event,
+        "title": alert.title,
         "object_id": alert.object_id,
+        "related_objects": alert.related,
         "tlp": alert.tlp.value,
         "link": alert.link,
         "delivery_id": delivery_id,

@@ -22,7 +22,7 @@ from hub.accounts.models import Organisation, User
 
 from hub.db import utcnow
 from hub.alerts import dispatch
-from hub.alerts.content import AlertContent, alert_content, webhook_body
+from hub.alerts.content import AlertContent, alert_content, sighted_items, webhook_body
 from hub.alerts.mail import MailFailed, MailSender, alert_message, digest_message
 from hub.alerts.models import Delivery, Subscription
 from hub.alerts.webhooks import (
@@ -35,6 +35,7 @@ from hub.alerts.webhooks import (
 )
 from hub.extensions import db
 from hub.intel.models import SharedItem, StixVersion
+from hub.outbox import OutboxEntry
 from hub.policy import Reader, readable_items_for
 
 log = logging.getLogger(__name__)
@@ -144,18 +145,57 @@ def _version_bodies(deliveries: list[Delivery]) -> dict[int, str]:
     ).all())
 
 
+def _related_counts(deliveries: list[Delivery]) -> dict[int, int]:
+    """For each delivery that names a sharing act, how many other objects of the act went to
+    the same recipient with it (coalesced) and may still be read by that recipient."""
+    acts = sorted({d.outbox.act for d in deliveries if d.outbox.act})
+    if not acts:
+        return {}
+    rows = db.session.execute(
+        select(Delivery.id, Delivery.item_id, OutboxEntry.act, Delivery.channel, Delivery.recipient_key)
+        .join(OutboxEntry, OutboxEntry.id == Delivery.outbox_id)
+        .where(OutboxEntry.act.in_(acts), Delivery.status == "coalesced")
+    ).all()
+    readable = readable_deliveries([row.id for row in rows])
+    items: dict[tuple, set[int]] = {}
+    for row in rows:
+        if row.id in readable:
+            items.setdefault((row.act, row.channel, row.recipient_key), set()).add(row.item_id)
+    return {
+        d.id: len(items.get((d.outbox.act, d.channel, d.recipient_key), set()) - {d.item_id})
+        for d in deliveries if d.outbox.act
+    }
+
+
+def _actor_orgs(deliveries: list[Delivery]) -> dict[int, Organisation]:
+    """The organisation of each acting user, by user id."""
+    actor_ids = sorted({d.outbox.actor_user_id for d in deliveries if d.outbox.actor_user_id})
+    if not actor_ids:
+        return {}
+    return dict(db.session.execute(
+        select(User.id, Organisation).join(Organisation, Organisation.id == User.org_id).where(User.id.in_(actor_ids))
+    ).all())
+
+
 class _Contents:
-    """Alert contents of a batch: one per outbox entry, however many recipients it has."""
+    """Alert contents of a batch: one per outbox entry and related count, however many
+    recipients it has."""
 
     def __init__(self, deliveries: list[Delivery]):
         self.bodies = _version_bodies(deliveries)
-        self._by_entry: dict[int, AlertContent] = {}
+        self.related = _related_counts(deliveries)
+        self.actors = _actor_orgs(deliveries)
+        self.sighted = sighted_items(d.item_id for d in deliveries if d.item.stix_type == "sighting")
+        self._by_key: dict[tuple[int, int], AlertContent] = {}
 
     def of(self, delivery: Delivery) -> AlertContent:
-        content = self._by_entry.get(delivery.outbox_id)
+        related = self.related.get(delivery.id, 0)
+        content = self._by_key.get((delivery.outbox_id, related))
         if content is None:
-            content = alert_content(delivery.event, delivery.item, self.bodies.get(delivery.outbox.version_id))
-            self._by_entry[delivery.outbox_id] = content
+            content = alert_content(delivery.event, delivery.item, self.bodies.get(delivery.outbox.version_id),
+                                    actor_org=self.actors.get(delivery.outbox.actor_user_id), related=related,
+                                    sighted=self.sighted.get(delivery.item_id))
+            self._by_key[(delivery.outbox_id, related)] = content
         return content
 
 

@@ -22,9 +22,10 @@ from hub.accounts.models import Organisation, User
 
 from hub.db import utcnow
 from hub.db import id_chunks, id_in, insert_rows
+from hub.alerts import defaults
 from hub.alerts.filters import ADVISORY_MARKERS, Filters, ItemFacts, load_filters, matches
 from hub.alerts.models import Delivery, Notification, Subscription
-from hub.outbox import FOLLOW_UP_EVENTS, OutboxEntry, names
+from hub.outbox import FOLLOW_UP_EVENTS, INCIDENT_EVENTS, OutboxEntry, names
 from hub.extensions import db
 from hub.intel import warninglists
 from hub.intel.models import Observable, SharedItem, StixVersion
@@ -180,12 +181,46 @@ def readable_org_subscriptions(item_id: int, subscription_ids: list[int]) -> set
     return found
 
 
-def _lock_entry(entry_id: int) -> OutboxEntry | None:
-    """The entry, locked for this fan-out on PostgreSQL; None if another worker holds it."""
+@dataclass
+class _Act:
+    entries: list[OutboxEntry]
+    # Some of the act was fanned out by an earlier transaction (a large TAXII add).
+    partly_told: bool = False
+
+
+def _lock_act(entry_id: int) -> _Act | None:
+    """The entries of the sharing act of this entry that are not fanned out yet, oldest first,
+    locked for this fan-out; None when another worker holds it, or it is done.
+
+    The act's oldest pending entry leads: a worker handed a later entry of an act whose oldest
+    pending entry exists leaves the act to that entry's fan-out (the sweeper queues it if its
+    task was lost), so two workers never both write an alert for one act.
+    """
+    locking = db.session.get_bind().dialect.name == "postgresql"
     query = select(OutboxEntry).where(OutboxEntry.id == entry_id)
-    if db.session.get_bind().dialect.name == "postgresql":
+    if locking:
         query = query.with_for_update(skip_locked=True)
-    return db.session.scalars(query).first()
+    entry = db.session.scalars(query).first()
+    if entry is None or entry.dispatched_at is not None:
+        db.session.rollback()
+        return None
+    if entry.act is None:
+        return _Act([entry])
+    rest = db.session.execute(
+        select(OutboxEntry.id, OutboxEntry.dispatched_at)
+        .where(OutboxEntry.act == entry.act, OutboxEntry.id != entry.id).order_by(OutboxEntry.id)
+    ).all()
+    pending_ids = [row.id for row in rest if row.dispatched_at is None]
+    if pending_ids and pending_ids[0] < entry.id:
+        db.session.rollback()  # asked without locking: the older entry's worker never waits for us
+        return None
+    pending = []
+    if pending_ids:
+        later = select(OutboxEntry).where(OutboxEntry.id.in_(pending_ids)).order_by(OutboxEntry.id)
+        if locking:
+            later = later.with_for_update()
+        pending = [e for e in db.session.scalars(later) if e.dispatched_at is None]
+    return _Act([entry, *pending], partly_told=len(pending_ids) < len(rest))
 
 
 def dispatch_unheard(entry_ids: list[int]) -> bool:
@@ -193,9 +228,10 @@ def dispatch_unheard(entry_ids: list[int]) -> bool:
 
     What fan_out would do for each of them then (nobody to match, nobody heard before: no
     notification, no delivery), without a transaction per entry: a bulk share of thousands of
-    objects would otherwise keep the workers busy for minutes writing nothing.
+    objects would otherwise keep the workers busy for minutes writing nothing. Not when a
+    built-in alert may apply to one of them.
     """
-    if _candidates():
+    if _candidates() or defaults.may_concern(entry_ids):
         return False
     db.session.execute(
         update(OutboxEntry)
@@ -206,20 +242,33 @@ def dispatch_unheard(entry_ids: list[int]) -> bool:
     return True
 
 
-def fan_out(entry_id: int) -> FanOutResult:
-    """Turn one outbox entry into notifications and deliveries, and mark it dispatched.
+# Which entry of a sharing act names the act in a recipient's alert: the incident work first,
+# then the object the others hang on (an incident, a report), then by type, then the oldest.
+_EVENT_RANK = {name: 0 for name in names(INCIDENT_EVENTS)}
+_TYPE_RANK = {"incident": 0, "report": 1, "grouping": 2, "vulnerability": 3, "campaign": 3, "intrusion-set": 3,
+              "threat-actor": 3, "malware": 3, "sighting": 4, "indicator": 5, "relationship": 9}
 
-    Safe to run any number of times, concurrently too.
-    """
-    result = FanOutResult()
-    entry = _lock_entry(entry_id)
-    if entry is None or entry.dispatched_at is not None:
-        db.session.rollback()
-        return result
+
+@dataclass
+class _EntryPlan:
+    """What one entry of an act would tell, before the act is coalesced."""
+
+    entry: OutboxEntry
+    item: SharedItem
+    users: set[int]
+    channels: list[_Candidate]
+    prior_subscriptions: set[int]
+
+    @property
+    def rank(self) -> tuple:
+        return (_EVENT_RANK.get(self.entry.event, 1), _TYPE_RANK.get(self.item.stix_type, 6), self.entry.id)
+
+
+def _plan(entry: OutboxEntry, candidates: list[_Candidate], with_correlation: bool) -> _EntryPlan:
+    """Who hears of one entry: matching subscriptions and built-in alerts, each recipient asked
+    of the policy; never the user who acted."""
     item = db.session.get(SharedItem, entry.item_id)
-    candidates = _candidates()
-    facts = item_facts(entry, item, with_correlation=any(c.filters.correlates_with_own for c in candidates))
-
+    facts = item_facts(entry, item, with_correlation=with_correlation)
     prior_users = set(db.session.scalars(
         select(Notification.user_id).where(Notification.item_id == item.id).distinct()
     ))
@@ -236,51 +285,96 @@ def fan_out(entry_id: int) -> FanOutResult:
         if matches(c.filters, facts, c.org_id)
         or (entry.event in names(FOLLOW_UP_EVENTS) and heard.before(c))
     ]
+    actor = entry.actor_user_id
+    chosen = [c for c in chosen if not (c.scope == "user" and c.user_id == actor)]
     user_scope = [c.id for c in chosen if c.scope == "user"]
     org_scope = [c.id for c in chosen if c.scope == "org"]
     allowed = readable_user_subscriptions(item.id, user_scope) | readable_org_subscriptions(item.id, org_scope)
     chosen = [c for c in chosen if c.id in allowed]
-
-    now = utcnow()
-    notify_users = _notification_recipients(chosen)
+    users = _notification_recipients(chosen) | defaults.recipients(entry.event, item, facts)
     if entry.event == "widened":
         # Widening tells those who newly may read the item; the others already know it.
-        notify_users -= prior_users
-    if notify_users:
-        insert_rows(Notification, [{"user_id": user_id} for user_id in sorted(notify_users)],
-                    {"outbox_id": entry.id, "item_id": item.id, "event": entry.event, "created": now})
-        # The entry is locked (or SQLite serialises writers): every row of the entry is ours.
+        users -= prior_users
+    users.discard(actor)
+    channels = [c for c in chosen if c.channel in EXTERNAL_CHANNELS and c.target
+                and not (entry.event == "widened" and c.id in prior_subscriptions)]
+    return _EntryPlan(entry, item, users, channels, prior_subscriptions)
+
+
+def fan_out(entry_id: int) -> FanOutResult:
+    """Turn the sharing act of one outbox entry into one alert per recipient (in-app
+    notification, e-mail or webhook delivery), and mark its entries dispatched.
+
+    Each recipient's alert names the act's main object that the recipient may read; the act's
+    other objects it may read are recorded beside it (never shown on their own), so that their
+    updates reach it and its alert can say "and N related objects". Safe to run any number of
+    times, concurrently too.
+    """
+    result = FanOutResult()
+    locked = _lock_act(entry_id)
+    if locked is None:
+        return result
+    entries = locked.entries
+    candidates = _candidates()
+    with_correlation = any(c.filters.correlates_with_own for c in candidates)
+    plans = sorted((_plan(entry, candidates, with_correlation) for entry in entries), key=lambda p: p.rank)
+
+    now = utcnow()
+    # An act written in several transactions (a large TAXII add) still gives one alert each:
+    # whoever already has one hears of the rest through it.
+    act = entries[0].act
+    led: set[int] = set(db.session.scalars(
+        select(Notification.user_id).where(Notification.act == act, Notification.lead))) if locked.partly_told else set()
+    for plan in plans:  # best-ranked first: a user's first plan is the one their alert names
+        if not plan.users:
+            continue
+        rows = [{"user_id": user_id, "lead": user_id not in led} for user_id in sorted(plan.users)]
+        led |= plan.users
+        insert_rows(Notification, rows, {"outbox_id": plan.entry.id, "item_id": plan.item.id,
+                                         "event": plan.entry.event, "created": now, "act": plan.entry.act})
+    if led:
+        # The act is locked (or SQLite serialises writers): every row of it is ours.
         result.notifications = db.session.scalar(
-            select(func.count(Notification.id)).where(Notification.outbox_id == entry.id)
+            select(func.count(Notification.id)).where(
+                Notification.outbox_id.in_([p.entry.id for p in plans]), Notification.lead)
         )
 
-    delivery_rows, seen_keys = [], set()
-    for c in chosen:
-        if c.channel not in EXTERNAL_CHANNELS or not c.target:
-            continue
-        if entry.event == "widened" and c.id in prior_subscriptions:
-            continue
-        key = recipient_key(c.channel, c.target)
-        if key in seen_keys:
-            continue
-        seen_keys.add(key)
-        delivery_rows.append({
-            "public_id": str(uuid.uuid4()),
-            "subscription_id": c.id,
-            "channel": c.channel,
-            "recipient_key": key,
-            "status": "pending" if c.mode == "immediate" else "digest",
-        })
-    if delivery_rows:
-        insert_rows(Delivery, delivery_rows, {"outbox_id": entry.id, "item_id": item.id, "event": entry.event,
-                                              "attempts": 0, "created": now, "next_attempt_at": now})
+    sent_keys: set[str] = set(db.session.scalars(
+        select(Delivery.recipient_key).join(OutboxEntry, OutboxEntry.id == Delivery.outbox_id)
+        .where(OutboxEntry.act == act, Delivery.status != "coalesced"))) if locked.partly_told else set()
+    written = False
+    for plan in plans:
+        delivery_rows, seen_keys = [], set()
+        for c in plan.channels:
+            key = recipient_key(c.channel, c.target)
+            if key in seen_keys:
+                continue
+            seen_keys.add(key)
+            coalesced = key in sent_keys
+            delivery_rows.append({
+                "public_id": str(uuid.uuid4()),
+                "subscription_id": c.id,
+                "channel": c.channel,
+                "recipient_key": key,
+                "status": "coalesced" if coalesced else "pending" if c.mode == "immediate" else "digest",
+            })
+        sent_keys |= seen_keys
+        if delivery_rows:
+            written = True
+            insert_rows(Delivery, delivery_rows, {"outbox_id": plan.entry.id, "item_id": plan.item.id,
+                                                  "event": plan.entry.event, "attempts": 0, "created": now,
+                                                  "next_attempt_at": now})
+    if written:
         inserted = db.session.execute(
-            select(Delivery.id, Delivery.status).where(Delivery.outbox_id == entry.id).order_by(Delivery.id)
+            select(Delivery.id, Delivery.status)
+            .where(Delivery.outbox_id.in_([p.entry.id for p in plans]), Delivery.status != "coalesced")
+            .order_by(Delivery.id)
         ).all()
         result.deliveries = len(inserted)
         result.ready_delivery_ids = [row.id for row in inserted if row.status == "pending"]
 
-    entry.dispatched_at = now
+    for entry in entries:
+        entry.dispatched_at = now
     db.session.commit()
     return result
 

@@ -3,7 +3,9 @@
 Filter keys (every key optional; keys combine with AND, the values of a list with OR; an empty
 filter matches everything the subscriber may read):
 
-- `events`: which events, of "shared", "updated", "revoked", "expired", "widened", "sighted".
+- `events`: which events, of "shared", "updated", "revoked", "expired", "widened", "sighted", and
+  the incident work: "incident_significant", "early_warning_sent", "notification_sent",
+  "intermediate_sent", "progress_sent", "final_report_sent", "advice_given", "intermediate_asked".
   Whoever was already alerted about an item is always told when it is updated, revoked or
   expires, whatever the filter says (SHARING_POLICY.md rule 9).
 - `types`: STIX object types, e.g. ["indicator", "malware"].
@@ -32,7 +34,7 @@ import orjson
 
 from hub import policy
 from hub.principal import OrgKind
-from hub.outbox import ITEM_EVENTS, names
+from hub.outbox import INCIDENT_EVENTS, ITEM_EVENTS, names
 from hub.errors import ValidationFailed
 from hub.intel.observables import HASH_LENGTHS
 from hub.tlp import TLP
@@ -139,7 +141,7 @@ def parse_filters(raw) -> Filters:
         )
     values: dict = {}
     if "events" in raw:
-        values["events"] = _strings("events", raw["events"], names(ITEM_EVENTS))
+        values["events"] = _strings("events", raw["events"], names(ITEM_EVENTS + INCIDENT_EVENTS))
     if "types" in raw:
         values["types"] = _strings("types", raw["types"])
     if "observable_types" in raw:

@@ -19,32 +19,16 @@ class MailFailed(Exception):
     """The relay did not take the message; a later attempt may succeed."""
 
 
-EVENT_WORDS = {
-    "shared": "Shared",
-    "updated": "Updated",
-    "revoked": "Revoked",
-    "expired": "Expired",
-    "widened": "Now shared with you",
-    "sighted": "Sighted",
-    "nis2_early_warning": "NIS2 early warning due",
-    "nis2_notification": "NIS2 incident notification due",
-    "nis2_intermediate": "NIS2 intermediate report due",
-    "nis2_progress": "NIS2 progress report due",
-    "nis2_final": "NIS2 final report due",
-}
-
-
 def _subject_of(alert: AlertContent) -> str:
     # RED and AMBER+STRICT: not even the name leaves the hub, only the id.
-    what = alert.name if alert.name else alert.object_id
-    return f"[{alert.tlp_label}] {EVENT_WORDS.get(alert.event, alert.event.title())}: {what}"[:250]
+    return f"[{alert.tlp_label}] {alert.title}"[:250]
 
 
 def alert_message(alert: AlertContent, to: str, *, message_key: str) -> EmailMessage:
     message = _base_message(to, _subject_of(alert), message_key)
-    message.set_content(render_template("alerts/email/alert.txt", alert=alert, words=EVENT_WORDS))
+    message.set_content(render_template("alerts/email/alert.txt", alert=alert))
     message.add_alternative(
-        render_template("alerts/email/alert.html", alert=alert, words=EVENT_WORDS), subtype="html"
+        render_template("alerts/email/alert.html", alert=alert), subtype="html"
     )
     return message
 
@@ -52,9 +36,9 @@ def alert_message(alert: AlertContent, to: str, *, message_key: str) -> EmailMes
 def digest_message(alerts: list[AlertContent], to: str, *, period: str, message_key: str) -> EmailMessage:
     subject = f"[HealthCERT Hub] {period.title()} digest: {len(alerts)} alert{'s' if len(alerts) != 1 else ''}"
     message = _base_message(to, subject, message_key)
-    message.set_content(render_template("alerts/email/digest.txt", alerts=alerts, period=period, words=EVENT_WORDS))
+    message.set_content(render_template("alerts/email/digest.txt", alerts=alerts, period=period))
     message.add_alternative(
-        render_template("alerts/email/digest.html", alerts=alerts, period=period, words=EVENT_WORDS), subtype="html"
+        render_template("alerts/email/digest.html", alerts=alerts, period=period), subtype="html"
     )
     return message
 

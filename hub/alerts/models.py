@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.accounts.models import Organisation, User
@@ -22,7 +22,9 @@ from hub.secrets_at_rest import EncryptedText
 CHANNELS = ("in_app", "email", "webhook")
 MODES = ("immediate", "hourly", "daily")
 SCOPES = ("user", "org")
-DELIVERY_STATUSES = ("pending", "sending", "retrying", "delivered", "dead", "cancelled", "digest")
+# coalesced: one object of a sharing act whose alert went out with the act's main object (the
+# row keeps who heard of the object, for later updates; it is never sent itself).
+DELIVERY_STATUSES = ("pending", "sending", "retrying", "delivered", "dead", "cancelled", "digest", "coalesced")
 
 
 class Subscription(db.Model):
@@ -63,6 +65,7 @@ class Notification(db.Model):
         Index("ix_notification_user_id_id", "user_id", "id"),
         Index("ix_notification_user_id_read_at_id", "user_id", "read_at", "id"),
         Index("ix_notification_item_id_user_id", "item_id", "user_id"),
+        Index("ix_notification_act_user_id", "act", "user_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -72,8 +75,24 @@ class Notification(db.Model):
     event: Mapped[str] = mapped_column(String(20))
     created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The sharing act (hub.outbox) it belongs to. One notification per act and user is the
+    # `lead`, shown with "and N related objects"; the others only record that the user heard of
+    # their object (so that its updates reach them) and are never listed.
+    act: Mapped[str | None] = mapped_column(String(32))
+    lead: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     item: Mapped[SharedItem] = relationship()
+    outbox: Mapped[OutboxEntry] = relationship()
+
+
+class MutedDefault(db.Model):
+    """A built-in alert (hub/alerts/defaults.py) that a user turned off."""
+
+    __tablename__ = "muted_default"
+
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(40), primary_key=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Delivery(db.Model):

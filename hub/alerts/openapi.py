@@ -9,7 +9,8 @@ from __future__ import annotations
 from hub.principal import OrgKind
 from hub.alerts.filters import OBSERVABLE_KINDS
 from hub.alerts.models import CHANNELS, DELIVERY_STATUSES, MODES, SCOPES
-from hub.outbox import CASE_EVENTS, ITEM_EVENTS, REMINDER_EVENTS, names
+from hub.outbox import CASE_EVENTS, INCIDENT_EVENTS, ITEM_EVENTS, REMINDER_EVENTS, names
+from hub.alerts.defaults import RULE_KEYS
 from hub.alerts.services import DEFAULT_PAGE, MAX_PAGE
 from hub.tlp import TLP
 
@@ -58,7 +59,7 @@ FILTERS_SCHEMA = {
                    "decided by the sharing policy, whatever the filters say. Whoever was already "
                    "alerted about an item is told when it is updated, revoked or expires.",
     "properties": {
-        "events": {**_strings(names(ITEM_EVENTS)), "description": "Events to be told about (default: all)."},
+        "events": {**_strings(names(ITEM_EVENTS + INCIDENT_EVENTS)), "description": "Events to be told about (default: all)."},
         "types": {**_strings(), "description": "STIX object types, e.g. indicator, report."},
         "observable_types": {**_strings(OBSERVABLE_KINDS),
                              "description": "Items naming an observable of these kinds."},
@@ -123,7 +124,7 @@ DELIVERY = {
     "properties": {
         "id": {"type": "integer"},
         "delivery_id": {"type": "string", "description": "The webhook's delivery_id, the same on every retry."},
-        "event": {"type": "string", "enum": list(names(ITEM_EVENTS + REMINDER_EVENTS))},
+        "event": {"type": "string", "enum": list(names(ITEM_EVENTS + INCIDENT_EVENTS + REMINDER_EVENTS))},
         "object_id": {"type": "string"},
         "channel": {"type": "string", "enum": ["email", "webhook"]},
         "status": {"type": "string", "enum": list(DELIVERY_STATUSES),
@@ -140,26 +141,43 @@ DELIVERY = {
 
 NOTIFICATION = {
     "type": "object",
-    "required": ["id", "event", "object_id", "created", "read"],
+    "required": ["id", "event", "title", "object_id", "related_objects", "created", "read"],
     "additionalProperties": False,
     "properties": {
         "id": {"type": "integer"},
-        "event": {"type": "string", "enum": list(names(ITEM_EVENTS + REMINDER_EVENTS + CASE_EVENTS)),
+        "event": {"type": "string",
+                  "enum": list(names(ITEM_EVENTS + INCIDENT_EVENTS + REMINDER_EVENTS + CASE_EVENTS)),
                   "description": "nis2_* events are NIS2 deadline reminders (in-app and e-mail only); "
                                  "case_* events are law-enforcement case activity (in-app only)."},
-        "object_id": {"type": "string"},
+        "title": {"type": "string", "description": "The alert in words, e.g. \"Early warning submitted for "
+                                                   "incident “X” by Hospital Y (and 3 related objects)\"."},
+        "object_id": {"type": "string", "description": "The main object of the sharing act."},
+        "related_objects": {"type": "integer", "minimum": 0,
+                            "description": "Other objects of the same sharing act that the caller may read."},
         "created": {"type": "string", "format": "date-time"},
         "read": {"type": "boolean"},
     },
 }
 
+BUILT_IN_ALERT = {
+    "type": "object",
+    "required": ["key", "title", "on"],
+    "additionalProperties": False,
+    "properties": {"key": {"type": "string", "enum": list(RULE_KEYS)}, "title": {"type": "string"},
+                   "on": {"type": "boolean"}},
+}
+
 WEBHOOK_BODY = {
     "type": "object",
-    "required": ["event", "object_id", "tlp", "link", "delivery_id"],
+    "required": ["event", "title", "object_id", "related_objects", "tlp", "link", "delivery_id"],
     "additionalProperties": False,
     "properties": {
-        "event": {"type": "string", "enum": list(names(ITEM_EVENTS))},
-        "object_id": {"type": "string"},
+        "event": {"type": "string", "enum": list(names(ITEM_EVENTS + INCIDENT_EVENTS + REMINDER_EVENTS))},
+        "title": {"type": "string", "description": "The alert in words, for people (no names for RED "
+                                                   "and AMBER+STRICT, no source for anonymous items)."},
+        "object_id": {"type": "string", "description": "The main object of the sharing act."},
+        "related_objects": {"type": "integer", "minimum": 0,
+                            "description": "Other objects of the same sharing act the recipient may read."},
         "tlp": {"type": "string", "enum": _TLPS},
         "object": {"type": "object", "description": "The STIX 2.1 object; absent for RED and AMBER+STRICT."},
         "link": {"type": "string", "format": "uri"},
@@ -239,6 +257,27 @@ def alerts_openapi_paths() -> dict:
                 "responses": {"202": _json(DELIVERY, "Queued again."), **_errors(401, 403, 404, 409)},
             },
         },
+        "/built-in-alerts": {
+            "get": {
+                "operationId": "listBuiltInAlerts",
+                "summary": "The built-in alerts of the caller's kind of organisation, and whether each is on",
+                "responses": {"200": _json({"type": "object", "required": ["built_in_alerts"], "properties": {
+                    "built_in_alerts": {"type": "array", "items": BUILT_IN_ALERT}}}, "The list."),
+                    **_errors(401)},
+            }
+        },
+        "/built-in-alerts/{rule}": {
+            "parameters": [{"name": "rule", "in": "path", "required": True,
+                            "schema": {"type": "string", "enum": list(RULE_KEYS)}}],
+            "put": {
+                "operationId": "setBuiltInAlert",
+                "summary": "Turn a built-in alert on or off for the caller only",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["on"], "additionalProperties": False,
+                    "properties": {"on": {"type": "boolean"}}}}}},
+                "responses": {"200": _json(BUILT_IN_ALERT, "The alert as it is now."), **_errors(400, 401, 413, 415, 422)},
+            }
+        },
         "/notifications": {
             "get": {
                 "operationId": "listNotifications",
@@ -294,7 +333,7 @@ def alerts_openapi_webhooks() -> dict:
                     {"name": "X-Hub-Signature", "in": "header", "required": True,
                      "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"}},
                     {"name": "X-Hub-Event", "in": "header", "required": True,
-                     "schema": {"type": "string", "enum": list(names(ITEM_EVENTS))}},
+                     "schema": {"type": "string", "enum": list(names(ITEM_EVENTS + INCIDENT_EVENTS))}},
                     {"name": "X-Hub-Delivery", "in": "header", "required": True, "schema": {"type": "string"}},
                 ],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": WEBHOOK_BODY}}},

@@ -16,14 +16,19 @@ from sqlalchemy import func, select, update
 
 from hub import audit
 from hub.db import as_utc, decode_cursor, encode_cursor, utcnow
+from hub.alerts import defaults
+from hub.alerts.content import alert_subject, sighted_items
 from hub.alerts import delivery as deliveries
 from hub.alerts.filters import dump_filters, load_filters, parse_filters
-from hub.alerts.models import CHANNELS, MODES, SCOPES, Delivery, Notification, Subscription
+from hub.accounts.models import Organisation, User
+from hub.alerts.models import CHANNELS, MODES, SCOPES, Delivery, MutedDefault, Notification, Subscription
+from hub.alerts.wording import acting_org_name, alert_title, event_label
 from hub.alerts.webhooks import AllowList, TargetRefused, check_target
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.intel.models import SharedItem
-from hub.policy import can_manage_subscription, readable_items, visible_subscriptions
+from hub.outbox import OutboxEntry
+from hub.policy import can_manage_subscription, readable_items, reveals_owner, visible_subscriptions
 from hub.principal import Principal
 
 MAX_SUBSCRIPTIONS = 100  # per user, and org-wide per organisation
@@ -264,10 +269,12 @@ def replay_delivery(principal: Principal, delivery_id: int) -> Delivery:
 
 
 def _readable_notifications(principal: Principal):
+    """The principal's alerts (one per sharing act: the lead notification) about items they may
+    read now."""
     return (
         select(Notification)
         .join(SharedItem, SharedItem.id == Notification.item_id)
-        .where(Notification.user_id == principal.user_id, readable_items(principal))
+        .where(Notification.user_id == principal.user_id, Notification.lead, readable_items(principal))
     )
 
 
@@ -285,11 +292,64 @@ def unread_count(principal: Principal) -> int:
     return db.session.scalar(select(func.count()).select_from(query.subquery()))
 
 
-def describe_notification(notification: Notification) -> dict:
+@dataclass(frozen=True)
+class NotificationView:
+    notification: Notification
+    title: str
+    label: str
+    related: int
+
+
+def _related_counts(principal: Principal, rows: list[Notification]) -> dict[str, int]:
+    """Per sharing act, how many distinct items of it the principal heard of and may read now."""
+    acts = sorted({n.act for n in rows if n.act})
+    if not acts:
+        return {}
+    return dict(db.session.execute(
+        select(Notification.act, func.count(func.distinct(Notification.item_id)))
+        .join(SharedItem, SharedItem.id == Notification.item_id)
+        .where(Notification.user_id == principal.user_id, Notification.act.in_(acts), readable_items(principal))
+        .group_by(Notification.act)
+    ).all())
+
+
+def _actor_orgs(rows: list[Notification]) -> dict[int, Organisation]:
+    """The organisation of the user who did each notification's act, by outbox entry id."""
+    outbox_ids = sorted({n.outbox_id for n in rows})
+    if not outbox_ids:
+        return {}
+    return {outbox_id: org for outbox_id, org in db.session.execute(
+        select(OutboxEntry.id, Organisation)
+        .join(User, User.id == OutboxEntry.actor_user_id)
+        .join(Organisation, Organisation.id == User.org_id)
+        .where(OutboxEntry.id.in_(outbox_ids))
+    ).all()}
+
+
+def notification_views(principal: Principal, rows: list[Notification]) -> list[NotificationView]:
+    """The notifications in words, each with the number of related objects of its act that the
+    principal may read (rule 7: never counting what it may not)."""
+    counts = _related_counts(principal, rows)
+    actors = _actor_orgs(rows)
+    sighted = sighted_items(n.item_id for n in rows if n.item.stix_type == "sighting")
+    views = []
+    for n in rows:
+        related = max(counts.get(n.act, 1) - 1, 0) if n.act else 0
+        by = acting_org_name(actors.get(n.outbox_id), n.item, reveals_owner(principal, n.item))
+        title = alert_title(n.event, **alert_subject(n.item, sighted.get(n.item_id), outbound=False),
+                            by=by, related=related)
+        views.append(NotificationView(n, title, event_label(n.event), related))
+    return views
+
+
+def describe_notification(view: NotificationView) -> dict:
+    notification = view.notification
     return {
         "id": notification.id,
         "event": notification.event,
+        "title": view.title,
         "object_id": notification.item.stix_id,
+        "related_objects": view.related,
         "created": _stamp(notification.created),
         "read": notification.read_at is not None,
     }
@@ -325,3 +385,35 @@ def mark_all_read(principal: Principal) -> int:
     )
     db.session.commit()
     return result.rowcount
+
+
+# --- Built-in alerts (hub/alerts/defaults.py) ------------------------------------------------
+
+@dataclass(frozen=True)
+class DefaultAlert:
+    key: str
+    title: str
+    on: bool
+
+
+def default_alerts(principal: Principal) -> list[DefaultAlert]:
+    """The built-in alerts of the principal's kind of organisation, and whether each is on for them."""
+    muted = set(db.session.scalars(select(MutedDefault.rule).where(MutedDefault.user_id == principal.user_id)))
+    return [DefaultAlert(rule.key, rule.title, rule.key not in muted) for rule in defaults.rules_for(principal.org_kind)]
+
+
+def set_default_alert(principal: Principal, rule: str, on) -> DefaultAlert:
+    """Turn one of the principal's built-in alerts on or off (for the principal only)."""
+    known = {r.key: r for r in defaults.rules_for(principal.org_kind)}
+    if rule not in known:
+        raise _invalid("rule", "one of " + (", ".join(known) or "(none for your organisation)"), rule)
+    if not isinstance(on, bool):
+        raise _invalid("on", "true or false", on)
+    current = db.session.get(MutedDefault, (principal.user_id, rule))
+    if on and current is not None:
+        db.session.delete(current)
+    elif not on and current is None:
+        db.session.add(MutedDefault(user_id=principal.user_id, rule=rule))
+    audit.record("default_alert_" + ("on" if on else "off"), principal, rule=rule)
+    db.session.commit()
+    return DefaultAlert(rule, known[rule].title, on)

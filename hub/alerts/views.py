@@ -33,7 +33,8 @@ def notifications():
                                        cursor=request.args.get("cursor") or None)
     next_url = url_for(".notifications", cursor=page.next_cursor, **({"unread": "1"} if unread_only else {})) \
         if page.next_cursor else None
-    return render_template("alerts/notifications.html", rows=page.rows, unread_only=unread_only,
+    return render_template("alerts/notifications.html", rows=services.notification_views(current_principal(), page.rows),
+                           unread_only=unread_only,
                            next_url=next_url, form=ConfirmForm())
 
 
@@ -86,7 +87,7 @@ def _render_subscriptions(form: SubscriptionForm, *, new_secret: str | None = No
     rows = [(s, services.describe_subscription(principal, s), services.can_manage(principal, s))
             for s in services.list_subscriptions(principal)]
     return render_template("alerts/subscriptions.html", form=form, rows=rows, new_secret=new_secret,
-                           confirm=ConfirmForm()), status
+                           confirm=ConfirmForm(), built_in=services.default_alerts(principal)), status
 
 
 @bp.get("/subscriptions")
@@ -122,6 +123,20 @@ def create_subscription():
         # Shown in this response only: never stored in a cookie, never shown again.
         return _render_subscriptions(SubscriptionForm(formdata=None), new_secret=created.generated_secret)
     flash("Subscription saved.", "success")
+    return redirect(url_for(".subscriptions"))
+
+
+@bp.post("/subscriptions/built-in/<rule>")
+@login_required
+def set_default_alert(rule: str):
+    """Turn a built-in alert on or off for oneself (the form says which: on=1 or on=0)."""
+    if ConfirmForm().validate_on_submit():
+        try:
+            alert = services.set_default_alert(current_principal(), rule, request.form.get("on") == "1")
+        except ValidationFailed as error:
+            flash(error.message, "error")
+        else:
+            flash(f"Built-in alert turned {'on' if alert.on else 'off'}: {alert.title}.", "success")
     return redirect(url_for(".subscriptions"))
 
 

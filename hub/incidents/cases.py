@@ -67,7 +67,7 @@ def grant_consent(principal: Principal, stix_id: str, org_slug: str) -> LawEnfor
         case.revoked_by_id, case.revoked_at = None, None
     db.session.flush()
     # The liaison may now read the report: announced like any widening of an audience.
-    announce(Event.widened, incident.item_id, incident.item.latest_version_id)
+    announce(Event.widened, incident.item_id, incident.item.latest_version_id, actor_id=principal.user_id)
     notify(incident, "case_opened", team_of(org.id))
     audit.record("consent_granted", principal, item=incident.item, org=org.slug, case=case.public_id)
     db.session.commit()

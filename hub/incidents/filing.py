@@ -24,6 +24,7 @@ from hub.incidents.reading import own_incident, readable_indicator_ids
 from hub.intel import builders, manage, observables
 from hub.intel.audience import Audience, resolve_audience
 from hub.intel.ingest import prepare_all, store_prepared
+from hub.outbox import Event, announce
 from hub.intel.models import SharedItem
 from hub.tlp import TLP
 from hub.principal import Principal
@@ -261,6 +262,9 @@ def file_incident(principal: Principal, body: dict) -> Incident:
         db.session.add(IncidentRevision(incident_id=incident.id, number=1, author_id=principal.user_id,
                                         created=now, data=orjson.dumps(data).decode(),
                                         personal_data_confirmed=confirmed))
+        if incident.significant:  # one sharing act with the report's objects: one alert
+            announce(Event.incident_significant, incident_item.id, incident_item.latest_version_id,
+                     actor_id=principal.user_id)
         audit.record("incident_filed", principal, item=incident_item, significant=data["significant"])
         db.session.commit()
     except Exception:
@@ -317,6 +321,7 @@ def update_incident(principal: Principal, stix_id: str, body: dict) -> Incident:
         if data["significant"] and not incident.significant:
             incident.significant = True
             incident.aware_at = incident.detected_at
+            announce(Event.incident_significant, item.id, item.latest_version_id, actor_id=principal.user_id)
         db.session.add(IncidentRevision(incident_id=incident.id, number=incident.revision_count,
                                         author_id=principal.user_id, created=now,
                                         data=orjson.dumps(data).decode(), personal_data_confirmed=confirmed))

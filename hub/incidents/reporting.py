@@ -19,6 +19,7 @@ from hub.extensions import db
 from hub.incidents import nis2
 from hub.incidents.clocks import nis2_clocks, org_timezone, parse_instant, utcnow
 from hub.incidents.models import Incident, IncidentAdvice, NisSubmission
+from hub.outbox import SUBMITTED_EVENTS, Event, announce
 from hub.incidents.reading import (get_incident, own_incident, readable_incidents, record_incident_reads,
                                    visible_report)
 from hub.principal import Principal
@@ -88,8 +89,12 @@ def mark_significant(principal: Principal, stix_id: str, aware_at: str | None = 
     when = parse_instant(aware_at, "aware_at", problems, tz=org_timezone(principal)) if aware_at else None
     if problems:
         raise ValidationFailed("invalid aware_at", problems)
+    newly = not incident.significant
     incident.significant = True
     incident.aware_at = datetime.fromisoformat(when) if when else incident.detected_at
+    if newly:  # the national CERT of the country hears of it (alerts: default rules)
+        announce(Event.incident_significant, incident.item_id, incident.item.latest_version_id,
+                 actor_id=principal.user_id)
     audit.record("nis2_significant", principal, item=incident.item, aware_at=incident.aware_at.isoformat())
     db.session.commit()
     return incident
@@ -154,6 +159,8 @@ def submit_nis_report(principal: Principal, stix_id: str, stage: str, *, suspect
                                cross_border_countries=orjson.dumps(answers["cross_border_countries"]).decode(),
                                request_key=request_key or None)
     db.session.add(submission)
+    announce(SUBMITTED_EVENTS[stage_value.value], incident.item_id, incident.item.latest_version_id,
+             actor_id=principal.user_id)
     audit.record("nis2_submitted", principal, item=incident.item, stage=stage_value.value)
     try:
         db.session.commit()
@@ -222,6 +229,7 @@ def request_intermediate(principal: Principal, stix_id: str, due_at: str) -> Inc
     if problems:
         raise ValidationFailed("invalid due_at", problems)
     incident.intermediate_due_at = datetime.fromisoformat(when)
+    announce(Event.intermediate_asked, incident.item_id, incident.item.latest_version_id, actor_id=principal.user_id)
     audit.record("nis2_intermediate_requested", principal, subject_org_id=incident.owner_org_id,
                  item=incident.item, due_at=when)
     db.session.commit()
@@ -238,6 +246,7 @@ def give_advice(principal: Principal, stix_id: str, body: str, kind: str = "invo
     advice = IncidentAdvice(incident_id=incident.id, org_id=principal.org_id, author_id=principal.user_id,
                             kind=kind, body=body.strip())
     db.session.add(advice)
+    announce(Event.advice_given, incident.item_id, incident.item.latest_version_id, actor_id=principal.user_id)
     audit.record("incident_advice", principal, subject_org_id=incident.owner_org_id, item=incident.item, kind=kind)
     db.session.commit()
     return advice

@@ -94,6 +94,10 @@ def index():
 @bp.get("/incidents/<stix_id>")
 @login_required
 def detail(stix_id: str):
+    return _render_detail(stix_id)
+
+
+def _render_detail(stix_id: str, *, advice_error: str | None = None, status: int = 200):
     me = current_principal()
     incident = reading.get_incident(me, stix_id, channel="web")
     view = reading.incident_view(me, incident)
@@ -106,7 +110,8 @@ def detail(stix_id: str):
                            shown_revision=revision or view["revision"], me=me,
                            submissions=reporting.submissions(me, incident), stages=list(Stage),
                            law_enforcement=law_enforcement, manages=policy.can_manage(me, incident),
-                           advises=policy.is_national_cert(me) and not policy.is_owner_org(me, incident))
+                           advises=policy.is_national_cert(me) and not policy.is_owner_org(me, incident),
+                           advice_error=advice_error), status
 
 
 def _confirmed() -> bool:
@@ -189,9 +194,10 @@ def submission(stix_id: str, public_id: str):
 def advise(stix_id: str):
     try:
         reporting.give_advice(current_principal(), stix_id, request.form.get("body", ""))
-        flash("Advice sent to the hospital.", "success")
     except ValidationFailed as error:
-        _refused(error)
+        # The page again, with the error beside the field (nothing was sent).
+        return _render_detail(stix_id, advice_error="; ".join(d.get("error", "") for d in error.details), status=422)
+    flash("Advice sent to the hospital.", "success")
     return _back(stix_id)
 
 

@@ -53,7 +53,7 @@ def revoke(principal: Principal, stix_id: str, reason: str = "") -> SharedItem:
     version = _add_version(item, _revoked_version(current)) if "modified" in current else None
     item.revoked = True
     db.session.flush()
-    announce(Event.revoked, item.id, version.id if version else None)
+    announce(Event.revoked, item.id, version.id if version else None, actor_id=principal.user_id)
     audit.record("revoke", principal, item=item, reason=reason[:500])
     db.session.commit()
     return item
@@ -108,7 +108,7 @@ def widen(principal: Principal, stix_id: str, audience: Audience) -> SharedItem:
     added = add_audience(item, audience)
     if added is None:
         return item  # it already reaches everyone named: nothing to record or announce
-    announce(Event.widened, item.id, item.latest_version_id)
+    announce(Event.widened, item.id, item.latest_version_id, actor_id=principal.user_id)
     audit.record("widen", principal, item=item, added=added)
     db.session.commit()
     return item

@@ -213,7 +213,7 @@ def write_new_items(principal: Principal, prepared: list, audience: Audience, an
         audit_row("share", principal, item_id, candidate.stix_id, share_detail(candidate, anonymous, described), now)
         for candidate, item_id in zip(prepared, item_ids)]))
     # Through the ORM, so that alert dispatch (after commit) sees these as every other event.
-    announce_many(announced_as, list(zip(item_ids, version_ids)))
+    announce_many(announced_as, list(zip(item_ids, version_ids)), actor_id=principal.user_id)
     db.session.flush()
     return item_ids
 
@@ -224,7 +224,7 @@ def write_again(principal: Principal, pairs: list, audience: Audience) -> None:
     for item, _candidate in pairs:
         added = add_audience(item, audience)
         if added:
-            announce(Event.widened, item.id, item.latest_version_id)
+            announce(Event.widened, item.id, item.latest_version_id, actor_id=principal.user_id)
             insert_all(AuditEvent.__table__, chain_rows([
                 audit_row("widen", principal, item.id, item.stix_id, {"added": added}, now)]))
 
@@ -257,9 +257,10 @@ def write_new_versions(principal: Principal, pairs: list, audience: Audience, an
         # The widening first: new readers hear that the item now reaches them, then of the version.
         rows = []
         if added:
-            announce(Event.widened, item.id, version_id)
+            announce(Event.widened, item.id, version_id, actor_id=principal.user_id)
             rows.append(audit_row("widen", principal, item.id, item.stix_id, {"added": added}, now))
-        announce(Event.revoked if candidate.revoked else Event.updated, item.id, version_id)
+        announce(Event.revoked if candidate.revoked else Event.updated, item.id, version_id,
+                 actor_id=principal.user_id)
         rows.append(audit_row("update", principal, item.id, item.stix_id,
                               share_detail(candidate, anonymous, added or "own"), now))
         insert_all(AuditEvent.__table__, chain_rows(rows))

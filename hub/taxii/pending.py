@@ -36,6 +36,7 @@ from hub.errors import HubError
 from hub.extensions import db
 from hub.intel.bulk import ShareOutcome, share_each
 from hub.intel.store import now_us
+from hub.outbox import continue_act
 from hub.principal import Principal
 from hub.taxii.collections import Collection, collection_for
 from hub.taxii.models import TaxiiPendingAdd, TaxiiPendingSlice, TaxiiStatus
@@ -222,6 +223,7 @@ def _complete_slice(status_id: str, slice_no: int) -> int:
     recorded = 0
     while offset < len(objects):
         chunk = objects[offset:offset + CHUNK]
+        continue_act(status_id.replace("-", ""))  # the whole add is one sharing act: one alert each
         try:
             outcomes = share_each(principal, chunk, audience=collection.audience, default_tlp=collection.default_tlp)
         except HubError as refusal:  # e.g. the user became a viewer meanwhile

@@ -38,7 +38,8 @@ def index():
         advice=attention.recent_advice(principal),
         queue=attention.cert_queue_counts(principal),
         waiting_cases=waiting_cases,
-        unread=alerts.list_notifications(principal, unread_only=True, limit=UNREAD_SHOWN).rows,
+        unread=alerts.notification_views(
+            principal, alerts.list_notifications(principal, unread_only=True, limit=UNREAD_SHOWN).rows),
         unread_total=alerts.unread_count(principal),
         new_items=reads.count_items(principal, reads.ItemFilters(added_after=since, status="current")),
         since=since,
