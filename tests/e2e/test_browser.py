@@ -152,8 +152,11 @@ def sign_in(context, hub_url: str, email: str):
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(hub_url + "/")
+    page.wait_for_url(hub_url + "/")  # the home page: what needs me today
     assert email in page.locator("header").inner_text()
+    assert page.get_by_role("heading", name="Today").is_visible()
+    page.get_by_role("link", name="Items", exact=True).click()
+    page.wait_for_url(hub_url + "/items")
     return page
 
 
