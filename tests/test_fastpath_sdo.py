@@ -167,3 +167,40 @@ def test_variants_of_attack_objects_are_judged_the_same_either_way(monkeypatch):
             taken += _assert_same(variant, monkeypatch)
             checked += 1
     assert checked > 3000 and taken > 1000, (checked, taken)
+
+
+# Types other feeds share (MISP and OpenCTI exports), which ATT&CK does not hold.
+_OTHER_BASES = [
+    {"type": "threat-actor", "spec_version": "2.1", "id": f"threat-actor--{UUID}", "created": "2024-03-01T10:00:00.000Z",
+     "modified": "2024-03-02T10:00:00.000Z", "name": "Ward Wiper crew", "description": "Targets hospitals.",
+     "threat_actor_types": ["crime-syndicate"], "aliases": ["WW"], "roles": ["agent"], "goals": ["extortion"],
+     "sophistication": "expert", "resource_level": "organization", "primary_motivation": "personal-gain",
+     "secondary_motivations": ["dominance"], "personal_motivations": ["revenge"], "first_seen": "2023-01-01T00:00:00Z",
+     "last_seen": "2024-02-01T00:00:00.5Z", "confidence": 80, "lang": "en", "labels": ["ransomware"],
+     "external_references": [{"source_name": "cert", "url": "https://cert.example/ww"}]},
+    {"type": "infrastructure", "spec_version": "2.1", "id": f"infrastructure--{UUID}",
+     "created": "2024-03-01T10:00:00.000Z", "modified": "2024-03-01T10:00:00.000Z", "name": "C2 cluster",
+     "infrastructure_types": ["command-and-control"], "aliases": ["c2-a"], "first_seen": "2024-01-01T00:00:00.000Z",
+     "kill_chain_phases": [{"kill_chain_name": "lockheed-martin-cyber-kill-chain", "phase_name": "command-and-control"}],
+     "x_opencti_score": 70},
+    {"type": "vulnerability", "spec_version": "2.1", "id": f"vulnerability--{UUID}", "created": "2024-03-01T10:00:00.000Z",
+     "modified": "2024-03-01T10:00:00.000Z", "name": "CVE-2024-0001", "description": "Infusion pump firmware.",
+     "external_references": [{"source_name": "cve", "external_id": "CVE-2024-0001"}], "confidence": 0,
+     "object_marking_refs": [TLP.amber.marking_id]},
+]
+_OTHER_PROPERTIES = {"confidence": [0, 100, 101, -1, True, 50.0, "50"], "lang": ["en", "fr-CA", "", "english", 5],
+                     "sophistication": ["expert", "", 3, ["expert"]], "threat_actor_types": [["nation-state"], [], "x"],
+                     "infrastructure_types": [["botnet"], [""], None], "primary_motivation": ["ideology", None],
+                     "personal_motivations": [["revenge"], "revenge"], "is_family": [True]}
+
+
+def test_threat_actors_infrastructure_and_vulnerabilities_are_judged_the_same_either_way(monkeypatch):
+    checked = taken = 0
+    rng = random.Random(13)
+    for base in _OTHER_BASES:
+        assert _assert_same(base, monkeypatch), base["type"]  # the plain object takes the fast path
+        extra = [{**base, key: value} for key, values in _OTHER_PROPERTIES.items() for value in values]
+        for variant in [*_variants(base), *extra, *_random_variants(base, rng, 60)]:
+            taken += _assert_same(variant, monkeypatch)
+            checked += 1
+    assert checked > 1000 and taken > 200, (checked, taken)

@@ -1,5 +1,6 @@
 """A fast path for the plain domain objects of a large bundle (ATT&CK's techniques, software,
-groups, mitigations...) and for custom `x-` objects, on the model of hub.intel.fastpath_sro.
+groups, mitigations...; threat actors, infrastructure and vulnerabilities of other feeds) and
+for custom `x-` objects, on the model of hub.intel.fastpath_sro.
 
 For an object in the narrow shape below (standard properties of its type, simple `x_` custom
 properties, created/modified in milliseconds as stix2 writes them) stix2.parse would accept it
@@ -26,7 +27,7 @@ _CUSTOM_TYPE = re.compile(r"\Ax-[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 _PHASE_KEYS = frozenset({"kill_chain_name", "phase_name"})
 
 _COMMON = frozenset({"type", "spec_version", "id", "created", "modified", "created_by_ref", "revoked", "labels",
-                     "external_references", "object_marking_refs"})
+                     "external_references", "object_marking_refs", "confidence", "lang"})
 # Per type: its text properties, its lists of text, whether it has kill_chain_phases and
 # first_seen/last_seen, and whether name is required (all but malware, where we require it too).
 _STRINGS = {
@@ -34,21 +35,28 @@ _STRINGS = {
     "campaign": {"name", "description", "objective"},
     "course-of-action": {"name", "description"},
     "identity": {"name", "description", "contact_information", "identity_class"},
+    "infrastructure": {"name", "description"},
     "intrusion-set": {"name", "description"},
     "malware": {"name", "description"},
+    "threat-actor": {"name", "description", "sophistication", "resource_level", "primary_motivation"},
     "tool": {"name", "description", "tool_version"},
+    "vulnerability": {"name", "description"},
 }
 _STRING_LISTS = {
     "attack-pattern": {"aliases"},
     "campaign": {"aliases"},
     "course-of-action": set(),
     "identity": {"roles", "sectors"},
+    "infrastructure": {"aliases", "infrastructure_types"},
     "intrusion-set": {"aliases", "goals"},
     "malware": {"aliases", "malware_types"},
+    "threat-actor": {"aliases", "threat_actor_types", "roles", "goals", "secondary_motivations",
+                     "personal_motivations"},
     "tool": {"aliases", "tool_types"},
+    "vulnerability": set(),
 }
-_KILL_CHAIN = frozenset({"attack-pattern", "malware", "tool"})
-_SEEN = frozenset({"campaign", "intrusion-set", "malware"})
+_KILL_CHAIN = frozenset({"attack-pattern", "infrastructure", "malware", "tool"})
+_SEEN = frozenset({"campaign", "infrastructure", "intrusion-set", "malware", "threat-actor"})
 _ALLOWED = {
     kind: _COMMON | _STRINGS[kind] | _STRING_LISTS[kind] | ({"kill_chain_phases"} if kind in _KILL_CHAIN else set())
     | ({"first_seen", "last_seen"} if kind in _SEEN else set()) | ({"is_family"} if kind == "malware" else set())
@@ -128,6 +136,11 @@ def _checked(raw: dict, object_type: str) -> bool:
         last = any_precision_stamp(raw["last_seen"])[0] if "last_seen" in raw else None
         if first is not None and last is not None and last < first:
             return False
+    # An integer as sent (stix2 would turn true or "50" into a number); the range is validation's.
+    if "confidence" in raw and not (type(raw["confidence"]) is int and 0 <= raw["confidence"] <= 100):
+        return False
+    if "lang" in raw and not text(raw["lang"]):
+        return False
     if "is_family" in raw and not isinstance(raw["is_family"], bool):
         return False
     if object_type == "malware" and "is_family" not in raw:
