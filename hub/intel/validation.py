@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import json
 import re
 from dataclasses import dataclass
@@ -327,14 +328,45 @@ def _every_stamp_real(value) -> bool:
     return True
 
 
+@functools.cache
+def _bound_musts() -> tuple | None:
+    """The MUST rules, each ready to take just the object; None if one is not a generator function.
+
+    stix2-validator calls each rule with the object and, on TypeError, again with the options too:
+    an exception raised and caught for every object. A generator function's call raises nothing
+    but that arity error (its body runs when iterated), so binding the options up front is the same.
+    """
+    bound = []
+    for rule in _musts():
+        if not inspect.isgeneratorfunction(rule):
+            return None
+        # Called with the object alone, a rule declared (instance, options) raises at once and is
+        # called again with both; a decorated rule (*args, **kwargs) takes the object alone.
+        wants_options = "options" in inspect.signature(rule).parameters
+        bound.append(functools.partial(rule, options=_options()) if wants_options else rule)
+    return tuple(bound)
+
+
+def _run_musts(instance: dict, rules: tuple):
+    """The rules' errors for an object, then for STIX objects held in its lists (as stix2-validator)."""
+    for rule in rules:
+        yield from rule(instance)
+    for value in instance.values():
+        if type(value) is list:
+            for held in value:
+                if isinstance(held, dict) and "id" in held and "type" in held:
+                    yield from _run_musts(held, rules)
+
+
 def _must_problems(obj: dict, quiet: bool = False) -> list[Problem]:
     from stix2validator.errors import pretty_error
     from stix2validator.validator import _iter_errors_custom
 
     options = _options()
     options.set_check_codes("2.1")
+    rules = _bound_musts()
     try:
-        errors = list(_iter_errors_custom(obj, list(_musts()), options))
+        errors = list(_run_musts(obj, rules) if rules else _iter_errors_custom(obj, list(_musts()), options))
     except Exception as exc:  # noqa: BLE001 - a rule tripping over odd input means invalid input
         return [] if quiet else [Problem("", f"invalid {obj.get('type')}: {exc or type(exc).__name__}")]
     return [_split(_without_id(pretty_error(error, False), obj)) for error in errors]
