@@ -3,9 +3,10 @@ groups, mitigations...; threat actors, infrastructure and vulnerabilities of oth
 for custom `x-` objects, on the model of hub.intel.fastpath_sro.
 
 For an object in the narrow shape below (standard properties of its type, simple `x_` custom
-properties, created/modified in milliseconds as stix2 writes them) stix2.parse would accept it
+properties, created/modified in any precision up to microseconds) stix2.parse would accept it
 and read it the same, and hub.intel.stored_form would store the object as it was sent: this
-module returns the sent object without building a stix2 object. A custom `x-` type is never
+module returns the sent object (created/modified spelt as stix2 writes them, for validation)
+without building a stix2 object. A custom `x-` type is never
 checked by stix2 (parse hands it back as it is), so the full path's result is the sent object
 too. hub.intel.validation still runs on every object. Anything outside the shape returns None
 and takes the full path. tests/test_fastpath_sdo.py checks, object by object, over both ATT&CK
@@ -19,7 +20,8 @@ import re
 
 import stix2.registry
 
-from hub.intel.fastpath import Declined, any_precision_stamp, millisecond_stamp, plain_common_properties, text
+from hub.intel.fastpath import (Declined, any_precision_stamp, as_the_library_reads, library_stamps,
+                                plain_common_properties, text)
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 _CUSTOM_PROPERTY = re.compile(r"\Ax_[a-z0-9_]{1,247}\Z")
@@ -107,9 +109,12 @@ def parse_sdo(raw) -> dict | None:
         if not _CUSTOM_PROPERTY.match(key) or not _custom_value(raw[key]):
             return None
     try:
-        return raw if _checked(raw, object_type) else None
+        stamps = library_stamps(raw)
+        if stamps is None or not _checked(raw, object_type):
+            return None
     except (Declined, ValueError, TypeError, OverflowError):
         return None
+    return as_the_library_reads(raw, stamps)
 
 
 def _checked(raw: dict, object_type: str) -> bool:
@@ -117,9 +122,6 @@ def _checked(raw: dict, object_type: str) -> bool:
     if raw["spec_version"] != "2.1" or not isinstance(stix_id, str):
         return False
     if not re.fullmatch(rf"{re.escape(object_type)}--{_UUID}", stix_id):
-        return False
-    # Exactly milliseconds, as stix2 writes them: validation then judges the same text either way.
-    if millisecond_stamp(raw["modified"]) < millisecond_stamp(raw["created"]):  # same format: text order is time order
         return False
     for key in _STRINGS[object_type]:
         if key in raw and not text(raw[key]):
