@@ -196,13 +196,31 @@ _OTHER_BASES = [
      "external_references": [{"source_name": "cve", "external_id": "CVE-2024-0001"}], "confidence": 0,
      "object_marking_refs": [TLP.amber.marking_id]},
 ]
+_REFS = [f"malware--{UUID}", f"relationship--{UUID}", f"x-custom--{UUID}", f"ipv4-addr--{UUID}"]
+_OTHER_BASES += [
+    {"type": "report", "spec_version": "2.1", "id": f"report--{UUID}", "created": "2024-03-01T10:00:00.000Z",
+     "modified": "2024-03-01T10:00:00.000Z", "name": "Ward Wiper campaign", "published": "2024-03-01T10:00:00.000Z",
+     "report_types": ["campaign"], "object_refs": _REFS, "labels": ["misp-event"]},
+    {"type": "grouping", "spec_version": "2.1", "id": f"grouping--{UUID}", "created": "2024-03-01T10:00:00Z",
+     "modified": "2024-03-01T10:00:00.1Z", "name": "MISP event 42", "context": "suspicious-activity",
+     "object_refs": _REFS[:2], "x_misp_event_id": "42"},
+    {"type": "note", "spec_version": "2.1", "id": f"note--{UUID}", "created": "2024-03-01T10:00:00.000Z",
+     "modified": "2024-03-01T10:00:00.000Z", "abstract": "Triage", "content": "Seen at two hospitals.",
+     "authors": ["CERT analyst"], "object_refs": _REFS[:1]},
+]
 _OTHER_PROPERTIES = {"confidence": [0, 100, 101, -1, True, 50.0, "50"], "lang": ["en", "fr-CA", "", "english", 5],
                      "sophistication": ["expert", "", 3, ["expert"]], "threat_actor_types": [["nation-state"], [], "x"],
                      "infrastructure_types": [["botnet"], [""], None], "primary_motivation": ["ideology", None],
-                     "personal_motivations": [["revenge"], "revenge"], "is_family": [True]}
+                     "personal_motivations": [["revenge"], "revenge"], "is_family": [True],
+                     "object_refs": [[], [f"bundle--{UUID}"], [f"marking-definition--{UUID}"], [f"malware--{UUID.upper()}"],
+                                     f"malware--{UUID}", [5], [f"malware--{UUID}"] * 2, ["malware--x"],
+                                     [f"malware--0b4f8a52-7c2e-4c49-cd1c-5b6e2f1a3c4d"], [f"x--{UUID}"]],
+                     "published": _STAMPS + ["2024-03-01T10:00:00.000000Z", "2024-03-01T10:00:00.120Z"],
+                     "context": ["suspicious-activity", "", 5], "content": ["c", "", None], "abstract": ["", "a"],
+                     "authors": [["a"], [], [""], "a"], "report_types": [["threat-report"], "x", [""]]}
 
 
-def test_threat_actors_infrastructure_and_vulnerabilities_are_judged_the_same_either_way(monkeypatch):
+def test_threat_actors_infrastructure_vulnerabilities_reports_groupings_and_notes_are_judged_the_same_either_way(monkeypatch):
     checked = taken = 0
     rng = random.Random(13)
     for base in _OTHER_BASES:
@@ -211,4 +229,4 @@ def test_threat_actors_infrastructure_and_vulnerabilities_are_judged_the_same_ei
         for variant in [*_variants(base), *extra, *_random_variants(base, rng, 60)]:
             taken += _assert_same(variant, monkeypatch)
             checked += 1
-    assert checked > 1000 and taken > 200, (checked, taken)
+    assert checked > 2000 and taken > 400, (checked, taken)

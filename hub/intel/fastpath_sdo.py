@@ -1,16 +1,17 @@
 """A fast path for the plain domain objects of a large bundle (ATT&CK's techniques, software,
-groups, mitigations...; threat actors, infrastructure and vulnerabilities of other feeds) and
-for custom `x-` objects, on the model of hub.intel.fastpath_sro.
+groups, mitigations...; threat actors, infrastructure, vulnerabilities, and the reports, groupings
+and notes that MISP and OpenCTI exports gather them in) and for custom `x-` objects, on the model
+of hub.intel.fastpath_sro.
 
 For an object in the narrow shape below (standard properties of its type, simple `x_` custom
-properties, created/modified in any precision up to microseconds) stix2.parse would accept it
-and read it the same, and hub.intel.stored_form would store the object as it was sent: this
-module returns the sent object (created/modified spelt as stix2 writes them, for validation)
-without building a stix2 object. A custom `x-` type is never
-checked by stix2 (parse hands it back as it is), so the full path's result is the sent object
-too. hub.intel.validation still runs on every object. Anything outside the shape returns None
-and takes the full path. tests/test_fastpath_sdo.py checks, object by object, over both ATT&CK
-bundles and variants of their objects, that both paths accept and reject the same objects and
+properties, timestamps in any precision up to microseconds) stix2.parse would accept it and read
+it the same, and hub.intel.stored_form would store the object as it was sent: this module returns
+the sent object (created, modified and published spelt as stix2 writes them, for validation)
+without building a stix2 object. A custom `x-` type is never checked by stix2 (parse hands it
+back as it is), so the full path's result is the sent object too. hub.intel.validation still runs
+on every object. Anything outside the shape returns None and takes the full path.
+tests/test_fastpath_sdo.py checks, object by object, over both ATT&CK bundles, objects of the
+other types and variants of them all, that both paths accept and reject the same objects and
 prepare the same rows.
 """
 from __future__ import annotations
@@ -40,6 +41,9 @@ _STRINGS = {
     "infrastructure": {"name", "description"},
     "intrusion-set": {"name", "description"},
     "malware": {"name", "description"},
+    "grouping": {"name", "description", "context"},
+    "note": {"abstract", "content"},
+    "report": {"name", "description"},
     "threat-actor": {"name", "description", "sophistication", "resource_level", "primary_motivation"},
     "tool": {"name", "description", "tool_version"},
     "vulnerability": {"name", "description"},
@@ -52,6 +56,9 @@ _STRING_LISTS = {
     "infrastructure": {"aliases", "infrastructure_types"},
     "intrusion-set": {"aliases", "goals"},
     "malware": {"aliases", "malware_types"},
+    "grouping": set(),
+    "note": {"authors"},
+    "report": {"report_types"},
     "threat-actor": {"aliases", "threat_actor_types", "roles", "goals", "secondary_motivations",
                      "personal_motivations"},
     "tool": {"aliases", "tool_types"},
@@ -59,11 +66,20 @@ _STRING_LISTS = {
 }
 _KILL_CHAIN = frozenset({"attack-pattern", "infrastructure", "malware", "tool"})
 _SEEN = frozenset({"campaign", "infrastructure", "intrusion-set", "malware", "threat-actor"})
+# Objects that gather others (MISP events, OpenCTI containers): object_refs, and report's published.
+_CONTAINERS = frozenset({"grouping", "note", "report"})
+_REQUIRED = {kind: frozenset({"type", "spec_version", "id", "created", "modified"})
+             | {"grouping": {"context", "object_refs"}, "note": {"content", "object_refs"},
+                "report": {"name", "published", "object_refs"}}.get(kind, {"name"})
+             for kind in _STRINGS}
 _ALLOWED = {
     kind: _COMMON | _STRINGS[kind] | _STRING_LISTS[kind] | ({"kill_chain_phases"} if kind in _KILL_CHAIN else set())
     | ({"first_seen", "last_seen"} if kind in _SEEN else set()) | ({"is_family"} if kind == "malware" else set())
+    | ({"object_refs"} if kind in _CONTAINERS else set()) | ({"published"} if kind == "report" else set())
     for kind in _STRINGS
 }
+# A reference to any STIX object but a bundle, its UUID in lower case with the RFC 4122 variant.
+_OBJECT_REF = re.compile(rf"\A(?P<type>[a-z][a-z0-9-]{{1,248}}[a-z0-9])--{_UUID}\Z")
 
 
 def _text_list(value) -> bool:
@@ -80,6 +96,11 @@ def _custom_value(value) -> bool:
 
 def _kill_chain_phase(value) -> bool:
     return isinstance(value, dict) and value.keys() == _PHASE_KEYS and all(text(v) for v in value.values())
+
+
+def _object_ref(value) -> bool:
+    match = _OBJECT_REF.match(value) if isinstance(value, str) else None
+    return match is not None and match.group("type") != "bundle" and "--" not in match.group("type")
 
 
 def _unregistered_custom_type(object_type: str) -> bool:
@@ -103,7 +124,7 @@ def parse_sdo(raw) -> dict | None:
             return dict(raw)
         return None
     allowed = _ALLOWED.get(object_type)
-    if allowed is None or not {"type", "spec_version", "id", "created", "modified", "name"} <= raw.keys():
+    if allowed is None or not _REQUIRED[object_type] <= raw.keys():
         return None
     for key in raw.keys() - allowed:
         if not _CUSTOM_PROPERTY.match(key) or not _custom_value(raw[key]):
@@ -112,6 +133,8 @@ def parse_sdo(raw) -> dict | None:
         stamps = library_stamps(raw)
         if stamps is None or not _checked(raw, object_type):
             return None
+        if "published" in raw:  # validation judges stix2's spelling; the sent one is stored
+            stamps["published"] = any_precision_stamp(raw["published"])[1]
     except (Declined, ValueError, TypeError, OverflowError):
         return None
     return as_the_library_reads(raw, stamps)
@@ -143,6 +166,10 @@ def _checked(raw: dict, object_type: str) -> bool:
         return False
     if "lang" in raw and not text(raw["lang"]):
         return False
+    if "object_refs" in raw:
+        refs = raw["object_refs"]
+        if not (isinstance(refs, list) and refs and all(_object_ref(ref) for ref in refs)):
+            return False
     if "is_family" in raw and not isinstance(raw["is_family"], bool):
         return False
     if object_type == "malware" and "is_family" not in raw:
