@@ -15,10 +15,10 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String
+from sqlalchemy import BigInteger, ForeignKey, Index, String, insert
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.db import BigId, UTCDateTime, insert_ignoring_duplicates, reserve_ids, utcnow
+from hub.db import BigId, UTCDateTime, insert_ignoring_duplicates, insert_rows, on_postgresql, reserve_ids, utcnow
 from hub.extensions import db
 
 
@@ -98,6 +98,10 @@ class OutboxEntry(db.Model):
     item: Mapped["SharedItem"] = relationship("SharedItem")  # noqa: F821 (the intel model, by name)
 
 
+# Where a session keeps the ids of the outbox entries its transaction wrote (hub.alerts.dispatch
+# queues them after commit and forgets them on rollback).
+NEW_ENTRIES_KEY = "alerts_outbox_ids"
+
 _ACT_KEY = "outbox_act"
 
 
@@ -142,14 +146,30 @@ def announce(event: Event | str, item_id: int, version_id: int | None, *, actor_
 
 def announce_many(event: Event | str, items_and_versions: list[tuple[int, int]], *,
                   actor_id: int | None = None) -> None:
-    """`announce` for a bulk write: one event per (item id, version id), ids reserved in one go."""
-    ids = reserve_ids(OutboxEntry.__table__, len(items_and_versions))
-    act = current_act()
-    db.session.add_all(
-        OutboxEntry(event=Event(event).value, item_id=item_id, version_id=version_id, act=act,
-                    actor_user_id=actor_id, **({"id": entry_id} if entry_id else {}))
-        for (item_id, version_id), entry_id in zip(items_and_versions, ids)
-    )
+    """`announce` for a bulk write: one event per (item id, version id), in one statement, all
+    of the current sharing act.
+
+    Written with SQL rather than as ORM objects (a third of a bulk share's write time went on
+    building and flushing them); the new ids are remembered on the session like flushed entries,
+    so the alert fan-out queues them after commit all the same.
+    """
+    if not items_and_versions:
+        return
+    table = OutboxEntry.__table__
+    rows = [{"item_id": item_id, "version_id": version_id} for item_id, version_id in items_and_versions]
+    constants = {"event": Event(event).value, "created": utcnow(), "act": current_act(), "actor_user_id": actor_id}
+    if on_postgresql():
+        ids = reserve_ids(table, len(rows))
+        insert_rows(OutboxEntry, [{"id": entry_id, **row} for entry_id, row in zip(ids, rows)], constants)
+    else:
+        ids = list(db.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                                      [{**row, **constants} for row in rows]).scalars())
+    remember_new_entries(db.session, ids)
+
+
+def remember_new_entries(session, entry_ids: list[int]) -> None:
+    """Note outbox entries written in the session's transaction: fanned out once it commits."""
+    session.info.setdefault(NEW_ENTRIES_KEY, []).extend(entry_ids)
 
 
 def announce_once_each(event: Event | str, rows: list[dict]) -> list[tuple[int, datetime | None]]:

@@ -87,6 +87,12 @@ _SEEN = [("2020-01-01T00:00:00Z", "2021-01-01T00:00:00Z"), ("2021-01-01T00:00:00
          ("2020-01-01T00:00:00.000Z", "2020-01-01T00:00:00Z"), ("2020-01-01T00:00:00.5Z", "2020-01-01T00:00:00.25Z"),
          ("2020-01-01T00:00:00.1234567Z", None), (None, "2020-13-01T00:00:00Z"), ("0999-01-01T00:00:00Z", None),
          ("1800-01-01T00:00:00Z", None), (None, "2020-01-01T00:00:00.100Z")]
+_STAMP_PAIRS = [("2020-01-01T00:00:00Z", "2020-01-01T00:00:00Z"), ("2020-01-01T00:00:00.1Z", "2020-01-01T00:00:00.10Z"),
+                ("2020-01-01T00:00:00.123400Z", "2020-01-01T00:00:00.1234Z"), ("2020-01-01T00:00:00.000000Z", "2021-01-01T00:00:00Z"),
+                ("2020-01-01T00:00:00.000001Z", "2020-01-01T00:00:00Z"), ("2020-01-01T00:00:00.0005Z", "2020-01-01T00:00:00.000Z"),
+                ("2020-01-01T00:00:00.120000Z", "2020-01-01T00:00:00.12Z"), ("2019-12-31T23:59:59.9999Z", "2020-01-01T00:00:00Z"),
+                ("2020-02-29T00:00:00Z", "2020-03-01T00:00:00.5Z"), ("2019-02-29T00:00:00Z", "2020-01-01T00:00:00Z"),
+                ("2020-01-01T00:00:00.1234567Z", "2020-01-01T00:00:00.1234567Z"), ("0999-01-01T00:00:00Z", "2020-01-01T00:00:00Z")]
 
 
 def _variants(base: dict):
@@ -98,6 +104,8 @@ def _variants(base: dict):
         for stamp in _STAMPS:
             yield {**base, key: stamp}
     yield {**base, "created": base["modified"], "modified": "2000-01-01T00:00:00.000Z"}
+    for created, modified in _STAMP_PAIRS:  # other precisions than milliseconds, in and out of order
+        yield {**base, "created": created, "modified": modified}
     suffix = base["id"].split("--", 1)[1]
     for object_type in _TYPES:
         yield {**base, "type": object_type, "id": f"{object_type}--{suffix}"}
@@ -167,3 +175,58 @@ def test_variants_of_attack_objects_are_judged_the_same_either_way(monkeypatch):
             taken += _assert_same(variant, monkeypatch)
             checked += 1
     assert checked > 3000 and taken > 1000, (checked, taken)
+
+
+# Types other feeds share (MISP and OpenCTI exports), which ATT&CK does not hold.
+_OTHER_BASES = [
+    {"type": "threat-actor", "spec_version": "2.1", "id": f"threat-actor--{UUID}", "created": "2024-03-01T10:00:00.000Z",
+     "modified": "2024-03-02T10:00:00.000Z", "name": "Ward Wiper crew", "description": "Targets hospitals.",
+     "threat_actor_types": ["crime-syndicate"], "aliases": ["WW"], "roles": ["agent"], "goals": ["extortion"],
+     "sophistication": "expert", "resource_level": "organization", "primary_motivation": "personal-gain",
+     "secondary_motivations": ["dominance"], "personal_motivations": ["revenge"], "first_seen": "2023-01-01T00:00:00Z",
+     "last_seen": "2024-02-01T00:00:00.5Z", "confidence": 80, "lang": "en", "labels": ["ransomware"],
+     "external_references": [{"source_name": "cert", "url": "https://cert.example/ww"}]},
+    {"type": "infrastructure", "spec_version": "2.1", "id": f"infrastructure--{UUID}",
+     "created": "2024-03-01T10:00:00.000Z", "modified": "2024-03-01T10:00:00.000Z", "name": "C2 cluster",
+     "infrastructure_types": ["command-and-control"], "aliases": ["c2-a"], "first_seen": "2024-01-01T00:00:00.000Z",
+     "kill_chain_phases": [{"kill_chain_name": "lockheed-martin-cyber-kill-chain", "phase_name": "command-and-control"}],
+     "x_opencti_score": 70},
+    {"type": "vulnerability", "spec_version": "2.1", "id": f"vulnerability--{UUID}", "created": "2024-03-01T10:00:00.000Z",
+     "modified": "2024-03-01T10:00:00.000Z", "name": "CVE-2024-0001", "description": "Infusion pump firmware.",
+     "external_references": [{"source_name": "cve", "external_id": "CVE-2024-0001"}], "confidence": 0,
+     "object_marking_refs": [TLP.amber.marking_id]},
+]
+_REFS = [f"malware--{UUID}", f"relationship--{UUID}", f"x-custom--{UUID}", f"ipv4-addr--{UUID}"]
+_OTHER_BASES += [
+    {"type": "report", "spec_version": "2.1", "id": f"report--{UUID}", "created": "2024-03-01T10:00:00.000Z",
+     "modified": "2024-03-01T10:00:00.000Z", "name": "Ward Wiper campaign", "published": "2024-03-01T10:00:00.000Z",
+     "report_types": ["campaign"], "object_refs": _REFS, "labels": ["misp-event"]},
+    {"type": "grouping", "spec_version": "2.1", "id": f"grouping--{UUID}", "created": "2024-03-01T10:00:00Z",
+     "modified": "2024-03-01T10:00:00.1Z", "name": "MISP event 42", "context": "suspicious-activity",
+     "object_refs": _REFS[:2], "x_misp_event_id": "42"},
+    {"type": "note", "spec_version": "2.1", "id": f"note--{UUID}", "created": "2024-03-01T10:00:00.000Z",
+     "modified": "2024-03-01T10:00:00.000Z", "abstract": "Triage", "content": "Seen at two hospitals.",
+     "authors": ["CERT analyst"], "object_refs": _REFS[:1]},
+]
+_OTHER_PROPERTIES = {"confidence": [0, 100, 101, -1, True, 50.0, "50"], "lang": ["en", "fr-CA", "", "english", 5],
+                     "sophistication": ["expert", "", 3, ["expert"]], "threat_actor_types": [["nation-state"], [], "x"],
+                     "infrastructure_types": [["botnet"], [""], None], "primary_motivation": ["ideology", None],
+                     "personal_motivations": [["revenge"], "revenge"], "is_family": [True],
+                     "object_refs": [[], [f"bundle--{UUID}"], [f"marking-definition--{UUID}"], [f"malware--{UUID.upper()}"],
+                                     f"malware--{UUID}", [5], [f"malware--{UUID}"] * 2, ["malware--x"],
+                                     [f"malware--0b4f8a52-7c2e-4c49-cd1c-5b6e2f1a3c4d"], [f"x--{UUID}"]],
+                     "published": _STAMPS + ["2024-03-01T10:00:00.000000Z", "2024-03-01T10:00:00.120Z"],
+                     "context": ["suspicious-activity", "", 5], "content": ["c", "", None], "abstract": ["", "a"],
+                     "authors": [["a"], [], [""], "a"], "report_types": [["threat-report"], "x", [""]]}
+
+
+def test_threat_actors_infrastructure_vulnerabilities_reports_groupings_and_notes_are_judged_the_same_either_way(monkeypatch):
+    checked = taken = 0
+    rng = random.Random(13)
+    for base in _OTHER_BASES:
+        assert _assert_same(base, monkeypatch), base["type"]  # the plain object takes the fast path
+        extra = [{**base, key: value} for key, values in _OTHER_PROPERTIES.items() for value in values]
+        for variant in [*_variants(base), *extra, *_random_variants(base, rng, 60)]:
+            taken += _assert_same(variant, monkeypatch)
+            checked += 1
+    assert checked > 2000 and taken > 400, (checked, taken)

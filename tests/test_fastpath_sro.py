@@ -72,6 +72,12 @@ _CUSTOM = {"x_a": 1, "x_b": "s", "x_A": "s", "x-mitre-foo": "s", "x_": 1, "x_c":
            "x_f": [1], "foo_bar": "s", "x_" + "a" * 260: "s", "x_g": None, "x_h": True, "x_i": ["a", "b"],
            "lang": "en", "confidence": 50, "labels": ["a"], "start_time": "2020-01-01T00:00:00Z",
            "granular_markings": [], "extensions": {}, "x_j": 10**30}
+_STAMP_PAIRS = [("2020-01-01T00:00:00Z", "2020-01-01T00:00:00Z"), ("2020-01-01T00:00:00.1Z", "2020-01-01T00:00:00.10Z"),
+                ("2020-01-01T00:00:00.123400Z", "2020-01-01T00:00:00.1234Z"), ("2020-01-01T00:00:00.000000Z", "2021-01-01T00:00:00Z"),
+                ("2020-01-01T00:00:00.000001Z", "2020-01-01T00:00:00Z"), ("2020-01-01T00:00:00.0005Z", "2020-01-01T00:00:00.000Z"),
+                ("2020-01-01T00:00:00.120000Z", "2020-01-01T00:00:00.12Z"), ("2019-12-31T23:59:59.9999Z", "2020-01-01T00:00:00Z"),
+                ("2020-02-29T00:00:00Z", "2020-03-01T00:00:00.5Z"), ("2019-02-29T00:00:00Z", "2020-01-01T00:00:00Z"),
+                ("2020-01-01T00:00:00.1234567Z", "2020-01-01T00:00:00.1234567Z"), ("0999-01-01T00:00:00Z", "2020-01-01T00:00:00Z")]
 
 
 def _variants(base: dict):
@@ -83,6 +89,8 @@ def _variants(base: dict):
         for stamp in _STAMPS:
             yield {**base, key: stamp}
     yield {**base, "created": base["modified"], "modified": "2000-01-01T00:00:00.000Z"}
+    for created, modified in _STAMP_PAIRS:  # other precisions than milliseconds, in and out of order
+        yield {**base, "created": created, "modified": modified}
     for key in ("source_ref", "target_ref"):
         for ref in _REFS:
             yield {**base, key: ref}

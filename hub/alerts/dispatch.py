@@ -20,7 +20,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from hub.outbox import OutboxEntry
+from hub.outbox import NEW_ENTRIES_KEY, OutboxEntry, remember_new_entries
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,6 @@ TASK_SEND_DIGESTS = "alerts.send_digests"
 DELIVERY_BATCH = 50
 # Outbox entries per fan-out task: a bulk share of thousands of objects spreads over the workers.
 FAN_OUT_BATCH = 20
-_SESSION_KEY = "alerts_outbox_ids"
 
 
 # After a failed publish, this process stops trying for a while: a Redis client retries a refused
@@ -133,17 +132,17 @@ atexit.register(flush, 2.0)
 def _remember_outbox_entries(session: Session, _flush_context) -> None:
     ids = [obj.id for obj in session.new if isinstance(obj, OutboxEntry)]
     if ids:
-        session.info.setdefault(_SESSION_KEY, []).extend(ids)
+        remember_new_entries(session, ids)
 
 
 def _queue_after_commit(session: Session) -> None:
-    ids = session.info.pop(_SESSION_KEY, None)
+    ids = session.info.pop(NEW_ENTRIES_KEY, None)
     if ids and has_app_context() and current_app.config.get("HUB_ALERTS_ENQUEUE", True):
         _publisher.submit(current_app._get_current_object(), ids)
 
 
 def _forget(session: Session, *_args) -> None:
-    session.info.pop(_SESSION_KEY, None)
+    session.info.pop(NEW_ENTRIES_KEY, None)
 
 
 def init_app(app: Flask) -> None:

@@ -4,8 +4,8 @@ Three quarters of MITRE ATT&CK are relationships ("uses", "mitigates", "subtechn
 `stix2.parse` spends most of a bundle's validation time on them: it builds a typed object, checks
 each property and serialises it again, only for the hub to store the object as it was sent
 (hub.intel.stored_form) when the two say the same thing. For a relationship in the narrow shape
-below, this module gives what the full path gives (the sent object; stix2 would accept it and read
-it the same) without stix2; hub.intel.validation (the OASIS schema and stix2-validator's MUST rules)
+below, this module gives what the full path gives (the sent object, created/modified spelt as stix2
+writes them; stix2 would accept it and read it the same) without stix2; hub.intel.validation (the OASIS schema and stix2-validator's MUST rules)
 still runs on it as on every object. Anything outside the shape returns None and takes the full
 path. tests/test_fastpath_sro.py checks, object by object, over both ATT&CK bundles and hundreds
 of variants of their relationships, that the fast and the full path accept and reject the same
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from hub.intel.fastpath import Declined, millisecond_stamp, plain_common_properties
+from hub.intel.fastpath import Declined, as_the_library_reads, library_stamps, plain_common_properties
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 _RELATIONSHIP_ID = re.compile(rf"\Arelationship--{_UUID}\Z")
@@ -50,16 +50,16 @@ def parse_relationship(raw) -> dict | None:
         if not _CUSTOM_PROPERTY.match(key) or not _custom_value(raw[key]):
             return None
     try:
-        return raw if _checked(raw) else None
+        stamps = library_stamps(raw)
+        if stamps is None or not _checked(raw):
+            return None
     except (Declined, ValueError, TypeError, OverflowError):
         return None
+    return as_the_library_reads(raw, stamps)
 
 
 def _checked(raw: dict) -> bool:
     if raw["spec_version"] != "2.1" or not isinstance(raw["id"], str) or not _RELATIONSHIP_ID.match(raw["id"]):
-        return False
-    # Exactly milliseconds, as stix2 writes them: validation then judges the same text either way.
-    if millisecond_stamp(raw["modified"]) < millisecond_stamp(raw["created"]):  # same format: text order is time order
         return False
     if not isinstance(raw["relationship_type"], str) or not _RELATIONSHIP_TYPE.match(raw["relationship_type"]):
         return False

@@ -164,6 +164,10 @@ def _modified_us(obj: dict) -> int:
     if stamp is None:  # SCOs are not versioned
         return 0
     try:
+        return fastpath.any_precision_stamp(stamp)[0]  # the common spelling, without strptime
+    except (fastpath.Declined, ValueError, TypeError, OverflowError):
+        pass
+    try:
         return stix_stamp_to_us(stamp)
     except (ValueError, TypeError):  # e.g. more fraction digits than a microsecond holds
         raise ObjectRejected(f"invalid timestamp {str(stamp)[:40]!r}: RFC 3339 with at most 6 fraction digits") from None

@@ -54,6 +54,8 @@ def stored_form(sent: dict, parsed: dict) -> dict:
     Members the library added as defaults (pattern_version, ...) are not added to the sent form,
     except created and modified, which every versioned object must carry.
     """
+    if sent is parsed:  # a fast path took the object as sent (hub.intel.fastpath_sro, fastpath_sdo)
+        return sent
     if not _equivalent(sent, parsed):
         return parsed
     missing = {key: parsed[key] for key in _GENERATED if key in parsed and key not in sent}

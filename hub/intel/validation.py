@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+import orjson
 
 SCO_TYPES = frozenset({
     "artifact", "autonomous-system", "directory", "domain-name", "email-addr", "email-message",
@@ -262,12 +265,8 @@ def _options():
 def _musts() -> tuple:
     from stix2validator.v21 import musts
 
-    return tuple(_timestamp if rule is musts.timestamp else rule for rule in musts.list_musts(_options()))
-
-
-_STAMP = re.compile(
-    r"\A([0-9]{4})-(0[1-9]|1[012])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):([0-5][0-9]):([0-5][0-9]|60)(\.[0-9]+)?Z$"
-)
+    faster = {musts.timestamp: _timestamp, musts.timestamp_compare: _timestamp_compare}
+    return tuple(faster.get(rule, rule) for rule in musts.list_musts(_options()))
 
 
 def _timestamp(instance):
@@ -279,21 +278,84 @@ def _timestamp(instance):
         yield from musts.timestamp(instance)
 
 
+# The spelling whose strptime reading (stix2-validator's, microseconds at most) is plain datetime().
+_PLAIN_STAMP = re.compile(r"\A(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?Z\Z")
+
+
+def _plain_moment(value) -> datetime | None:
+    match = _PLAIN_STAMP.match(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    try:
+        return datetime(*(int(part) for part in match.groups()[:6]), int((match.group(7) or "0").ljust(6, "0")))
+    except ValueError:
+        return None
+
+
+def _timestamp_compare(instance):
+    """stix2-validator's rule that modified >= created (and the like per type), which reads each
+    timestamp with strptime: run only when some pair is not plainly in order."""
+    from stix2validator.v21 import enums, musts
+
+    pairs = [("modified", "ge", "created"), *enums.TIMESTAMP_COMPARE.get(instance.get("type", ""), [])]
+    for first, op, second in pairs:
+        if first in instance and second in instance:
+            later, earlier = _plain_moment(instance[first]), _plain_moment(instance[second])
+            if later is None or earlier is None or not (later >= earlier if op == "ge" else later > earlier):
+                yield from musts.timestamp_compare(instance)
+                return
+
+
+# A string value shaped like a STIX timestamp as orjson writes it (a trailing newline, which `$` allows, is
+# written "\\n"). Found in the object's JSON text in one pass of the regex engine instead of a walk
+# of every value in Python; a key or an escaped quote may match too, which only runs the rule.
+_STAMP_IN_JSON = re.compile(
+    rb'"([0-9]{4})-(0[1-9]|1[012])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):([0-5][0-9]):([0-5][0-9]|60)'
+    rb'(?:\.[0-9]+)?Z(?:\\n)?"'
+)
+
+
 def _every_stamp_real(value) -> bool:
-    if isinstance(value, str):
-        match = _STAMP.match(value)
-        if match is None:
-            return True
+    try:
+        text = orjson.dumps(value)
+    except (TypeError, orjson.JSONEncodeError):  # not plain JSON: let the rule itself judge
+        return False
+    for match in _STAMP_IN_JSON.finditer(text):
         try:
-            datetime(*(int(part) for part in match.groups()[:6]))
+            datetime(*(int(part) for part in match.groups()))
         except ValueError:  # 30 February, second 60, year 0...
             return False
-        return True
-    if isinstance(value, dict):
-        return all(_every_stamp_real(item) for item in value.values())
-    if isinstance(value, list):
-        return all(_every_stamp_real(item) for item in value)
     return True
+
+
+@functools.cache
+def _bound_musts() -> tuple | None:
+    """The MUST rules, each ready to take just the object; None if one is not a generator function.
+
+    stix2-validator calls each rule with the object and, on TypeError, again with the options too:
+    an exception raised and caught for every object. A generator function's call raises nothing
+    but that arity error (its body runs when iterated), so binding the options up front is the same.
+    """
+    bound = []
+    for rule in _musts():
+        if not inspect.isgeneratorfunction(rule):
+            return None
+        # Called with the object alone, a rule declared (instance, options) raises at once and is
+        # called again with both; a decorated rule (*args, **kwargs) takes the object alone.
+        wants_options = "options" in inspect.signature(rule).parameters
+        bound.append(functools.partial(rule, options=_options()) if wants_options else rule)
+    return tuple(bound)
+
+
+def _run_musts(instance: dict, rules: tuple):
+    """The rules' errors for an object, then for STIX objects held in its lists (as stix2-validator)."""
+    for rule in rules:
+        yield from rule(instance)
+    for value in instance.values():
+        if type(value) is list:
+            for held in value:
+                if isinstance(held, dict) and "id" in held and "type" in held:
+                    yield from _run_musts(held, rules)
 
 
 def _must_problems(obj: dict, quiet: bool = False) -> list[Problem]:
@@ -302,8 +364,9 @@ def _must_problems(obj: dict, quiet: bool = False) -> list[Problem]:
 
     options = _options()
     options.set_check_codes("2.1")
+    rules = _bound_musts()
     try:
-        errors = list(_iter_errors_custom(obj, list(_musts()), options))
+        errors = list(_run_musts(obj, rules) if rules else _iter_errors_custom(obj, list(_musts()), options))
     except Exception as exc:  # noqa: BLE001 - a rule tripping over odd input means invalid input
         return [] if quiet else [Problem("", f"invalid {obj.get('type')}: {exc or type(exc).__name__}")]
     return [_split(_without_id(pretty_error(error, False), obj)) for error in errors]

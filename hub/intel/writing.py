@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 import orjson
 import psycopg
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from hub import policy
 from hub.accounts.models import Organisation
 from hub.audit import AuditEvent, chain_rows
-from hub.db import insert_rows, on_postgresql, reserve_ids, us_to_datetime, utcnow
+from hub.db import id_chunks, id_in, insert_rows, on_postgresql, reserve_ids, us_to_datetime, utcnow
 from hub.extensions import db
 from hub.intel import observables
 from hub.intel.audience import Audience
@@ -198,11 +198,7 @@ def write_new_items(principal: Principal, prepared: list, audience: Audience, an
         item_row(principal, candidate, audience, anonymous, stamp) for candidate, stamp in zip(prepared, stamps)])
     version_ids = insert_returning_ids(StixVersion.__table__, [
         version_row(item_id, candidate, stamp) for candidate, item_id, stamp in zip(prepared, item_ids, stamps)])
-    items_table = SharedItem.__table__
-    db.session.execute(
-        update(items_table).where(items_table.c.id == bindparam("item")).values(latest_version_id=bindparam("version")),
-        [{"item": item_id, "version": version_id} for item_id, version_id in zip(item_ids, version_ids)],
-    )
+    _point_to_their_versions(item_ids)
     insert_all(Observable.__table__, [row for candidate, item_id in zip(prepared, item_ids)
                                       for row in observable_rows(item_id, candidate)])
     record_references(list(zip(item_ids, (candidate.references for candidate in prepared))))
@@ -216,6 +212,19 @@ def write_new_items(principal: Principal, prepared: list, audience: Audience, an
     announce_many(announced_as, list(zip(item_ids, version_ids)), actor_id=principal.user_id)
     db.session.flush()
     return item_ids
+
+
+def _point_to_their_versions(item_ids: list[int]) -> None:
+    """latest_version_id of new items (one version each), in one statement for the batch.
+
+    Not in the items' COPY: the item and its version name each other and the foreign keys are
+    checked at once, so the versions must follow the items. One UPDATE … FROM joining the versions
+    replaces the row-by-row UPDATE that took a tenth of a bulk share's time on PostgreSQL.
+    """
+    items, versions = SharedItem.__table__, StixVersion.__table__
+    for chunk in id_chunks(item_ids):
+        db.session.execute(update(items).where(versions.c.item_id == items.c.id, id_in(items.c.id, chunk))
+                           .values(latest_version_id=versions.c.id).execution_options(synchronize_session=False))
 
 
 def write_again(principal: Principal, pairs: list, audience: Audience) -> None:
