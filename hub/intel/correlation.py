@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import Integer, Select, cast, func, not_, select
+from sqlalchemy import Integer, cast, func, not_, select
 from sqlalchemy.orm import aliased
 
 from hub import policy
@@ -104,39 +104,56 @@ def _matchable(principal: Principal) -> tuple:
     return not_(SharedItem.revoked), not_(expired_items()), policy.readable_items(principal)
 
 
-def _naming(principal: Principal, pairs) -> Select:
-    """Matchable items with their observables among these (kind, value) pairs.
-
-    Values are matched as one array (one index scan, one bind parameter on PostgreSQL) and kinds
-    as a short IN list, not as (value, kind) row values, which PostgreSQL plans as one OR branch
-    per pair; callers keep the rows whose pair they asked for (`_wanted`)."""
-    pairs = list(pairs)
-    return (select(SharedItem, Observable.kind, Observable.value)
-            .join(Observable, Observable.item_id == SharedItem.id)
-            .where(id_in(Observable.value, sorted({value for _kind, value in pairs})),
-                   Observable.kind.in_(sorted({kind for kind, _value in pairs})),
-                   *_matchable(principal)))
+# Index hits read per lookup before the policy is asked: a value that thousands of items name
+# (a popular scanner) correlates with its newest holders, not with all of them.
+MAX_CANDIDATES = 5000
 
 
-def _wanted(rows, pairs: set[tuple[str, str]]) -> list:
-    return [row for row in rows if (row[1], row[2]) in pairs]
+def _readable_of(principal: Principal, hits) -> list[tuple[SharedItem, str, str]]:
+    """(item, kind, value) for the hits (item_id, kind, value) whose item is matchable, newest
+    first. The policy's predicate is asked once, of these items only: looking values up first
+    and asking after means a value nobody shared costs one index probe, and the predicate (which
+    costs more to plan than to run) is never joined to the observable table."""
+    hits = list(hits)
+    if not hits:
+        return []
+    items: dict[int, SharedItem] = {}
+    for chunk in id_chunks(sorted({item_id for item_id, _kind, _value in hits})):
+        items.update((item.id, item) for item in db.session.scalars(
+            select(SharedItem).where(id_in(SharedItem.id, chunk), *_matchable(principal))))
+    found = [(items[item_id], kind, value) for item_id, kind, value in hits if item_id in items]
+    return sorted(found, key=lambda row: -row[0].last_added_us)
+
+
+def _hits(pairs) -> list[tuple[int, str, str]]:
+    """(item_id, kind, value) of stored observables among these (kind, value) pairs: values as one
+    array (one index scan, one bind parameter on PostgreSQL), kinds as a short IN list, pairs kept
+    in Python (a row-value IN list is planned as one OR branch per pair)."""
+    pairs = set(pairs)
+    rows = db.session.execute(
+        select(Observable.item_id, Observable.kind, Observable.value)
+        .where(id_in(Observable.value, sorted({value for _kind, value in pairs})),
+               Observable.kind.in_(sorted({kind for kind, _value in pairs})))
+        .order_by(Observable.item_id.desc())
+        .limit(MAX_CANDIDATES * max(1, len(pairs)))
+    ).all()
+    return [tuple(row) for row in rows if (row[1], row[2]) in pairs]
 
 
 def _readable_naming(principal: Principal, values: set[tuple[str, str]], limit: int):
     """(item, kind, value) for the `limit` newest matchable items naming one of these pairs."""
     if not values:
         return []
-    rows = db.session.execute(_naming(principal, values).order_by(SharedItem.last_added_us.desc()).limit(limit)).all()
-    return _wanted(rows, values)
+    return _readable_of(principal, _hits(values))[:limit]
 
 
 def readable_items_naming(principal: Principal, pairs: set[tuple[str, str]]) -> list[tuple[SharedItem, str, str]]:
-    """(item, kind, value) for every readable, unrevoked item naming one of these (kind, value)
-    pairs: a bulk upload's matches (up to 100,000 values), a few statements of index lookups."""
-    rows = []
+    """(item, kind, value) for every matchable item naming one of these (kind, value) pairs: a
+    bulk upload's matches (up to 100,000 values), a few statements of index lookups."""
+    hits = []
     for chunk in id_chunks(sorted(pairs)):  # all at once on PostgreSQL, SQLite's parameter cap elsewhere
-        rows += _wanted(db.session.execute(_naming(principal, chunk)).all(), set(chunk))
-    return rows
+        hits += _hits(chunk)
+    return _readable_of(principal, hits)
 
 
 def _readable_inside(principal: Principal, kind: str, value: str, limit: int):
@@ -145,14 +162,13 @@ def _readable_inside(principal: Principal, kind: str, value: str, limit: int):
     if bounds is None:
         return []
     low, high = bounds
-    return db.session.execute(
-        select(SharedItem, Observable.value)
-        .join(Observable, Observable.item_id == SharedItem.id)
-        .where(Observable.kind == kind, Observable.ip_key >= low, Observable.ip_key <= high,
-               Observable.value != value, *_matchable(principal))
-        .order_by(SharedItem.last_added_us.desc())
-        .limit(limit)
+    hits = db.session.execute(
+        select(Observable.item_id, Observable.kind, Observable.value)
+        .where(Observable.kind == kind, Observable.ip_key >= low, Observable.ip_key <= high, Observable.value != value)
+        .order_by(Observable.item_id.desc())
+        .limit(MAX_CANDIDATES)
     ).all()
+    return [(item, other) for item, _kind, other in _readable_of(principal, hits)][:limit]
 
 
 def _hashes_grouped_with(hashes: set[tuple[str, str]], bridges) -> set[tuple[str, str]]:
