@@ -219,3 +219,15 @@ def test_bulk_sighting_refuses_viewers_and_too_many_values(world):
     assert world["api"]["viewer"].post("/sightings/bulk", json={"values": ["1.2.3.4"]}).status_code == 403
     too_many = world["api"]["alpha"].post("/sightings/bulk", json={"values": ["1.2.3.4"] * 100_001})
     assert too_many.status_code in (413, 422)
+
+
+def test_bulk_sighting_of_a_red_item_reports_the_match_without_a_red_sighting_to_nobody(world):
+    red = _share(world, "alpha", indicator("192.0.2.60"), tlp="red",
+                 audience={"users": [world["users"]["beta"].email]})
+    green = _share(world, "alpha", indicator("192.0.2.61"))
+    response = world["api"]["beta"].post("/sightings/bulk", json={"values": ["192.0.2.60", "192.0.2.61"]})
+    assert response.status_code == 200, response.json
+    assert {m["value"]: m["object_ids"] for m in response.json["matched"]} == {
+        "192.0.2.60": [red.stix_id], "192.0.2.61": [green.stix_id]}
+    [sighting_id] = response.json["sightings"]
+    assert world["api"]["alpha"].get(f"/objects/{sighting_id}").json["object"]["sighting_of_ref"] == green.stix_id

@@ -17,16 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import Integer, cast, func, not_, select
+from sqlalchemy import func, not_, select
 from sqlalchemy.orm import aliased
 
 from hub import policy
 from hub.accounts.models import Organisation
 from hub.db import id_chunks, id_in
 from hub.extensions import db
-from hub.intel import observables
+from hub.intel import decay, observables, warninglists
 from hub.intel.models import ItemReference, Observable, SharedItem
-from hub.intel import decay, warninglists
 from hub.intel.reads import expired_items, is_expired
 from hub.intel.store import load_json
 from hub.principal import Principal
@@ -181,11 +180,6 @@ def _hashes_grouped_with(hashes: set[tuple[str, str]], bridges) -> set[tuple[str
     return related
 
 
-def suggested_values(text_values) -> set[tuple[str, str]]:
-    """(kind, normalised value) of typed values, defanged or not; unknown shapes are dropped."""
-    return {pair for pair in (observables.classify(value) for value in text_values) if pair}
-
-
 # --- "Seen by" --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -240,24 +234,3 @@ class _Owned:
 
     owner_org_id: int
     anonymous: bool
-
-
-def seen_by_counts(principal: Principal, items: list[SharedItem]) -> dict[str, int]:
-    """`seen_by(...).organisations` for a page of items, in one query: stix_id -> count."""
-    if not items:
-        return {}
-    sighting = aliased(SharedItem)
-    stix_ids = sorted({item.stix_id for item in items})
-    rows = db.session.execute(
-        select(ItemReference.ref_stix_id, func.count(func.distinct(
-            sighting.owner_org_id * 2 + cast(sighting.anonymous, Integer))))
-        .join(sighting, sighting.id == ItemReference.item_id)
-        .where(ItemReference.ref_stix_id.in_(stix_ids), sighting.stix_type == "sighting",
-               not_(sighting.revoked), policy.readable_items_for(policy.Reader.of(principal), sighting))
-        .group_by(ItemReference.ref_stix_id)
-    ).all()
-    return dict(rows)
-
-
-__all__ = ["Correlation", "SeenBy", "correlations_of", "attention_score", "correlations_for_values", "readable_items_naming", "seen_by", "seen_by_counts",
-           "suggested_values", "SAME_VALUE", "SAME_FILE", "CIDR"]

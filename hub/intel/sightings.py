@@ -225,7 +225,10 @@ def record_bulk(principal: Principal, request: BulkSightingRequest) -> BulkResul
 
 def _record_many(principal: Principal, items: list[SharedItem], counts: dict[int, int],
                  request: SightingRequest) -> list[str]:
-    """One sighting per item, shared in one transaction, grouped by TLP and default audience."""
+    """One sighting per item, shared in one transaction, grouped by TLP and default audience.
+
+    A TLP:RED item's sighting would be RED too, which only named people may receive: without an
+    audience naming them, the item is reported as matched but not sighted."""
     now = datetime.now(timezone.utc)
     first_seen = request.first_seen or min(now, request.last_seen or now)
     last_seen = request.last_seen or max(now, first_seen)
@@ -236,8 +239,7 @@ def _record_many(principal: Principal, items: list[SharedItem], counts: dict[int
     for item in items:
         tlp = request.tlp or policy.default_sighting_tlp(item.tlp)
         if chosen is None and policy.named_users_only(tlp):
-            raise ValidationFailed("invalid audience for TLP:RED", [
-                {"field": "audience", "error": "a TLP:RED sighting must name its users"}])
+            continue
         if chosen is None and item.owner_org_id not in default_by_owner:
             default_by_owner[item.owner_org_id] = default_audience(principal, item)
         audience = chosen or default_by_owner[item.owner_org_id]
