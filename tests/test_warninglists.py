@@ -102,6 +102,9 @@ def test_rest_share_answers_warnings_for_listed_values(lists, api, make):
     assert body["ids"] == [listed["id"], clean["id"]]
     assert body["warnings"] == [{"object_id": listed["id"], "kind": "ipv4-addr", "value": "10.1.2.3",
                                  "lists": ["rfc1918"]}]
+    # Nothing to warn about: the answer is exactly the documented {"ids": [...]}.
+    other = f.indicator("198.51.100.8")
+    assert api(user).post("/share", json={"objects": [other], "tlp": "green"}).get_json() == {"ids": [other["id"]]}
 
 
 def test_rest_item_flags_listed_values_in_hub_metadata(lists, api, make):

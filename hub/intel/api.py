@@ -94,7 +94,8 @@ def share():
     items = share_objects(current_principal(), objects, audience=audience, tlp=tlp, anonymous=anonymous)
     listed = warninglists.listed_in_items([item.id for item in items])
     warnings = [{"object_id": item.stix_id, **found.as_json()} for item in items for found in listed.get(item.id, [])]
-    return jsonify({"ids": [item.stix_id for item in items], "warnings": warnings}), 201
+    # The answer stays exactly {"ids": [...]} unless there is something to warn about.
+    return jsonify({"ids": [item.stix_id for item in items], **({"warnings": warnings} if warnings else {})}), 201
 
 
 @bp.get("/objects")

@@ -151,14 +151,15 @@ SCHEMAS: dict[str, dict] = {
     },
     "ShareResponse": {
         "type": "object",
-        "required": ["ids", "warnings"],
+        "required": ["ids"],
         "properties": {
             "ids": {"type": "array", "items": {"type": "string", "pattern": STIX_ID_PATTERN}},
             "warnings": {
                 "type": "array",
                 "description": "Observables of the shared objects found on the hub's warning lists of "
                                "known-benign values (public resolvers, CDN ranges, top domains, reserved "
-                               "networks): probably not malicious; alerts ignore them.",
+                               "networks): probably not malicious; alerts ignore them. Present only "
+                               "when there is something to warn about.",
                 "items": {
                     "type": "object",
                     "required": ["object_id", "kind", "value", "lists"],
