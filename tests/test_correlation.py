@@ -44,6 +44,7 @@ def _share(world, who, obj, *, tlp="green", audience=None, anonymous=False):
 def _correlations(world, who, stix_id):
     response = world["api"][who].get(f"/objects/{stix_id}/correlations")
     assert response.status_code == 200, response.json
+    assert all(set(c) == {"object_id", "value", "kind"} for c in response.json["correlations"])  # the contract, exactly
     return {(c["object_id"], c["value"], c["kind"]) for c in response.json["correlations"]}
 
 
@@ -192,11 +193,13 @@ def test_bulk_sighting_matches_readable_objects_and_records_sightings(world):
     assert response.json["unmatched"] == 3
     after = db.session.scalar(select(func.count()).where(SharedItem.stix_type == "sighting"))
     assert after - before == 2
+    assert set(response.json) == {"matched", "unmatched"}
     seen = _seen(world, "alpha", ip.stix_id)
     assert seen["seen_by"] == 1 and seen["sightings"] == 1
-    sighting = world["api"]["alpha"].get(f"/objects/{response.json['sightings'][0]}")
-    if sighting.json["object"]["sighting_of_ref"] == ip.stix_id:
-        assert sighting.json["object"]["count"] == 2  # two lines named the same address
+    # Two lines named the same address: one sighting of it, counting both.
+    read = [world["api"]["cert"].get(f"/objects/{stix_id}").json["object"]
+            for stix_id in db.session.scalars(select(SharedItem.stix_id).where(SharedItem.stix_type == "sighting"))]
+    assert {(obj["sighting_of_ref"], obj["count"]) for obj in read} == {(ip.stix_id, 2), (domain.stix_id, 1)}
 
 
 @pytest.mark.parametrize(("body", "field"), [
@@ -229,5 +232,6 @@ def test_bulk_sighting_of_a_red_item_reports_the_match_without_a_red_sighting_to
     assert response.status_code == 200, response.json
     assert {m["value"]: m["object_ids"] for m in response.json["matched"]} == {
         "192.0.2.60": [red.stix_id], "192.0.2.61": [green.stix_id]}
-    [sighting_id] = response.json["sightings"]
-    assert world["api"]["alpha"].get(f"/objects/{sighting_id}").json["object"]["sighting_of_ref"] == green.stix_id
+    sighted = [world["api"]["alpha"].get(f"/objects/{stix_id}").json["object"]["sighting_of_ref"]
+               for stix_id in db.session.scalars(select(SharedItem.stix_id).where(SharedItem.stix_type == "sighting"))]
+    assert sighted == [green.stix_id]

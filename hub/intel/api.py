@@ -128,8 +128,7 @@ def object_correlations(stix_id: str):
     found = correlation.correlations_of(current_principal(), item)
     reads.audit_reads(current_principal(), [c.item for c in found], "api")
     return jsonify({"correlations": [
-        {"object_id": c.item.stix_id, "value": c.value, "kind": c.kind, "type": c.item.stix_type, "name": c.item.name}
-        for c in found
+        {"object_id": c.item.stix_id, "value": c.value, "kind": c.kind} for c in found
     ]})
 
 
@@ -182,7 +181,6 @@ def sight_in_bulk():
     return jsonify({
         "matched": [{"value": match.value, "object_ids": list(match.object_ids)} for match in result.matched],
         "unmatched": result.unmatched,
-        "sightings": result.sightings,
     })
 
 
