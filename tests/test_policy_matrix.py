@@ -617,10 +617,11 @@ class _Page(HTMLParser):
 
 
 def _web_pages(visitor: Visitor, query: str = "", cursor: str | None = None):
-    """Every page of /items, following the next-page links: [(body, _Page)]."""
+    """Every page of /items, following the next-page links: [(body, _Page)]. Expired items too
+    (status=all): the list's default leaves them out, and the matrix holds some."""
     pages = []
     while True:
-        url = "/items?" + query + (f"&cursor={quote(cursor)}" if cursor else "")
+        url = "/items?status=all&" + query + (f"&cursor={quote(cursor)}" if cursor else "")
         response = visitor.get(url)
         assert response.status_code == 200, (url, response.status_code)
         body = response.get_data(as_text=True)
