@@ -7,7 +7,8 @@
 # Neither answers -> the suite runs on SQLite with the embedded broker, and still passes.
 # With PostgreSQL, the policy matrix and REST API tests also run on SQLite, alongside.
 #
-# Knobs: HUB_TEST_DB_NAME (default hub_test), HUB_TEST_REDIS_DB (default 15),
+# Knobs: HUB_TEST_DB_NAME (default hub_test), HUB_TEST_REDIS_DB (default 15), HUB_TEST_WORKERS
+#   (pytest-xdist workers of the whole suite, default: the number of cores),
 # HUB_TEST_POSTGRES=off / HUB_TEST_REDIS=off (run as if absent), HUB_TEST_SQLITE_PASS=off,
 # TEST_DATABASE_URL / TEST_REDIS_URL set beforehand are used as they are.
 # Extra arguments go to pytest (`bash scripts/test.sh -k cli`).
@@ -100,10 +101,14 @@ case "${TEST_DATABASE_URL:-}" in
         ;;
 esac
 
-step "pytest, the whole suite${TEST_DATABASE_URL:+ on PostgreSQL}"
+# The whole suite runs in one pytest-xdist worker per core, each on a database of its own
+# (tests/conftest.py makes hub_test_gw0, hub_test_gw1, ...); a file's tests stay on one worker so
+# that module fixtures (a browser's hub server, a policy world) are built once.
+workers="${HUB_TEST_WORKERS:-$(nproc 2>/dev/null || echo 2)}"
+step "pytest, the whole suite${TEST_DATABASE_URL:+ on PostgreSQL}, $workers workers"
 main_log="$HUB_INSTANCE_DIR/main-pass.log"
 set +e
-"${PYTEST[@]}" tests "$@" 2>&1 | tee "$main_log"
+"${PYTEST[@]}" -n "$workers" --dist loadfile tests "$@" 2>&1 | tee "$main_log"
 main_status=${PIPESTATUS[0]}
 set -e
 
