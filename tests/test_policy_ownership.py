@@ -1,6 +1,9 @@
 """Rule 11: an id belongs to its first owner; created_by_ref is the sharer's own identity."""
 from __future__ import annotations
 
+import json
+
+import stix2
 from sqlalchemy import func, select
 
 from hub.audit import AuditEvent
@@ -11,6 +14,11 @@ from tests.factories import indicator
 
 LATER = "2026-11-05T10:00:00.000Z"
 GREEN = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
+
+
+def ipv4_observable(value: str) -> dict:
+    """An ipv4-addr SCO with its deterministic id (UUIDv5 of the value), as stix2 writes it."""
+    return json.loads(stix2.v21.IPv4Address(value=value).serialize())
 
 
 def rows(model) -> int:
@@ -91,3 +99,25 @@ def test_widening_by_re_sharing_is_announced_and_audited_as_widened(make, api):
     assert {"shared", "updated", "widened"} <= events
     actions = set(db.session.scalars(select(AuditEvent.action).where(AuditEvent.item_id == item.id)))
     assert {"share", "update", "widen"} <= actions
+
+
+def test_an_observable_another_organisation_holds_unreadably_is_neither_refused_nor_revealed(make, api):
+    """SCO ids derive from their value (STIX 2.1, 2.9): refusing the second organisation to post
+    ipv4-addr 203.0.113.9 would tell it that someone holds that address in a share it may not
+    read, and would stop it from sharing what it saw. Each organisation holds its own copy."""
+    address = ipv4_observable("203.0.113.9")
+    holder_org, poster_org = make.make_org(), make.make_org()
+    holder, poster, reader = make.make_user(holder_org), make.make_user(poster_org), make.make_user(make.make_org())
+    unheld = api(poster).post("/share", json={"objects": [ipv4_observable("203.0.113.10")], "tlp": "green",
+                                              "audience": "community"})
+    assert api(holder).post("/share", json={"objects": [address], "tlp": "red",
+                                            "audience": {"users": [holder.email]}}).status_code == 201
+
+    posted = api(poster).post("/share", json={"objects": [address], "tlp": "green", "audience": "community"})
+    assert posted.status_code == unheld.status_code == 201
+    assert posted.json.keys() == unheld.json.keys()
+    assert api(poster).get(f"/objects/{address['id']}").json["object"]["value"] == "203.0.113.9"
+    served = api(reader).get(f"/objects/{address['id']}")
+    assert served.status_code == 200
+    assert "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1" not in str(served.json)  # TLP:RED
+    assert api(holder).get(f"/objects/{address['id']}").status_code == 200

@@ -25,6 +25,7 @@ from hub.intel.audience import Audience
 from hub.intel.models import AudienceGrant, Observable, SharedItem, StixVersion
 from hub.intel.references import record_references
 from hub.intel.store import allocate_date_added
+from hub.intel.validation import SCO_TYPES
 from hub.outbox import Event, announce, announce_many
 from hub.principal import Principal
 
@@ -95,6 +96,12 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
             result.new.append((key, candidate))
         elif any((other.id, candidate.modified_us) in known and other.id in readable for other in others):
             result.unchanged.append((key, candidate))  # e.g. ATT&CK re-shared as published
+        elif candidate.stix_type in SCO_TYPES:
+            # An observable's id derives from its value (STIX 2.1, 2.9) and it has no versions:
+            # refusing it would tell the sharer that someone holds this value where it may not read,
+            # and stop it from sharing what it saw. Its organisation holds its own copy; readers
+            # get one copy per id (their own first, reads.get_item and TAXII's preferred copy).
+            result.new.append((key, candidate))
         else:
             result.refused.append((key, candidate, UNUSABLE_ID))
     return result
