@@ -15,8 +15,10 @@ from sqlalchemy import func, select
 
 from hub import policy
 from hub.accounts.models import Organisation
+from hub.errors import ValidationFailed
 from hub.extensions import db
-from hub.intel.audience import Audience
+from hub.intel import sightings
+from hub.intel.audience import Audience, resolve_audience
 from hub.intel.models import SharedItem
 from hub.principal import OrgKind, Principal
 from hub.tlp import TLP
@@ -112,10 +114,26 @@ def _draft(principal: Principal, tlp: TLP, audience: Audience, **extra) -> polic
 
 
 def preview(principal: Principal, tlp: TLP, audience: Audience, *, stix_type: str = "indicator",
-            refers_to: tuple[str, ...] = ()) -> WhoReads:
+            refers_to: tuple[str, ...] = (), concealed: frozenset[int] = frozenset()) -> WhoReads:
     """Who would read what the principal is about to share with this TLP and audience."""
     readers = policy.would_read(_draft(principal, tlp, audience, stix_type=stix_type, refers_to=refers_to))
-    return describe(readers, principal)
+    return describe(readers, principal, concealed=concealed)
+
+
+def sighting_default(principal: Principal, item: SharedItem) -> WhoReads:
+    """Who reads a sighting of this item recorded with the defaults ("We saw this too"): its
+    TLP and audience as `sightings.record_sighting` chooses them, and rule 7 (readers of the
+    item only). An anonymous item's source receives it unnamed."""
+    concealed = frozenset() if policy.reveals_owner(principal, item) else frozenset({item.owner_org_id})
+    return preview(principal, policy.default_sighting_tlp(item.tlp), sightings.default_audience(principal, item),
+                   stix_type="sighting", refers_to=(item.stix_id,), concealed=concealed)
+
+
+def bulk_sighting_default(principal: Principal) -> WhoReads:
+    """Who reads the sightings of a bulk upload besides the source of each matched item (which
+    differs per item): the default sighting audience without a source, at GREEN."""
+    own = policy.DraftItem(owner_org_id=principal.org_id, author_id=principal.user_id, tlp=TLP.green)
+    return preview(principal, TLP.green, sightings.default_audience(principal, own), stix_type="sighting")
 
 
 def of_item(principal: Principal, item: SharedItem) -> WhoReads | None:
@@ -148,3 +166,57 @@ def gained_by_consent(principal: Principal, incident_item: SharedItem, org_id: i
     draft = policy.draft_of(incident_item)
     after = policy.would_read(policy.DraftItem(**{**draft.__dict__, "consent_org_ids": frozenset({org_id})}))
     return describe(after.minus(policy.readers_of(incident_item.id)), principal, gained=True)
+
+
+# Item types a share form previews; an incident report follows rule 6 as well.
+PREVIEW_TYPES = ("indicator", "report", "vulnerability", "sighting", "incident")
+_NAME_SEPARATORS = (",", ";", "\n", "\r", "\t", " ")
+
+
+def _names(values: list[str]) -> list[str]:
+    text = " ".join(values)
+    for separator in _NAME_SEPARATORS[:-1]:
+        text = text.replace(separator, " ")
+    return [name for name in text.split(" ") if name]
+
+
+def chosen_audience(principal: Principal, *, audience: str | None, groups: list[str], orgs: list[str],
+                    users: list[str]) -> Audience:
+    """An audience as a form sends it (the chosen kind, and the names ticked or typed), resolved
+    like a share's; a problem raises ValidationFailed naming the form field ("audience",
+    "groups", "orgs", "users")."""
+    lists = {"groups": _names(groups), "orgs": _names(orgs), "users": _names(users)}
+    if audience in ("community", "own"):
+        spec = audience
+    elif audience in lists:
+        if not lists[audience]:
+            raise ValidationFailed("invalid audience", [{"field": audience, "error": f"name at least one of the {audience}"}])
+        spec = {audience: lists[audience]}
+    else:
+        raise ValidationFailed("invalid audience", [{"field": "audience", "value": audience or "",
+                                                     "error": "one of community, groups, orgs, users, own"}])
+    try:
+        return resolve_audience(principal, spec)
+    except ValidationFailed as error:  # its fields are "audience.groups": the form calls them "groups"
+        raise ValidationFailed(error.message, [{**detail, "field": str(detail.get("field", "")).rpartition(".")[2]}
+                                               for detail in error.details]) from None
+
+
+def preview_request(principal: Principal, *, tlp: str | None, stix_type: str | None, **audience) -> WhoReads:
+    """A share form's choices as sent by its page (`GET /audience/preview`), checked like the
+    share itself: a problem raises ValidationFailed naming the form field ("tlp", "type", or
+    those of `chosen_audience`)."""
+    try:
+        level = TLP.parse((tlp or "").replace(" ", "+"))  # a bare "+" in a query string is a space
+    except (ValueError, KeyError):
+        raise ValidationFailed("invalid tlp", [{"field": "tlp", "value": tlp or "",
+                                                "error": "one of " + ", ".join(t.value for t in TLP)}]) from None
+    kind = stix_type or "indicator"
+    if kind not in PREVIEW_TYPES:
+        raise ValidationFailed("invalid type", [{"field": "type", "value": kind,
+                                                 "error": "one of " + ", ".join(PREVIEW_TYPES)}])
+    chosen = chosen_audience(principal, **audience)
+    problem = policy.check_audience_for_tlp(level, chosen.community, chosen.group_ids, chosen.org_ids, chosen.user_ids)
+    if problem:
+        raise ValidationFailed("invalid audience", [{"field": "audience", "error": problem}])
+    return preview(principal, level, chosen, stix_type=kind)
