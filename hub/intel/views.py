@@ -139,7 +139,9 @@ def widen_item(stix_id: str):
             if not form.confirm.data:
                 manage.check_widening(item, audience)
                 gained = readers.gained_by_widening(principal, item, audience)
-                return render_template("intel/widen_confirm.html", item=item, form=form, gained=gained)
+                return render_template("intel/widen_confirm.html", item=item, form=form, gained=gained,
+                                       action=url_for(".widen_item", stix_id=stix_id),
+                                       back_url=url_for(".item_detail", stix_id=stix_id), scope=None)
             manage.widen(principal, stix_id, audience)
         except ValidationFailed as error:
             form.attach_service_errors(error)
