@@ -25,8 +25,13 @@
     if (!form) return;
     var asked = 0, typing = null;
     function refresh() {
-      var ticket = ++asked;
-      fetch(output.dataset.url + "?" + query(form, output).toString(), {
+      var ticket = ++asked, params = query(form, output);
+      // Until the TLP (not asked when widening) and the audience are chosen, there is nothing to ask.
+      if (!params.get("audience") || (!output.dataset.item && !params.get("tlp"))) {
+        output.textContent = output.dataset.empty;
+        return;
+      }
+      fetch(output.dataset.url + "?" + params.toString(), {
         credentials: "same-origin", headers: { Accept: "application/json" }
       }).then(function (response) {
         return response.json().then(function (body) { return { ok: response.ok, body: body }; });
