@@ -9,11 +9,12 @@ import re
 import pytest
 from sqlalchemy import select
 
+from hub.accounts import services as accounts
 from hub.extensions import db
 from hub.incidents import filing
 from hub.incidents.models import Incident, IncidentItem
 from hub.intel.models import SharedItem
-from tests.factories import indicator, make_group, make_org, make_user, principal, share
+from tests.factories import indicator, make_org, make_user, principal, share
 from tests.incidents_support import build_world, report
 
 
@@ -35,7 +36,7 @@ def cz():
     outsider = make_org("hospital", "SK", slug="sk-hospital")
     cert.name, brno.name, ostrava.name = "CERT-CZ", "FN Brno", "FN Ostrava"
     db.session.commit()
-    make_group("cz-health", cert, brno, ostrava)
+    accounts.create_group("cz-health", "CZ hospitals + CERT-CZ", ["cert-cz", "fn-brno", "fn-ostrava"])
     return {"analyst": make_user(brno), "viewer": make_user(brno, "viewer"), "cert": make_user(cert),
             "ostrava": make_user(ostrava), "outsider": make_user(outsider), "brno": brno}
 
@@ -57,6 +58,7 @@ def test_the_indicator_form_says_who_will_see_it_and_the_item_page_says_who_read
     assert shared.status_code == 302
     page = browser.get(shared.location)
     assert f"Who can read {words}" in text_of(page)
+    assert "Shared with sharing group “CZ hospitals + CERT-CZ”" in text_of(page), "names, not slugs"
     recipient_view = web(cz["cert"]).get(shared.location)
     assert recipient_view.status_code == 200 and "Who can read" not in text_of(recipient_view), \
         "only the owner organisation is told whom an item reaches"

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from hub import policy
-from hub.accounts.models import Organisation
+from hub.accounts.models import Organisation, SharingGroup, User
 from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.intel import sightings
 from hub.intel.audience import Audience, resolve_audience
-from hub.intel.models import SharedItem
+from hub.intel.models import AudienceGrant, SharedItem
 from hub.principal import OrgKind, Principal
 from hub.tlp import TLP
 
@@ -220,3 +220,24 @@ def preview_request(principal: Principal, *, tlp: str | None, stix_type: str | N
     if problem:
         raise ValidationFailed("invalid audience", [{"field": "audience", "error": problem}])
     return preview(principal, level, chosen, stix_type=kind)
+
+
+def chosen_recipients(principal: Principal, item: SharedItem) -> list[str] | None:
+    """The item's audience as its owner chose it, by name ("every member organisation", the
+    sharing group "CZ hospitals + CERT-CZ", "FN Brno", a person's e-mail); None unless the
+    principal's organisation owns the item. An anonymous source receiving it stays unnamed."""
+    if not policy.sees_sharing_details(principal, item):
+        return None
+    if item.audience_community:
+        return ["every member organisation"]
+    concealed = policy.concealed_recipients([item.id]).get(item.id, set())
+    grants = db.session.execute(select(AudienceGrant.org_id, AudienceGrant.group_id, AudienceGrant.user_id)
+                                .where(AudienceGrant.item_id == item.id)).all()
+    group_ids = {g.group_id for g in grants if g.group_id}
+    org_ids = {g.org_id for g in grants if g.org_id and g.org_id not in concealed}
+    user_ids = {g.user_id for g in grants if g.user_id}
+    groups = db.session.scalars(select(SharingGroup.name).where(SharingGroup.id.in_(group_ids))).all() if group_ids else []
+    orgs = db.session.scalars(select(Organisation.name).where(Organisation.id.in_(org_ids))).all() if org_ids else []
+    people = db.session.scalars(select(User.email).where(User.id.in_(user_ids))).all() if user_ids else []
+    named = ([f"sharing group “{name}”" for name in sorted(groups)] + sorted(orgs) + sorted(people))
+    return named or ["your organisation only"]

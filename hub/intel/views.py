@@ -226,6 +226,7 @@ def _render_detail(principal: Principal, item, *, revoke_form=None, widen_form=N
         can_manage=can_manage,
         managing_incident=managing_incident,
         who=readers.of_item(principal, item),
+        recipients=readers.chosen_recipients(principal, item),
         revoke_form=revoke_form or RevokeForm(formdata=None),
         widen_form=widen_form,
         correlations=related,
