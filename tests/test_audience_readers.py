@@ -7,12 +7,14 @@ from sqlalchemy import func, select
 
 from hub import policy
 from hub.extensions import db
+from hub.incidents import cases, filing
 from hub.intel import readers
 from hub.intel.audience import Audience, resolve_audience
 from hub.intel.models import SharedItem
 from hub.principal import Principal
 from hub.tlp import TLP
 from tests.factories import indicator, make_group, make_org, make_user, share
+from tests.incidents_support import build_world, report
 
 
 @pytest.fixture
@@ -145,3 +147,22 @@ def test_a_sighting_of_an_anonymous_item_never_names_or_counts_its_source(cz):
     assert "FN Ostrava" not in who.text and who.names == ("CERT-CZ",)
     assert who.text == ("Your organisation and CERT-CZ — 2 organisations, 5 people,"
                         " and the anonymous source of the item it refers to")
+
+
+def test_an_incident_report_reaches_exactly_whom_the_policy_lets_read_before_and_after_consent():
+    world = build_world()
+    owner = Principal.of(world.hospital_admin)
+    incident = filing.file_incident(Principal.of(world.hospital_analyst), report())
+    people = [*world.everyone.values(), world.hospital_admin]
+    gained = readers.gained_by_consent(owner, incident.item, world.police.org_id)
+    assert gained.text == f"{world.police.org.name} — 1 organisation, 1 person"
+
+    for step in ("filed", "consented"):
+        who = readers.of_item(owner, incident.item)
+        allowed = readable_by_policy(incident.item, people)
+        assert who.people == len(allowed), step
+        assert who.organisations == len({user.org_id for user in people if user.id in allowed}), step
+        assert world.vendor.id not in allowed and world.foreign_cert.id not in allowed
+        cases.grant_consent(owner, incident.stix_id, world.police.org.slug)
+    assert world.police.id in readable_by_policy(incident.item, people)
+    assert readers.gained_by_consent(owner, incident.item, world.police.org_id).text == "Nobody else"
