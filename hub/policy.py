@@ -7,9 +7,10 @@ built from the very same filter, so the two can never disagree. Nothing else dec
 from __future__ import annotations
 
 from collections.abc import Collection, Hashable, Mapping
+import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, insert, not_, or_, select, true
 from sqlalchemy.orm import aliased
 
 from hub.accounts.models import Organisation, User, group_members
@@ -301,6 +302,137 @@ def readable_item_ids(principal: Principal | None, item_ids) -> set[int]:
     if principal is None or not item_ids:
         return set()
     return set(db.session.scalars(select(SharedItem.id).where(SharedItem.id.in_(item_ids), readable_items(principal))))
+
+
+# --- Who reads an item: the sharer's "who will see this" (rules 1-7, asked of every member) -----
+
+@dataclass(frozen=True)
+class Readers:
+    """Who may read one item: the organisations all of whose members may (`orgs`, users or not
+    yet), and every active user who may, by organisation (`people`: org id -> user ids)."""
+
+    orgs: frozenset[int]
+    people: Mapping[int, frozenset[int]]
+
+    @property
+    def org_ids(self) -> frozenset[int]:
+        """Every organisation with at least one reader (named users bring their organisation in)."""
+        return self.orgs | frozenset(org_id for org_id, users in self.people.items() if users)
+
+    @property
+    def user_ids(self) -> frozenset[int]:
+        return frozenset(user_id for users in self.people.values() for user_id in users)
+
+    def minus(self, before: "Readers") -> "Readers":
+        """Who gains access: readers here who were not readers `before` (a widening's news)."""
+        old_users = before.user_ids
+        people = {org_id: frozenset(users - old_users) for org_id, users in self.people.items()}
+        return Readers(self.orgs - before.org_ids, {org_id: users for org_id, users in people.items() if users})
+
+
+def readers_of(item_id: int) -> Readers:
+    """Every member who may read the item now, asked of `readable_items_for` itself: the very
+    rule every read path applies, so the answer is exactly who reads."""
+    member_org = aliased(Organisation)
+    orgs = frozenset(db.session.scalars(
+        select(member_org.id).join(SharedItem, SharedItem.id == item_id)
+        .where(readable_items_for(Reader(None, member_org.id, member_org.kind)))))
+    user_org = aliased(Organisation)
+    people: dict[int, set[int]] = {}
+    for user_id, org_id in db.session.execute(
+        select(User.id, User.org_id).join(user_org, user_org.id == User.org_id).join(SharedItem, SharedItem.id == item_id)
+        .where(User.active, readable_items_for(Reader(User.id, User.org_id, user_org.kind)))
+    ):
+        people.setdefault(org_id, set()).add(user_id)
+    return Readers(orgs, {org_id: frozenset(users) for org_id, users in people.items()})
+
+
+@dataclass(frozen=True)
+class DraftItem:
+    """An item as it would be shared (not yet, or with a wider audience): what `would_read` asks
+    the policy about. `refers_to`: STIX ids it names (a sighting's item, rule 7); `incident_id`:
+    the incident it would belong to (rule 6); `consent_org_ids`: law enforcement that would
+    hold the owner's consent to that incident."""
+
+    owner_org_id: int
+    author_id: int
+    tlp: TLP
+    stix_type: str = "indicator"
+    community: bool = False
+    group_ids: frozenset[int] = frozenset()
+    org_ids: frozenset[int] = frozenset()
+    user_ids: frozenset[int] = frozenset()
+    refers_to: tuple[str, ...] = ()
+    incident_id: int | None = None
+    consent_org_ids: frozenset[int] = frozenset()
+
+
+def would_read(draft: DraftItem) -> Readers:
+    """Who would read the draft item, asked of the policy itself: the draft is written inside a
+    savepoint, `readers_of` answers for it, and the savepoint is rolled back (nothing stays)."""
+    savepoint = db.session.begin_nested()
+    try:
+        item_id = db.session.execute(insert(SharedItem).values(
+            stix_id=f"{draft.stix_type}--{uuid.uuid4()}", stix_type=draft.stix_type,
+            owner_org_id=draft.owner_org_id, author_id=draft.author_id, tlp=draft.tlp,
+            audience_community=draft.community, anonymous=False, revoked=False, name="", search_text="",
+            first_added_us=0, last_added_us=0,
+        ).returning(SharedItem.id)).scalar_one()
+        grants = ([{"item_id": item_id, "org_id": org_id} for org_id in draft.org_ids]
+                  + [{"item_id": item_id, "group_id": group_id} for group_id in draft.group_ids]
+                  + [{"item_id": item_id, "user_id": user_id} for user_id in draft.user_ids])
+        if grants:
+            db.session.execute(insert(AudienceGrant), grants)
+        if draft.refers_to:
+            db.session.execute(insert(ItemReference), [
+                {"item_id": item_id, "ref_stix_id": ref} for ref in sorted(set(draft.refers_to))])
+        if draft.incident_id is not None:
+            db.session.execute(insert(IncidentItem).values(incident_id=draft.incident_id, item_id=item_id))
+            if draft.consent_org_ids:
+                _consent_in_draft(draft.incident_id, draft.consent_org_ids, draft.author_id)
+        return readers_of(item_id)
+    finally:
+        savepoint.rollback()
+
+
+def _consent_in_draft(incident_id: int, org_ids: frozenset[int], granted_by_id: int) -> None:
+    """Consent as `grant_consent` would leave it (a revoked case active again), inside the draft's
+    savepoint only."""
+    cases = LawEnforcementCase.__table__
+    held = set(db.session.scalars(select(cases.c.org_id).where(
+        cases.c.incident_id == incident_id, cases.c.org_id.in_(org_ids))))
+    if held:
+        db.session.execute(cases.update().where(cases.c.incident_id == incident_id, cases.c.org_id.in_(held))
+                           .values(consent_active=True))
+    if org_ids - held:
+        db.session.execute(insert(LawEnforcementCase), [
+            {"public_id": str(uuid.uuid4()), "incident_id": incident_id, "org_id": org_id,
+             "consent_active": True, "granted_by_id": granted_by_id}
+            for org_id in sorted(org_ids - held)])
+
+
+def draft_of(item: SharedItem) -> DraftItem:
+    """The item as it stands (audience, references, incident), to widen as a draft."""
+    grants = db.session.execute(select(AudienceGrant.org_id, AudienceGrant.group_id, AudienceGrant.user_id)
+                                .where(AudienceGrant.item_id == item.id)).all()
+    return DraftItem(
+        owner_org_id=item.owner_org_id, author_id=item.author_id, tlp=item.tlp, stix_type=item.stix_type,
+        community=item.audience_community,
+        org_ids=frozenset(g.org_id for g in grants if g.org_id),
+        group_ids=frozenset(g.group_id for g in grants if g.group_id),
+        user_ids=frozenset(g.user_id for g in grants if g.user_id),
+        refers_to=tuple(db.session.scalars(select(ItemReference.ref_stix_id).where(ItemReference.item_id == item.id))),
+        incident_id=db.session.scalar(select(IncidentItem.incident_id).where(IncidentItem.item_id == item.id)),
+    )
+
+
+def managing_incident(item: SharedItem) -> str | None:
+    """Rule 10 for incident reports: the incident (STIX id) whose page manages this item, when
+    it is an incident report or an object filed with one; it is widened or revoked there, as a
+    whole, never object by object from the generic item page."""
+    return db.session.scalar(
+        select(Incident.stix_id).join(IncidentItem, IncidentItem.incident_id == Incident.id)
+        .where(IncidentItem.item_id == item.id))
 
 
 def can_manage(principal: Principal, item: SharedItem) -> bool:

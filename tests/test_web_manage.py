@@ -65,9 +65,14 @@ def test_the_owner_widens_the_audience_and_the_new_organisation_reads_it(make, w
     detail_url = f"/items/{item.stix_id}"
     assert web(later_reader).get(detail_url).status_code == 404
 
-    response = web(analyst).submit(f"{detail_url}/audience", {"audience": "orgs", "orgs": "fn-ostrava"},
-                                   form_page=detail_url)
+    browser = web(analyst)
+    asked = browser.submit(f"{detail_url}/audience", {"audience": "orgs", "orgs": "fn-ostrava"}, form_page=detail_url)
 
+    assert asked.status_code == 200, "widening asks first"
+    assert f"Who gains access: {later.name} — 1 organisation, 1 person" in text_of(asked.get_data(as_text=True))
+    assert web(later_reader).get(detail_url).status_code == 404, "nothing widened before the confirmation"
+    response = browser.submit(f"{detail_url}/audience", {"audience": "orgs", "orgs": "fn-ostrava", "confirm": "y"},
+                              form_page=detail_url)
     assert response.status_code == 302
     assert web(later_reader).get(detail_url).status_code == 200
     assert item.stix_id in web(later_reader).get("/items").get_data(as_text=True)

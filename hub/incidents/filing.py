@@ -24,6 +24,7 @@ from hub.incidents.reading import own_incident, readable_indicator_ids
 from hub.intel import builders, manage, observables
 from hub.intel.audience import Audience, resolve_audience
 from hub.intel.ingest import prepare_all, store_prepared
+from hub.intel.writing import add_audience
 from hub.outbox import Event, announce
 from hub.intel.models import SharedItem
 from hub.tlp import TLP
@@ -344,3 +345,32 @@ def _revoke_dropped(principal: Principal, incident: Incident, current: set[str])
     ).all()
     for stix_id in dropped:
         manage.revoke(principal, stix_id, reason="no longer part of the incident report")
+
+
+# --- widening, from the incident's page ---------------------------------------------------------
+
+def incident_items(incident: Incident) -> list[SharedItem]:
+    """The report and every object filed with it, the report first: they share one audience."""
+    items = db.session.scalars(select(SharedItem).join(IncidentItem, IncidentItem.item_id == SharedItem.id)
+                               .where(IncidentItem.incident_id == incident.id).order_by(SharedItem.id)).all()
+    return sorted(items, key=lambda item: item.id != incident.item_id)
+
+
+def widen_incident(principal: Principal, stix_id: str, audience: Audience) -> Incident:
+    """Add recipients to the report and every object filed with it, as one sharing act; nobody is
+    ever removed (rule 10). Each object whose audience grows is announced and audited as widened."""
+    incident = own_incident(principal, stix_id)
+    if not policy.can_manage(principal, incident.item):
+        raise Forbidden("only analysts and admins of the hospital widen its incident reports")
+    manage.check_widening(incident.item, audience)
+    try:
+        for item in incident_items(incident):
+            added = add_audience(item, audience)
+            if added is not None:
+                announce(Event.widened, item.id, item.latest_version_id, actor_id=principal.user_id)
+                audit.record("widen", principal, item=item, added=added)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return incident

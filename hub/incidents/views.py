@@ -15,9 +15,13 @@ from hub.incidents import cases, evidence, filing, reading, reporting, stix, sum
 from hub.incidents import dashboard as figures
 from hub.incidents.fields import ATTACK_TYPES, IMPACT_FIGURES, SERVICES
 from hub.incidents.forms import IncidentForm
+from hub.intel import manage, readers
+from hub.intel.audience import resolve_audience
+from hub.intel.forms import WidenForm
 from hub.incidents.models import CaseStatus
 from hub.incidents.nis2 import Stage
-from hub.principal import OrgKind, current_principal
+from hub.principal import OrgKind, Principal, current_principal
+from hub.tlp import TLP
 
 bp = Blueprint("incidents", __name__, template_folder="templates")
 
@@ -53,7 +57,21 @@ def new():
             flash("Incident report filed.", "success")
             return _back(incident.stix_id)
     status = 422 if request.method == "POST" else 200
-    return render_template("incidents/form.html", form=form, findings=findings, editing=None), status
+    return render_template("incidents/form.html", form=form, findings=findings, editing=None,
+                           **_default_audience_words(current_principal(), form.tlp.data)), status
+
+
+def _default_audience_words(principal: Principal, tlp_value: str | None) -> dict:
+    """A new report's audience in words (its own organisation and the country's national CERTs,
+    rule 6), and that audience as the page's audience.js sends it when the TLP changes."""
+    spec = filing.default_audience_spec(principal)
+    try:
+        tlp = TLP.parse(tlp_value or "amber")
+    except ValueError:
+        tlp = TLP.amber
+    who = readers.preview(principal, tlp, resolve_audience(principal, spec), stix_type="incident")
+    kind, names = (spec, "") if isinstance(spec, str) else next(iter(spec.items()))
+    return {"who": who, "who_default": {"audience": kind, "names": ",".join(names)}}
 
 
 @bp.route("/incidents/<stix_id>/edit", methods=["GET", "POST"])
@@ -78,7 +96,8 @@ def edit(stix_id: str):
             flash("New revision saved.", "success")
             return _back(stix_id)
     status = 422 if request.method == "POST" else 200
-    return render_template("incidents/form.html", form=form, findings=findings, editing=incident), status
+    return render_template("incidents/form.html", form=form, findings=findings, editing=incident,
+                           who=readers.of_item(me, incident.item), who_default=None), status
 
 
 @bp.get("/incidents")
@@ -97,25 +116,62 @@ def detail(stix_id: str):
     return _render_detail(stix_id)
 
 
-def _render_detail(stix_id: str, *, advice_error: str | None = None, status: int = 200):
+def _render_detail(stix_id: str, *, advice_error: str | None = None, widen_form=None, status: int = 200):
     me = current_principal()
     incident = reading.get_incident(me, stix_id, channel="web")
     view = reading.incident_view(me, incident)
-    law_enforcement = []
+    law_enforcement, consent_gains = [], {}
     if policy.manages_consents(me, incident):
         law_enforcement = accounts.member_directory(OrgKind.law_enforcement)
+        # Consent widens who reads the report: the page names who would gain access, per unit.
+        consent_gains = {org.slug: readers.gained_by_consent(me, incident.item, org.id) for org in law_enforcement}
+    manages = policy.can_manage(me, incident)
+    if manages and widen_form is None:
+        widen_form = WidenForm(formdata=None)
+        widen_form.offer_audiences(me)
     revision = request.args.get("revision", type=int)
     shown = reading.revision_data(me, stix_id, revision) if revision else view["report"]
     return render_template("incidents/detail.html", view=view, incident=incident, report=shown,
                            shown_revision=revision or view["revision"], me=me,
                            submissions=reporting.submissions(me, incident), stages=list(Stage),
-                           law_enforcement=law_enforcement, manages=policy.can_manage(me, incident),
+                           law_enforcement=law_enforcement, consent_gains=consent_gains, manages=manages,
+                           who=readers.of_item(me, incident.item) if policy.sees_incident_internals(me, incident) else None,
+                           widen_form=widen_form,
                            advises=policy.is_national_cert(me) and not policy.is_owner_org(me, incident),
                            advice_error=advice_error), status
 
 
 def _confirmed() -> bool:
     return request.form.get("confirm") == "y"
+
+
+@bp.post("/incidents/<stix_id>/audience")
+@login_required
+def widen(stix_id: str):
+    """Widen the report's audience (with every object filed with it): asks first, naming who gains access."""
+    me = current_principal()
+    incident = reading.own_incident(me, stix_id)
+    if not policy.can_manage(me, incident):
+        raise Forbidden("only analysts and admins of the hospital widen its incident reports")
+    form = WidenForm()
+    form.offer_audiences(me)
+    if form.validate_on_submit():
+        try:
+            audience = resolve_audience(me, form.audience_spec())
+            if not form.confirm.data:
+                manage.check_widening(incident.item, audience)
+                return render_template(
+                    "intel/widen_confirm.html", item=incident.item, form=form,
+                    gained=readers.gained_by_widening(me, incident.item, audience),
+                    action=url_for(".widen", stix_id=stix_id), back_url=url_for(".detail", stix_id=stix_id),
+                    scope="the incident report and every object filed with it")
+            filing.widen_incident(me, stix_id, audience)
+        except ValidationFailed as error:
+            form.attach_service_errors(error)
+        else:
+            flash("Audience widened. The new recipients are told.", "success")
+            return _back(stix_id)
+    return _render_detail(stix_id, widen_form=form, status=422)
 
 
 @bp.post("/incidents/<stix_id>/consents")

@@ -208,6 +208,8 @@ class AdvisoryForm(AudienceForm):
 class WidenForm(AudienceForm):
     audience = RadioField("Add recipients", choices=AUDIENCE_CHOICES[:4],
                           validators=[InputRequired(message="choose whom to add")])
+    # Set by the confirmation step, once the owner has seen who gains access.
+    confirm = HiddenField()
 
 
 class RevokeForm(FlaskForm):

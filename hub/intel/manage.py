@@ -97,14 +97,19 @@ def extend(principal: Principal, stix_id: str, valid_until: datetime) -> SharedI
     return item
 
 
-def widen(principal: Principal, stix_id: str, audience: Audience) -> SharedItem:
-    """Add recipients to an item's audience. Nobody is ever removed (rule 10)."""
-    item = managed_item(principal, stix_id)
+def check_widening(item: SharedItem, audience: Audience) -> None:
+    """Refuse an audience the item's TLP does not allow (before asking the owner to confirm it)."""
     if policy.named_users_only(item.tlp) and (audience.community or audience.group_ids or audience.org_ids):
         raise ValidationFailed(
             "invalid audience for TLP:RED",
             [{"field": "audience", "error": "a TLP:RED item can only be widened to more named users"}],
         )
+
+
+def widen(principal: Principal, stix_id: str, audience: Audience) -> SharedItem:
+    """Add recipients to an item's audience. Nobody is ever removed (rule 10)."""
+    item = managed_item(principal, stix_id)
+    check_widening(item, audience)
     added = add_audience(item, audience)
     if added is None:
         return item  # it already reaches everyone named: nothing to record or announce

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from hub import policy
-from hub.errors import Forbidden, ValidationFailed
-from hub.intel import builders, correlation, freetext, manage, reads, sightings, warninglists
+from hub.errors import Forbidden, NotFound, ValidationFailed
+from hub.intel import builders, correlation, freetext, manage, readers, reads, sightings, warninglists
 from hub.intel.audience import resolve_audience
 from hub.intel.forms import (
     STIX_TYPES,
@@ -77,11 +77,25 @@ def item_detail(stix_id: str):
     return _render_detail(principal, reads.get_item(principal, stix_id))
 
 
+def _managed_on_the_web(principal: Principal, stix_id: str):
+    """The caller's own item, unless it belongs to an incident report: that is managed as a
+    whole from the incident's page (returns the redirect there instead)."""
+    item = manage.managed_item(principal, stix_id)
+    incident_id = policy.managing_incident(item)
+    if incident_id is None:
+        return item, None
+    flash("This object belongs to an incident report: revoke it or widen its audience from the incident's page.",
+          "error")
+    return item, redirect(url_for("incidents.detail", stix_id=incident_id))
+
+
 @bp.post("/items/<stix_id>/revoke")
 @login_required
 def revoke_item(stix_id: str):
     principal = current_principal()
-    item = manage.managed_item(principal, stix_id)
+    item, elsewhere = _managed_on_the_web(principal, stix_id)
+    if elsewhere:
+        return elsewhere
     form = RevokeForm()
     if not form.validate_on_submit():
         return _render_detail(principal, item, revoke_form=form, status=422)
@@ -94,7 +108,9 @@ def revoke_item(stix_id: str):
 @login_required
 def extend_item(stix_id: str):
     principal = current_principal()
-    item = manage.managed_item(principal, stix_id)
+    item, elsewhere = _managed_on_the_web(principal, stix_id)
+    if elsewhere:
+        return elsewhere
     form = ExtendForm()
     if form.validate_on_submit():
         try:
@@ -110,13 +126,23 @@ def extend_item(stix_id: str):
 @bp.post("/items/<stix_id>/audience")
 @login_required
 def widen_item(stix_id: str):
+    """Widening asks first: the page names who gains access, and only a confirmed form widens."""
     principal = current_principal()
-    item = manage.managed_item(principal, stix_id)
+    item, elsewhere = _managed_on_the_web(principal, stix_id)
+    if elsewhere:
+        return elsewhere
     form = WidenForm()
     form.offer_audiences(principal)
     if form.validate_on_submit():
         try:
-            manage.widen(principal, stix_id, resolve_audience(principal, form.audience_spec()))
+            audience = resolve_audience(principal, form.audience_spec())
+            if not form.confirm.data:
+                manage.check_widening(item, audience)
+                gained = readers.gained_by_widening(principal, item, audience)
+                return render_template("intel/widen_confirm.html", item=item, form=form, gained=gained,
+                                       action=url_for(".widen_item", stix_id=stix_id),
+                                       back_url=url_for(".item_detail", stix_id=stix_id), scope=None)
+            manage.widen(principal, stix_id, audience)
         except ValidationFailed as error:
             form.attach_service_errors(error)
         else:
@@ -164,6 +190,7 @@ def upload_sightings():
             form.values.errors = [getattr(error, "message", None) or str(error)]
     status = 422 if request.method == "POST" and result is None else 200
     return render_template("intel/upload_sightings.html", form=form, result=result,
+                           who=readers.bulk_sighting_default(principal),
                            max_values=sightings.MAX_BULK_VALUES), status
 
 
@@ -176,7 +203,10 @@ def _render_detail(principal: Principal, item, *, revoke_form=None, widen_form=N
     reads.audit_reads(principal, [c.item for c in related], "web")
     meta = reads.hub_metadata(principal, item, with_versions=True)
     obj = reads.stix_object(item)
-    can_manage = policy.can_manage(principal, item)
+    may_sight = principal.can_share and not item.revoked and item.stix_type in sightings.SIGHTABLE_TYPES
+    managing_incident = policy.managing_incident(item)
+    # An incident report and the objects filed with it are managed from the incident's page.
+    can_manage = policy.can_manage(principal, item) and managing_incident is None
     if can_manage and widen_form is None:
         widen_form = WidenForm(formdata=None)
         widen_form.offer_audiences(principal)
@@ -194,15 +224,56 @@ def _render_detail(principal: Principal, item, *, revoke_form=None, widen_form=N
         stix_json=json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False),
         references=references,
         can_manage=can_manage,
+        managing_incident=managing_incident,
+        who=readers.of_item(principal, item),
+        recipients=readers.chosen_recipients(principal, item),
         revoke_form=revoke_form or RevokeForm(formdata=None),
         widen_form=widen_form,
         correlations=related,
         seen=seen,
         score=correlation.attention_score(principal, item, seen),
-        may_sight=(principal.can_share and not item.revoked and item.stix_type in sightings.SIGHTABLE_TYPES),
+        may_sight=may_sight,
+        sighting_who=readers.sighting_default(principal, item) if may_sight else None,
         sighting_form=sighting_form or SightingForm(formdata=None),
         extend_form=extend_form or ExtendForm(formdata=None),
     ), status
+
+
+@bp.get("/audience/preview")
+def audience_preview():
+    """Who would read what a share form describes (or, with `item`, who gains access when the
+    owner widens that item), for the page to show as the audience changes."""
+    if not current_user.is_authenticated:
+        return jsonify(error="sign in first"), 401
+    principal = current_principal()
+    if not principal.can_share:
+        return jsonify(error="viewers read but do not share: ask an analyst or admin of your organisation"), 403
+    audience = {"audience": request.args.get("audience"), "groups": request.args.getlist("groups"),
+                "orgs": request.args.getlist("orgs"), "users": request.args.getlist("users")}
+    try:
+        if request.args.get("item"):
+            item = manage.managed_item(principal, request.args["item"])
+            who = readers.gained_by_widening(principal, item, readers.chosen_audience(principal, **audience))
+        else:
+            who = readers.preview_request(principal, tlp=request.args.get("tlp"), stix_type=request.args.get("type"),
+                                          **audience)
+    except ValidationFailed as error:
+        first = error.details[0] if error.details else {}
+        return jsonify(error=str(first.get("error") or error.message), field=first.get("field"),
+                       details=error.details), 400
+    except (NotFound, Forbidden) as error:
+        return jsonify(error=error.message), error.status
+    return jsonify(who.as_json())
+
+
+def _who_reads(principal: Principal, form, stix_type: str = "indicator"):
+    """The audience in words for a share form as filled in; None until it names a TLP and an audience."""
+    try:
+        return readers.preview_request(principal, tlp=form.tlp.data, stix_type=stix_type,
+                                       audience=form.audience.data, groups=form.groups.data or [],
+                                       orgs=form.orgs.data or [], users=[form.users.data or ""])
+    except ValidationFailed:
+        return None
 
 
 @bp.get("/search")
@@ -262,7 +333,8 @@ def share_indicator():
         listed = [found for _id, found in warninglists.listed_in_objects([stix_indicator])]
         if listed and not form.publish_anyway.data:
             # Nothing is written: the sharer confirms (or changes the value) first.
-            return render_template("intel/share_indicator.html", form=form, listed=listed)
+            return render_template("intel/share_indicator.html", form=form, listed=listed,
+                                   who=_who_reads(principal, form))
         try:
             audience = resolve_audience(principal, form.audience_spec())
             share_objects(principal, [stix_indicator], audience=audience, tlp=tlp,
@@ -272,7 +344,7 @@ def share_indicator():
         else:
             flash(f"Shared as {tlp.label}.", "success")
             return redirect(url_for(".item_detail", stix_id=stix_indicator["id"]))
-    return render_template("intel/share_indicator.html", form=form), _status()
+    return render_template("intel/share_indicator.html", form=form, who=_who_reads(principal, form)), _status()
 
 
 @bp.route("/share/advisory", methods=["GET", "POST"])
@@ -303,7 +375,8 @@ def share_advisory():
         else:
             flash(f"Advisory published as {tlp.label}.", "success")
             return redirect(url_for(".item_detail", stix_id=objects[0]["id"]))
-    return render_template("intel/share_advisory.html", form=form), _status()
+    return render_template("intel/share_advisory.html", form=form,
+                           who=_who_reads(principal, form, "report")), _status()
 
 
 @bp.route("/share/import", methods=["GET", "POST"])
@@ -321,7 +394,8 @@ def import_text():
         else:
             share_form = _import_share_form(principal, form.text.data, found)
     status = 422 if form.errors else 200
-    return render_template("intel/import_text.html", form=form, found=found, share_form=share_form), status
+    return render_template("intel/import_text.html", form=form, found=found, share_form=share_form,
+                           who=share_form and _who_reads(principal, share_form)), status
 
 
 def _import_share_form(principal: Principal, text: str, found) -> FreeTextShareForm:
@@ -362,4 +436,5 @@ def import_text_share():
         else:
             flash(f"Shared {len(items)} indicator(s) as {tlp.label}.", "success")
             return redirect(url_for(".items"))
-    return render_template("intel/import_text.html", form=form, found=found, share_form=share_form), 422
+    return render_template("intel/import_text.html", form=form, found=found, share_form=share_form,
+                           who=_who_reads(principal, share_form)), 422

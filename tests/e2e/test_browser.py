@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -178,6 +179,13 @@ def sign_out(page, hub_url: str) -> None:
     assert page.goto(hub_url + "/items").url.startswith(hub_url + "/login")
 
 
+def assert_fits_and_accessible(page, where: str) -> None:
+    """The checks of the NIS2 journey (390 px, axe-core), imported here where they are used."""
+    from tests.e2e.test_nis2_browser import assert_fits_and_accessible as check  # that module imports this one
+
+    check(page, where)
+
+
 def test_an_indicator_shared_with_a_group_reaches_its_members_only(hub_url, chromium):
     indicator_name = "Phishing portal imitating the EHR login"
 
@@ -190,14 +198,27 @@ def test_an_indicator_shared_with_a_group_reaches_its_members_only(hub_url, chro
     page.get_by_label("Name (optional)").fill(indicator_name)
     page.get_by_label("Description").fill("Credential phishing sent to ward staff on 2 November.")
     page.get_by_label("Confidence").fill("85")
+    who = page.locator(".who-reads-text")
+    assert who.inner_text().startswith("choose a TLP and an audience")
     page.locator("input[name=tlp][value=amber]").check()
     page.get_by_label("Sharing groups of my organisation").check()
+    expect(who).to_have_text("not known yet: name at least one of the groups")
+    # "Who will see this" follows the form: ticking the group asks the hub, and the words change.
     page.get_by_label(re.compile(r"^CZ hospitals")).check()
+    group_words = "Your organisation and University Hospital Ostrava — 2 organisations, 2 people"
+    expect(who).to_have_text(group_words)
+    page.get_by_label("My organisation only").check()
+    expect(who).to_have_text("Only your organisation — 1 organisation, 1 person")
+    page.get_by_label("Sharing groups of my organisation").check()
+    expect(who).to_have_text(group_words)
     page.get_by_role("button", name="Share indicator").click()
     page.wait_for_url(re.compile(re.escape(hub_url) + r"/items/indicator--[0-9a-f-]+$"))
     detail_url = page.url
     assert "Shared as TLP:AMBER" in page.content()
-    assert "groups: cz-hospitals" in page.locator(".facts").inner_text()
+    assert "Shared with sharing group “CZ hospitals”" in page.locator(".facts").inner_text()
+    assert page.locator(".who-can-read").inner_text() == group_words
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert_fits_and_accessible(page, "the item page with who can read and the widening preview")
     sign_out(page, hub_url)
     sharer.close()
 

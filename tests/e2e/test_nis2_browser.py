@@ -77,6 +77,8 @@ def test_an_early_warning_is_confirmed_sent_once_and_printed_with_its_tlp_markin
     page.get_by_label("Laboratory").check()
     page.get_by_label("Ransom demanded (amount)").fill("750000")
     page.get_by_label("Significant incident under NIS2 (starts the reporting clocks)").check()
+    # By default the report reaches the hospital and its country's national CERT, and says so.
+    assert page.locator(".who-reads-text").inner_text() == "Your organisation and CERT-CZ — 2 organisations, 3 people"
     page.get_by_role("button", name="File report").click()
     page.wait_for_url(re.compile(re.escape(hub_url) + r"/incidents/incident--[0-9a-f-]+$"))
     incident_url = page.url
@@ -139,6 +141,7 @@ def test_an_early_warning_is_confirmed_sent_once_and_printed_with_its_tlp_markin
     page.goto(incident_url)
     scope = page.locator("#consent-scope").inner_text()
     assert "every revision of it" in scope and "from then on" in scope
+    assert "if you consent to Police NCCC: Police NCCC — 1 organisation, 1 person" in page.locator(".consent-gains").inner_text()
     page.get_by_label("Grant consent to").select_option("policie-nccc")
     page.get_by_role("button", name="Grant consent").click()
     assert "consent active" not in page.locator("#law-enforcement").inner_text()  # the box was not ticked
@@ -147,6 +150,14 @@ def test_an_early_warning_is_confirmed_sent_once_and_printed_with_its_tlp_markin
     page.wait_for_url(incident_url)
     assert "consent active" in page.locator("#law-enforcement").inner_text()
     assert_fits_and_accessible(page, "incident detail (admin)")
+    # Widening is asked first, naming who gains: the unit already reads it with consent.
+    widen = page.locator("#widen-audience")
+    widen.get_by_label("Named organisations").check()
+    widen.get_by_label(re.compile("^Police NCCC")).check()
+    widen.get_by_role("button", name="Add recipients…").click()
+    assert page.locator(".who-gains").inner_text() == "Nobody else"
+    assert_fits_and_accessible(page, "widening confirmation")
+    page.goto(incident_url)
     page.goto(hub_url + "/incidents")
     assert_fits_and_accessible(page, "incident list")
     page.goto(hub_url + "/audit")
