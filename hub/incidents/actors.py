@@ -8,6 +8,7 @@ policy filters both), so an actor named only in unreadable reports does not appe
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -33,10 +34,15 @@ def actor_key(name: str) -> str:
 
 @dataclass
 class ThreatActor:
-    name: str  # the newest spelling the reader may read
     key: str
     objects: list[SharedItem] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The spelling most of its readable objects use (the oldest of equally common ones)."""
+        spellings = Counter(" ".join(item.name.split()) for item in reversed(self.objects))
+        return spellings.most_common(1)[0][0]
 
 
 def threat_actors(principal: Principal, name: str | None = None) -> list[ThreatActor]:
@@ -55,7 +61,7 @@ def threat_actors(principal: Principal, name: str | None = None) -> list[ThreatA
         key = actor_key(item.name)
         if not key or (wanted is not None and key != wanted):
             continue
-        merged.setdefault(key, ThreatActor(item.name.strip(), key)).objects.append(item)
+        merged.setdefault(key, ThreatActor(key)).objects.append(item)
     if wanted is not None and not merged:
         raise NotFound("no threat actor of this name")
     by_object = _naming_incidents(principal, [item.id for actor in merged.values() for item in actor.objects])
