@@ -31,6 +31,9 @@ JUSTIFIED = {
         "caches each owner's default sighting audience, which policy.default_sighting_audience_orgs decides",
     ("intel/reads.py", "_apply_filters"):
         "matches the owner slug a reader asked for; policy.owner_revealed_items keeps anonymous items out",
+    ("intel/reads.py", "shared_not_supporting"):
+        "an object supports another when its own owner's relationship ties them (which list rows to "
+        "group); only relationships policy.readable_items_for lets the reader read count",
     ("taxii/collections.py", "_own_organisation"):
         "a collection's membership; every collection is read through policy.readable_items as well",
     ("taxii/collections.py", "_groups_of"):

@@ -616,12 +616,14 @@ class _Page(HTMLParser):
         return int(match.group(1).replace(",", "")) if match else None
 
 
-def _web_pages(visitor: Visitor, query: str = "", cursor: str | None = None):
+def _web_pages(visitor: Visitor, query: str = "", cursor: str | None = None, supporting: bool = True):
     """Every page of /items, following the next-page links: [(body, _Page)]. Expired items too
-    (status=all): the list's default leaves them out, and the matrix holds some."""
+    (status=all): the list's default leaves them out, and the matrix holds some; supporting
+    objects too (supporting=1): by default relationships, sightings and an incident's threat
+    actor appear on their parent's page instead of rows of their own, and the matrix holds some."""
     pages = []
     while True:
-        url = "/items?status=all&" + query + (f"&cursor={quote(cursor)}" if cursor else "")
+        url = "/items?status=all&" + ("supporting=1&" if supporting else "") + query + (f"&cursor={quote(cursor)}" if cursor else "")
         response = visitor.get(url)
         assert response.status_code == 200, (url, response.status_code)
         body = response.get_data(as_text=True)
@@ -692,12 +694,30 @@ def test_web_lists_and_searches_show_exactly_the_readable_items_and_their_total(
     found = []
     for batch in range(BATCHES):
         word = f"zb{batch:02d}bz"
-        response = visitor.get(f"/search?q={word}")
+        response = visitor.get(f"/search?q={word}&supporting=1")
         assert response.status_code == 200
         body = response.get_data(as_text=True)
         found += _Page(body).item_ids()
         assert_no_source(world, reader, f"GET /search?q={word}", body)
     assert_exactly(world, reader, "GET /search?q=<batch word>", found, world.texted(expected))
+
+
+# What members share, in the world: the matrix's incidents' threat actors are tied to them by a
+# relationship, and relationships and sightings are supporting objects (reads.shared_not_supporting).
+SHARED_TYPES_IN_WORLD = ("indicator", "incident")
+
+
+@pytest.mark.parametrize("reader", READERS[::3], ids=READER_IDS[::3])
+def test_the_default_web_list_shows_exactly_the_readable_shared_items_and_their_total(app, world, reader):
+    """Hiding supporting objects changes neither who sees what nor the totals' honesty."""
+    visitor = Visitor(app, world, reader)
+    expected = {sid for sid in world.expected(reader) if sid.split("--")[0] in SHARED_TYPES_IN_WORLD}
+    shown = []
+    for body, page in _web_pages(visitor, supporting=False):
+        shown += page.item_ids()
+        assert page.total() == len(expected), f"'<N> items' on the default /items as {reader_id(reader)}"
+        assert_no_source(world, reader, "GET /items (default)", body)
+    assert_exactly(world, reader, "GET /items (default)", shown, expected)
 
 
 # --- every item, every per-item path: readable answers, unreadable is absent ------------------

@@ -134,7 +134,7 @@ def test_revoked_and_expired_items_are_marked(make, web):
     assert "This item has expired" in browser.get(f"/items/{expired.stix_id}").get_data(as_text=True)
 
 
-def test_the_detail_page_shows_tlp_owner_json_and_every_version(make, web):
+def test_the_detail_page_shows_tlp_owner_value_versions_and_links_its_stix(make, web):
     org = make.make_org("hospital", slug="fn-brno")
     sharer = make.make_user(org)
     first = indicator("198.51.100.20", description="first sighting")
@@ -146,7 +146,10 @@ def test_the_detail_page_shows_tlp_owner_json_and_every_version(make, web):
     assert '<span class="tlp tlp-amber">TLP:AMBER</span>' in page
     assert "fn-brno" in page
     assert "seen again" in page
-    assert "&#34;pattern_type&#34;: &#34;stix&#34;" in page or '"pattern_type": "stix"' in page
+    assert "198.51.100.20 (IPv4 address)" in page
+    # The raw STIX is a download, not printed on the page.
+    assert "pattern_type" not in page
+    assert f'href="/items/{first["id"]}/stix.json"' in page
     versions = re.search(r'<table class="versions">(.*?)</table>', page, re.S).group(1)
     assert versions.count("<tr>") == 3  # header + two versions
     # Shown on the reader's organisation's clock (Prague) with its zone.

@@ -16,12 +16,14 @@ from wtforms import (
     SelectMultipleField,
     StringField,
     TextAreaField,
+    ValidationError,
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from hub.bounds import MAX_FIGURE
 from hub.incidents.fields import ATTACK_TYPES, IMPACT_FIGURES, SERVICES
+from hub.intel import builders, observables
 
 _LOCAL = "%Y-%m-%dT%H:%M"
 # NumberRange also refuses NaN; the upper bound refuses infinity and integers beyond 64 bits.
@@ -55,8 +57,8 @@ class IncidentForm(FlaskForm):
     narrative = TextAreaField("What happened", validators=[Length(max=20000)])
     threat_actor = StringField("Threat actor, if known", validators=[Length(max=200)])
     indicators = TextAreaField("Linked indicators already shared (STIX ids, one per line)")
-    new_indicators = TextAreaField("Indicators seen in this incident (one per line: type value, e.g. "
-                                   "ipv4-addr 203.0.113.5 or sha256 <hash>)")
+    new_indicators = TextAreaField("Indicators seen in this incident (one value per line: an IP address or "
+                                   "network, domain, URL, e-mail address or file hash; its type is detected)")
     significant = BooleanField("Significant incident under NIS2 (starts the reporting clocks)")
     tlp = RadioField("TLP", default="amber", choices=[
         SelectChoice("clear", "TLP:CLEAR"), SelectChoice("green", "TLP:GREEN"),
@@ -88,15 +90,17 @@ class IncidentForm(FlaskForm):
             "narrative": self.narrative.data or "",
             "threat_actor": self.threat_actor.data or None,
             "indicators": [line.strip() for line in (self.indicators.data or "").splitlines() if line.strip()],
-            "new_indicators": [
-                {"type": kind, "value": value.strip()}
-                for kind, _, value in (line.strip().partition(" ") for line in (self.new_indicators.data or "").splitlines())
-                if kind
-            ],
+            "new_indicators": observed_indicators(self.new_indicators.data or "", strict=False),
             "significant": bool(self.significant.data),
             "tlp": self.tlp.data,
             "confirm_personal_data": bool(self.confirm_personal_data.data),
         }
+
+    def validate_new_indicators(self, field):
+        try:
+            observed_indicators(field.data or "")
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
 
     def fill(self, report: dict, tlp: str, tz: str) -> None:
         """Pre-fill from the latest revision, for an update."""
@@ -131,3 +135,28 @@ class IncidentForm(FlaskForm):
             if field is not None and hasattr(field, "errors"):
                 field.errors = [*field.errors, detail.get("error", "invalid")]
         return findings
+
+
+def observed_indicators(text: str, *, strict: bool = True) -> list[dict]:
+    """One observed value per line, its type detected ("203.0.113.5", "evil.example", a hash,
+    defanged or not); the older "type value" lines ("ipv4-addr 203.0.113.5") still work.
+    A line that is none of these is a ValueError naming it (or, not strict, left to the
+    report's validation, which names it as well)."""
+    entries = []
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        kind, _, rest = line.partition(" ")
+        if kind in builders.INDICATOR_KINDS and rest.strip():
+            entries.append({"type": kind, "value": rest.strip()})
+            continue
+        found = observables.classify(line)
+        if found is not None:
+            entries.append({"type": found[0], "value": found[1]})
+        elif strict:
+            raise ValueError(f"line {number}: {line[:80]!r} is not an IP address or network, domain name, URL, "
+                             "e-mail address or file hash")
+        else:
+            entries.append({"type": None, "value": line})
+    return entries

@@ -11,6 +11,8 @@ from flask_login import current_user, login_required
 from hub import policy
 from hub.accounts import services as accounts
 from hub.errors import Forbidden, ValidationFailed
+from hub.intel import display, reads
+from hub.incidents import actors as threat_actors
 from hub.incidents import cases, evidence, filing, reading, reporting, stix, summaries
 from hub.incidents import dashboard as figures
 from hub.incidents.fields import ATTACK_TYPES, IMPACT_FIGURES, SERVICES
@@ -110,6 +112,18 @@ def index():
     return render_template("incidents/list.html", rows=rows, next_cursor=next_cursor)
 
 
+@bp.get("/actors")
+@login_required
+def actors():
+    """Threat actors, one row per actor however many incidents name it (?name= one actor)."""
+    principal = current_principal()
+    name = request.args.get("name")
+    found = threat_actors.threat_actors(principal, name=name.strip() if name is not None else None)
+    reads.audit_reads(principal, [item for actor in found for item in actor.objects], "web")
+    reading.record_incident_reads(principal, {i.id: i for actor in found for i in actor.incidents}.values(), "web")
+    return render_template("incidents/actors.html", actors=found, name=name)
+
+
 @bp.get("/incidents/<stix_id>")
 @login_required
 def detail(stix_id: str):
@@ -131,7 +145,9 @@ def _render_detail(stix_id: str, *, advice_error: str | None = None, widen_form=
         widen_form.offer_audiences(me)
     revision = request.args.get("revision", type=int)
     shown = reading.revision_data(me, stix_id, revision) if revision else view["report"]
-    return render_template("incidents/detail.html", view=view, incident=incident, report=shown,
+    # Linked indicators by their values; revision_data already kept only readable ones.
+    linked = display.indicators_with_values(me, shown.get("indicators") or [])
+    return render_template("incidents/detail.html", view=view, incident=incident, report=shown, linked=linked,
                            shown_revision=revision or view["revision"], me=me,
                            submissions=reporting.submissions(me, incident), stages=list(Stage),
                            law_enforcement=law_enforcement, consent_gains=consent_gains, manages=manages,

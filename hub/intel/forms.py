@@ -230,6 +230,8 @@ class ItemFilterForm(Form):
     status = SelectField("Status", choices=STATUS_CHOICES, default=DEFAULT_STATUS, validators=[Optional()])
     added_after = DateField("Added on or after", validators=[Optional()])
     added_before = DateField("Added on or before", validators=[Optional()])
+    # Off: what members share; on: also relationships, observables, an advisory's parts...
+    supporting = BooleanField("Show supporting objects", false_values=("false", "0", "off", ""))
     cursor = HiddenField()
 
     def validate_type(self, field):
@@ -246,6 +248,7 @@ class ItemFilterForm(Form):
             added_before=start_of_day(self.added_before.data) + timedelta(days=1)
             if self.added_before.data else None,
             status=self.status.data or DEFAULT_STATUS,
+            supporting=bool(self.supporting.data),
         )
 
     def active_filters(self) -> dict[str, str]:
@@ -257,6 +260,7 @@ class ItemFilterForm(Form):
             "status": self.status.data if self.status.data != DEFAULT_STATUS else "",
             "added_after": self.added_after.data.isoformat() if self.added_after.data else "",
             "added_before": self.added_before.data.isoformat() if self.added_before.data else "",
+            "supporting": "1" if self.supporting.data else "",
         }
         return {key: value for key, value in values.items() if value}
 

@@ -5,14 +5,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, not_, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from hub import audit, policy
 from hub.accounts.models import Organisation, SharingGroup, User
 from hub.errors import NotFound, ValidationFailed
 from hub.extensions import db
 from hub.intel import observables, warninglists
-from hub.intel.models import Observable, SharedItem, StixVersion
+from hub.intel.models import ItemReference, Observable, SharedItem, StixVersion
 from hub.intel.store import load_json, stix_timestamp
 from hub.db import datetime_to_us, utcnow
 from hub.db import decode_cursor as db_decode_cursor, encode_cursor as db_encode_cursor
@@ -31,6 +31,9 @@ class ItemFilters:
     added_after: datetime | None = None
     added_before: datetime | None = None
     status: str = "all"  # all | current (not expired) | active (and not revoked) | revoked | expired
+    # False: what members share, without the objects that support it (see shared_not_supporting);
+    # the REST and TAXII APIs keep the default and return everything the reader may read.
+    supporting: bool = True
 
 
 @dataclass
@@ -58,9 +61,54 @@ def get_public_item(stix_id: str) -> SharedItem:
     return item
 
 
+# Objects that only ever support another one: links, identities, markings, sightings (shown as
+# "seen by" on what they sighted) and cyber observables (the values of an indicator, an
+# advisory's products). STIX 2.1 lists the SCO types; extensions may add more.
+SUPPORTING_TYPES = (
+    "relationship", "sighting", "identity", "marking-definition", "extension-definition",
+    "language-content", "location",
+    "artifact", "autonomous-system", "directory", "domain-name", "email-addr", "email-message",
+    "file", "ipv4-addr", "ipv6-addr", "mac-addr", "mutex", "network-traffic", "process", "software",
+    "url", "user-account", "windows-registry-key", "x509-certificate",
+)
+# What members share: always their own row, even when a relationship names them.
+SHARED_TYPES = ("indicator", "report", "grouping", "incident", "note", "opinion")
+
+
+def shared_not_supporting(principal: Principal | None) -> ColumnElement[bool]:
+    """SQL on SharedItem: what a person shares (an indicator, an advisory, an incident, a
+    report, a note), without the objects that support it.
+
+    Supporting: the SUPPORTING_TYPES, and any other object (a vulnerability, a mitigation, a
+    threat actor, malware) that a relationship of the same owner, which the reader may read,
+    ties to something: it is shown inside that page ("Related"). A standalone vulnerability
+    stays a row. Only readable relationships count, so that what is listed reveals nothing
+    about relationships the reader may not read (rule 8).
+    """
+    if principal is None:
+        return SharedItem.stix_type.in_(SHARED_TYPES)
+    relationship = aliased(SharedItem)
+    tied = (
+        select(ItemReference.id)
+        .join(relationship, relationship.id == ItemReference.item_id)
+        .where(ItemReference.ref_stix_id == SharedItem.stix_id,
+               relationship.stix_type == "relationship",
+               relationship.owner_org_id == SharedItem.owner_org_id,
+               policy.readable_items_for(policy.Reader.of(principal), relationship))
+        .correlate(SharedItem)
+    )
+    return or_(
+        SharedItem.stix_type.in_(SHARED_TYPES),
+        and_(SharedItem.stix_type.not_in(SUPPORTING_TYPES), not_(tied.exists())),
+    )
+
+
 def _apply_filters(query: Select, principal: Principal | None, filters: ItemFilters) -> Select:
     if filters.types:
         query = query.where(SharedItem.stix_type.in_(filters.types))
+    elif not filters.supporting:
+        # A type asked for by name is shown whatever it is: the reader wants those objects.
+        query = query.where(shared_not_supporting(principal))
     if filters.tlps:
         query = query.where(SharedItem.tlp.in_(filters.tlps))
     if filters.owner:
@@ -172,8 +220,9 @@ def versions_of(item: SharedItem) -> list[StixVersion]:
     )
 
 
-def search(principal: Principal, text: str, *, limit: int = 50) -> list[tuple[SharedItem, str]]:
-    """Items matching an observable value (normalised, exact) or containing the text."""
+def search(principal: Principal, text: str, *, limit: int = 50, supporting: bool = True) -> list[tuple[SharedItem, str]]:
+    """Items matching an observable value (normalised, exact) or containing the text; without
+    supporting objects when `supporting` is False (see shared_not_supporting)."""
     text = (text or "").strip()
     if not text:
         raise ValidationFailed("empty search", [{"field": "q", "error": "type a value or some words"}])
@@ -181,9 +230,10 @@ def search(principal: Principal, text: str, *, limit: int = 50) -> list[tuple[Sh
         raise ValidationFailed("search too long", [{"field": "q", "error": "at most 2048 characters"}])
     values = {value for _kind, value in observables.interpretations(text)}
     matched: dict[int, tuple[SharedItem, str]] = {}
+    base = readable(principal) if supporting else readable(principal).where(shared_not_supporting(principal))
     if values:
         by_value = (
-            readable(principal)
+            base
             .where(SharedItem.id.in_(select(Observable.item_id).where(Observable.value.in_(values))))
             .order_by(SharedItem.last_added_us.desc())
             .limit(limit)
@@ -192,7 +242,7 @@ def search(principal: Principal, text: str, *, limit: int = 50) -> list[tuple[Sh
             matched[item.id] = (item, "observable")
     needle = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     by_text = (
-        readable(principal)
+        base
         .where(SharedItem.search_text.like(f"%{needle}%", escape="\\"))
         .order_by(SharedItem.last_added_us.desc())
         .limit(limit)

@@ -4,14 +4,14 @@ Views parse, call a service, render; the HTML shell (hub/web) adds headers and e
 """
 from __future__ import annotations
 
-import json
-
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+import orjson
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from hub import policy
 from hub.errors import Forbidden, NotFound, ValidationFailed
-from hub.intel import builders, correlation, freetext, manage, readers, reads, sightings, warninglists
+from hub.intel import (builders, correlation, display, freetext, manage, observables, readers, reads, sightings,
+                       warninglists)
 from hub.intel.audience import resolve_audience
 from hub.intel.forms import (
     STIX_TYPES,
@@ -38,15 +38,21 @@ DETAIL_CORRELATIONS = 50
 # A firewall or proxy export of 100,000 lines is a few MB.
 UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 
-# Keys of a STIX object that point at other objects: shown as links on the detail page.
-REFERENCE_KEYS = ("object_refs", "source_ref", "target_ref", "sighting_of_ref", "where_sighted_refs",
-                  "observed_data_refs")
+# Keys of a relationship or sighting that point at other objects: shown, by name, on its page.
+REFERENCE_KEYS = {"source_ref": "from", "target_ref": "to", "sighting_of_ref": "sighting of",
+                  "observed_data_refs": "observed data"}
 
 
 @bp.app_template_global()
 def may_publish_advisories(user) -> bool:
     """Vendors and national CERTs publish advisories (analysts and admins)."""
     return bool(user.is_authenticated and user.can_share and policy.publishes_advisories(user.org.kind))
+
+
+@bp.app_template_filter("typed_value")
+def typed_value(kind: str, value: str) -> str:
+    """An observable as people read it: "203.0.113.5 (IPv4 address)"."""
+    return str(display.typed(kind, value))
 
 
 @bp.get("/items")
@@ -62,7 +68,8 @@ def items():
     total = reads.count_items(principal, filters)
     # Names in a list are content: reads of others' AMBER and RED items are audited as anywhere.
     reads.audit_reads(principal, page.items, "web")
-    rows = [(item, reads.hub_metadata(principal, item)) for item in page.items]
+    shown = display.summaries(page.items)
+    rows = [(shown[item.id], reads.hub_metadata(principal, item)) for item in page.items]
     next_url = (
         url_for(".items", **form.active_filters(), cursor=page.next_cursor) if page.next_cursor else None
     )
@@ -87,6 +94,20 @@ def _managed_on_the_web(principal: Principal, stix_id: str):
     flash("This object belongs to an incident report: revoke it or widen its audience from the incident's page.",
           "error")
     return item, redirect(url_for("incidents.detail", stix_id=incident_id))
+
+
+@bp.get("/items/<stix_id>/stix.json")
+@login_required
+def item_stix(stix_id: str):
+    """The STIX object itself, as a download: read (and audited) exactly like its page."""
+    principal = current_principal()
+    item = reads.get_item(principal, stix_id)
+    reads.audit_reads(principal, [item], "web")
+    body = orjson.dumps(reads.stix_object(item), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    filename = f"{item.stix_id}.json"
+    return Response(body, mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                             "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
 
 @bp.post("/items/<stix_id>/revoke")
@@ -210,19 +231,25 @@ def _render_detail(principal: Principal, item, *, revoke_form=None, widen_form=N
     if can_manage and widen_form is None:
         widen_form = WidenForm(formdata=None)
         widen_form.offer_audiences(principal)
-    references = [
-        (key, ref)
-        for key in REFERENCE_KEYS
+    referenced = [
+        (label, ref)
+        for key, label in REFERENCE_KEYS.items()
         for ref in ([obj[key]] if isinstance(obj.get(key), str) else obj.get(key) or [])
         if isinstance(ref, str)
     ]
+    # Only what the reader may read is named; rule 7 hid this item if it named anything else.
+    readable_refs = display.readable_by_stix_id(principal, [ref for _label, ref in referenced])
+    values = display.values_of_items([item.id]).get(item.id, [])
     return render_template(
         "intel/item_detail.html",
         item=item,
         obj=obj,
         meta=meta,
-        stix_json=json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False),
-        references=references,
+        kind=display.type_label(item.stix_type, obj),
+        values=values,
+        references=[(label, ref, readable_refs.get(ref)) for label, ref in referenced],
+        related=display.related_of(principal, item),
+        contents=display.contents_of(principal, obj),
         can_manage=can_manage,
         managing_incident=managing_incident,
         who=readers.of_item(principal, item),
@@ -281,16 +308,21 @@ def _who_reads(principal: Principal, form, stix_type: str = "indicator"):
 def search():
     principal = current_principal()
     query = request.args.get("q", "").strip()
-    results, problem = [], None
+    supporting = request.args.get("supporting", "") not in ("", "0", "false", "off")
+    results, problem, looks_like = [], None, None
     if query:
+        classified = observables.classify(query)
+        looks_like = display.typed(*classified) if classified else None
         try:
-            found = reads.search(principal, query)
+            found = reads.search(principal, query, supporting=supporting)
         except ValidationFailed as error:
             problem = "; ".join(d.get("error", "") for d in error.details) or error.message
         else:
             reads.audit_reads(principal, [item for item, _matched in found], "web")
-            results = [(item, matched, reads.hub_metadata(principal, item)) for item, matched in found]
-    return render_template("intel/search.html", query=query, results=results, problem=problem), (
+            shown = display.summaries([item for item, _matched in found])
+            results = [(shown[item.id], matched, reads.hub_metadata(principal, item)) for item, matched in found]
+    return render_template("intel/search.html", query=query, results=results, problem=problem,
+                           supporting=supporting, looks_like=looks_like), (
         400 if problem else 200
     )
 

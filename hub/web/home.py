@@ -40,6 +40,8 @@ def index():
         unread=alerts.notification_views(
             principal, alerts.list_notifications(principal, unread_only=True, limit=UNREAD_SHOWN).rows),
         unread_total=alerts.unread_count(principal),
-        new_items=reads.count_items(principal, reads.ItemFilters(added_after=since, status="current")),
+        # Counted as the list it links to shows them: what members share, not supporting objects.
+        new_items=reads.count_items(principal, reads.ItemFilters(added_after=since, status="current",
+                                                                 supporting=False)),
         since=since,
     )
