@@ -11,7 +11,7 @@ from stix2validator import ValidationOptions, validate_instance
 from hub.alerts.models import Notification
 from hub.extensions import db
 
-from hub.intel import advisories, reads
+from hub.intel import advisories, reads, severity
 from hub.tlp import TLP
 from hub.principal import Principal
 from tests.alerts_support import run_fan_out, subscribe
@@ -81,7 +81,7 @@ def test_a_vendor_publishes_an_advisory_as_a_report_with_everything_it_refers_to
         assert vulnerability["external_references"] == [
             {"source_name": "cve", "external_id": cve},
             {"source_name": "cwe", "external_id": "CWE-306"}, {"source_name": "cwe", "external_id": "CWE-787"}]
-        cvss = vulnerability["extensions"][advisories.ADVISORY_EXTENSION]
+        cvss = vulnerability["extensions"][severity.ADVISORY_EXTENSION]
         assert cvss["cvss_v3"] == {"vector_string": V3, "base_score": 9.8, "base_severity": "CRITICAL"}
         assert cvss["cvss_v4"] == {"vector_string": V4, "base_score": 9.3, "base_severity": "CRITICAL"}
     software = {(s["vendor"], s["name"], s["version"]) for s in by_type["software"]}
@@ -94,7 +94,7 @@ def test_a_vendor_publishes_an_advisory_as_a_report_with_everything_it_refers_to
     assert {(course_of_action["id"], "mitigates", v) for v in vulnerability_ids} <= links
     assert {(s["id"], "related-to", v) for s in by_type["software"] for v in vulnerability_ids} <= links
     assert len(links) == 2 + 2 * 2
-    products = report["extensions"][advisories.ADVISORY_EXTENSION]["affected_products"]
+    products = report["extensions"][severity.ADVISORY_EXTENSION]["affected_products"]
     assert products[0] == {"vendor": "MediDevice", "product": "InfuSafe Gateway", "affected_versions": "< 4.2.1",
                            "fixed_version": "4.2.1"}
 
@@ -115,7 +115,7 @@ def test_a_national_cert_may_publish_advisories_too(make, web):
     assert response.status_code == 302
     report = reads.stix_object(reads.get_item(Principal.of(cert_analyst), response.location.rsplit("/", 1)[1]))
     assert "external_references" not in report
-    assert "cvss_v4" not in report["extensions"][advisories.ADVISORY_EXTENSION]
+    assert "cvss_v4" not in report["extensions"][severity.ADVISORY_EXTENSION]
 
 
 @pytest.mark.parametrize(("kind", "role"), [("hospital", "analyst"), ("law_enforcement", "admin"), ("vendor", "viewer")])
@@ -294,3 +294,39 @@ def test_only_analysts_of_the_publishing_organisation_may_edit(make, web, who):
                              form_page=f"/items/{report_id}")
     assert refused.status_code == 403
     assert "Ignore it." not in web(psirt).get(f"/items/{report_id}").get_data(as_text=True)
+
+
+def _advisory_objects(org) -> list[dict]:
+    return advisories.build_advisory(advisories.Advisory(
+        title="Pump gateway advisory", summary="Remote code execution.", cve_ids=["CVE-2026-10001"],
+        products=[advisories.AffectedProduct("MediDevice", "InfuSafe Gateway", "< 4.2.1", "4.2.1")],
+        mitigation="Update.", cvss=[severity.score_cvss("v3", V3)], cwe_ids=["CWE-306"]),
+        tlp=TLP.green, created_by_ref=org.identity_id)
+
+
+def test_the_rest_api_takes_an_advisory_and_refuses_a_wrong_score_or_cwe_naming_the_property(make, api):
+    vendor = make.make_org("vendor")
+    psirt = make.make_user(vendor)
+    client = api(psirt)
+    extension = f"extensions.{severity.ADVISORY_EXTENSION}"
+
+    objects = _advisory_objects(vendor)
+    objects[0]["extensions"][severity.ADVISORY_EXTENSION]["cvss_v3"]["vector_string"] = "CVSS:3.1/AV:N"
+    objects[1]["extensions"][severity.ADVISORY_EXTENSION]["cvss_v3"]["base_score"] = 5.0
+    refused = client.post("/share", json={"objects": objects, "audience": "community"})
+
+    assert refused.status_code == 422
+    fields = {detail["field"]: detail["error"] for detail in refused.json["details"]}
+    assert "not a valid CVSS v3.1 vector" in fields[f"objects[0].{extension}.cvss_v3.vector_string"]
+    assert "5.0 is not the vector's base score (9.8)" in fields[f"objects[1].{extension}.cvss_v3.base_score"]
+    assert reads.count_items(Principal.of(psirt)) == 0
+
+    objects = _advisory_objects(vendor)
+    objects[1]["external_references"][1]["external_id"] = "CWE-XSS"
+    refused = client.post("/share", json={"objects": objects, "audience": "community"})
+    assert refused.status_code == 422
+    assert refused.json["details"][0]["field"] == "objects[1].external_references[1].external_id"
+    assert "'CWE-XSS' is not a CWE id" in refused.json["details"][0]["error"]
+
+    accepted = client.post("/share", json={"objects": _advisory_objects(vendor), "audience": "community"})
+    assert accepted.status_code == 201, accepted.json

@@ -13,18 +13,12 @@ write path (hub.intel.ingest.share_objects → hub.intel.writing), so rule 11 an
 """
 from __future__ import annotations
 
-import csv
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import cache
 
 import orjson
 import stix2
-from cvss import CVSS3, CVSS4
-from cvss.exceptions import CVSSError
-from cwe2.mappings import navigate_cwe
 
 from hub.errors import NotFound, ValidationFailed
 from hub.intel import builders
@@ -33,19 +27,12 @@ from hub.intel.ingest import share_objects
 from hub.intel.manage import managed_item
 from hub.intel.models import SharedItem
 from hub.intel.reads import stix_object, versions_of
+from hub.intel.severity import ADVISORY_EXTENSION, CVSS_FAMILIES, CvssScore
 from hub.intel.store import now_us, stix_stamp_ms, stix_stamp_to_us
 from hub.principal import Principal
 from hub.tlp import TLP
 
-ADVISORY_EXTENSION = "extension-definition--0b6a4f5e-9c1d-4e37-8f2a-5d7c3b9e1a64"
 _ID_NAMESPACE = uuid.UUID("6f1d9a52-3c84-4b7e-a0d5-2e9f8c1b7d43")
-CWE_ID = re.compile(r"^CWE-[1-9]\d{0,5}$")
-CVSS_FAMILIES = {
-    "v3": ("CVSS v3.1", ("CVSS:3.1/", "CVSS:3.0/"), CVSS3,
-           "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
-    "v4": ("CVSS v4.0", ("CVSS:4.0/",), CVSS4,
-           "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"),
-}
 
 
 @dataclass(frozen=True)
@@ -54,22 +41,6 @@ class AffectedProduct:
     product: str
     versions: str = ""  # the affected versions, as the vendor writes them ("< 4.2.1", "3.x")
     fixed_version: str = ""
-
-
-@dataclass(frozen=True)
-class CvssScore:
-    family: str  # "v3" or "v4"
-    vector: str
-    base_score: float
-    severity: str  # as FIRST names it: None, Low, Medium, High, Critical
-
-    @property
-    def label(self) -> str:
-        return CVSS_FAMILIES[self.family][0]
-
-    def as_extension(self) -> dict:
-        return {"vector_string": self.vector, "base_score": self.base_score,
-                "base_severity": self.severity.upper()}
 
 
 @dataclass(frozen=True)
@@ -89,55 +60,6 @@ class Advisory:
     def headline_score(self) -> CvssScore | None:
         """The score a reader sorts by: v4.0 when given, else v3.1."""
         return max(self.cvss, key=lambda score: score.family == "v4", default=None)
-
-
-# --- Parsing what a publisher types -------------------------------------------------------------
-
-def score_cvss(family: str, vector: str) -> CvssScore:
-    """Parse and score a CVSS vector of the family ("v3" or "v4"); ValueError says what is wrong."""
-    label, prefixes, parser, example = CVSS_FAMILIES[family]
-    vector = vector.strip()
-    if not vector.startswith(prefixes):
-        raise ValueError(f"a {label} vector starts with {prefixes[0]} (e.g. {example})")
-    try:
-        parsed = parser(vector)
-    except CVSSError as exc:
-        raise ValueError(f"not a valid {label} vector: {exc}") from None
-    if family == "v3":
-        return CvssScore(family, parsed.clean_vector(), float(parsed.scores()[0]), parsed.severities()[0])
-    return CvssScore(family, parsed.clean_vector(), float(parsed.base_score), parsed.severity)
-
-
-def parse_cwe_ids(text: str) -> list[str]:
-    """CWE ids separated by spaces or commas ("CWE-787, CWE-79"), upper-cased, de-duplicated."""
-    found: list[str] = []
-    for token in re.split(r"[\s,;]+", text or ""):
-        if not token:
-            continue
-        cwe = token.upper()
-        if not CWE_ID.match(cwe):
-            raise ValueError(f"{token!r} is not a CWE id (expected CWE-NNN, e.g. CWE-787)")
-        if cwe not in found:
-            found.append(cwe)
-    return found
-
-
-@cache
-def _cwe_names() -> dict[str, str]:
-    # The CWE catalogue as cwe2 ships it (MITRE's CSV views), read once into memory: no network,
-    # and no shared open file handles (cwe2's own Database seeks files shared across threads).
-    names: dict[str, str] = {}
-    for view in navigate_cwe.values():
-        with open(view["csv_file"], encoding="utf-8", newline="") as catalogue:
-            for row in csv.DictReader(catalogue):
-                if row.get("CWE-ID") and row.get("Name"):
-                    names.setdefault(f"CWE-{row['CWE-ID']}", row["Name"])
-    return names
-
-
-def cwe_name(cwe_id: str) -> str | None:
-    """The weakness's name in MITRE's catalogue (as shipped with cwe2), None when unknown."""
-    return _cwe_names().get(cwe_id)
 
 
 # --- STIX ---------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from hub.accounts import services as accounts
 from hub.errors import ValidationFailed
-from hub.intel import advisories, builders, observables
+from hub.intel import advisories, builders, observables, severity
 from hub.intel.reads import ItemFilters
 from hub.tlp import TLP
 from hub.principal import Principal
@@ -222,7 +222,7 @@ class AdvisoryContentForm(FlaskForm):
 
     def validate_cwe_ids(self, field):
         try:
-            self.parsed_cwe_ids = advisories.parse_cwe_ids(field.data)
+            self.parsed_cwe_ids = severity.parse_cwe_ids(field.data)
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
 
@@ -235,7 +235,7 @@ class AdvisoryContentForm(FlaskForm):
     def _score(self, family: str, field) -> None:
         if (field.data or "").strip():
             try:
-                self.scores[family] = advisories.score_cvss(family, field.data)
+                self.scores[family] = severity.score_cvss(family, field.data)
             except ValueError as exc:
                 raise ValidationError(str(exc)) from None
 

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 
 from hub import policy
 from hub.errors import Forbidden, ValidationFailed
-from hub.intel import advisories, builders, correlation, freetext, manage, reads, sightings, warninglists
+from hub.intel import advisories, builders, correlation, freetext, manage, reads, severity, sightings, warninglists
 from hub.intel.audience import resolve_audience
 from hub.intel.forms import (
     STIX_TYPES,
@@ -52,7 +52,7 @@ def may_publish_advisories(user) -> bool:
 
 @bp.app_template_global()
 def cwe_name(cwe_id: str) -> str | None:
-    return advisories.cwe_name(cwe_id)
+    return severity.cwe_name(cwe_id)
 
 
 @bp.get("/items")
