@@ -13,7 +13,7 @@ import pytest
 from stix2validator import ValidationOptions, validate_instance
 
 from hub.incidents import stix as incident_stix
-from hub.intel import builders
+from hub.intel import advisories, builders, severity
 from hub.tlp import TLP
 from tests import factories as f
 from tests.incidents_support import build_world, report
@@ -52,12 +52,17 @@ def _form_objects(org) -> list[dict]:
     ]
     objects.append(builders.build_indicator("domain-name", "anonymous.example", description="", confidence=50,
                                             tlp=TLP.green, now=NOW))
-    objects += builders.build_advisory(
+    objects += advisories.build_advisory(advisories.Advisory(
         title="PumpCo InfuseSafe firmware advisory", summary="Remote code execution in the pump firmware.",
         cve_ids=["CVE-2026-50001", "CVE-2026-50002"],
-        products=[builders.AffectedProduct("PumpCo", "InfuseSafe", "4.1"), builders.AffectedProduct("PumpCo", "Hub")],
-        mitigation="Apply firmware 4.2.", reference_urls=builders.parse_references(
-            "https://pumpco.example/advisories/2026-11.pdf " + "0f" * 32 + "\nhttps://www.cve.org/CVERecord?id=CVE-2026-50001"),
+        products=[advisories.AffectedProduct("PumpCo", "InfuseSafe", "< 4.2", "4.2"),
+                  advisories.AffectedProduct("PumpCo", "Hub")],
+        mitigation="Apply firmware 4.2.",
+        cvss=[severity.score_cvss("v3", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
+              severity.score_cvss("v4", "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N")],
+        cwe_ids=["CWE-787", "CWE-306"],
+        references=builders.parse_references(
+            "https://pumpco.example/advisories/2026-11.pdf " + "0f" * 32 + "\nhttps://www.cve.org/CVERecord?id=CVE-2026-50001")),
         tlp=TLP.green, created_by_ref=org.identity_id, now=NOW)
     return objects
 

@@ -5,11 +5,20 @@ import html
 import re
 
 import pytest
+from sqlalchemy import select
 from stix2validator import ValidationOptions, validate_instance
 
-from hub.intel import reads
+from hub.alerts.models import Notification
+from hub.extensions import db
+
+from hub.intel import advisories, reads, severity
 from hub.tlp import TLP
 from hub.principal import Principal
+from tests.alerts_support import run_fan_out, subscribe
+
+
+V3 = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+V4 = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"
 
 
 def advisory_form(**overrides) -> dict:
@@ -17,15 +26,22 @@ def advisory_form(**overrides) -> dict:
         "title": "Remote code execution in InfuSafe pump gateway",
         "summary": "An unauthenticated attacker on the clinical network can run code on the gateway.",
         "cve_ids": "cve-2026-10001, CVE-2026-10002",
-        "products": "MediDevice | InfuSafe Gateway | < 4.2.1\nMediDevice | InfuSafe Pump | 3.x",
+        "products-0-vendor": "MediDevice", "products-0-product": "InfuSafe Gateway",
+        "products-0-versions": "< 4.2.1", "products-0-fixed_version": "4.2.1",
+        "products-1-vendor": "MediDevice", "products-1-product": "InfuSafe Pump", "products-1-versions": "3.x",
+        "products-2-vendor": "", "products-2-product": "", "products-2-versions": "",
+        "cvss_v3": V3,
+        "cvss_v4": V4,
+        "cwe_ids": "cwe-306 CWE-787",
         "mitigation": "Update the gateway to 4.2.1; until then block TCP 8443 from user VLANs.",
         "references": "https://medidevice.example/psirt/2026-07 " + "ab" * 32
                       + "\nhttps://www.cve.org/CVERecord?id=CVE-2026-10001",
         "tlp": "amber",
         "audience": "community",
+        "publish": "Publish",
     }
     data.update(overrides)
-    return data
+    return {key: value for key, value in data.items() if value is not None}
 
 
 def error_next_to(page_text: str, field: str) -> str:
@@ -62,7 +78,12 @@ def test_a_vendor_publishes_an_advisory_as_a_report_with_everything_it_refers_to
     vulnerabilities = {v["name"]: v for v in by_type["vulnerability"]}
     assert set(vulnerabilities) == {"CVE-2026-10001", "CVE-2026-10002"}
     for cve, vulnerability in vulnerabilities.items():
-        assert vulnerability["external_references"] == [{"source_name": "cve", "external_id": cve}]
+        assert vulnerability["external_references"] == [
+            {"source_name": "cve", "external_id": cve},
+            {"source_name": "cwe", "external_id": "CWE-306"}, {"source_name": "cwe", "external_id": "CWE-787"}]
+        cvss = vulnerability["extensions"][severity.ADVISORY_EXTENSION]
+        assert cvss["cvss_v3"] == {"vector_string": V3, "base_score": 9.8, "base_severity": "CRITICAL"}
+        assert cvss["cvss_v4"] == {"vector_string": V4, "base_score": 9.3, "base_severity": "CRITICAL"}
     software = {(s["vendor"], s["name"], s["version"]) for s in by_type["software"]}
     assert software == {("MediDevice", "InfuSafe Gateway", "< 4.2.1"), ("MediDevice", "InfuSafe Pump", "3.x")}
     [course_of_action] = by_type["course-of-action"]
@@ -73,8 +94,11 @@ def test_a_vendor_publishes_an_advisory_as_a_report_with_everything_it_refers_to
     assert {(course_of_action["id"], "mitigates", v) for v in vulnerability_ids} <= links
     assert {(s["id"], "related-to", v) for s in by_type["software"] for v in vulnerability_ids} <= links
     assert len(links) == 2 + 2 * 2
+    products = report["extensions"][severity.ADVISORY_EXTENSION]["affected_products"]
+    assert products[0] == {"vendor": "MediDevice", "product": "InfuSafe Gateway", "affected_versions": "< 4.2.1",
+                           "fixed_version": "4.2.1"}
 
-    options = ValidationOptions(version="2.1")
+    options = ValidationOptions(version="2.1", strict=True)
     for obj in [report, *referred.values()]:
         result = validate_instance(obj, options)
         assert result.is_valid, (obj["type"], [str(error) for error in result.errors])
@@ -89,10 +113,11 @@ def test_a_vendor_publishes_an_advisory_as_a_report_with_everything_it_refers_to
 
 def test_a_national_cert_may_publish_advisories_too(make, web):
     cert_analyst = make.make_user(make.make_org("national_cert"))
-    response = web(cert_analyst).submit("/share/advisory", advisory_form(products="", references=""))
+    response = web(cert_analyst).submit("/share/advisory", advisory_form(references="", cvss_v4="", cwe_ids=""))
     assert response.status_code == 302
     report = reads.stix_object(reads.get_item(Principal.of(cert_analyst), response.location.rsplit("/", 1)[1]))
     assert "external_references" not in report
+    assert "cvss_v4" not in report["extensions"][severity.ADVISORY_EXTENSION]
 
 
 @pytest.mark.parametrize(("kind", "role"), [("hospital", "analyst"), ("law_enforcement", "admin"), ("vendor", "viewer")])
@@ -112,17 +137,198 @@ def test_the_nav_offers_advisories_to_vendors_only(make, web):
     assert 'href="/share/advisory"' not in hospital_page
 
 
-def test_malformed_cve_ids_product_lines_and_urls_are_explained_and_nothing_is_shared(make, web):
+def test_every_mistake_is_explained_next_to_its_field_in_one_round_and_the_input_is_kept(make, web):
     psirt = make.make_user(make.make_org("vendor"))
 
     response = web(psirt).submit("/share/advisory", advisory_form(
         cve_ids="CVE-2026-1 log4shell",
-        products="MediDevice InfuSafe Gateway",
+        cvss_v3="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:X",
+        cvss_v4="AV:N/AC:L",
+        cwe_ids="CWE-79 XSS",
         references="ftp://medidevice.example/advisory",
+        **{"products-0-product": "", "products-1-vendor": ""},
     ))
 
     assert response.status_code == 422
     assert "'CVE-2026-1' is not a CVE id" in error_next_to(response.text, "cve_ids")
-    assert 'line 1: expected "vendor | product | versions"' in error_next_to(response.text, "products")
+    assert 'not a valid CVSS v3.1 vector: Unknown value "X" in field "A:X"' in error_next_to(response.text, "cvss_v3")
+    assert "a CVSS v4.0 vector starts with CVSS:4.0/" in error_next_to(response.text, "cvss_v4")
+    assert "'XSS' is not a CWE id (expected CWE-NNN" in error_next_to(response.text, "cwe_ids")
     assert "line 1: not an http(s) URL" in error_next_to(response.text, "references")
+    assert error_next_to(response.text, "products-0-product") == "name the product"
+    assert error_next_to(response.text, "products-1-vendor") == "name the vendor"
+    # What was typed is still there, to be corrected rather than typed again.
+    assert 'value="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:X"' in response.text
+    assert 'value="InfuSafe Pump"' in response.text
+    assert "block TCP 8443" in response.text
     assert reads.count_items(Principal.of(psirt)) == 0
+
+
+def test_an_advisory_names_at_least_one_product_and_one_cvss_vector(make, web):
+    psirt = make.make_user(make.make_org("vendor"))
+    no_product = {f"products-{row}-{name}": "" for row in range(3) for name in ("vendor", "product", "versions",
+                                                                              "fixed_version")}
+
+    response = web(psirt).submit("/share/advisory", advisory_form(cvss_v3="", cvss_v4="", **no_product))
+
+    assert response.status_code == 422
+    assert error_next_to(response.text, "products") == "name at least one affected product (vendor and product)"
+    assert "give a CVSS v3.1 or a v4.0 vector" in error_next_to(response.text, "cvss_v3")
+    assert reads.count_items(Principal.of(psirt)) == 0
+
+
+def test_a_publisher_adds_product_rows_without_losing_what_was_typed(make, web):
+    psirt = make.make_user(make.make_org("vendor"))
+    response = web(psirt).submit("/share/advisory", advisory_form(publish=None, add_row="Add a product row"))
+    assert response.status_code == 200
+    assert 'name="products-3-vendor"' in response.text
+    assert 'value="InfuSafe Gateway"' in response.text
+    assert '<p class="error"' not in response.text
+    assert reads.count_items(Principal.of(psirt)) == 0
+
+
+def test_the_preview_shows_the_page_as_readers_will_see_it_and_publishes_nothing(make, web):
+    psirt = make.make_user(make.make_org("vendor"))
+    browser = web(psirt)
+
+    preview = browser.submit("/share/advisory", advisory_form(publish=None, preview="Preview"))
+
+    assert preview.status_code == 200
+    page = preview.text
+    assert reads.count_items(Principal.of(psirt)) == 0
+    assert "Preview your advisory" in page
+    assert '<span class="severity severity-critical">Critical 9.3</span>' in page  # v4.0 leads
+    assert "Critical 9.8" in page and V3 in page
+    assert "<td>InfuSafe Gateway</td><td>&lt; 4.2.1</td><td>4.2.1</td>" in page
+    assert "<td>InfuSafe Pump</td><td>3.x</td><td>no fix yet</td>" in page
+    assert "CWE-787</a>: Out-of-bounds Write" in page
+    assert 'href="https://www.cve.org/CVERecord?id=CVE-2026-10002"' in page
+    assert 'name="publish"' in page
+    # Publishing needs the form's CSRF token: a forged cross-site POST is refused.
+    assert browser.post("/share/advisory", data=advisory_form()).status_code == 400
+    assert reads.count_items(Principal.of(psirt)) == 0
+
+    published = browser.submit("/share/advisory", advisory_form())
+    assert published.status_code == 302  # POST-redirect-GET
+    assert browser.get(published.location).status_code == 200
+
+
+def test_a_reader_sees_products_severity_cwe_and_mitigation_on_the_advisory_page(make, web):
+    vendor = make.make_org("vendor", "DE")
+    psirt = make.make_user(vendor)
+    reader = make.make_user(make.make_org("hospital"), "viewer")
+    report_id = web(psirt).submit("/share/advisory", advisory_form()).location.rsplit("/", 1)[1]
+
+    page = web(reader).get(f"/items/{report_id}").get_data(as_text=True)
+
+    assert "<td>MediDevice</td><td>InfuSafe Gateway</td><td>&lt; 4.2.1</td><td>4.2.1</td>" in page
+    assert '<span class="severity severity-critical">Critical 9.3</span>' in page
+    assert "CWE-306</a>: Missing Authentication for Critical Function" in page
+    assert "block TCP 8443 from user VLANs" in page
+    assert 'href="https://medidevice.example/psirt/2026-07"' in page
+    assert f"Published by {vendor.name} on" in page
+    assert "TLP:AMBER" in page
+    assert "Edit and republish" not in page  # a reader, not the publisher
+
+
+def test_a_reader_outside_the_audience_gets_404_as_for_a_missing_advisory(make, web):
+    psirt = make.make_user(make.make_org("vendor"))
+    named = make.make_org("hospital")
+    outsider = make.make_user(make.make_org("hospital"))
+    report_id = web(psirt).submit("/share/advisory", advisory_form(audience="orgs", orgs=named.slug)) \
+        .location.rsplit("/", 1)[1]
+
+    assert web(make.make_user(named)).get(f"/items/{report_id}").status_code == 200
+    unreadable = web(outsider).get(f"/items/{report_id}")
+    missing = web(outsider).get("/items/report--00000000-0000-4000-8000-000000000000")
+    assert unreadable.status_code == missing.status_code == 404
+    assert "InfuSafe" not in unreadable.get_data(as_text=True)
+    assert web(outsider).get(f"/items/{report_id}/advisory").status_code == 404
+
+
+def test_the_publisher_edits_and_republishes_a_new_version_that_readers_see_and_are_told_of(make, web):
+    vendor = make.make_org("vendor")
+    psirt, colleague = make.make_user(vendor), make.make_user(vendor)
+    reader = make.make_user(make.make_org("hospital"))
+    report_id = web(psirt).submit("/share/advisory", advisory_form()).location.rsplit("/", 1)[1]
+    subscribe(reader)
+    run_fan_out()
+    before = reads.stix_object(reads.get_item(Principal.of(reader), report_id))
+
+    editor = web(colleague)  # any analyst of the publishing organisation
+    form_page = editor.get(f"/items/{report_id}/advisory").get_data(as_text=True)
+    assert 'value="InfuSafe Gateway"' in form_page and V4 in form_page  # the published advisory, to change
+    changed = advisory_form(tlp=None, audience=None, mitigation="Update the gateway to 4.2.2: 4.2.1 was incomplete.",
+                            **{"products-0-fixed_version": "4.2.2", "cvss_v4": "", "products-3-vendor": ""})
+    preview = editor.submit(f"/items/{report_id}/advisory", {**changed, "publish": None, "preview": "Preview"})
+    assert preview.status_code == 200 and "Republish as version 2" in preview.text
+    assert len(reads.hub_metadata(Principal.of(reader), reads.get_item(Principal.of(reader), report_id),
+                                  with_versions=True)["versions"]) == 1
+
+    response = editor.submit(f"/items/{report_id}/advisory", changed)
+
+    assert response.status_code == 302
+    assert response.location.endswith(f"/items/{report_id}")
+    after = reads.stix_object(reads.get_item(Principal.of(reader), report_id))
+    assert after["id"] == before["id"] and after["created"] == before["created"]
+    assert after["modified"] > before["modified"]
+    assert set(after["object_refs"]) == set(before["object_refs"])  # same objects, new versions
+    page = web(reader).get(f"/items/{report_id}").get_data(as_text=True)
+    assert "4.2.1 was incomplete" in page
+    assert "<td>4.2.2</td>" in page
+    assert "version 2, updated" in page
+    assert '<span class="severity severity-critical">Critical 9.8</span>' in page  # v3.1 now leads
+    run_fan_out()
+    told = db.session.scalars(select(Notification.event).where(Notification.user_id == reader.id)).all()
+    assert "updated" in told
+
+
+@pytest.mark.parametrize("who", ["other_vendor", "viewer"])
+def test_only_analysts_of_the_publishing_organisation_may_edit(make, web, who):
+    vendor = make.make_org("vendor")
+    psirt = make.make_user(vendor)
+    report_id = web(psirt).submit("/share/advisory", advisory_form()).location.rsplit("/", 1)[1]
+    user = make.make_user(make.make_org("vendor")) if who == "other_vendor" else make.make_user(vendor, "viewer")
+    browser = web(user)
+
+    assert browser.get(f"/items/{report_id}/advisory").status_code == 403
+    refused = browser.submit(f"/items/{report_id}/advisory", advisory_form(mitigation="Ignore it."),
+                             form_page=f"/items/{report_id}")
+    assert refused.status_code == 403
+    assert "Ignore it." not in web(psirt).get(f"/items/{report_id}").get_data(as_text=True)
+
+
+def _advisory_objects(org) -> list[dict]:
+    return advisories.build_advisory(advisories.Advisory(
+        title="Pump gateway advisory", summary="Remote code execution.", cve_ids=["CVE-2026-10001"],
+        products=[advisories.AffectedProduct("MediDevice", "InfuSafe Gateway", "< 4.2.1", "4.2.1")],
+        mitigation="Update.", cvss=[severity.score_cvss("v3", V3)], cwe_ids=["CWE-306"]),
+        tlp=TLP.green, created_by_ref=org.identity_id)
+
+
+def test_the_rest_api_takes_an_advisory_and_refuses_a_wrong_score_or_cwe_naming_the_property(make, api):
+    vendor = make.make_org("vendor")
+    psirt = make.make_user(vendor)
+    client = api(psirt)
+    extension = f"extensions.{severity.ADVISORY_EXTENSION}"
+
+    objects = _advisory_objects(vendor)
+    objects[0]["extensions"][severity.ADVISORY_EXTENSION]["cvss_v3"]["vector_string"] = "CVSS:3.1/AV:N"
+    objects[1]["extensions"][severity.ADVISORY_EXTENSION]["cvss_v3"]["base_score"] = 5.0
+    refused = client.post("/share", json={"objects": objects, "audience": "community"})
+
+    assert refused.status_code == 422
+    fields = {detail["field"]: detail["error"] for detail in refused.json["details"]}
+    assert "not a valid CVSS v3.1 vector" in fields[f"objects[0].{extension}.cvss_v3.vector_string"]
+    assert "5.0 is not the vector's base score (9.8)" in fields[f"objects[1].{extension}.cvss_v3.base_score"]
+    assert reads.count_items(Principal.of(psirt)) == 0
+
+    objects = _advisory_objects(vendor)
+    objects[1]["external_references"][1]["external_id"] = "CWE-XSS"
+    refused = client.post("/share", json={"objects": objects, "audience": "community"})
+    assert refused.status_code == 422
+    assert refused.json["details"][0]["field"] == "objects[1].external_references[1].external_id"
+    assert "'CWE-XSS' is not a CWE id" in refused.json["details"][0]["error"]
+
+    accepted = client.post("/share", json={"objects": _advisory_objects(vendor), "audience": "community"})
+    assert accepted.status_code == 201, accepted.json

@@ -1,13 +1,12 @@
 """STIX 2.1 objects built from what a human knows, with the stix2 library.
 
-The web forms ask for an observable type and value, or for CVE ids and products; these functions
+The web forms ask for an observable type and value, or for CVE ids and references; these functions
 turn the answers into objects that `hub.intel.ingest.share_objects` accepts. Patterns are built
 from stix2 pattern objects, never by string formatting, so quotes in values are escaped.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
@@ -85,13 +84,6 @@ def build_indicator(
     return _to_dict(stix2.v21.Indicator(**properties))
 
 
-@dataclass(frozen=True)
-class AffectedProduct:
-    vendor: str
-    product: str
-    versions: str = ""
-
-
 def parse_cve_ids(text: str) -> list[str]:
     """CVE ids separated by spaces, commas or lines, upper-cased and de-duplicated in order."""
     found: list[str] = []
@@ -106,21 +98,6 @@ def parse_cve_ids(text: str) -> list[str]:
     if not found:
         raise ValueError("name at least one CVE id")
     return found
-
-
-def parse_products(text: str) -> list[AffectedProduct]:
-    """One product per line: "vendor | product | versions" (versions may be left empty)."""
-    products: list[AffectedProduct] = []
-    for number, line in enumerate((text or "").splitlines(), start=1):
-        if not line.strip():
-            continue
-        parts = [part.strip() for part in line.split("|")]
-        if len(parts) == 2:
-            parts.append("")
-        if len(parts) != 3 or not parts[0] or not parts[1]:
-            raise ValueError(f"line {number}: expected \"vendor | product | versions\"")
-        products.append(AffectedProduct(*parts))
-    return products
 
 
 def parse_reference_urls(text: str) -> list[str]:
@@ -157,83 +134,6 @@ def external_reference(url: str, sha256: str | None) -> dict:
     if sha256:
         return {"source_name": source, "url": url, "hashes": {"SHA-256": sha256}}
     return {"source_name": source, "external_id": url}
-
-
-def build_advisory(
-    *,
-    title: str,
-    summary: str,
-    cve_ids: list[str],
-    products: list[AffectedProduct],
-    mitigation: str,
-    reference_urls: list[str | tuple[str, str | None]],
-    tlp: TLP,
-    created_by_ref: str | None,
-    now: datetime | None = None,
-) -> list[dict]:
-    """A vulnerability advisory as STIX 2.1: the report first, then every object it refers to.
-
-    One vulnerability per CVE, one software SCO per affected product, one course-of-action with
-    the mitigation, and the relationships "course-of-action mitigates vulnerability" and
-    "software related-to vulnerability" (described as affected by it: STIX 2.1 suggests no
-    relationship type from software to a vulnerability, so the common one). Reference URLs are
-    plain or (url, sha256) pairs (see external_reference).
-    """
-    stamp = now or datetime.now(timezone.utc)
-    markings = [tlp.marking_id]
-    authored = {"created": stamp, "modified": stamp, "object_marking_refs": markings}
-    if created_by_ref:
-        authored["created_by_ref"] = created_by_ref
-
-    vulnerabilities = [
-        stix2.v21.Vulnerability(
-            name=cve,
-            external_references=[{"source_name": "cve", "external_id": cve}],
-            **authored,
-        )
-        for cve in cve_ids
-    ]
-    software = [
-        stix2.v21.Software(
-            name=product.product,
-            vendor=product.vendor,
-            object_marking_refs=markings,
-            **({"version": product.versions} if product.versions else {}),
-        )
-        for product in products
-    ]
-    course_of_action = stix2.v21.CourseOfAction(
-        name=f"Mitigation: {title}"[:250], description=mitigation, **authored
-    )
-    relationships = [
-        stix2.v21.Relationship(
-            source_ref=course_of_action.id, relationship_type="mitigates", target_ref=vuln.id, **authored
-        )
-        for vuln in vulnerabilities
-    ] + [
-        stix2.v21.Relationship(
-            source_ref=sco.id, relationship_type="related-to", target_ref=vuln.id,
-            description=f"{product.vendor} {product.product}{' ' + product.versions if product.versions else ''}"
-                        f" is affected by {vuln.name}.",
-            **authored,
-        )
-        for sco, product in zip(software, products)
-        for vuln in vulnerabilities
-    ]
-    referred = [*vulnerabilities, *software, course_of_action, *relationships]
-    report = stix2.v21.Report(
-        name=title,
-        description=summary,
-        report_types=["vulnerability"],
-        published=stamp,
-        object_refs=[obj.id for obj in referred],
-        external_references=[
-            external_reference(*((reference, None) if isinstance(reference, str) else reference))
-            for reference in reference_urls
-        ] or None,
-        **authored,
-    )
-    return [_to_dict(obj) for obj in (report, *referred)]
 
 
 def build_sighting(

@@ -9,7 +9,9 @@ from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateField,
+    FieldList,
     Form,
+    FormField,
     HiddenField,
     IntegerField,
     RadioField,
@@ -17,6 +19,7 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
+    SubmitField,
     TextAreaField,
     ValidationError,
 )
@@ -25,7 +28,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from hub.accounts import services as accounts
 from hub.errors import ValidationFailed
-from hub.intel import builders, observables
+from hub.intel import advisories, builders, observables, severity
 from hub.intel.reads import ItemFilters
 from hub.tlp import TLP
 from hub.principal import Principal
@@ -175,16 +178,41 @@ class ShareIndicatorForm(AudienceForm):
             raise ValidationError("must be in the future")
 
 
-class AdvisoryForm(AudienceForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=250)])
-    summary = TextAreaField("Summary", validators=[DataRequired(), Length(max=20000)])
-    cve_ids = StringField("CVE ids (separated by spaces or commas)", validators=[DataRequired()])
-    products = TextAreaField('Affected products, one per line: "vendor | product | versions"',
-                             validators=[Length(max=20000)])
-    mitigation = TextAreaField("Mitigation", validators=[DataRequired(), Length(max=20000)])
+class AffectedProductRow(Form):
+    """One row of the affected-products table (a sub-form: the page's CSRF token covers it)."""
+
+    vendor = StringField("Vendor", validators=[Optional(), Length(max=250)])
+    product = StringField("Product", validators=[Optional(), Length(max=250)])
+    versions = StringField("Affected versions", validators=[Optional(), Length(max=250)])
+    fixed_version = StringField("Fixed in", validators=[Optional(), Length(max=250)])
+
+    def is_blank(self) -> bool:
+        return not any((self[name].data or "").strip() for name in ("vendor", "product", "versions", "fixed_version"))
+
+
+class AdvisoryContentForm(FlaskForm):
+    """What an advisory says; the same fields when it is first published and when it is edited."""
+
+    PRODUCT_ROWS = 3  # rows offered on an empty form; "Add a product row" adds one more
+    title = StringField("Title", validators=[DataRequired(message="give the advisory a title"), Length(max=250)])
+    summary = TextAreaField("Summary", validators=[DataRequired(message="say what the vulnerability lets an attacker do"),
+                                                   Length(max=20000)])
+    products = FieldList(FormField(AffectedProductRow), "Affected products", min_entries=PRODUCT_ROWS, max_entries=50)
+    cvss_v3 = StringField("CVSS v3.1 vector", validators=[Optional(), Length(max=200)],
+                          description="e.g. CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")
+    cvss_v4 = StringField("CVSS v4.0 vector", validators=[Optional(), Length(max=300)],
+                          description="e.g. CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N")
+    cwe_ids = StringField("CWE ids (optional, separated by spaces or commas)", validators=[Optional(), Length(max=1000)],
+                          description="e.g. CWE-787, CWE-306")
+    cve_ids = StringField("CVE ids (separated by spaces or commas)",
+                          validators=[DataRequired(message="name at least one CVE id"), Length(max=5000)])
+    mitigation = TextAreaField("Mitigation", validators=[DataRequired(message="say what readers should do"),
+                                                         Length(max=20000)])
     references = TextAreaField("Reference URLs, one per line, each optionally followed by the SHA-256 of the"
                                " document", validators=[Length(max=20000)])
-    tlp = RadioField("TLP", choices=TLP_CHOICES, validators=[InputRequired(message="choose a TLP label")])
+    add_row = SubmitField("Add a product row")
+    preview = SubmitField("Preview")
+    publish = SubmitField("Publish")
 
     def validate_cve_ids(self, field):
         try:
@@ -192,17 +220,92 @@ class AdvisoryForm(AudienceForm):
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
 
-    def validate_products(self, field):
+    def validate_cwe_ids(self, field):
         try:
-            self.parsed_products = builders.parse_products(field.data)
+            self.parsed_cwe_ids = severity.parse_cwe_ids(field.data)
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
+
+    def validate_cvss_v3(self, field):
+        self._score("v3", field)
+
+    def validate_cvss_v4(self, field):
+        self._score("v4", field)
+
+    def _score(self, family: str, field) -> None:
+        if (field.data or "").strip():
+            try:
+                self.scores[family] = severity.score_cvss(family, field.data)
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from None
 
     def validate_references(self, field):
         try:
             self.parsed_references = builders.parse_references(field.data)
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
+
+    def validate(self, extra_validators=None) -> bool:
+        """Every field's own checks, then the product rows: all errors in one round."""
+        self.scores, self.parsed_cwe_ids, self.products_error = {}, [], None
+        valid = super().validate(extra_validators)
+        if not (self.cvss_v3.data or "").strip() and not (self.cvss_v4.data or "").strip():
+            self.cvss_v3.errors = [*self.cvss_v3.errors,
+                                   "give a CVSS v3.1 or a v4.0 vector (or both): readers sort advisories by severity"]
+            valid = False
+        filled = [row.form for row in self.products if not row.form.is_blank()]
+        for row in filled:
+            for name, message in (("vendor", "name the vendor"), ("product", "name the product")):
+                if not (row[name].data or "").strip():
+                    row[name].errors = [*row[name].errors, message]
+                    valid = False
+        if not filled:
+            self.products_error = "name at least one affected product (vendor and product)"
+            valid = False
+        return valid
+
+    def advisory(self) -> advisories.Advisory:
+        """The validated answers as an Advisory."""
+        return advisories.Advisory(
+            title=self.title.data.strip(),
+            summary=self.summary.data.strip(),
+            cve_ids=self.parsed_cve_ids,
+            products=[
+                advisories.AffectedProduct(row.form.vendor.data.strip(), row.form.product.data.strip(),
+                                           (row.form.versions.data or "").strip(),
+                                           (row.form.fixed_version.data or "").strip())
+                for row in self.products if not row.form.is_blank()
+            ],
+            mitigation=self.mitigation.data.strip(),
+            cvss=[self.scores[family] for family in ("v3", "v4") if family in self.scores],
+            cwe_ids=self.parsed_cwe_ids,
+            references=self.parsed_references,
+        )
+
+    def offer_another_row(self) -> None:
+        if len(self.products) < self.products.max_entries:
+            self.products.append_entry()
+
+    def fill_from(self, advisory: advisories.Advisory) -> None:
+        """Show a published advisory in the form, for editing."""
+        self.title.data, self.summary.data, self.mitigation.data = advisory.title, advisory.summary, advisory.mitigation
+        self.cve_ids.data = ", ".join(advisory.cve_ids)
+        self.cwe_ids.data = ", ".join(advisory.cwe_ids)
+        for score in advisory.cvss:
+            self[f"cvss_{score.family}"].data = score.vector
+        self.references.data = "\n".join(f"{url} {sha256}" if sha256 else url for url, sha256 in advisory.references)
+        while len(self.products):
+            self.products.pop_entry()
+        for product in advisory.products:
+            self.products.append_entry({"vendor": product.vendor, "product": product.product,
+                                        "versions": product.versions, "fixed_version": product.fixed_version})
+        self.offer_another_row()
+
+
+class AdvisoryForm(AudienceForm, AdvisoryContentForm):
+    """A new advisory: what it says, and its TLP and audience (fixed once published)."""
+
+    tlp = RadioField("TLP", choices=TLP_CHOICES, validators=[InputRequired(message="choose a TLP label")])
 
 
 class WidenForm(AudienceForm):

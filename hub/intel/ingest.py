@@ -16,7 +16,7 @@ from sqlalchemy import select
 from hub import bounds, policy
 from hub.errors import Forbidden, ValidationFailed
 from hub.extensions import db
-from hub.intel import fastpath, fastpath_sdo, fastpath_sro, observables, validation, writing
+from hub.intel import fastpath, fastpath_sdo, fastpath_sro, observables, severity, validation, writing
 from hub.intel.audience import Audience
 from hub.intel.references import references_of
 from hub.intel.models import SharedItem
@@ -33,7 +33,11 @@ SEARCH_TEXT_LIMIT = 4000
 
 
 class ObjectRejected(Exception):
-    """One object cannot be shared; the message says why."""
+    """One object cannot be shared; the message says why, `field` which property when one is to blame."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass
@@ -216,6 +220,10 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool) -> PreparedO
     marked = _with_tlp2_marking(raw, tlp)
     obj = _parse(marked)
     _check_timestamps(obj)
+    weakness_problems = severity.problems_in(obj)
+    if weakness_problems:
+        path, reason = weakness_problems[0]
+        raise ObjectRejected(f"{path}: {reason}", field=path)
     found = fastpath.pattern_observables(obj)
     if found is None:
         try:
@@ -253,6 +261,7 @@ def prepare_all(objects, requested_tlp: TLP | None, anonymous: bool) -> list[Pre
                 "index": index,
                 "id": raw.get("id") if isinstance(raw, dict) else None,
                 "error": str(exc),
+                **({"field": f"objects[{index}].{exc.field}"} if exc.field else {}),
             })
             continue
         if candidate is None or (candidate.stix_id, candidate.modified_us) in seen:

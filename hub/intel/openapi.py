@@ -41,7 +41,8 @@ ERROR_RESPONSES = {
     422: ("Unprocessable", "Well-formed JSON that cannot be accepted: invalid STIX (each rejected object "
                            "listed with its index and id), invalid indicator pattern, STIX 2.0, unknown "
                            "TLP, contradicting TLP markings, unknown audience members, a TLP:RED item "
-                           "with an audience other than named users. Nothing was written."),
+                           "with an audience other than named users, an invalid CVSS vector or CWE id "
+                           "(`field` names the property). Nothing was written."),
 }
 
 _LIMIT = {
@@ -437,7 +438,13 @@ def intel_openapi_paths() -> dict:
                 "description": "Validates every object with the stix2 library (properties, indicator "
                                "patterns), maps TLP 1.0 markings to TLP 2.0, and stores all objects "
                                "or none. Re-posting a stored version changes nothing; a later "
-                               "`modified` adds a version.",
+                               "`modified` adds a version. Advisories: an external reference with "
+                               "source_name `cwe` must name CWE-NNN; CVSS scores in the hub's advisory "
+                               "property extension (extension-definition--0b6a4f5e-9c1d-4e37-8f2a-"
+                               "5d7c3b9e1a64: `cvss_v3` and `cvss_v4`, each with `vector_string`, "
+                               "`base_score`, `base_severity`) must be valid vectors of that CVSS "
+                               "version, with the score and severity the vector gives; a 422 names "
+                               "the property, e.g. `objects[0].extensions.<id>.cvss_v3.vector_string`.",
                 "requestBody": json_body("ShareRequest"),
                 "responses": {
                     "201": _json(_ref("ShareResponse"), "Shared: the STIX ids, in request order."),

@@ -10,11 +10,12 @@ from flask_login import current_user, login_required
 
 from hub import policy
 from hub.errors import Forbidden, NotFound, ValidationFailed
-from hub.intel import (builders, correlation, display, freetext, manage, observables, readers, reads, sightings,
-                       warninglists)
+from hub.intel import (advisories, builders, correlation, display, freetext, manage, observables, readers, reads,
+                       severity, sightings, warninglists)
 from hub.intel.audience import resolve_audience
 from hub.intel.forms import (
     STIX_TYPES,
+    AdvisoryContentForm,
     AdvisoryForm,
     BulkSightingForm,
     ExtendForm,
@@ -53,6 +54,11 @@ def may_publish_advisories(user) -> bool:
 def typed_value(kind: str, value: str) -> str:
     """An observable as people read it: "203.0.113.5 (IPv4 address)"."""
     return str(display.typed(kind, value))
+
+
+@bp.app_template_global()
+def cwe_name(cwe_id: str) -> str | None:
+    return severity.cwe_name(cwe_id)
 
 
 @bp.get("/items")
@@ -240,9 +246,16 @@ def _render_detail(principal: Principal, item, *, revoke_form=None, widen_form=N
     # Only what the reader may read is named; rule 7 hid this item if it named anything else.
     readable_refs = display.readable_by_stix_id(principal, [ref for _label, ref in referenced])
     values = display.values_of_items([item.id]).get(item.id, [])
+    advisory = advisories.advisory_of(obj)
+    advisory_view = None if advisory is None else {
+        "advisory": advisory, "tlp": meta["tlp"], "publisher": item.owner.name if meta["owner"] else None,
+        "published": obj.get("published"), "version": len(meta["versions"]),
+        "updated": obj.get("modified") if len(meta["versions"]) > 1 else None}
     return render_template(
         "intel/item_detail.html",
         item=item,
+        advisory_view=advisory_view,
+        may_edit_advisory=bool(advisory and can_manage and not item.revoked),
         obj=obj,
         meta=meta,
         kind=display.type_label(item.stix_type, obj),
@@ -379,36 +392,76 @@ def share_indicator():
     return render_template("intel/share_indicator.html", form=form, who=_who_reads(principal, form)), _status()
 
 
-@bp.route("/share/advisory", methods=["GET", "POST"])
-@login_required
-def share_advisory():
+def _advisory_publisher() -> Principal:
     principal = _sharer()
     if not policy.publishes_advisories(principal.org_kind):
         raise Forbidden("advisories are published by vendors and national CERTs")
+    return principal
+
+
+def _advisory_step(form):
+    """What a POST of an advisory form asks for: ("row", None) for another product row,
+    ("refused", None) with errors on the form, ("preview", advisory) or ("publish", advisory)."""
+    if form.add_row.data:
+        form.offer_another_row()
+        return "row", None
+    if not form.validate_on_submit():
+        return "refused", None
+    return ("publish" if form.publish.data else "preview"), form.advisory()
+
+
+@bp.route("/share/advisory", methods=["GET", "POST"])
+@login_required
+def share_advisory():
+    """Fill in, preview as readers will see it, then publish (POST-redirect-GET)."""
+    principal = _advisory_publisher()
     form = AdvisoryForm()
     form.offer_audiences(principal)
-    if form.validate_on_submit():
-        tlp = TLP(form.tlp.data)
-        objects = builders.build_advisory(
-            title=form.title.data.strip(),
-            summary=form.summary.data.strip(),
-            cve_ids=form.parsed_cve_ids,
-            products=form.parsed_products,
-            mitigation=form.mitigation.data.strip(),
-            reference_urls=form.parsed_references,
-            tlp=tlp,
-            created_by_ref=_identity_ref(),
-        )
+    step, advisory = _advisory_step(form) if request.method == "POST" else ("form", None)
+    if advisory is not None:
         try:
             audience = resolve_audience(principal, form.audience_spec())
-            share_objects(principal, objects, audience=audience, tlp=tlp)
+            tlp = TLP(form.tlp.data)
+            if step == "publish":
+                report_id = advisories.publish(principal, advisory, tlp=tlp, audience=audience,
+                                               created_by_ref=_identity_ref())
+                flash(f"Advisory published as {tlp.label}.", "success")
+                return redirect(url_for(".item_detail", stix_id=report_id))
         except ValidationFailed as error:
             form.attach_service_errors(error)
+            step, advisory = "refused", None
+    preview = None if advisory is None else {
+        "advisory": advisory, "tlp": form.tlp.data, "publisher": current_user.org.name, "published": None,
+        "version": 1, "updated": None}
+    return render_template("intel/share_advisory.html", form=form, preview=preview,
+                           who=_who_reads(principal, form, "report")), (422 if step == "refused" else 200)
+
+
+@bp.route("/items/<stix_id>/advisory", methods=["GET", "POST"])
+@login_required
+def edit_advisory(stix_id: str):
+    """Edit a published advisory and republish it as a new version of the same objects."""
+    principal = current_principal()
+    item, published = advisories.editable_advisory(principal, stix_id)
+    form = AdvisoryContentForm()
+    step, advisory = _advisory_step(form) if request.method == "POST" else ("form", None)
+    if request.method == "GET":
+        form.fill_from(published)
+    if step == "publish":
+        try:
+            advisories.republish(principal, stix_id, advisory)
+        except ValidationFailed as error:
+            form.general_errors = [error.message, *(str(d.get("error", "")) for d in error.details)]
+            step, advisory = "refused", None
         else:
-            flash(f"Advisory published as {tlp.label}.", "success")
-            return redirect(url_for(".item_detail", stix_id=objects[0]["id"]))
-    return render_template("intel/share_advisory.html", form=form,
-                           who=_who_reads(principal, form, "report")), _status()
+            flash("Advisory republished as a new version. Its readers are told.", "success")
+            return redirect(url_for(".item_detail", stix_id=stix_id))
+    preview = None if advisory is None else {
+        "advisory": advisory, "tlp": item.tlp.value, "publisher": current_user.org.name,
+        "published": reads.stix_object(item).get("published"), "version": advisories.version_count(item) + 1,
+        "updated": None}
+    return render_template("intel/edit_advisory.html", form=form, item=item, preview=preview), (
+        422 if step == "refused" else 200)
 
 
 @bp.route("/share/import", methods=["GET", "POST"])
