@@ -409,7 +409,7 @@ def audit_log():
 def audit_csv():
     _form, wanted = _audit_filter()
     lines = audit_pages.csv_lines(current_principal(), wanted, current_user.org.timezone)
-    audit.record("audit_exported", current_principal(), **wanted.as_args())
+    audit.record("audit_exported", current_principal(), filters=wanted.as_args())
     db.session.commit()
     return Response(stream_with_context(lines), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'})
