@@ -16,6 +16,7 @@ import hub.incidents.models  # noqa: F401
 import hub.intel.models  # noqa: F401
 import hub.taxii.models  # noqa: F401
 from hub import alerts, api, cli, web
+from hub.accounts.admin_views import bp as admin_pages
 from hub.accounts.views import bp as accounts_pages
 from hub.alerts.views import bp as alerts_pages
 from hub.bounds import Int64Converter, refuse_nul_characters
@@ -57,7 +58,7 @@ def create_app(config: str | object | None = None) -> Flask:
     app.before_request(refuse_nul_characters)
 
     web.init_app(app)
-    for pages in (accounts_pages, intel_pages, alerts_pages, incidents_pages, feeds_pages):
+    for pages in (accounts_pages, admin_pages, intel_pages, alerts_pages, incidents_pages, feeds_pages):
         app.register_blueprint(pages)
     api.init_app(app)
     app.register_blueprint(taxii_bp)

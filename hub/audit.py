@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
+from celery import current_task
+from flask import has_request_context, request
 from sqlalchemy import ForeignKey, Index, String, Text, event, insert, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -105,6 +107,34 @@ def _chain_new_events(session: Session, _flush_context, _instances) -> None:
         entry.hash = prev = entry_hash({name: getattr(entry, name) for name in HASHED_FIELDS}, prev)
 
 
+# How an action reached the hub. Taken from where the code runs, never from the caller, so that a
+# service called from a web page is not labelled with the default of a service written for the API.
+TRANSPORTS = ("web", "api", "taxii", "cli", "worker")
+
+
+def current_channel() -> str:
+    """The transport of the action being recorded: web, api, taxii, cli or worker."""
+    if has_request_context():
+        path = request.path
+        if path == "/api" or path.startswith("/api/"):
+            return "api"
+        if path == "/taxii2" or path.startswith("/taxii2/"):
+            return "taxii"
+        return "web"
+    if current_task and current_task.request.id is not None:  # a proxy: false outside a task
+        return "worker"
+    return "cli"
+
+
+def _with_channel(detail: dict) -> dict:
+    """`detail` with the detected channel; a caller's finer label ("search") is kept as `via`."""
+    channel = current_channel()
+    given = detail.get("channel")
+    if given is not None and given not in TRANSPORTS and "via" not in detail:
+        detail = {**detail, "via": given}
+    return {**detail, "channel": channel}
+
+
 def record(
     action: str,
     principal: Principal | None,
@@ -124,7 +154,7 @@ def record(
             else (item.owner_org_id if item else (principal.org_id if principal else None)),
             item_id=item.id if item else None,
             stix_id=item.stix_id if item else None,
-            detail=orjson.dumps(detail).decode(),
+            detail=orjson.dumps(_with_channel(detail)).decode(),
         )
     )
 
@@ -143,7 +173,7 @@ def record_reads(principal: Principal, items, channel: str) -> None:
             "subject_org_id": item.owner_org_id,
             "item_id": item.id,
             "stix_id": item.stix_id,
-            "detail": orjson.dumps({"channel": channel}).decode(),
+            "detail": orjson.dumps(_with_channel({"channel": channel})).decode(),
             "at": utcnow(),
         }
         for item in items

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, insert, not_, or_, se
 from sqlalchemy.orm import aliased
 
 from hub.accounts.models import Organisation, User, group_members
+from hub.audit import AuditEvent
 from hub.extensions import db
 from hub.alerts.models import Subscription
 from hub.feeds.models import Feed
@@ -503,7 +504,7 @@ def alert_names_owner(item) -> bool:
 # these structural details of its events are shown; free text (a revocation reason) is not.
 AUDIT_DETAILS_SHOWN_FOR_RED = frozenset({
     "audience", "added", "tlp", "anonymous", "modified_us", "channel", "revision", "stage",
-    "delivery_id", "case", "org", "significant"})
+    "delivery_id", "case", "org", "significant", "via"})
 
 
 def audit_content_withheld() -> ColumnElement[bool]:
@@ -515,6 +516,27 @@ def audit_detail_shown(key: str, *, content_withheld: bool) -> bool:
     """Whether one detail of an audit event is shown to the owner's admin ("Audit": of a RED
     item existence and actions, never content)."""
     return not content_withheld or key in AUDIT_DETAILS_SHOWN_FOR_RED
+
+
+def audit_events_of(principal: Principal) -> ColumnElement[bool]:
+    """SQL on AuditEvent: the events an organisation's admin reads (its items and its own users)."""
+    if not principal.is_admin:
+        return false()
+    return AuditEvent.subject_org_id == principal.org_id
+
+
+# --- Administration: who manages which accounts, organisations and groups ----------------------
+
+def managed_users(principal: Principal) -> ColumnElement[bool]:
+    """SQL on User: the accounts an organisation's admin manages, its own organisation's only."""
+    if not principal.is_admin:
+        return false()
+    return User.org_id == principal.org_id
+
+
+def administers_hub(principal: Principal) -> bool:
+    """Operators run the hub: they manage member organisations and sharing groups."""
+    return principal.is_operator
 
 
 # --- Incident reports, NIS2 and law-enforcement cases (rule 6) ---------------------------------

@@ -73,7 +73,8 @@ def test_enabling_totp_shows_a_qr_code_and_needs_a_right_code(make, web):
     assert reloaded(analyst).totp_secret is None
 
     enabled = browser.submit("/account/totp", {"code": pyotp.TOTP(secret).now()})
-    assert enabled.status_code == 302
+    assert enabled.status_code == 303 and enabled.location == "/account/recovery-codes", \
+        "the recovery codes are shown next, once"
     assert reloaded(analyst).totp_secret == secret
 
     # From now on the password alone does not sign in.

@@ -1,7 +1,13 @@
 """The audit log as an organisation admin reads it: names instead of ids, times instead of numbers."""
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from itertools import islice
+from zoneinfo import ZoneInfo
 
 import orjson
 from sqlalchemy import select
@@ -9,8 +15,10 @@ from sqlalchemy import select
 from hub import policy
 from hub.accounts.models import Organisation, SharingGroup, User
 from hub.audit import AuditEvent
+from hub.errors import ValidationFailed
 from hub.extensions import db
-from hub.db import us_to_datetime
+from hub.db import as_utc, us_to_datetime
+from hub.principal import Principal
 from hub.intel.models import SharedItem
 
 # Detail keys that hold an audience as ids (ingest.describe_grants).
@@ -112,3 +120,166 @@ def audit_rows(events: list[AuditEvent]) -> list[AuditRow]:
             detail=_pairs(detail, directory, red=event.item_id in directory.red_items, concealed=concealed),
         ))
     return rows
+
+
+# --- Filters, coalesced reads, CSV export --------------------------------------------------------
+
+# Repeated reads of one item by one user (a page reloaded, a SIEM polling) are shown as one line
+# with a count. The log keeps every row: it is append-only and hash-chained (hub/audit.py), so
+# coalescing happens when it is read (page and CSV alike), never by rewriting an entry.
+COALESCED_ACTIONS = frozenset({"read", "case_read", "incident_read", "token_use"})
+COALESCE_WINDOW = timedelta(minutes=10)
+_BATCH = 200
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: str = ""
+    action: str = ""
+    org: str = ""
+    item: str = ""
+    since: date | None = None
+    until: date | None = None
+
+    def as_args(self) -> dict:
+        args = {key: getattr(self, key) for key in ("actor", "action", "org", "item") if getattr(self, key)}
+        args.update({key: getattr(self, key).isoformat() for key in ("since", "until") if getattr(self, key)})
+        return args
+
+
+def _day_start(day: date, zone: str) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
+
+
+def filtered_events(principal: Principal, wanted: AuditFilter, zone: str = "UTC"):
+    """The events the principal may read (policy.audit_events_of), narrowed by the filter;
+    dates are whole days on the organisation's clock."""
+    if wanted.since and wanted.until and wanted.since > wanted.until:
+        raise ValidationFailed("invalid range", [{"field": "until", "error": "the end is before the start"}])
+    query = select(AuditEvent).where(policy.audit_events_of(principal))
+    if wanted.action:
+        query = query.where(AuditEvent.action == wanted.action.strip().replace(" ", "_").lower())
+    if wanted.item:
+        query = query.where(AuditEvent.stix_id == wanted.item.strip())
+    if wanted.actor:
+        query = query.where(AuditEvent.actor_user_id.in_(
+            select(User.id).where(User.email == wanted.actor.strip().lower())))
+    if wanted.org:
+        query = query.where(AuditEvent.actor_org_id.in_(
+            select(Organisation.id).where(Organisation.slug == wanted.org.strip().lower())))
+    if wanted.since:
+        query = query.where(AuditEvent.at >= _day_start(wanted.since, zone))
+    if wanted.until:
+        query = query.where(AuditEvent.at < _day_start(wanted.until + timedelta(days=1), zone))
+    return query
+
+
+@dataclass
+class CoalescedEvent:
+    """One line of the log: an event, or a run of the same read within COALESCE_WINDOW."""
+    event: AuditEvent  # the newest of the run
+    count: int = 1
+    oldest: AuditEvent | None = None
+
+    @property
+    def first_at(self) -> datetime:
+        return (self.oldest or self.event).at
+
+    @property
+    def oldest_id(self) -> int:
+        return (self.oldest or self.event).id
+
+    def absorbs(self, event: AuditEvent) -> bool:
+        newest = self.event
+        return (newest.action in COALESCED_ACTIONS and event.action == newest.action
+                and event.actor_user_id == newest.actor_user_id and event.actor_org_id == newest.actor_org_id
+                and event.item_id == newest.item_id and event.stix_id == newest.stix_id
+                and event.detail == newest.detail and newest.at - event.at <= COALESCE_WINDOW)
+
+
+def coalesced_events(query, *, before_id: int | None = None) -> Iterator[CoalescedEvent]:
+    """The query's events newest first, runs of repeated reads folded into one line each."""
+    current: CoalescedEvent | None = None
+    while True:
+        batch_query = query.order_by(AuditEvent.id.desc()).limit(_BATCH)
+        if before_id is not None:
+            batch_query = batch_query.where(AuditEvent.id < before_id)
+        batch = db.session.scalars(batch_query).all()
+        for event in batch:
+            if current is not None and current.absorbs(event):
+                current.count += 1
+                current.oldest = event
+                continue
+            if current is not None:
+                yield current
+            current = CoalescedEvent(event)
+        if len(batch) < _BATCH:
+            break
+        before_id = batch[-1].id
+    if current is not None:
+        yield current
+
+
+@dataclass
+class AuditLine:
+    row: AuditRow
+    count: int
+    first_at: datetime
+
+
+def audit_lines(groups: list[CoalescedEvent]) -> list[AuditLine]:
+    rows = audit_rows([group.event for group in groups])
+    return [AuditLine(row, group.count, group.first_at) for row, group in zip(rows, groups)]
+
+
+def page_of(principal: Principal, wanted: AuditFilter, zone: str, *, before_id: int | None,
+            size: int) -> tuple[list[AuditLine], int | None]:
+    """One page of lines and the cursor of the next (older) page, or None."""
+    groups = list(islice(coalesced_events(filtered_events(principal, wanted, zone), before_id=before_id), size + 1))
+    more = len(groups) > size
+    groups = groups[:size]
+    return audit_lines(groups), (groups[-1].oldest_id if more and groups else None)
+
+
+CSV_COLUMNS = ("time_utc", "first_time_utc", "count", "actor", "actor_org", "action", "channel", "item", "detail")
+
+
+def _cell(value: str) -> str:
+    # A spreadsheet runs a cell that starts like a formula; a leading quote keeps it text.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def csv_lines(principal: Principal, wanted: AuditFilter, zone: str) -> Iterator[str]:
+    """The filtered log as CSV text, a line at a time (streamed), coalesced like the page and
+    with the same details withheld (TLP:RED content, anonymous sources). A bad filter raises
+    here, before the first line."""
+    return _csv_stream(filtered_events(principal, wanted, zone))
+
+
+def _csv_stream(query) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(CSV_COLUMNS)
+    yield flush()
+    groups = coalesced_events(query)
+    while chunk := list(islice(groups, _BATCH)):
+        for line in audit_lines(chunk):
+            event = line.row.event
+            detail = dict(line.row.detail)
+            writer.writerow([_cell(value) for value in (
+                _iso(event.at), _iso(line.first_at), str(line.count), line.row.actor or "",
+                line.row.actor_org or "", event.action, detail.get("channel", ""), event.stix_id or "",
+                "; ".join(f"{key}: {value}" for key, value in line.row.detail if key != "channel"),
+            )])
+        yield flush()
+
+
+def _iso(at: datetime) -> str:
+    return as_utc(at).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from flask_login import UserMixin
 from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, String, Table, Column
+from sqlalchemy import false as sa_false, true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.db import UTCDateTime, utcnow
@@ -42,6 +43,8 @@ class Organisation(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     stix_identity_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_identity_id)
+    # A deactivated organisation's users cannot sign in or use tokens; its shared items stay.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
 
     users: Mapped[list["User"]] = relationship(back_populates="org")
     groups: Mapped[list["SharingGroup"]] = relationship(
@@ -74,13 +77,16 @@ class User(UserMixin, db.Model):
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set when an admin resets the user's two-factor sign-in: the web UI asks for nothing
+    # but enrolment until the user has set it up again.
+    totp_enrolment_due: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     org: Mapped[Organisation] = relationship(back_populates="users")
 
     @property
     def is_active(self) -> bool:  # Flask-Login
-        return self.active
+        return self.active and self.org.active
 
     def get_id(self) -> str:  # Flask-Login: what the session and remember-me cookies carry
         # With a web session (hub/accounts/sessions.py) the id names it; sign-out ends it there.
@@ -138,3 +144,15 @@ class UserSession(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ended: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RecoveryCode(db.Model):
+    """A single-use code that stands in for a TOTP code at sign-in (a lost phone)."""
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    # Hashed with the password hasher: the codes are shown once, at issue, and never stored.
+    code_hash: Mapped[str] = mapped_column(String(200))
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    used: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -16,19 +16,20 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from hub import audit
+from hub import audit, policy
 from hub.accounts import sessions as web_sessions
 from hub.accounts.models import (
     ApiToken,
     Organisation,
     OrgKind,
+    RecoveryCode,
     Role,
     SharingGroup,
     User,
     group_members,
     utcnow,
 )
-from hub.errors import Conflict, NotFound, ValidationFailed
+from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.principal import Principal
 
@@ -171,7 +172,7 @@ def verify_password(user: User | None, password: str) -> bool:
 def authenticate(email: str, password: str) -> User | None:
     """The active user with these credentials, or None (same timing either way)."""
     user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()))
-    if not verify_password(user, password or "") or not user.active:
+    if not verify_password(user, password or "") or not user.is_active:
         return None
     return user
 
@@ -217,20 +218,92 @@ def accept_totp_sign_in(user: User, code: str) -> bool:
     return False
 
 
-def enable_totp(user: User, secret: str, code: str) -> None:
+def enable_totp(user: User, secret: str, code: str) -> list[str]:
+    """Turn on two-factor sign-in; returns the recovery codes, which are shown this once."""
     if not verify_totp(secret, code):
         raise ValidationFailed("wrong code", [{"field": "code", "error": "the code does not match; check the time on your device"}])
     user.totp_secret = secret
-    audit.record("totp_enabled", Principal.of(user))
+    user.totp_enrolment_due = False
+    codes = _issue_recovery_codes(user)
+    audit.record("totp_enabled", Principal.of(user), recovery_codes=len(codes))
     db.session.commit()
+    return codes
 
 
 def disable_totp(user: User, password: str) -> None:
     if not verify_password(user, password):
         raise ValidationFailed("wrong password", [{"field": "password", "error": "does not match"}])
     user.totp_secret = None
+    _drop_recovery_codes(user)
     audit.record("totp_disabled", Principal.of(user))
     db.session.commit()
+
+
+# --- Recovery codes: single use, instead of a TOTP code when the phone is lost ---------------
+
+RECOVERY_CODE_COUNT = 10
+# 10 characters from an alphabet without look-alikes (no 0/O, 1/l/I): 50 bits, typed by hand.
+_RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+_RECOVERY_CODE = re.compile(r"^[a-z2-9]{5}-?[a-z2-9]{5}$")
+
+
+def _new_recovery_code() -> str:
+    raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(10))
+    return f"{raw[:5]}-{raw[5:]}"
+
+
+def _drop_recovery_codes(user: User) -> None:
+    db.session.execute(RecoveryCode.__table__.delete().where(RecoveryCode.user_id == user.id))
+
+
+def _issue_recovery_codes(user: User) -> list[str]:
+    _drop_recovery_codes(user)
+    codes = [_new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
+    hasher = _password_hasher()[0]
+    db.session.add_all(RecoveryCode(user_id=user.id, code_hash=hasher.hash(code.replace("-", "")))
+                       for code in codes)
+    return codes
+
+
+def regenerate_recovery_codes(user: User, password: str) -> list[str]:
+    """New recovery codes for a user with two-factor sign-in; the old ones stop working."""
+    if not user.totp_secret:
+        raise ValidationFailed("two-factor sign-in is off", [{"field": "password", "error": "turn on two-factor sign-in first"}])
+    if not verify_password(user, password):
+        raise ValidationFailed("wrong password", [{"field": "password", "error": "does not match"}])
+    codes = _issue_recovery_codes(user)
+    audit.record("recovery_codes_regenerated", Principal.of(user), recovery_codes=len(codes))
+    db.session.commit()
+    return codes
+
+
+def unused_recovery_codes(user: User) -> int:
+    return len(db.session.scalars(select(RecoveryCode.id).where(
+        RecoveryCode.user_id == user.id, RecoveryCode.used.is_(None))).all())
+
+
+def looks_like_recovery_code(code: str) -> bool:
+    return bool(_RECOVERY_CODE.match((code or "").strip().lower().replace(" ", "")))
+
+
+def accept_recovery_code(user: User, code: str) -> bool:
+    """A sign-in's second factor by recovery code: each code works once."""
+    code = (code or "").strip().lower().replace(" ", "").replace("-", "")
+    if not user.totp_secret or not looks_like_recovery_code(code):
+        return False
+    hasher = _password_hasher()[0]
+    unused = db.session.scalars(select(RecoveryCode).where(
+        RecoveryCode.user_id == user.id, RecoveryCode.used.is_(None)).with_for_update()).all()
+    for candidate in unused:
+        try:
+            hasher.verify(candidate.code_hash, code)
+        except (VerificationError, InvalidHashError):
+            continue
+        candidate.used = utcnow()
+        audit.record("recovery_code_used", Principal.of(user), remaining=len(unused) - 1)
+        db.session.commit()
+        return True
+    return False
 
 
 def _token_hash(token: str) -> str:
@@ -281,7 +354,7 @@ def user_for_token(token: str, *, channel: str = "api") -> User | None:
     api_token = db.session.scalar(
         select(ApiToken).where(ApiToken.token_hash == _token_hash(token), ApiToken.revoked.is_(False))
     )
-    if api_token is None or not api_token.user.active:
+    if api_token is None or not api_token.user.is_active:
         return None
     now = utcnow()
     last_used = api_token.last_used
@@ -319,3 +392,213 @@ def member_directory(kind: OrgKind | None = None, country: str | None = None) ->
     if country is not None:
         query = query.where(Organisation.country == country.upper())
     return list(db.session.scalars(query))
+
+
+# --- An organisation's admin manages its users -------------------------------------------------
+
+def _admin(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise Forbidden("only your organisation's admins manage its users")
+
+
+def org_users(principal: Principal) -> list[User]:
+    """The users of the admin's own organisation, by e-mail address."""
+    _admin(principal)
+    return list(db.session.scalars(select(User).where(policy.managed_users(principal)).order_by(User.email)))
+
+
+def managed_user(principal: Principal, user_id: int) -> User:
+    """One user the admin manages; a user of another organisation is as missing as no user."""
+    _admin(principal)
+    user = db.session.scalar(select(User).where(User.id == user_id, policy.managed_users(principal)))
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    return user
+
+
+def invite_user(principal: Principal, email: str, role: str) -> tuple[User, str]:
+    """A new user of the admin's organisation with a generated initial password, shown once."""
+    _admin(principal)
+    org = db.session.get(Organisation, principal.org_id)
+    try:
+        user, password = create_user(email, org.slug, role)
+    except Conflict:
+        raise ValidationFailed("e-mail taken", [{"field": "email", "value": email,
+                                                  "error": "an account with this e-mail address already exists"}]) from None
+    audit.record("user_created", principal, user=user.email, role=user.role.value)
+    db.session.commit()
+    return user, password
+
+
+def _active_admins(org_id: int) -> int:
+    return len(db.session.scalars(select(User.id).where(
+        User.org_id == org_id, User.role == Role.admin, User.active)).all())
+
+
+def _keep_an_admin(user: User, field: str) -> None:
+    if user.role == Role.admin and user.active and _active_admins(user.org_id) <= 1:
+        raise ValidationFailed("last admin", [{"field": field, "error": "this is the organisation's last active admin; "
+                                                                         "make someone else admin first"}])
+
+
+def change_role(principal: Principal, user_id: int, role: str) -> User:
+    user = managed_user(principal, user_id)
+    try:
+        role_value = Role(role)
+    except ValueError:
+        raise ValidationFailed("invalid role", [{"field": "role", "value": role, "error": "admin, analyst or viewer"}]) from None
+    if role_value == user.role:
+        return user
+    if role_value != Role.admin:
+        _keep_an_admin(user, "role")
+    before = user.role.value
+    user.role = role_value
+    audit.record("user_role_changed", principal, user=user.email, before=before, after=role_value.value)
+    db.session.commit()
+    return user
+
+
+def _end_all_sessions(user: User) -> None:
+    user.session_epoch += 1  # remember-me cookies issued before stop working too
+    db.session.execute(web_sessions.update_all_sessions_ended(user))
+
+
+def set_user_active(principal: Principal, user_id: int, active: bool) -> User:
+    """Deactivate (signed out everywhere, tokens refused) or reactivate a user."""
+    user = managed_user(principal, user_id)
+    if user.active == active:
+        return user
+    if not active:
+        if user.id == principal.user_id:
+            raise ValidationFailed("yourself", [{"field": "active", "error": "you cannot deactivate your own account"}])
+        _keep_an_admin(user, "active")
+        _end_all_sessions(user)
+    user.active = active
+    audit.record("user_reactivated" if active else "user_deactivated", principal, user=user.email)
+    db.session.commit()
+    return user
+
+
+def reset_totp(principal: Principal, user_id: int) -> User:
+    """Clear a user's two-factor sign-in and recovery codes; they must enrol again at next sign-in."""
+    user = managed_user(principal, user_id)
+    user.totp_secret = None
+    user.totp_last_step = None
+    user.totp_enrolment_due = True
+    _drop_recovery_codes(user)
+    _end_all_sessions(user)
+    audit.record("totp_reset", principal, user=user.email)
+    db.session.commit()
+    return user
+
+
+# --- Operators manage member organisations and sharing groups ---------------------------------
+
+def _operator(principal: Principal) -> None:
+    if not policy.administers_hub(principal):
+        raise Forbidden("only the hub's operators manage organisations and sharing groups")
+
+
+def all_organisations(principal: Principal) -> list[Organisation]:
+    _operator(principal)
+    return list(db.session.scalars(select(Organisation).order_by(Organisation.slug)))
+
+
+def register_org(principal: Principal, slug: str, name: str, kind: str, country: str) -> Organisation:
+    _operator(principal)
+    try:
+        org = create_org(slug, name, kind, country)
+    except Conflict:
+        raise ValidationFailed("slug taken", [{"field": "slug", "value": slug,
+                                                "error": "an organisation with this slug already exists"}]) from None
+    audit.record("org_created", principal, subject_org_id=org.id, org=org.slug)
+    db.session.commit()
+    return org
+
+
+def edit_org(principal: Principal, slug: str, name: str, kind: str, country: str) -> Organisation:
+    _operator(principal)
+    org = org_by_slug(slug)
+    if not name.strip():
+        raise ValidationFailed("invalid name", [{"field": "name", "error": "a name is required"}])
+    try:
+        kind_value = OrgKind(kind)
+    except ValueError:
+        raise ValidationFailed("invalid kind", [{"field": "kind", "value": kind, "error": "one of " + ", ".join(k.value for k in OrgKind)}]) from None
+    if not re.fullmatch(r"[A-Za-z]{2}", country or ""):
+        raise ValidationFailed("invalid country", [{"field": "country", "value": country, "error": "an ISO 3166-1 alpha-2 code, e.g. CZ"}])
+    before = {"name": org.name, "kind": org.kind.value, "country": org.country}
+    org.name, org.kind, org.country = name.strip(), kind_value, country.upper()
+    after = {"name": org.name, "kind": org.kind.value, "country": org.country}
+    changed = {key: f"{before[key]} → {after[key]}" for key in before if before[key] != after[key]}
+    if changed:
+        audit.record("org_edited", principal, subject_org_id=org.id, org=org.slug, **changed)
+    db.session.commit()
+    return org
+
+
+def set_org_active(principal: Principal, slug: str, active: bool) -> Organisation:
+    """Deactivate a member (its users signed out, sign-in and tokens refused) or reactivate it."""
+    _operator(principal)
+    org = org_by_slug(slug)
+    if org.id == principal.org_id and not active:
+        raise ValidationFailed("own organisation", [{"field": "active", "error": "you cannot deactivate your own organisation"}])
+    if org.active == active:
+        return org
+    org.active = active
+    if not active:
+        for user in org.users:
+            _end_all_sessions(user)
+    audit.record("org_reactivated" if active else "org_deactivated", principal, subject_org_id=org.id, org=org.slug)
+    db.session.commit()
+    return org
+
+
+def all_groups(principal: Principal) -> list[SharingGroup]:
+    _operator(principal)
+    return list(db.session.scalars(select(SharingGroup).order_by(SharingGroup.slug)
+                                   .options(selectinload(SharingGroup.orgs))))
+
+
+def group_by_slug(principal: Principal, slug: str) -> SharingGroup:
+    _operator(principal)
+    group = db.session.scalar(select(SharingGroup).where(SharingGroup.slug == slug))
+    if group is None:
+        raise NotFound(f"no sharing group {slug}")
+    return group
+
+
+def register_group(principal: Principal, slug: str, name: str) -> SharingGroup:
+    _operator(principal)
+    try:
+        group = create_group(slug, name, [])
+    except Conflict:
+        raise ValidationFailed("slug taken", [{"field": "slug", "value": slug,
+                                                "error": "a sharing group with this slug already exists"}]) from None
+    audit.record("group_created", principal, group=group.slug)
+    db.session.commit()
+    return group
+
+
+def add_group_member(principal: Principal, group_slug: str, org_slug: str) -> SharingGroup:
+    group = group_by_slug(principal, group_slug)
+    try:
+        org = org_by_slug(org_slug.strip())
+    except NotFound:
+        raise ValidationFailed("unknown organisation", [{"field": "org", "value": org_slug,
+                                                          "error": "no member organisation has this slug"}]) from None
+    if org not in group.orgs:
+        group.orgs.append(org)
+        audit.record("group_member_added", principal, subject_org_id=org.id, group=group.slug, org=org.slug)
+    db.session.commit()
+    return group
+
+
+def remove_group_member(principal: Principal, group_slug: str, org_slug: str) -> SharingGroup:
+    group = group_by_slug(principal, group_slug)
+    org = org_by_slug(org_slug)
+    if org in group.orgs:
+        group.orgs.remove(org)
+        audit.record("group_member_removed", principal, subject_org_id=org.id, group=group.slug, org=org.slug)
+    db.session.commit()
+    return group

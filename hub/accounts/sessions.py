@@ -38,7 +38,7 @@ def user_of_session(session_id: str) -> User | None:
         select(User).join(UserSession, UserSession.user_id == User.id)
         .where(User.id == int(user_id), UserSession.token_hash == _token_hash(token), UserSession.ended.is_(None))
     )
-    if user is None or str(user.session_epoch) != epoch:
+    if user is None or str(user.session_epoch) != epoch or not user.is_active:
         return None
     user.web_session_token = token
     return user
@@ -60,3 +60,8 @@ def end_other_sessions(user: User) -> int:
     if token:
         query = query.where(UserSession.token_hash != _token_hash(token))
     return db.session.execute(query.values(ended=utcnow())).rowcount
+
+
+def update_all_sessions_ended(user: User):
+    """The UPDATE that ends every live session of `user` (deactivation, 2FA reset)."""
+    return update(UserSession).where(UserSession.user_id == user.id, UserSession.ended.is_(None)).values(ended=utcnow())

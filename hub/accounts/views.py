@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 import segno
 from flask import (
     Blueprint,
+    Response,
     current_app,
     flash,
     g,
@@ -14,6 +15,7 @@ from flask import (
     render_template,
     request,
     session,
+    stream_with_context,
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
@@ -24,17 +26,21 @@ from hub import audit, bounds, secrets_at_rest
 from hub.accounts import services as accounts
 from hub.accounts import sessions as web_sessions
 from hub.accounts.forms import (
+    AuditFilterForm,
     LoginForm,
     PasswordChangeForm,
     PlainPostForm,
+    RecoveryCodesForm,
+    SecondFactorForm,
     TokenCreateForm,
     TotpCodeForm,
     TotpDisableForm,
+    attach_errors,
 )
 from hub.accounts.models import ApiToken, User
 from hub.errors import NotFound, ValidationFailed
 from hub.extensions import db, limiter, login_manager
-from hub.accounts.audit_log import audit_rows
+from hub.accounts import audit_log as audit_pages
 from hub.errors import Forbidden
 from hub.principal import Principal, current_principal
 
@@ -60,6 +66,24 @@ def _forget_previous_user() -> None:
     """Flask-Login caches the user in `g`, which lives on the app context; when one app context
     spans several requests (tests, embedded callers), each request must still load its own user."""
     g.pop("_login_user", None)
+
+
+# While an admin's reset of two-factor sign-in is pending, these pages still answer.
+ENROLMENT_ALLOWED = {"accounts.totp_setup", "accounts.recovery_codes", "accounts.logout", "accounts.login",
+                     "web.static"}
+
+
+@bp.before_app_request
+def _enrol_second_factor_first():
+    """After an admin reset a user's two-factor sign-in, the web UI offers only its enrolment."""
+    if request.blueprint == "api" or request.path.startswith(("/api/", "/taxii2")):
+        return None
+    if request.endpoint in ENROLMENT_ALLOWED or not current_user.is_authenticated:
+        return None
+    if current_user.totp_enrolment_due and not current_user.totp_secret:
+        flash("Your admin reset your two-factor sign-in: set it up again to continue.", "info")
+        return redirect(url_for("accounts.totp_setup"))
+    return None
 
 
 @login_manager.user_loader
@@ -169,10 +193,15 @@ def login_totp():
     if user is None:
         flash("Sign in with your e-mail and password first.", "info")
         return redirect(url_for(".login"))
-    form = TotpCodeForm()
+    form = SecondFactorForm()
     failed = False
     if form.validate_on_submit():
-        if accounts.accept_totp_sign_in(user, form.code.data):
+        code = form.code.data
+        if accounts.looks_like_recovery_code(code):
+            accepted = accounts.accept_recovery_code(user, code)
+        else:
+            accepted = accounts.accept_totp_sign_in(user, code)
+        if accepted:
             return _complete_login(user, second_factor=True, target=target)
         _record_failed_login(user.email, "second factor")
         failed = True
@@ -254,13 +283,14 @@ def totp_setup():
     form = TotpCodeForm()
     if form.validate_on_submit():
         try:
-            accounts.enable_totp(current_user, secret, form.code.data)
+            codes = accounts.enable_totp(current_user, secret, form.code.data)
         except ValidationFailed as error:
             _attach(form, error, {"code": form.code})
         else:
             session.pop(TOTP_SETUP_SECRET, None)
+            session[NEW_RECOVERY_CODES_KEY] = secrets_at_rest.seal("\n".join(codes))
             flash("Two-factor sign-in is on. You will be asked for a code at every sign-in.", "success")
-            return redirect(url_for(".account"))
+            return redirect(url_for(".recovery_codes"), 303)
     uri = accounts.totp_uri(current_user, secret)
     # segno draws the QR code as SVG here, so the secret never leaves the hub for an image service.
     qr_svg = Markup(segno.make(uri, error="m").svg_inline(
@@ -268,6 +298,34 @@ def totp_setup():
     ))
     status = 422 if request.method == "POST" else 200
     return render_template("accounts/totp_setup.html", form=form, secret=secret, qr_svg=qr_svg), status
+
+
+# Recovery codes cross the redirect after their issue like a new API token: sealed, short-lived.
+NEW_RECOVERY_CODES_KEY = "new_recovery_codes"
+
+
+@bp.route("/account/recovery-codes", methods=["GET", "POST"])
+@login_required
+def recovery_codes():
+    """Shows new recovery codes once; regenerates them (the old ones stop working)."""
+    form = RecoveryCodesForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            codes = accounts.regenerate_recovery_codes(current_user, form.password.data)
+        except ValidationFailed as error:
+            _attach(form, error, {"password": form.password})
+            status = 422
+        else:
+            session[NEW_RECOVERY_CODES_KEY] = secrets_at_rest.seal("\n".join(codes))
+            flash("New recovery codes issued. The old ones no longer work.", "success")
+            return redirect(url_for(".recovery_codes"), 303)
+    elif request.method == "POST":
+        status = 422
+    sealed = session.pop(NEW_RECOVERY_CODES_KEY, None) if request.method == "GET" else None
+    opened = secrets_at_rest.unseal(sealed, max_age=NEW_TOKEN_MAX_AGE) if sealed else None
+    return render_template("accounts/recovery_codes.html", form=form, new_codes=opened.split("\n") if opened else None,
+                           unused=accounts.unused_recovery_codes(current_user)), status
 
 
 @bp.post("/account/totp/disable")
@@ -308,27 +366,50 @@ def revoke_token(token_id: int):
     return redirect(url_for(".account"))
 
 
-def _attach(form, error: ValidationFailed, fields: dict) -> None:
-    for detail in error.details or [{"error": error.message}]:
-        field = fields.get(detail.get("field")) or next(iter(fields.values()))
-        field.errors = [*field.errors, detail.get("error") or error.message]
+_attach = attach_errors
+
+
+def _audit_filter() -> tuple[AuditFilterForm, audit_pages.AuditFilter]:
+    principal = current_principal()
+    if not principal.is_admin:
+        raise Forbidden("only your organisation's admins read its audit log")
+    form = AuditFilterForm(request.args)
+    if not form.validate():
+        raise ValidationFailed("invalid filter", [{"field": name, "error": "; ".join(errors)}
+                                                  for name, errors in form.errors.items()])
+    wanted = audit_pages.AuditFilter(actor=form.actor.data or "", action=form.action.data or "",
+                                     org=form.org.data or "", item=form.item.data or "",
+                                     since=form.since.data, until=form.until.data)
+    return form, wanted
 
 
 @bp.get("/audit")
 @login_required
 def audit_log():
-    principal = current_principal()
-    if not principal.is_admin:
-        raise Forbidden("only your organisation's admins read its audit log")
+    form, wanted = _audit_filter()
     before = request.args.get("before_id", "")
     try:
         before_id = bounds.parse_count(before) if before else None
     except bounds.OutOfBounds:
         raise ValidationFailed("invalid page", [{"field": "before_id", "error": "not a page of this log"}]) from None
-    events = audit.events_for_org(principal.org_id, limit=AUDIT_PAGE + 1, before_id=before_id)
-    more = len(events) > AUDIT_PAGE
-    events = events[:AUDIT_PAGE]
-    rows = audit_rows(events)
-    older_url = url_for(".audit_log", before_id=events[-1].id) if more else None
-    return render_template("accounts/audit.html", rows=rows, older_url=older_url)
+    try:
+        lines, next_id = audit_pages.page_of(current_principal(), wanted, current_user.org.timezone,
+                                             before_id=before_id, size=AUDIT_PAGE)
+    except ValidationFailed as error:
+        _attach(form, error, {"until": form.until, "since": form.since})
+        lines, next_id = [], None
+    older_url = url_for(".audit_log", before_id=next_id, **wanted.as_args()) if next_id else None
+    csv_url = url_for(".audit_csv", **wanted.as_args())
+    return render_template("accounts/audit.html", lines=lines, older_url=older_url, csv_url=csv_url,
+                           form=form, filtered=bool(wanted.as_args()))
 
+
+@bp.get("/audit.csv")
+@login_required
+def audit_csv():
+    _form, wanted = _audit_filter()
+    lines = audit_pages.csv_lines(current_principal(), wanted, current_user.org.timezone)
+    audit.record("audit_exported", current_principal(), filters=wanted.as_args())
+    db.session.commit()
+    return Response(stream_with_context(lines), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'})

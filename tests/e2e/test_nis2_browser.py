@@ -31,6 +31,8 @@ with app.app_context():
         user = accounts.create_user(email, org, role, {PASSWORD!r})[0]
         if email == "analyst@fn-brno.test":
             alerts.create_subscription(Principal.of(user), channel="email", target="soc@fn-brno.example", mode="daily")
+    accounts.create_user("operator@cert.test", "cert-cz", "admin", {PASSWORD!r}, is_operator=True)
+    accounts.create_group("cz-hospitals", "CZ hospitals", ["fn-brno"])
 """
 PHONE = {"width": 390, "height": 844}
 
@@ -239,4 +241,43 @@ def test_a_cert_previews_publishes_and_edits_an_advisory_that_a_hospital_reads_o
     assert "Missing Authentication for Critical Function" in advisory.inner_text()
     assert page.locator("table.affected-products td").all_inner_texts() == ["MediDevice", "InfuSafe Gateway", "< 4.2.1", "4.2.2"]
     assert_fits_and_accessible(page, "advisory page")
+    context.close()
+
+
+def test_an_admin_manages_users_and_an_operator_members_on_a_phone(hub_url, chromium):
+    """Administration pages fit the phone: users, the one-time password, a confirmed 2FA reset,
+    the filtered audit log, and the operator's organisations and sharing groups."""
+    context = phone_context(chromium)
+    page = sign_in(context, hub_url, "admin@fn-brno.test")
+    page.get_by_role("link", name="Users").click()
+    assert_fits_and_accessible(page, "users")
+    page.get_by_label("E-mail", exact=True).fill("nurse@fn-brno.test")
+    page.get_by_label("Role", exact=True).select_option("viewer")
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url(re.compile(r".*/admin/users/\d+$"))
+    user_url = page.url
+    assert len(page.locator("#initial-password").inner_text()) >= 12
+    assert_fits_and_accessible(page, "user with its initial password")
+    page.get_by_role("link", name="Reset two-factor sign-in…").click()
+    assert "must set up two-factor sign-in again" in page.locator(".consequence").inner_text()
+    assert_fits_and_accessible(page, "two-factor reset confirmation")
+    page.get_by_role("button", name="Reset two-factor sign-in").click()
+    page.wait_for_url(user_url)
+    assert "set-up due" in page.locator(".page-head").inner_text()
+    page.get_by_role("link", name="What this user did (audit log)").click()
+    page.goto(hub_url + "/audit?action=totp_reset")
+    assert "nurse@fn-brno.test" in page.locator("table.audit").inner_text()
+    assert_fits_and_accessible(page, "filtered audit log")
+    sign_out(page, hub_url)
+
+    page = sign_in(context, hub_url, "operator@cert.test")
+    page.get_by_role("link", name="Members").click()
+    assert_fits_and_accessible(page, "organisations")
+    page.get_by_role("link", name="University Hospital Brno").click()
+    assert_fits_and_accessible(page, "organisation")
+    page.goto(hub_url + "/admin/groups/cz-hospitals")
+    assert "University Hospital Brno" in page.locator("main").inner_text()
+    assert_fits_and_accessible(page, "sharing group")
+    page.get_by_role("link", name="Remove…").click()
+    assert_fits_and_accessible(page, "member removal confirmation")
     context.close()
