@@ -20,7 +20,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 from sqlalchemy import select
 
-from hub import audit, bounds, secrets_at_rest
+from hub import audit, bounds, form_errors, secrets_at_rest
 from hub.accounts import services as accounts
 from hub.accounts import sessions as web_sessions
 from hub.accounts.forms import (
@@ -311,7 +311,7 @@ def revoke_token(token_id: int):
 def _attach(form, error: ValidationFailed, fields: dict) -> None:
     for detail in error.details or [{"error": error.message}]:
         field = fields.get(detail.get("field")) or next(iter(fields.values()))
-        field.errors = [*field.errors, detail.get("error") or error.message]
+        field.errors = [*field.errors, form_errors.detail_message(detail, error.message)]
 
 
 @bp.get("/audit")

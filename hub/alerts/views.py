@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from hub import form_errors
 from hub.alerts import services
 from hub.alerts.forms import ConfirmForm, SubscriptionForm
 from hub.alerts.models import DELIVERY_STATUSES
@@ -134,7 +135,7 @@ def set_default_alert(rule: str):
         try:
             alert = services.set_default_alert(current_principal(), rule, request.form.get("on") == "1")
         except ValidationFailed as error:
-            flash(error.message, "error")
+            flash(form_errors.summary(error), "error")
         else:
             flash(f"Built-in alert turned {'on' if alert.on else 'off'}: {alert.title}.", "success")
     return redirect(url_for(".subscriptions"))
@@ -186,7 +187,7 @@ def replay_delivery(delivery_id: int):
         except HubError as error:
             if error.status == 404:
                 raise
-            flash(error.message, "error")
+            flash(form_errors.human(error.message), "error")
         else:
             flash("The delivery was queued again with a fresh set of attempts.", "success")
             back = delivery.subscription_id
