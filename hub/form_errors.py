@@ -57,7 +57,7 @@ def detail_message(detail: Mapping, fallback: str = "") -> str:
     message = human(detail.get("error") or fallback)
     value = detail.get("value", detail.get("excerpt"))
     if isinstance(value, str) and value.strip() and value not in message:
-        return f"“{value}”: {message}"
+        return f"{value}: {message}"
     return message
 
 
