@@ -1,10 +1,10 @@
 """Pages: the notification list behind the bell, subscriptions, and their deliveries."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
-from hub import form_errors
+from hub import form_errors, secrets_at_rest
 from hub.alerts import services
 from hub.alerts.forms import ConfirmForm, SubscriptionForm
 from hub.alerts.models import DELIVERY_STATUSES
@@ -91,10 +91,18 @@ def _render_subscriptions(form: SubscriptionForm, *, new_secret: str | None = No
                            confirm=ConfirmForm(), built_in=services.default_alerts(principal)), status
 
 
+# A generated webhook secret crosses the redirect after its creation in the session, sealed (the
+# cookie is signed, not encrypted) and short-lived; the next GET shows it once and takes it out.
+NEW_SECRET_KEY = "new_webhook_secret"
+NEW_SECRET_MAX_AGE = 300
+
+
 @bp.get("/subscriptions")
 @login_required
 def subscriptions():
-    return _render_subscriptions(SubscriptionForm())
+    sealed = session.pop(NEW_SECRET_KEY, None)
+    new_secret = secrets_at_rest.unseal(sealed, max_age=NEW_SECRET_MAX_AGE) if sealed else None
+    return _render_subscriptions(SubscriptionForm(), new_secret=new_secret)
 
 
 @bp.post("/subscriptions")
@@ -121,9 +129,9 @@ def create_subscription():
         flash(error.message, "error")
         return _render_subscriptions(form, status=error.status)
     if created.generated_secret:
-        # Shown in this response only: never stored in a cookie, never shown again.
-        return _render_subscriptions(SubscriptionForm(formdata=None), new_secret=created.generated_secret)
+        session[NEW_SECRET_KEY] = secrets_at_rest.seal(created.generated_secret)
     flash("Subscription saved.", "success")
+    # POST-redirect-GET: a reload shows the page again, it does not subscribe twice.
     return redirect(url_for(".subscriptions"))
 
 
