@@ -277,3 +277,12 @@ def test_unknown_addresses_answer_in_the_language_of_their_part_of_the_hub(web, 
         assert 'href="/assets/hub.css"' in response.get_data(as_text=True)
     else:
         assert response.get_json(force=True)
+
+
+def test_an_unticked_nis2_report_also_names_its_wrong_answers(web, world):
+    path = f"/incidents/{world.incident_id}/nis2/early_warning"
+    page = web(world.people.hospital_analyst).submit(path, {
+        "suspected_malicious": "yes", "cross_border_impact": "no", "cross_border_countries": "AT"})
+    assert page.status_code == 422
+    problem = messages(page.get_data(as_text=True))
+    assert any("tick the box" in message and "cross-border impact" in message for message in problem), problem

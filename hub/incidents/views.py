@@ -182,7 +182,13 @@ def submit(stix_id: str, stage: str):
     problem = None
     if request.method == "POST":
         if not _confirmed():
+            # Both in one round: the answers' problems as well as the missing tick.
             problem = "Nothing was sent: tick the box to confirm that this report goes to the national CERT."
+            try:
+                reporting.art_23_4_a(request.form.get("suspected_malicious"), request.form.get("cross_border_impact"),
+                                     request.form.get("cross_border_countries"))
+            except ValidationFailed as error:
+                problem += " " + form_errors.summary(error)
         else:
             try:
                 reporting.submit_nis_report(
