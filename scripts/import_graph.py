@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-KERNEL = {"extensions", "db", "tlp", "principal", "audit", "outbox", "errors", "secrets_at_rest", "rest", "bounds"}
+KERNEL = {"extensions", "db", "tlp", "principal", "audit", "outbox", "errors", "form_errors", "secrets_at_rest", "rest",
+          "bounds"}
 FEATURES = {"accounts", "intel", "incidents", "alerts", "taxii", "feeds"}
 SHELLS = {"api", "web", "hub", "cli", "demo", "celery"}
 LAYERS = {"kernel": 0, "models": 1, "policy": 2, "feature": 3, "shell": 4, "workers": 5}

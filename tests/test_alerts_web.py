@@ -120,10 +120,12 @@ def test_a_generated_webhook_secret_is_shown_once(web, receiver):
     browser = web(f.make_user(f.make_org()))
     answer = browser.submit("/alerts/subscriptions",
                             {"channel": "webhook", "target": receiver.url(), "mode": "immediate"})
-    assert answer.status_code == 200
+    # POST-redirect-GET: reloading the page that shows the secret does not subscribe again.
+    assert answer.status_code == 302 and answer.location.endswith("/alerts/subscriptions")
     secret = db.session.scalars(select(Subscription.secret)).one()
-    assert secret in answer.get_data(as_text=True)
+    assert secret in browser.get(answer.location).get_data(as_text=True)
     assert secret not in browser.get("/alerts/subscriptions").get_data(as_text=True)
+    assert len(db.session.scalars(select(Subscription)).all()) == 1
 
 
 def test_an_admin_sees_deliveries_with_their_errors_and_replays_a_dead_letter(web, receiver):

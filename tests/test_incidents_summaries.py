@@ -101,6 +101,7 @@ def test_charts_are_inline_svg_without_script(app, world, api):
     file(api, world.hospital_analyst)
     figures = api(world.hospital_analyst).get("/dashboard").json
     charts = charts_svg(figures)
-    assert set(charts) == {"per_month", "by_attack_type", "by_country", "impact"}
+    # One unit per chart: counts of incidents, counts of disrupted care, hours lost.
+    assert set(charts) == {"per_month", "by_attack_type", "by_country", "care", "hours"}
     for svg in charts.values():
         assert svg.startswith("<svg") and "<script" not in svg

@@ -160,9 +160,14 @@ def test_the_cert_sees_the_nis2_queue_and_the_dashboard_draws_charts(web, world)
     assert queue.status_code == 200 and f"/incidents/{incident_id}" in queue.text
     assert "overdue" in queue.text
     assert web(world.police).get("/nis2").status_code == 403
+    # The one hospital's cell is withheld from the CERT (rule 12): nothing to chart, and no figure.
     dashboard = cert.get("/dashboard")
-    assert dashboard.status_code == 200 and dashboard.text.count("<svg") == 4
-    assert "<script" not in dashboard.text.split("<main")[1]
+    assert dashboard.status_code == 200 and dashboard.text.count("<svg") == 0
+    assert "No incidents to chart" in dashboard.text
+    # The hospital's own incidents always count: one chart per unit, without script.
+    own = browser.get("/dashboard")
+    assert own.status_code == 200 and own.text.count("<svg") == 5
+    assert "<script" not in own.text.split("<main")[1]
     csv = cert.get("/dashboard.csv")
     # The one hospital's cell is withheld outside it (rule 12); the hospital sees its own row.
     assert csv.mimetype == "text/csv" and "2026-03,ransomware,CZ" not in csv.text

@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
+from hub import form_errors
 from hub.accounts.services import MIN_PASSWORD_LENGTH
 from hub.errors import ValidationFailed
 from hub.principal import OrgKind, Role
@@ -113,4 +114,4 @@ def attach_errors(form, error: ValidationFailed, fields: dict) -> None:
     """Show a service's validation errors next to the fields they are about."""
     for detail in error.details or [{"error": error.message}]:
         field = fields.get(detail.get("field")) or next(iter(fields.values()))
-        field.errors = [*field.errors, detail.get("error") or error.message]
+        field.errors = [*field.errors, form_errors.detail_message(detail, error.message)]

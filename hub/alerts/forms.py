@@ -6,6 +6,7 @@ from wtforms import BooleanField, RadioField, SelectChoice, SelectField, SelectM
 from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from hub import form_errors
 from hub.principal import OrgKind
 from hub.alerts.filters import OBSERVABLE_KINDS
 from hub.outbox import ITEM_EVENTS
@@ -78,7 +79,7 @@ class SubscriptionForm(FlaskForm):
             field = getattr(self, name, None) if name else None
             target = field if field is not None and hasattr(field, "errors") else self.target
             errors = list(target.errors) if isinstance(target.errors, (list, tuple)) else []
-            target.errors = errors + [detail.get("error", "invalid")]
+            target.errors = errors + [form_errors.detail_message(detail, "invalid")]
 
 
 class ConfirmForm(FlaskForm):

@@ -1,9 +1,10 @@
 """Pages: the notification list behind the bell, subscriptions, and their deliveries."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
+from hub import form_errors, secrets_at_rest
 from hub.alerts import services
 from hub.alerts.forms import ConfirmForm, SubscriptionForm
 from hub.alerts.models import DELIVERY_STATUSES
@@ -90,10 +91,18 @@ def _render_subscriptions(form: SubscriptionForm, *, new_secret: str | None = No
                            confirm=ConfirmForm(), built_in=services.default_alerts(principal)), status
 
 
+# A generated webhook secret crosses the redirect after its creation in the session, sealed (the
+# cookie is signed, not encrypted) and short-lived; the next GET shows it once and takes it out.
+NEW_SECRET_KEY = "new_webhook_secret"
+NEW_SECRET_MAX_AGE = 300
+
+
 @bp.get("/subscriptions")
 @login_required
 def subscriptions():
-    return _render_subscriptions(SubscriptionForm())
+    sealed = session.pop(NEW_SECRET_KEY, None)
+    new_secret = secrets_at_rest.unseal(sealed, max_age=NEW_SECRET_MAX_AGE) if sealed else None
+    return _render_subscriptions(SubscriptionForm(), new_secret=new_secret)
 
 
 @bp.post("/subscriptions")
@@ -120,9 +129,9 @@ def create_subscription():
         flash(error.message, "error")
         return _render_subscriptions(form, status=error.status)
     if created.generated_secret:
-        # Shown in this response only: never stored in a cookie, never shown again.
-        return _render_subscriptions(SubscriptionForm(formdata=None), new_secret=created.generated_secret)
+        session[NEW_SECRET_KEY] = secrets_at_rest.seal(created.generated_secret)
     flash("Subscription saved.", "success")
+    # POST-redirect-GET: a reload shows the page again, it does not subscribe twice.
     return redirect(url_for(".subscriptions"))
 
 
@@ -134,7 +143,7 @@ def set_default_alert(rule: str):
         try:
             alert = services.set_default_alert(current_principal(), rule, request.form.get("on") == "1")
         except ValidationFailed as error:
-            flash(error.message, "error")
+            flash(form_errors.summary(error), "error")
         else:
             flash(f"Built-in alert turned {'on' if alert.on else 'off'}: {alert.title}.", "success")
     return redirect(url_for(".subscriptions"))
@@ -186,7 +195,7 @@ def replay_delivery(delivery_id: int):
         except HubError as error:
             if error.status == 404:
                 raise
-            flash(error.message, "error")
+            flash(form_errors.human(error.message), "error")
         else:
             flash("The delivery was queued again with a fresh set of attempts.", "success")
             back = delivery.subscription_id

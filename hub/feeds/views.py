@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, session, url_for
 from flask_login import login_required
 
-from hub import secrets_at_rest
+from hub import form_errors, secrets_at_rest
 from hub.errors import ValidationFailed
 from hub.feeds import services
 from hub.feeds.api import feed_urls
@@ -46,10 +46,7 @@ def create():
         feed, token = services.create_feed(current_principal(), form.name.data, form.kinds.data or [],
                                            form.tlps.data or [], form.min_confidence.data or 0)
     except ValidationFailed as error:
-        for detail in error.details:
-            name = detail.get("field", "").split("[", 1)[0]
-            if name in form:
-                form[name].errors = [*form[name].errors, detail["error"]]
+        form_errors.attach(form, error)
         return _render(form, 422)
     # POST-redirect-GET: a reload does not create a second feed, and the token shows once.
     session[NEW_TOKEN_KEY] = secrets_at_rest.seal(f"{feed.name}\n{token}")

@@ -208,6 +208,34 @@ def _check_indicators(principal: Principal, ids: list[str]) -> None:
             for i in missing])
 
 
+def report_problems(principal: Principal, body: dict, *, new: bool = True) -> list[dict]:
+    """Every problem of a report at once (fields, TLP, patient data, linked indicators), writing
+    nothing: a form shows them all after one sending instead of one kind per attempt."""
+    problems: list[dict] = []
+    data = None
+    try:
+        data = validate_report({key: value for key, value in body.items() if key in FIELDS - {"tlp", "audience",
+                                "confirm_personal_data"}}, org_timezone(principal))
+    except ValidationFailed as error:
+        problems.extend(error.details)
+    if new:
+        try:
+            _parse_tlp(body.get("tlp"))
+        except ValidationFailed as error:
+            problems.extend(error.details)
+    texts = {key: body.get(key) if isinstance(body.get(key), str) else "" for key in ("title", "narrative")}
+    try:
+        check_personal_data(principal, texts, body.get("confirm_personal_data") is True)
+    except ValidationFailed as error:
+        problems.extend(error.details)
+    if data is not None:
+        try:
+            _check_indicators(principal, data["indicators"])
+        except ValidationFailed as error:
+            problems.extend(error.details)
+    return problems
+
+
 # --- filing and updating ---------------------------------------------------------------------
 
 def _store_revision(principal, incident_id: str, data: dict, tlp: TLP, audience: Audience,

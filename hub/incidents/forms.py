@@ -1,6 +1,7 @@
 """The incident form: one page a CISO fills in under pressure, turned into the report's data."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -21,11 +22,13 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from hub import form_errors
 from hub.bounds import MAX_FIGURE
 from hub.incidents.fields import ATTACK_TYPES, IMPACT_FIGURES, SERVICES
 from hub.intel import builders, observables
 
 _LOCAL = "%Y-%m-%dT%H:%M"
+_INDICATOR_LINE = re.compile(r"^new_indicators\[(\d+)\]")
 # NumberRange also refuses NaN; the upper bound refuses infinity and integers beyond 64 bits.
 _WHOLE = [Optional(), NumberRange(min=0, max=MAX_FIGURE)]
 
@@ -120,22 +123,43 @@ class IncidentForm(FlaskForm):
         self.indicators.data = "\n".join(report.get("indicators") or [])
         self.tlp.data = tlp
 
+    def new_indicator_lines(self) -> list[tuple[int, str]]:
+        """The non-blank lines of "Indicators seen", with their line numbers (1 = first line)."""
+        lines = (self.new_indicators.data or "").splitlines()
+        return [(number, line.strip()) for number, line in enumerate(lines, start=1) if line.strip()]
+
     def show_errors(self, details: list[dict]) -> list[dict]:
-        """Put a service's error details next to their fields; returns patient-data findings."""
+        """Put a service's error details next to their fields, in the form's words; returns
+        patient-data findings. A field WTForms already refused keeps its own message only, so one
+        sending shows every problem once."""
         findings = []
+        already_refused = {name for name, field in self._fields.items() if field.errors}
+        lines = self.new_indicator_lines()
         for detail in details:
             if detail.get("kind"):
-                findings.append(detail)
-            name = detail.get("field", "").split(".")[-1]
-            if detail.get("field", "").startswith("new_indicators"):
+                findings.append({**detail, "label": self._label_of(detail.get("field", ""))})
+            service_name = detail.get("field", "")
+            name = service_name.split(".")[-1]
+            message = form_errors.detail_message(detail, "invalid")
+            line = _INDICATOR_LINE.match(service_name)
+            if line:
                 name = "new_indicators"
+                index = int(line.group(1))
+                if index < len(lines):
+                    number, text = lines[index]
+                    message = f"Line {number} “{text}”: {form_errors.human(detail.get('error') or 'invalid')}"
             if name == "ransom_demanded":
                 name = "ransom_amount"
-            field = getattr(self, name, None)
-            if field is not None and hasattr(field, "errors"):
-                field.errors = [*field.errors, detail.get("error", "invalid")]
+            field = self._fields.get(name)
+            if field is None or name in already_refused:
+                continue
+            if message not in field.errors:
+                field.errors = [*field.errors, message]
         return findings
 
+    def _label_of(self, name: str) -> str:
+        field = self._fields.get(name)
+        return field.label.text if field is not None else form_errors.human(name).capitalize()
 
 def observed_indicators(text: str, *, strict: bool = True) -> list[dict]:
     """One observed value per line, its type detected ("203.0.113.5", "evil.example", a hash,

@@ -3,12 +3,13 @@ and the dashboard. Thin: parse, call a service, render."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 
 import orjson
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from hub import policy
+from hub import form_errors, policy
 from hub.accounts import services as accounts
 from hub.errors import Forbidden, ValidationFailed
 from hub.intel import display, reads
@@ -39,7 +40,13 @@ def _back(stix_id: str):
 
 
 def _refused(error: ValidationFailed) -> None:
-    flash(f"{error.message}: " + "; ".join(d.get("error", "") for d in error.details), "error")
+    flash(form_errors.summary(error), "error")
+
+
+def _beside_field(error: ValidationFailed) -> str:
+    """A refusal shown beside the one field of a small form, without API words."""
+    return "; ".join(form_errors.detail_message(d) for d in error.details if d.get("error")) or \
+        form_errors.human(error.message)
 
 
 @bp.route("/incidents/new", methods=["GET", "POST"])
@@ -50,14 +57,16 @@ def new():
         raise Forbidden("viewers cannot file incident reports")
     form = IncidentForm()
     findings: list = []
-    if form.validate_on_submit():
-        try:
-            incident = filing.file_incident(current_principal(), form.report(current_user.org.timezone))
-        except ValidationFailed as error:
-            findings = form.show_errors(error.details)
-        else:
-            flash("Incident report filed.", "success")
-            return _back(incident.stix_id)
+    if form.is_submitted():
+        findings, ready = _check_report(form, new=True)
+        if ready:
+            try:
+                incident = filing.file_incident(current_principal(), form.report(current_user.org.timezone))
+            except ValidationFailed as error:
+                findings = form.show_errors(error.details)
+            else:
+                flash("Incident report filed.", "success")
+                return _back(incident.stix_id)
     status = 422 if request.method == "POST" else 200
     return render_template("incidents/form.html", form=form, findings=findings, editing=None,
                            **_default_audience_words(current_principal(), form.tlp.data)), status
@@ -76,6 +85,15 @@ def _default_audience_words(principal: Principal, tlp_value: str | None) -> dict
     return {"who": who, "who_default": {"audience": kind, "names": ",".join(names)}}
 
 
+def _check_report(form: IncidentForm, *, new: bool) -> tuple[list, bool]:
+    """Every problem of the sent form in one round: the form's own checks and the service's
+    (dates in order, patient data, linked indicators) together. Returns (findings, ready)."""
+    valid = form.validate()
+    problems = filing.report_problems(current_principal(), form.report(current_user.org.timezone), new=new)
+    findings = form.show_errors(problems)
+    return findings, valid and not problems
+
+
 @bp.route("/incidents/<stix_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(stix_id: str):
@@ -89,14 +107,16 @@ def edit(stix_id: str):
     findings: list = []
     if request.method == "GET":
         form.fill(reading.latest_data(incident), incident.item.tlp.value, current_user.org.timezone)
-    elif form.validate_on_submit():
-        try:
-            filing.update_incident(me, stix_id, form.report(current_user.org.timezone))
-        except ValidationFailed as error:
-            findings = form.show_errors(error.details)
-        else:
-            flash("New revision saved.", "success")
-            return _back(stix_id)
+    else:
+        findings, ready = _check_report(form, new=False)
+        if ready:
+            try:
+                filing.update_incident(me, stix_id, form.report(current_user.org.timezone))
+            except ValidationFailed as error:
+                findings = form.show_errors(error.details)
+            else:
+                flash("New revision saved.", "success")
+                return _back(stix_id)
     status = 422 if request.method == "POST" else 200
     return render_template("incidents/form.html", form=form, findings=findings, editing=incident,
                            who=readers.of_item(me, incident.item), who_default=None), status
@@ -130,7 +150,8 @@ def detail(stix_id: str):
     return _render_detail(stix_id)
 
 
-def _render_detail(stix_id: str, *, advice_error: str | None = None, widen_form=None, status: int = 200):
+def _render_detail(stix_id: str, *, advice_error: str | None = None, summary_error: str | None = None,
+                   widen_form=None, status: int = 200):
     me = current_principal()
     incident = reading.get_incident(me, stix_id, channel="web")
     view = reading.incident_view(me, incident)
@@ -153,8 +174,9 @@ def _render_detail(stix_id: str, *, advice_error: str | None = None, widen_form=
                            law_enforcement=law_enforcement, consent_gains=consent_gains, manages=manages,
                            who=readers.of_item(me, incident.item) if policy.sees_incident_internals(me, incident) else None,
                            widen_form=widen_form,
-                           advises=policy.is_national_cert(me) and not policy.is_owner_org(me, incident),
-                           advice_error=advice_error), status
+                           advises=(me.can_share and policy.is_national_cert_of(me, incident)
+                                    and not policy.is_owner_org(me, incident)),
+                           advice_error=advice_error, summary_error=summary_error, sent=request.form), status
 
 
 def _confirmed() -> bool:
@@ -232,7 +254,13 @@ def submit(stix_id: str, stage: str):
     problem = None
     if request.method == "POST":
         if not _confirmed():
+            # Both in one round: the answers' problems as well as the missing tick.
             problem = "Nothing was sent: tick the box to confirm that this report goes to the national CERT."
+            try:
+                reporting.art_23_4_a(request.form.get("suspected_malicious"), request.form.get("cross_border_impact"),
+                                     request.form.get("cross_border_countries"))
+            except ValidationFailed as error:
+                problem += " " + form_errors.summary(error)
         else:
             try:
                 reporting.submit_nis_report(
@@ -241,7 +269,7 @@ def submit(stix_id: str, stage: str):
                     cross_border_countries=request.form.get("cross_border_countries"),
                     request_key=request.form.get("request_key") or None)
             except ValidationFailed as error:
-                problem = f"{error.message}: " + "; ".join(d.get("error", "") for d in error.details)
+                problem = form_errors.summary(error)
             else:
                 flash(f"{stage_value.label} submitted.", "success")
                 return _back(stix_id)
@@ -268,7 +296,7 @@ def advise(stix_id: str):
         reporting.give_advice(current_principal(), stix_id, request.form.get("body", ""))
     except ValidationFailed as error:
         # The page again, with the error beside the field (nothing was sent).
-        return _render_detail(stix_id, advice_error="; ".join(d.get("error", "") for d in error.details), status=422)
+        return _render_detail(stix_id, advice_error=_beside_field(error), status=422)
     flash("Advice sent to the hospital.", "success")
     return _back(stix_id)
 
@@ -279,9 +307,10 @@ def publish(stix_id: str):
     try:
         summaries.publish_summary(current_principal(), stix_id, request.form.get("text", ""),
                                   request.form.get("confirm_personal_data") == "y")
-        flash("Anonymised summary published to the community.", "success")
     except ValidationFailed as error:
-        _refused(error)
+        # The page again with the typed text and the reason beside it (nothing was published).
+        return _render_detail(stix_id, summary_error=_beside_field(error), status=422)
+    flash("Anonymised summary published to the community.", "success")
     return _back(stix_id)
 
 
@@ -311,13 +340,19 @@ def case_queue():
 @bp.get("/cases/<case_id>")
 @login_required
 def case(case_id: str):
+    return _render_case(case_id)
+
+
+def _render_case(case_id: str, *, message_error: str | None = None, evidence_error: str | None = None,
+                 status: int = 200):
     me = current_principal()
     found = cases.get_case(me, case_id)
     return render_template("incidents/case.html", case=found, view=cases.case_view(me, found),
                            messages=cases.case_messages(me, case_id),
                            evidence=evidence.list_evidence(me, case_id),
                            custody=[evidence.custody_view(e) for e in evidence.custody_log(me, case_id)], me=me,
-                           law_enforcement_party=policy.is_case_law_enforcement(me, found))
+                           law_enforcement_party=policy.is_case_law_enforcement(me, found),
+                           message_error=message_error, evidence_error=evidence_error, sent=request.form), status
 
 
 @bp.post("/cases/<case_id>/status")
@@ -340,7 +375,8 @@ def case_message(case_id: str):
         cases.post_message(current_principal(), case_id, request.form.get("body", ""), request.form.get("kind", "message"),
                            request.form.get("confirm_personal_data") == "y")
     except ValidationFailed as error:
-        _refused(error)
+        # The case again with the typed message kept and the reason beside it (nothing was sent).
+        return _render_case(case_id, message_error=_beside_field(error), status=422)
     return redirect(url_for(".case", case_id=case_id))
 
 
@@ -353,9 +389,9 @@ def case_evidence(case_id: str):
             raise ValidationFailed("missing file", [{"field": "file", "error": "choose a file"}])
         evidence.add_evidence(current_principal(), case_id, upload.filename, upload.stream, upload.mimetype,
                               request.form.get("description", ""))
-        flash("Evidence stored; its SHA-256 is in the custody log.", "success")
     except ValidationFailed as error:
-        _refused(error)
+        return _render_case(case_id, evidence_error=_beside_field(error), status=422)
+    flash("Evidence stored; its SHA-256 is in the custody log.", "success")
     return redirect(url_for(".case", case_id=case_id))
 
 
@@ -377,12 +413,33 @@ def summary_list():
 @bp.get("/dashboard")
 @login_required
 def dashboard():
-    data = figures.dashboard_figures(current_principal())
-    return render_template("incidents/dashboard.html", figures=data, charts=figures.charts_svg(data))
+    me = current_principal()
+    now = datetime.now(timezone.utc)
+    try:
+        selection = figures.parse_selection(request.args, now.date())
+        problems = {}
+    except ValidationFailed as error:
+        selection = figures.Selection()
+        problems = {d["field"]: form_errors.detail_message(d) for d in error.details}
+    rows = figures.dashboard_rows(me, selection, now.date())
+    data = figures.figures_of(rows)
+    quarter = selection.period if figures.is_quarter(selection.period) else figures.quarter_of(now.date())
+    compliance = figures.nis2_compliance(rows, quarter, now) if policy.is_national_cert(me) else None
+    return render_template("incidents/dashboard.html", figures=data, charts=figures.charts_svg(data),
+                           selection=selection, problems=problems, compliance=compliance,
+                           quarter_label=figures.quarter_label(quarter),
+                           periods=figures.period_choices(now.date()), countries=figures.published_countries(me),
+                           csv_args={key: value for key, value in request.args.items()
+                                     if key in ("period", "country", "attack_type") and not problems}
+                           ), (400 if problems else 200)
 
 
 @bp.get("/dashboard.csv")
 @login_required
 def dashboard_csv():
-    return Response(figures.dashboard_csv(current_principal()), mimetype="text/csv",
+    try:
+        selection = figures.parse_selection(request.args, datetime.now(timezone.utc).date())
+    except ValidationFailed as error:
+        return Response(form_errors.summary(error), status=400, mimetype="text/plain")
+    return Response(figures.dashboard_csv(current_principal(), selection), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=incident-dashboard.csv"})

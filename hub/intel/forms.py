@@ -26,6 +26,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from hub import form_errors
 from hub.accounts import services as accounts
 from hub.errors import ValidationFailed
 from hub.intel import advisories, builders, observables, severity
@@ -125,26 +126,8 @@ class AudienceForm(FlaskForm):
         return {"users": self.user_emails()}
 
     def attach_service_errors(self, error: ValidationFailed) -> None:
-        """Show a service's ValidationFailed details next to the fields they name."""
-        self.general_errors = list(getattr(self, "general_errors", []))
-        for detail in error.details:
-            field_name = str(detail.get("field", ""))
-            message = str(detail.get("error") or error.message)
-            if detail.get("value"):
-                message = f"{detail['value']}: {message}"
-            field = self._field_for(field_name)
-            if field is None:
-                self.general_errors.append(message)
-            else:
-                field.errors = [*field.errors, message]
-        if not error.details:
-            self.general_errors.append(error.message)
-
-    def _field_for(self, name: str):
-        if name.startswith("audience"):
-            kind = name.partition(".")[2]
-            return {"groups": self.groups, "orgs": self.orgs, "users": self.users}.get(kind, self.audience)
-        return self._fields.get(name)
+        """Show a service's ValidationFailed details next to the fields they name, in words."""
+        form_errors.attach(self, error)
 
 
 class ShareIndicatorForm(AudienceForm):

@@ -8,7 +8,7 @@ import orjson
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from hub import policy
+from hub import form_errors, policy
 from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.intel import (advisories, builders, correlation, display, freetext, manage, observables, readers, reads,
                        severity, sightings, warninglists)
@@ -143,7 +143,7 @@ def extend_item(stix_id: str):
         try:
             manage.extend(principal, stix_id, end_of_day(form.valid_until.data))
         except ValidationFailed as error:
-            form.valid_until.errors = [d.get("error", error.message) for d in error.details] or [error.message]
+            form_errors.attach(form, error, {"valid_until": "valid_until"})
         else:
             flash("Validity extended. Followers of this item are told.", "success")
             return redirect(url_for(".item_detail", stix_id=stix_id))
@@ -190,7 +190,7 @@ def sight_item(stix_id: str):
         try:
             sightings.record_sighting(principal, stix_id, request_)
         except ValidationFailed as error:
-            form.general_errors = [error.message]
+            form_errors.attach(form, error)
         else:
             flash("Sighting recorded. The source and your national CERT are told.", "success")
             return redirect(url_for(".item_detail", stix_id=stix_id))
@@ -213,8 +213,10 @@ def upload_sightings():
             result = sightings.record_bulk(principal, sightings.BulkSightingRequest(
                 values=tuple(values),
                 sighting=sightings.SightingRequest(note=(form.note.data or "").strip(), anonymous=form.anonymous.data)))
-        except (ValueError, ValidationFailed) as error:
-            form.values.errors = [getattr(error, "message", None) or str(error)]
+        except ValidationFailed as error:
+            form_errors.attach(form, error, {"values": "values"})
+        except ValueError as error:
+            form.values.errors = [str(error)]
     status = 422 if request.method == "POST" and result is None else 200
     return render_template("intel/upload_sightings.html", form=form, result=result,
                            who=readers.bulk_sighting_default(principal),
@@ -329,7 +331,7 @@ def search():
         try:
             found = reads.search(principal, query, supporting=supporting)
         except ValidationFailed as error:
-            problem = "; ".join(d.get("error", "") for d in error.details) or error.message
+            problem = "; ".join(form_errors.detail_message(d) for d in error.details) or form_errors.human(error.message)
         else:
             reads.audit_reads(principal, [item for item, _matched in found], "web")
             shown = display.summaries([item for item, _matched in found])
@@ -475,7 +477,7 @@ def import_text():
         try:
             found = freetext.extract(principal, form.text.data)
         except ValidationFailed as error:
-            form.text.errors = [*form.text.errors, *(d.get("error", error.message) for d in error.details)]
+            form_errors.attach(form, error, {"text": "text"})
         else:
             share_form = _import_share_form(principal, form.text.data, found)
     status = 422 if form.errors else 200
@@ -503,7 +505,7 @@ def import_text_share():
     try:
         found = freetext.extract(principal, share_form.text.data or "")
     except ValidationFailed as error:
-        form.text.errors = [d.get("error", error.message) for d in error.details]
+        form_errors.attach(form, error, {"text": "text"})
         return render_template("intel/import_text.html", form=form, found=None, share_form=None), 422
     share_form.offer_audiences(principal)
     share_form.chosen.choices = [(item.key, item.value) for item in found if not item.lists]
