@@ -22,7 +22,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 from sqlalchemy import select
 
-from hub import audit, bounds, form_errors, secrets_at_rest
+from hub import audit, bounds, secrets_at_rest
 from hub.accounts import services as accounts
 from hub.accounts import sessions as web_sessions
 from hub.accounts.forms import (
