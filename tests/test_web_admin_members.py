@@ -38,7 +38,7 @@ def test_an_operator_admits_and_edits_an_organisation_with_errors_next_to_fields
 
     bad = browser.submit("/admin/organisations", {"slug": "fn-brno", "name": "FN Brno", "kind": "hospital", "country": "C1"})
     assert bad.status_code == 422
-    assert '<p class="error" id="country-error">an ISO 3166-1 alpha-2 code, e.g. CZ</p>' in bad.text
+    assert '<p class="error" id="country-error">C1: an ISO 3166-1 alpha-2 code, e.g. CZ</p>' in bad.text
     assert 'value="FN Brno"' in bad.text, "the input is kept"
     created = browser.submit("/admin/organisations", {"slug": "fn-brno", "name": "FN Brno", "kind": "hospital", "country": "cz"})
     assert created.status_code == 303 and created.location == "/admin/organisations/fn-brno"
