@@ -127,6 +127,9 @@ def test_the_widening_preview_names_who_gains_and_is_for_the_owner_only(web, cz)
     assert gained.status_code == 200
     assert gained.json["text"] == "FN Ostrava — 1 organisation, 1 person"
     assert web(cz["outsider"]).get(query).status_code == 404, "an unreadable item answers as absent"
+    red = share(cz["analyst"], [indicator("203.0.113.84")], tlp="red", audience={"users": [cz["cert"].email]})
+    refused = web(cz["analyst"]).get(f"/audience/preview?item={red.stix_id}&audience=community")
+    assert refused.status_code == 400 and refused.json["field"] == "audience"
     assert web(cz["cert"]).get(query.replace("groups=cz-health", "orgs=fn-ostrava").replace("groups", "orgs")).status_code == 403
 
 

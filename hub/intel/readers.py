@@ -17,7 +17,7 @@ from hub import policy
 from hub.accounts.models import Organisation, SharingGroup, User
 from hub.errors import ValidationFailed
 from hub.extensions import db
-from hub.intel import sightings
+from hub.intel import manage, sightings
 from hub.intel.audience import Audience, resolve_audience
 from hub.intel.models import AudienceGrant, SharedItem
 from hub.principal import OrgKind, Principal
@@ -241,3 +241,13 @@ def chosen_recipients(principal: Principal, item: SharedItem) -> list[str] | Non
     people = db.session.scalars(select(User.email).where(User.id.in_(user_ids))).all() if user_ids else []
     named = ([f"sharing group “{name}”" for name in sorted(groups)] + sorted(orgs) + sorted(people))
     return named or ["your organisation only"]
+
+
+def widening_request(principal: Principal, stix_id: str, **audience) -> WhoReads:
+    """Who gains access to the principal's own item with this audience added, as a widening
+    form sends it; refused like the widening itself (404 unreadable, 403 not the owner's, a
+    TLP:RED item to organisations)."""
+    item = manage.managed_item(principal, stix_id)
+    added = chosen_audience(principal, **audience)
+    manage.check_widening(item, added)
+    return gained_by_widening(principal, item, added)

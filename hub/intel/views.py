@@ -294,8 +294,7 @@ def audience_preview():
                 "orgs": request.args.getlist("orgs"), "users": request.args.getlist("users")}
     try:
         if request.args.get("item"):
-            item = manage.managed_item(principal, request.args["item"])
-            who = readers.gained_by_widening(principal, item, readers.chosen_audience(principal, **audience))
+            who = readers.widening_request(principal, request.args["item"], **audience)
         else:
             who = readers.preview_request(principal, tlp=request.args.get("tlp"), stix_type=request.args.get("type"),
                                           **audience)

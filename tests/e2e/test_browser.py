@@ -215,7 +215,7 @@ def test_an_indicator_shared_with_a_group_reaches_its_members_only(hub_url, chro
     page.wait_for_url(re.compile(re.escape(hub_url) + r"/items/indicator--[0-9a-f-]+$"))
     detail_url = page.url
     assert "Shared as TLP:AMBER" in page.content()
-    assert "Shared with sharing group “CZ hospitals”" in page.locator(".facts").inner_text()
+    assert page.locator(".shared-with").inner_text() == "sharing group “CZ hospitals”"
     assert page.locator(".who-can-read").inner_text() == group_words
     page.set_viewport_size({"width": 390, "height": 844})
     assert_fits_and_accessible(page, "the item page with who can read and the widening preview")
