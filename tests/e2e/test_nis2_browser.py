@@ -78,6 +78,8 @@ def test_an_early_warning_is_confirmed_sent_once_and_printed_with_its_tlp_markin
     page.get_by_label("Attack type").select_option("ransomware")
     page.get_by_label("Laboratory").check()
     page.get_by_label("Ransom demanded (amount)").fill("750000")
+    page.get_by_label("Threat actor, if known").fill("LockBit")
+    page.get_by_label(re.compile("Indicators seen in this incident")).fill("203.0.113.77\nlab-portal-update[.]example")
     page.get_by_label("Significant incident under NIS2 (starts the reporting clocks)").check()
     # By default the report reaches the hospital and its country's national CERT, and says so.
     assert page.locator(".who-reads-text").inner_text() == "Your organisation and CERT-CZ — 2 organisations, 3 people"
@@ -88,7 +90,22 @@ def test_an_early_warning_is_confirmed_sent_once_and_printed_with_its_tlp_markin
     row = page.locator("#nis2 tr.clock-overdue", has_text="early warning")
     assert "late by" in row.inner_text()
     assert "20 Nov 2026, 03:15 CET" in page.locator(".facts").first.inner_text()
+    assert "lab-portal-update.example (domain name)" in page.locator("ul.parts").inner_text()
     assert_fits_and_accessible(page, "incident detail")
+
+    # The list shows the incident and its indicators by value, not the actor or the relationship.
+    page.goto(hub_url + "/items")
+    rows = page.locator("table.items").inner_text()
+    assert "203.0.113.77 (IPv4 address)" in rows and "Ransomware stopped the laboratory" in rows
+    assert "Threat actor" not in rows and "Relationship" not in rows
+    assert_fits_and_accessible(page, "items list")
+    page.goto(incident_url.replace("/incidents/", "/items/"))
+    assert "LockBit" in page.locator("ul.related").inner_text()
+    assert_fits_and_accessible(page, "item detail with related objects")
+    page.get_by_role("link", name="every incident naming LockBit").click()
+    assert "Ransomware stopped the laboratory" in page.locator("table.actors").inner_text()
+    assert_fits_and_accessible(page, "threat actor")
+    page.goto(incident_url)
 
     page.get_by_role("link", name="Submit early warning…").click()
     assert "This sends the early warning to CERT-CZ; it cannot be withdrawn." in page.locator("#consequence").inner_text()
