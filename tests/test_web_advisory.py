@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import re
+import uuid
 
 import pytest
 from sqlalchemy import select
@@ -330,3 +331,29 @@ def test_the_rest_api_takes_an_advisory_and_refuses_a_wrong_score_or_cwe_naming_
 
     accepted = client.post("/share", json={"objects": _advisory_objects(vendor), "audience": "community"})
     assert accepted.status_code == 201, accepted.json
+
+
+def test_a_red_advisory_for_everyone_is_refused_at_the_preview_already(make, web):
+    psirt = make.make_user(make.make_org("vendor"))
+    response = web(psirt).submit("/share/advisory", advisory_form(tlp="red", publish=None, preview="Preview"))
+    assert response.status_code == 422
+    assert "Preview your advisory" not in response.text
+    assert "TLP:RED" in error_next_to(response.text, "audience")
+
+
+def test_a_shared_report_with_an_odd_advisory_extension_still_shows_without_error(make, api, web):
+    vendor = make.make_org("vendor")
+    psirt = make.make_user(vendor)
+    [report] = _advisory_objects(vendor)[:1]
+    extension = report["extensions"][severity.ADVISORY_EXTENSION]
+    extension["affected_products"] = "MediDevice gateway"
+    del extension["cvss_v3"]["base_score"], extension["cvss_v3"]["base_severity"]
+    report["object_refs"] = [f"note--{uuid.uuid4()}"]
+    report["external_references"] = [{"source_name": "x", "external_id": "javascript:alert(1)"}]
+    assert api(psirt).post("/share", json={"objects": [report], "audience": "community"}).status_code == 201
+
+    page = web(make.make_user(make.make_org("hospital"))).get(f"/items/{report['id']}")
+
+    assert page.status_code == 200
+    assert "Critical 9.8" in page.text  # scored from the vector
+    assert 'href="javascript:' not in page.text

@@ -19,6 +19,7 @@ from cwe2.mappings import navigate_cwe
 
 ADVISORY_EXTENSION = "extension-definition--0b6a4f5e-9c1d-4e37-8f2a-5d7c3b9e1a64"
 CWE_ID = re.compile(r"^CWE-[1-9]\d{0,5}$")
+CVE_ID = re.compile(r"^CVE-\d{4}-\d{4,}$")
 CVSS_FAMILIES = {
     "v3": ("CVSS v3.1", ("CVSS:3.1/", "CVSS:3.0/"), CVSS3,
            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
@@ -95,7 +96,8 @@ def problems_in(obj: dict) -> list[tuple[str, str]]:
     a CWE reference must name CWE-NNN; a score in the advisory extension must be a vector of its
     version, with the base score and severity that the vector gives."""
     problems: list[tuple[str, str]] = []
-    for index, ref in enumerate(obj.get("external_references") or []):
+    references = obj.get("external_references")
+    for index, ref in enumerate(references if isinstance(references, list) else []):
         if isinstance(ref, dict) and str(ref.get("source_name", "")).lower() == "cwe" \
                 and not CWE_ID.match(str(ref.get("external_id", ""))):
             problems.append((f"external_references[{index}].external_id",
@@ -104,9 +106,17 @@ def problems_in(obj: dict) -> list[tuple[str, str]]:
     if not isinstance(extension, dict):
         return problems
     where = f"extensions.{ADVISORY_EXTENSION}"
-    for index, cwe in enumerate(extension.get("cwe_ids") or []):
+    cwe_ids = extension.get("cwe_ids", [])
+    if not isinstance(cwe_ids, list):
+        problems.append((f"{where}.cwe_ids", "expected a list of CWE ids"))
+        cwe_ids = []
+    for index, cwe in enumerate(cwe_ids):
         if not CWE_ID.match(str(cwe)):
             problems.append((f"{where}.cwe_ids[{index}]", f"{cwe!r} is not a CWE id (expected CWE-NNN, e.g. CWE-787)"))
+    cve_ids = extension.get("cve_ids", [])
+    for index, cve in enumerate(cve_ids if isinstance(cve_ids, list) else [cve_ids]):
+        if not CVE_ID.match(str(cve)):
+            problems.append((f"{where}.cve_ids[{index}]", f"{cve!r} is not a CVE id (expected CVE-YYYY-NNNN)"))
     for family in CVSS_FAMILIES:
         stated = extension.get(f"cvss_{family}")
         if stated is None:
