@@ -5,6 +5,7 @@ import html
 import re
 import uuid
 
+import jsonschema
 import pytest
 from sqlalchemy import select
 from stix2validator import ValidationOptions, validate_instance
@@ -357,3 +358,18 @@ def test_a_shared_report_with_an_odd_advisory_extension_still_shows_without_erro
     assert page.status_code == 200
     assert "Critical 9.8" in page.text  # scored from the vector
     assert 'href="javascript:' not in page.text
+
+
+def test_the_advisory_extension_is_defined_and_what_the_hub_builds_follows_its_schema(make, api):
+    vendor = make.make_org("vendor")
+    client = api(make.make_user(make.make_org("hospital")))
+    definition = client.get(f"/extension-definitions/{severity.ADVISORY_EXTENSION}")
+    assert definition.status_code == 200
+    assert validate_instance(definition.json, ValidationOptions(version="2.1", strict=True)).is_valid
+    schema = client.get(definition.json["schema"].split("/api/v1", 1)[1]).json
+
+    report, vulnerability = _advisory_objects(vendor)[:2]
+    for obj in (report, vulnerability):
+        jsonschema.validate(obj["extensions"][severity.ADVISORY_EXTENSION], schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**report["extensions"][severity.ADVISORY_EXTENSION], "cwe_ids": ["XSS"]}, schema)

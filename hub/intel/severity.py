@@ -137,3 +137,50 @@ def problems_in(obj: dict) -> list[tuple[str, str]]:
             problems.append((f"{path}.base_severity", f"{stated['base_severity']!r} is not the vector's severity "
                                                       f"({score.severity.upper()})"))
     return problems
+
+
+_DEFINED = "2026-12-03T00:00:00.000Z"
+
+
+def advisory_extension_definition(schema_url: str) -> dict:
+    """The STIX extension-definition of the hub's advisory properties (served by the REST API)."""
+    return {
+        "type": "extension-definition",
+        "spec_version": "2.1",
+        "id": ADVISORY_EXTENSION,
+        "created": _DEFINED,
+        "modified": _DEFINED,
+        "name": "HealthCERT Hub vulnerability advisory",
+        "description": "CVSS v3.1 and v4.0 base scores with their vectors (on reports and vulnerabilities); "
+                       "the CVE and CWE ids, affected and fixed versions of each product and the mitigation "
+                       "of a vulnerability advisory (on its report).",
+        "schema": schema_url,
+        "version": "1.0.0",
+        "extension_types": ["property-extension"],
+    }
+
+
+def advisory_extension_schema() -> dict:
+    score = {"type": "object", "required": ["vector_string"], "additionalProperties": False,
+             "properties": {"vector_string": {"type": "string"}, "base_score": {"type": "number", "minimum": 0,
+                                                                               "maximum": 10},
+                            "base_severity": {"enum": ["NONE", "LOW", "MEDIUM", "HIGH", "CRITICAL"]}}}
+    text = {"type": "string"}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "HealthCERT Hub vulnerability advisory",
+        "type": "object",
+        "required": ["extension_type"],
+        "additionalProperties": False,
+        "properties": {
+            "extension_type": {"const": "property-extension"},
+            "cvss_v3": {**score, "description": "CVSS v3.1 (or v3.0): vector_string starts with CVSS:3.1/"},
+            "cvss_v4": {**score, "description": "CVSS v4.0: vector_string starts with CVSS:4.0/"},
+            "cve_ids": {"type": "array", "items": {"type": "string", "pattern": CVE_ID.pattern}},
+            "cwe_ids": {"type": "array", "items": {"type": "string", "pattern": CWE_ID.pattern}},
+            "affected_products": {"type": "array", "items": {
+                "type": "object", "required": ["vendor", "product"], "additionalProperties": False,
+                "properties": {"vendor": text, "product": text, "affected_versions": text, "fixed_version": text}}},
+            "mitigation": text,
+        },
+    }
