@@ -373,3 +373,21 @@ def test_the_advisory_extension_is_defined_and_what_the_hub_builds_follows_its_s
         jsonschema.validate(obj["extensions"][severity.ADVISORY_EXTENSION], schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**report["extensions"][severity.ADVISORY_EXTENSION], "cwe_ids": ["XSS"]}, schema)
+
+
+def test_a_cve_taken_out_of_an_advisory_is_revoked_for_its_readers(make, web):
+    vendor = make.make_org("vendor")
+    psirt = make.make_user(vendor)
+    reader = Principal.of(make.make_user(make.make_org("hospital")))
+    report_id = web(psirt).submit("/share/advisory", advisory_form()).location.rsplit("/", 1)[1]
+    before = reads.stix_object(reads.get_item(reader, report_id))["object_refs"]
+
+    response = web(psirt).submit(f"/items/{report_id}/advisory", advisory_form(
+        tlp=None, audience=None, cve_ids="CVE-2026-10001", **{"products-3-vendor": ""}))
+
+    assert response.status_code == 302
+    after = reads.stix_object(reads.get_item(reader, report_id))["object_refs"]
+    dropped = set(before) - set(after)
+    assert {ref.split("--")[0] for ref in dropped} == {"vulnerability", "relationship"}
+    assert all(reads.get_item(reader, ref).revoked for ref in dropped)
+    assert not any(reads.get_item(reader, ref).revoked for ref in after)

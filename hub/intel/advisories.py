@@ -24,7 +24,7 @@ from hub.errors import NotFound, ValidationFailed
 from hub.intel import builders
 from hub.intel.audience import Audience
 from hub.intel.ingest import share_objects
-from hub.intel.manage import managed_item
+from hub.intel.manage import managed_item, revoke
 from hub.intel.models import SharedItem
 from hub.intel.reads import stix_object, versions_of
 from hub.intel.severity import ADVISORY_EXTENSION, CVSS_FAMILIES, CvssScore, score_cvss
@@ -252,6 +252,12 @@ def republish(principal: Principal, report_id: str, advisory: Advisory) -> Share
     objects = build_advisory(advisory, tlp=item.tlp, created_by_ref=current.get("created_by_ref"),
                              report_id=report_id, created=current["created"], now=stamp)
     share_objects(principal, objects, audience=audience_of(item), tlp=item.tlp)
+    # A CVE or product taken out of the advisory: its vulnerability and relationships (this
+    # advisory's own, by their derived ids) are revoked, so that readers stop relying on them.
+    dropped = set(current.get("object_refs") or []) - set(objects[0]["object_refs"])
+    for stix_id in sorted(dropped):
+        if stix_id.split("--")[0] in ("vulnerability", "relationship"):
+            revoke(principal, stix_id, reason=f"no longer part of advisory {report_id}")
     return item
 
 
