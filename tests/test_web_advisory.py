@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import html
 import re
+import uuid
 
+import jsonschema
 import pytest
 from sqlalchemy import select
 from stix2validator import ValidationOptions, validate_instance
@@ -332,3 +334,62 @@ def test_the_rest_api_takes_an_advisory_and_refuses_a_wrong_score_or_cwe_naming_
 
     accepted = client.post("/share", json={"objects": _advisory_objects(vendor), "audience": "community"})
     assert accepted.status_code == 201, accepted.json
+
+
+def test_a_red_advisory_for_everyone_is_refused_at_the_preview_already(make, web):
+    psirt = make.make_user(make.make_org("vendor"))
+    response = web(psirt).submit("/share/advisory", advisory_form(tlp="red", publish=None, preview="Preview"))
+    assert response.status_code == 422
+    assert "Preview your advisory" not in response.text
+    assert "TLP:RED" in error_next_to(response.text, "audience")
+
+
+def test_a_shared_report_with_an_odd_advisory_extension_still_shows_without_error(make, api, web):
+    vendor = make.make_org("vendor")
+    psirt = make.make_user(vendor)
+    [report] = _advisory_objects(vendor)[:1]
+    extension = report["extensions"][severity.ADVISORY_EXTENSION]
+    extension["affected_products"] = "MediDevice gateway"
+    del extension["cvss_v3"]["base_score"], extension["cvss_v3"]["base_severity"]
+    report["object_refs"] = [f"note--{uuid.uuid4()}"]
+    report["external_references"] = [{"source_name": "x", "external_id": "javascript:alert(1)"}]
+    assert api(psirt).post("/share", json={"objects": [report], "audience": "community"}).status_code == 201
+
+    page = web(make.make_user(make.make_org("hospital"))).get(f"/items/{report['id']}")
+
+    assert page.status_code == 200
+    assert "Critical 9.8" in page.text  # scored from the vector
+    assert 'href="javascript:' not in page.text
+
+
+def test_the_advisory_extension_is_defined_and_what_the_hub_builds_follows_its_schema(make, api):
+    vendor = make.make_org("vendor")
+    client = api(make.make_user(make.make_org("hospital")))
+    definition = client.get(f"/extension-definitions/{severity.ADVISORY_EXTENSION}")
+    assert definition.status_code == 200
+    assert validate_instance(definition.json, ValidationOptions(version="2.1", strict=True)).is_valid
+    schema = client.get(definition.json["schema"].split("/api/v1", 1)[1]).json
+
+    report, vulnerability = _advisory_objects(vendor)[:2]
+    for obj in (report, vulnerability):
+        jsonschema.validate(obj["extensions"][severity.ADVISORY_EXTENSION], schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**report["extensions"][severity.ADVISORY_EXTENSION], "cwe_ids": ["XSS"]}, schema)
+
+
+def test_a_cve_taken_out_of_an_advisory_is_revoked_for_its_readers(make, web):
+    vendor = make.make_org("vendor")
+    psirt = make.make_user(vendor)
+    reader = Principal.of(make.make_user(make.make_org("hospital")))
+    report_id = web(psirt).submit("/share/advisory", advisory_form()).location.rsplit("/", 1)[1]
+    before = reads.stix_object(reads.get_item(reader, report_id))["object_refs"]
+
+    response = web(psirt).submit(f"/items/{report_id}/advisory", advisory_form(
+        tlp=None, audience=None, cve_ids="CVE-2026-10001", **{"products-3-vendor": ""}))
+
+    assert response.status_code == 302
+    after = reads.stix_object(reads.get_item(reader, report_id))["object_refs"]
+    dropped = set(before) - set(after)
+    assert {ref.split("--")[0] for ref in dropped} == {"vulnerability", "relationship"}
+    assert all(reads.get_item(reader, ref).revoked for ref in dropped)
+    assert not any(reads.get_item(reader, ref).revoked for ref in after)

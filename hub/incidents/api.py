@@ -7,6 +7,7 @@ from hub.principal import current_principal
 from hub.rest import ApiError, json_body, page_limit
 from hub.incidents import cases, clocks, evidence, filing, reading, reporting, stix, summaries
 from hub.incidents import dashboard as incident_dashboard
+from hub.intel import severity
 
 bp = Blueprint("incidents", __name__)
 
@@ -26,9 +27,16 @@ def _flag(name: str) -> bool | None:
     raise ApiError(400, f"invalid {name}", [{"field": name, "value": value, "error": "1 or 0"}])
 
 
-def _schema_url() -> str:
+def _schema_url(definition_id: str = stix.HUB_HEALTHCARE_EXTENSION) -> str:
     base = current_app.config["HUB_BASE_URL"].rstrip("/")
-    return f"{base}/api/v1/extension-definitions/{stix.HUB_HEALTHCARE_EXTENSION}/schema"
+    return f"{base}/api/v1/extension-definitions/{definition_id}/schema"
+
+
+# The hub's own STIX extensions: id -> (definition given its schema URL, JSON schema).
+EXTENSIONS = {
+    stix.HUB_HEALTHCARE_EXTENSION: (stix.hub_extension_definition, stix.hub_extension_schema),
+    severity.ADVISORY_EXTENSION: (severity.advisory_extension_definition, severity.advisory_extension_schema),
+}
 
 
 @bp.post("/incidents")
@@ -167,16 +175,16 @@ def list_messages(case_id: str):
 
 @bp.get("/extension-definitions/<definition_id>")
 def extension_definition(definition_id: str):
-    if definition_id != stix.HUB_HEALTHCARE_EXTENSION:
+    if definition_id not in EXTENSIONS:
         raise ApiError(404, f"no extension definition {definition_id}")
-    return jsonify(stix.hub_extension_definition(_schema_url()))
+    return jsonify(EXTENSIONS[definition_id][0](_schema_url(definition_id)))
 
 
 @bp.get("/extension-definitions/<definition_id>/schema")
 def extension_schema(definition_id: str):
-    if definition_id != stix.HUB_HEALTHCARE_EXTENSION:
+    if definition_id not in EXTENSIONS:
         raise ApiError(404, f"no extension definition {definition_id}")
-    return jsonify(stix.hub_extension_schema())
+    return jsonify(EXTENSIONS[definition_id][1]())
 
 
 @bp.post("/cases/<case_id>/evidence")

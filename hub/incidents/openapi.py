@@ -317,7 +317,8 @@ def incidents_openapi_paths() -> dict:
                                   **_errors(401)}},
         },
         "/extension-definitions/{definition_id}": {
-            "get": {"operationId": "getExtensionDefinition", "summary": "The hub's STIX extension-definition",
+            "get": {"operationId": "getExtensionDefinition", "summary": "One of the hub's STIX extension-definitions (healthcare incident impact, "
+                                                                 "vulnerability advisory)",
                     "parameters": [_path("definition_id")],
                     "responses": {"200": _json(_OBJECT, "A STIX extension-definition."), **_errors(401, 404)}},
         },

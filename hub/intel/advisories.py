@@ -24,10 +24,10 @@ from hub.errors import NotFound, ValidationFailed
 from hub.intel import builders
 from hub.intel.audience import Audience
 from hub.intel.ingest import share_objects
-from hub.intel.manage import managed_item
+from hub.intel.manage import managed_item, revoke
 from hub.intel.models import SharedItem
 from hub.intel.reads import stix_object, versions_of
-from hub.intel.severity import ADVISORY_EXTENSION, CVSS_FAMILIES, CvssScore
+from hub.intel.severity import ADVISORY_EXTENSION, CVSS_FAMILIES, CvssScore, score_cvss
 from hub.intel.store import now_us, stix_stamp_ms, stix_stamp_to_us
 from hub.principal import Principal
 from hub.tlp import TLP
@@ -180,19 +180,28 @@ def _affected_sentence(product: AffectedProduct, cve: str) -> str:
     return f"{product.vendor} {product.product}{versions} is affected by {cve}{fixed}."
 
 
+def _list(value) -> list:
+    # Another hub's or a member's report may carry anything here: shown as far as it makes sense.
+    return value if isinstance(value, list) else []
+
+
 def advisory_of(report: dict) -> Advisory | None:
-    """The advisory a report carries in the hub's extension; None for any other object."""
+    """The advisory a report carries in the hub's extension; None for any other object.
+    CVSS scores are checked on every share (hub.intel.severity.problems_in)."""
     extension = (report.get("extensions") or {}).get(ADVISORY_EXTENSION) if report.get("type") == "report" else None
     if not isinstance(extension, dict):
         return None
-    scores = [
-        CvssScore(family, str(extension[f"cvss_{family}"].get("vector_string", "")),
-                  float(extension[f"cvss_{family}"].get("base_score", 0)),
-                  str(extension[f"cvss_{family}"].get("base_severity", "")).capitalize())
-        for family in CVSS_FAMILIES if isinstance(extension.get(f"cvss_{family}"), dict)
-    ]
+    scores = []
+    for family in CVSS_FAMILIES:
+        stated = extension.get(f"cvss_{family}")
+        try:  # scored again from the vector: the page never shows a number the vector does not give
+            scores.append(score_cvss(family, stated["vector_string"]))
+        except (TypeError, KeyError, ValueError):
+            continue
     references = []
-    for ref in report.get("external_references") or []:
+    for ref in _list(report.get("external_references")):
+        if not isinstance(ref, dict):
+            continue
         if ref.get("url"):
             references.append((ref["url"], (ref.get("hashes") or {}).get("SHA-256")))
         elif ref.get("external_id"):
@@ -200,13 +209,13 @@ def advisory_of(report: dict) -> Advisory | None:
     return Advisory(
         title=report.get("name", ""),
         summary=report.get("description", ""),
-        cve_ids=[str(cve) for cve in extension.get("cve_ids") or []],
+        cve_ids=[str(cve) for cve in _list(extension.get("cve_ids"))],
         products=[AffectedProduct(str(p.get("vendor", "")), str(p.get("product", "")),
                                   str(p.get("affected_versions", "")), str(p.get("fixed_version", "")))
-                  for p in extension.get("affected_products") or [] if isinstance(p, dict)],
+                  for p in _list(extension.get("affected_products")) if isinstance(p, dict)],
         mitigation=str(extension.get("mitigation", "")),
         cvss=scores,
-        cwe_ids=[str(cwe) for cwe in extension.get("cwe_ids") or []],
+        cwe_ids=[str(cwe) for cwe in _list(extension.get("cwe_ids"))],
         references=references,
     )
 
@@ -243,6 +252,12 @@ def republish(principal: Principal, report_id: str, advisory: Advisory) -> Share
     objects = build_advisory(advisory, tlp=item.tlp, created_by_ref=current.get("created_by_ref"),
                              report_id=report_id, created=current["created"], now=stamp)
     share_objects(principal, objects, audience=audience_of(item), tlp=item.tlp)
+    # A CVE or product taken out of the advisory: its vulnerability and relationships (this
+    # advisory's own, by their derived ids) are revoked, so that readers stop relying on them.
+    dropped = set(current.get("object_refs") or []) - set(objects[0]["object_refs"])
+    for stix_id in sorted(dropped):
+        if stix_id.split("--")[0] in ("vulnerability", "relationship"):
+            revoke(principal, stix_id, reason=f"no longer part of advisory {report_id}")
     return item
 
 

@@ -19,6 +19,7 @@ from cwe2.mappings import navigate_cwe
 
 ADVISORY_EXTENSION = "extension-definition--0b6a4f5e-9c1d-4e37-8f2a-5d7c3b9e1a64"
 CWE_ID = re.compile(r"^CWE-[1-9]\d{0,5}$")
+CVE_ID = re.compile(r"^CVE-\d{4}-\d{4,}$")
 CVSS_FAMILIES = {
     "v3": ("CVSS v3.1", ("CVSS:3.1/", "CVSS:3.0/"), CVSS3,
            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
@@ -95,7 +96,8 @@ def problems_in(obj: dict) -> list[tuple[str, str]]:
     a CWE reference must name CWE-NNN; a score in the advisory extension must be a vector of its
     version, with the base score and severity that the vector gives."""
     problems: list[tuple[str, str]] = []
-    for index, ref in enumerate(obj.get("external_references") or []):
+    references = obj.get("external_references")
+    for index, ref in enumerate(references if isinstance(references, list) else []):
         if isinstance(ref, dict) and str(ref.get("source_name", "")).lower() == "cwe" \
                 and not CWE_ID.match(str(ref.get("external_id", ""))):
             problems.append((f"external_references[{index}].external_id",
@@ -104,9 +106,17 @@ def problems_in(obj: dict) -> list[tuple[str, str]]:
     if not isinstance(extension, dict):
         return problems
     where = f"extensions.{ADVISORY_EXTENSION}"
-    for index, cwe in enumerate(extension.get("cwe_ids") or []):
+    cwe_ids = extension.get("cwe_ids", [])
+    if not isinstance(cwe_ids, list):
+        problems.append((f"{where}.cwe_ids", "expected a list of CWE ids"))
+        cwe_ids = []
+    for index, cwe in enumerate(cwe_ids):
         if not CWE_ID.match(str(cwe)):
             problems.append((f"{where}.cwe_ids[{index}]", f"{cwe!r} is not a CWE id (expected CWE-NNN, e.g. CWE-787)"))
+    cve_ids = extension.get("cve_ids", [])
+    for index, cve in enumerate(cve_ids if isinstance(cve_ids, list) else [cve_ids]):
+        if not CVE_ID.match(str(cve)):
+            problems.append((f"{where}.cve_ids[{index}]", f"{cve!r} is not a CVE id (expected CVE-YYYY-NNNN)"))
     for family in CVSS_FAMILIES:
         stated = extension.get(f"cvss_{family}")
         if stated is None:
@@ -127,3 +137,50 @@ def problems_in(obj: dict) -> list[tuple[str, str]]:
             problems.append((f"{path}.base_severity", f"{stated['base_severity']!r} is not the vector's severity "
                                                       f"({score.severity.upper()})"))
     return problems
+
+
+_DEFINED = "2026-12-03T00:00:00.000Z"
+
+
+def advisory_extension_definition(schema_url: str) -> dict:
+    """The STIX extension-definition of the hub's advisory properties (served by the REST API)."""
+    return {
+        "type": "extension-definition",
+        "spec_version": "2.1",
+        "id": ADVISORY_EXTENSION,
+        "created": _DEFINED,
+        "modified": _DEFINED,
+        "name": "HealthCERT Hub vulnerability advisory",
+        "description": "CVSS v3.1 and v4.0 base scores with their vectors (on reports and vulnerabilities); "
+                       "the CVE and CWE ids, affected and fixed versions of each product and the mitigation "
+                       "of a vulnerability advisory (on its report).",
+        "schema": schema_url,
+        "version": "1.0.0",
+        "extension_types": ["property-extension"],
+    }
+
+
+def advisory_extension_schema() -> dict:
+    score = {"type": "object", "required": ["vector_string"], "additionalProperties": False,
+             "properties": {"vector_string": {"type": "string"}, "base_score": {"type": "number", "minimum": 0,
+                                                                               "maximum": 10},
+                            "base_severity": {"enum": ["NONE", "LOW", "MEDIUM", "HIGH", "CRITICAL"]}}}
+    text = {"type": "string"}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "HealthCERT Hub vulnerability advisory",
+        "type": "object",
+        "required": ["extension_type"],
+        "additionalProperties": False,
+        "properties": {
+            "extension_type": {"const": "property-extension"},
+            "cvss_v3": {**score, "description": "CVSS v3.1 (or v3.0): vector_string starts with CVSS:3.1/"},
+            "cvss_v4": {**score, "description": "CVSS v4.0: vector_string starts with CVSS:4.0/"},
+            "cve_ids": {"type": "array", "items": {"type": "string", "pattern": CVE_ID.pattern}},
+            "cwe_ids": {"type": "array", "items": {"type": "string", "pattern": CWE_ID.pattern}},
+            "affected_products": {"type": "array", "items": {
+                "type": "object", "required": ["vendor", "product"], "additionalProperties": False,
+                "properties": {"vendor": text, "product": text, "affected_versions": text, "fixed_version": text}}},
+            "mitigation": text,
+        },
+    }

@@ -423,6 +423,11 @@ def share_advisory():
         try:
             audience = resolve_audience(principal, form.audience_spec())
             tlp = TLP(form.tlp.data)
+            # Checked before the preview too, so that Publish does not fail on what was previewed.
+            problem = policy.check_audience_for_tlp(tlp, audience.community, audience.group_ids,
+                                                    audience.org_ids, audience.user_ids)
+            if problem:
+                raise ValidationFailed("invalid audience for TLP:RED", [{"field": "audience", "error": problem}])
             if step == "publish":
                 report_id = advisories.publish(principal, advisory, tlp=tlp, audience=audience,
                                                created_by_ref=_identity_ref())
