@@ -10,7 +10,7 @@ from tests.factories import indicator, share
 
 
 def audit_rows(page) -> list[str]:
-    body = re.search(r'<table class="audit">.*?<tbody>(.*?)</tbody>', page.get_data(as_text=True), re.S)
+    body = re.search(r'<table class="audit"[^>]*>.*?<tbody>(.*?)</tbody>', page.get_data(as_text=True), re.S)
     return re.findall(r"<tr>(.*?)</tr>", body.group(1), re.S) if body else []
 
 

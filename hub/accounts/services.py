@@ -78,7 +78,9 @@ def default_timezone(country: str) -> str:
     return zones[0] if zones else "UTC"
 
 
-def create_org(slug: str, name: str, kind: str, country: str, *, timezone_name: str | None = None) -> Organisation:
+def create_org(slug: str, name: str, kind: str, country: str, *, timezone_name: str | None = None,
+               actor: Principal | None = None) -> Organisation:
+    """A new member organisation; with `actor` (an operator in the UI) audited in the same commit."""
     _check_slug(slug)
     try:
         kind_value = OrgKind(kind)
@@ -97,6 +99,9 @@ def create_org(slug: str, name: str, kind: str, country: str, *, timezone_name: 
     org = Organisation(slug=slug, name=name.strip() or slug, kind=kind_value, country=country.upper(),
                        timezone=timezone_name or default_timezone(country))
     db.session.add(org)
+    if actor is not None:
+        db.session.flush()
+        audit.record("org_created", actor, subject_org_id=org.id, org=org.slug)
     db.session.commit()
     return org
 
@@ -118,8 +123,9 @@ def check_password_strength(password: str) -> None:
 
 
 def create_user(email: str, org_slug: str, role: str, password: str | None = None,
-                *, is_operator: bool = False) -> tuple[User, str]:
-    """Create a user; returns it with its password (generated when none is given)."""
+                *, is_operator: bool = False, actor: Principal | None = None) -> tuple[User, str]:
+    """Create a user; returns it with its password (generated when none is given). With `actor`
+    (an admin in the UI) the creation is audited in the same commit."""
     email = email.strip().lower()
     if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
         raise ValidationFailed("invalid e-mail", [{"field": "email", "value": email, "error": "not an e-mail address"}])
@@ -135,6 +141,8 @@ def create_user(email: str, org_slug: str, role: str, password: str | None = Non
     user = User(email=email, org=org, role=role_value, password_hash=hash_password(password),
                 is_operator=is_operator)
     db.session.add(user)
+    if actor is not None:
+        audit.record("user_created", actor, subject_org_id=org.id, user=user.email, role=user.role.value)
     db.session.commit()
     return user, password
 
@@ -146,13 +154,15 @@ def user_by_email(email: str) -> User:
     return user
 
 
-def create_group(slug: str, name: str, org_slugs: list[str]) -> SharingGroup:
+def create_group(slug: str, name: str, org_slugs: list[str], *, actor: Principal | None = None) -> SharingGroup:
     _check_slug(slug)
     if db.session.scalar(select(SharingGroup).where(SharingGroup.slug == slug)):
         raise Conflict(f"sharing group {slug} already exists")
     orgs = [org_by_slug(s.strip()) for s in org_slugs if s.strip()]
     group = SharingGroup(slug=slug, name=name.strip() or slug, orgs=orgs)
     db.session.add(group)
+    if actor is not None:
+        audit.record("group_created", actor, group=group.slug)
     db.session.commit()
     return group
 
@@ -421,13 +431,10 @@ def invite_user(principal: Principal, email: str, role: str) -> tuple[User, str]
     _admin(principal)
     org = db.session.get(Organisation, principal.org_id)
     try:
-        user, password = create_user(email, org.slug, role)
+        return create_user(email, org.slug, role, actor=principal)
     except Conflict:
         raise ValidationFailed("e-mail taken", [{"field": "email", "value": email,
                                                   "error": "an account with this e-mail address already exists"}]) from None
-    audit.record("user_created", principal, user=user.email, role=user.role.value)
-    db.session.commit()
-    return user, password
 
 
 def _active_admins(org_id: int) -> int:
@@ -507,13 +514,10 @@ def all_organisations(principal: Principal) -> list[Organisation]:
 def register_org(principal: Principal, slug: str, name: str, kind: str, country: str) -> Organisation:
     _operator(principal)
     try:
-        org = create_org(slug, name, kind, country)
+        return create_org(slug, name, kind, country, actor=principal)
     except Conflict:
         raise ValidationFailed("slug taken", [{"field": "slug", "value": slug,
                                                 "error": "an organisation with this slug already exists"}]) from None
-    audit.record("org_created", principal, subject_org_id=org.id, org=org.slug)
-    db.session.commit()
-    return org
 
 
 def edit_org(principal: Principal, slug: str, name: str, kind: str, country: str) -> Organisation:
@@ -571,13 +575,10 @@ def group_by_slug(principal: Principal, slug: str) -> SharingGroup:
 def register_group(principal: Principal, slug: str, name: str) -> SharingGroup:
     _operator(principal)
     try:
-        group = create_group(slug, name, [])
+        return create_group(slug, name, [], actor=principal)
     except Conflict:
         raise ValidationFailed("slug taken", [{"field": "slug", "value": slug,
                                                 "error": "a sharing group with this slug already exists"}]) from None
-    audit.record("group_created", principal, group=group.slug)
-    db.session.commit()
-    return group
 
 
 def add_group_member(principal: Principal, group_slug: str, org_slug: str) -> SharingGroup:
