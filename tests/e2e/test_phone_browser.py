@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 
 from tests.e2e.test_browser import ACTION_TIMEOUT_MS, PASSWORD, headless_chromium, running_hub
 
@@ -125,8 +126,9 @@ def sign_in_on_phone(browser, hub_url: str, email: str):
 
 
 def test_every_page_fits_a_390px_phone_for_every_role(seeded, chromium):
+    """…and, for the analyst who sees the most forms, has no serious axe-core violation."""
     hub_url, ids = seeded
-    too_wide = []
+    too_wide, inaccessible = [], []
     for email in ROLES:
         context, page = sign_in_on_phone(chromium, hub_url, email)
         for endpoint, path in pages(ids).items():
@@ -141,5 +143,10 @@ def test_every_page_fits_a_390px_phone_for_every_role(seeded, chromium):
                             && e.parentElement.getBoundingClientRect().right <= 391)
                     .slice(0, 3).map(e => e.tagName + '.' + e.className)""")
                 too_wide.append((email, path, width, wide))
+            if email == ROLES[0]:
+                violations = Axe().run(page).response["violations"]
+                inaccessible += [(path, v["id"], [n["target"] for n in v["nodes"]][:2]) for v in violations
+                                 if v["impact"] in ("serious", "critical")]
         context.close()
-    assert too_wide == []
+    assert too_wide == [], too_wide
+    assert inaccessible == [], inaccessible

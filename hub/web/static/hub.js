@@ -26,3 +26,25 @@ window.addEventListener("pageshow", function (event) {
     });
   });
 });
+// A wide table scrolls inside itself on a phone: make it reachable from the keyboard (and named
+// for screen readers) when, and only when, it actually scrolls.
+function markScrollableTables() {
+  document.querySelectorAll("main table, main .table-scroll").forEach(function (region) {
+    var scrolls = region.scrollWidth > region.clientWidth + 1;
+    if (scrolls && !region.hasAttribute("tabindex")) {
+      region.setAttribute("tabindex", "0");
+      region.dataset.scrollRegion = "yes";
+      if (!region.hasAttribute("aria-label")) {
+        var heading = region.closest("section, main").querySelector("h1, h2");
+        // A table keeps its own role (its rows and headers matter); a wrapper becomes a region.
+        if (region.tagName !== "TABLE") region.setAttribute("role", "region");
+        region.setAttribute("aria-label", (heading ? heading.textContent.trim() + ": " : "") + "table, scrolls sideways");
+      }
+    } else if (!scrolls && region.dataset.scrollRegion === "yes") {
+      region.removeAttribute("tabindex");
+      delete region.dataset.scrollRegion;
+    }
+  });
+}
+document.addEventListener("DOMContentLoaded", markScrollableTables);
+window.addEventListener("resize", markScrollableTables);
