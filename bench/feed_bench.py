@@ -177,6 +177,8 @@ def main() -> None:
             db.create_all()
             reader_id = stored_reader(args.values)
             feed_id, token = seed(args.values) if reader_id is None else new_feed(reader_id)
+        with psycopg.connect(f"{admin_url.rsplit('/', 1)[0]}/{db_name}", autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")  # what autovacuum does to a store after a bulk load
             db.session.remove()
         client = app.test_client()
         print(f"\nfeed of {args.values:,} seeded values (the feed carries those its organisation may read)")
