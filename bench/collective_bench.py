@@ -4,7 +4,9 @@ stored observables, on PostgreSQL.
     .venv/bin/python bench/collective_bench.py                  # --observables 1000000 --lookups 300 --bulk 100000
 
 Needs PostgreSQL (BENCH_PG_URL, default postgresql://postgres@127.0.0.1:5432/postgres); the
-script creates a database of its own and drops it at the end (BENCH_KEEP=1 keeps it).
+script creates a database of its own and drops it at the end (BENCH_KEEP=1 keeps it). With
+`--database NAME` the store lives in that database and is kept: a first run creates and fills
+it, later runs with the same `--observables` reuse it (filling 1,000,000 takes minutes).
 
 The store is filled with COPY, in the rows the hub's write path writes (shared_item,
 stix_version, observable; community TLP:GREEN indicators of four organisations): a mix of IPv4
@@ -39,9 +41,10 @@ from sqlalchemy import func, select  # noqa: E402
 
 from hub import create_app  # noqa: E402
 from hub.accounts import services as accounts  # noqa: E402
+from hub.accounts.models import User  # noqa: E402
 from hub.extensions import db  # noqa: E402
 from hub.intel import correlation, observables  # noqa: E402
-from hub.intel.models import SharedItem  # noqa: E402
+from hub.intel.models import Observable, SharedItem  # noqa: E402
 from hub.intel.warmup import warm_up  # noqa: E402
 from hub.principal import Principal  # noqa: E402
 from hub.tlp import TLP  # noqa: E402
@@ -126,17 +129,20 @@ def main() -> None:
     parser.add_argument("--networks", type=int, default=5_000)
     parser.add_argument("--lookups", type=int, default=300)
     parser.add_argument("--bulk", type=int, default=100_000)
+    parser.add_argument("--database", help="keep the store in this database and reuse it on later runs")
     args = parser.parse_args()
 
     admin_url = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    db_name = f"hub_collective_bench_{os.getpid()}"
+    db_name = args.database or f"hub_collective_bench_{os.getpid()}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db_name}"')
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db_name,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{db_name}"')
     database_url = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{db_name}"
     try:
         run(database_url, args)
     finally:
-        if os.environ.get("BENCH_KEEP") != "1":
+        if not args.database and os.environ.get("BENCH_KEEP") != "1":
             with psycopg.connect(admin_url, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
 
@@ -154,13 +160,21 @@ def run(database_url: str, args) -> None:
     app = create_app(BenchConfig)
     with app.app_context():
         db.create_all()
-        sharers = [accounts.create_org(f"bench-sharer-{k}", f"Bench sharer {k}", "hospital", "CZ") for k in range(4)]
-        author, _ = accounts.create_user("author@bench.test", sharers[0].slug, "analyst", "correct-horse-battery")
-        reader_org = accounts.create_org("bench-reader", "Bench reader", "hospital", "CZ")
-        reader, _ = accounts.create_user("reader@bench.test", reader_org.slug, "analyst", "correct-horse-battery")
+        reader = db.session.scalar(select(User).where(User.email == "reader@bench.test"))
+        stored = db.session.scalar(select(func.count()).select_from(Observable)) if reader else 0
+        if reader is not None and stored == args.observables + args.networks:
+            print(f"reusing the {stored:,} observables stored in {database_url.rsplit('/', 1)[-1]}")
+        elif reader is not None:
+            sys.exit(f"{database_url.rsplit('/', 1)[-1]} holds {stored:,} observables, not "
+                     f"{args.observables + args.networks:,}: drop it or name another --database")
+        else:
+            sharers = [accounts.create_org(f"bench-sharer-{k}", f"Bench sharer {k}", "hospital", "CZ") for k in range(4)]
+            author, _ = accounts.create_user("author@bench.test", sharers[0].slug, "analyst", "correct-horse-battery")
+            reader_org = accounts.create_org("bench-reader", "Bench reader", "hospital", "CZ")
+            reader, _ = accounts.create_user("reader@bench.test", reader_org.slug, "analyst", "correct-horse-battery")
+            db.session.commit()
+            fill(database_url, args.observables, [org.id for org in sharers], author.id, args.networks)
         token = accounts.create_token(reader, "bench")
-        db.session.commit()
-        fill(database_url, args.observables, [org.id for org in sharers], author.id, args.networks)
         principal = Principal.of(reader)
         rng = random.Random(14)
         warm_up()  # what a worker or gunicorn does at start: compile the schemas once

@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/feed_bench.py                 # --values 100000 --rounds 3
     .venv/bin/python bench/feed_bench.py --values 2000   # a smoke run
+    .venv/bin/python bench/feed_bench.py --database hub_bench_feed   # seeds once, reuses after
 
 Needs PostgreSQL (BENCH_PG_URL, default postgresql://postgres@127.0.0.1:5432/postgres; a
-database of its own is created and dropped). Seeds `--values` indicators through the hub's bulk
+database of its own is created and dropped, or with --database kept and reused). Seeds `--values` indicators through the hub's bulk
 insert helper (hub.db.insert_rows): one observable each (80 % IPv4, 10 % domains, 10 % URLs), shared
 by one hospital as GREEN with the community (70 %), AMBER to the polling hospital (10 %), AMBER to
 a sharing group it belongs to (10 %), and AMBER to another organisation (10 %: never in the feed),
@@ -40,12 +41,9 @@ def seed(values: int) -> tuple[str, str]:
     from sqlalchemy import text
 
     from hub.accounts import services as accounts
-    from hub.accounts.models import User
     from hub.db import insert_rows, now_us, reserve_ids
     from hub.extensions import db
-    from hub.feeds import services as feeds
     from hub.intel.models import AudienceGrant, Observable, SharedItem, StixVersion
-    from hub.principal import Principal
     from hub.tlp import TLP
 
     poller = accounts.create_org("bench-reader", "Reading hospital", "hospital", "CZ")
@@ -102,9 +100,37 @@ def seed(values: int) -> tuple[str, str]:
     db.session.execute(text("ANALYZE"))
     db.session.commit()
     print(f"seeded {values:,} indicators in {time.perf_counter() - started:.1f} s", flush=True)
-    feed, token = feeds.create_feed(Principal.of(db.session.get(User, reader.id)), "Bench firewall",
+    return new_feed(reader.id)
+
+
+def new_feed(reader_id: int) -> tuple[str, str]:
+    """The polling hospital's feed of every kind and TLP: its id and token."""
+    from hub.accounts.models import User
+    from hub.extensions import db
+    from hub.feeds import services as feeds
+    from hub.principal import Principal
+
+    feed, token = feeds.create_feed(Principal.of(db.session.get(User, reader_id)), "Bench firewall",
                                     kinds=list(feeds.FEED_KINDS))
     return feed.public_id, token
+
+
+def stored_reader(values: int) -> int | None:
+    """The polling analyst of a store seeded before with as many values, if this is one."""
+    from sqlalchemy import func, select
+
+    from hub.accounts.models import User
+    from hub.extensions import db
+    from hub.intel.models import SharedItem
+
+    reader = db.session.scalar(select(User.id).where(User.email == "analyst@bench-reader.test"))
+    if reader is None:
+        return None
+    stored = db.session.scalar(select(func.count()).select_from(SharedItem).where(SharedItem.name.like("Bench %")))
+    if stored != values:
+        sys.exit(f"the database holds {stored:,} bench values, not {values:,}: drop it or name another --database")
+    print(f"reusing the {stored:,} values stored before")
+    return reader
 
 
 def fetch(client, url: str, token: str, etag: str | None = None) -> tuple[float, float, int, str, int]:
@@ -129,14 +155,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--values", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--database", help="keep the seeded store in this database and reuse it on later runs")
     args = parser.parse_args()
 
     import psycopg
 
     admin_url = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    db_name = f"hub_feed_bench_{os.getpid()}"
+    db_name = args.database or f"hub_feed_bench_{os.getpid()}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db_name}"')
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db_name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{db_name}"')
     os.environ.pop("TEST_DATABASE_URL", None)
     os.environ.update({"DATABASE_URL": f"{admin_url.rsplit('/', 1)[0]}/{db_name}", "SECRET_KEY": "bench-only",
                        "HUB_ALERTS_ENQUEUE": "0"})
@@ -147,7 +175,10 @@ def main() -> None:
         app = create_app("development")
         with app.app_context():
             db.create_all()
-            feed_id, token = seed(args.values)
+            reader_id = stored_reader(args.values)
+            feed_id, token = seed(args.values) if reader_id is None else new_feed(reader_id)
+        with psycopg.connect(f"{admin_url.rsplit('/', 1)[0]}/{db_name}", autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")  # what autovacuum does to a store after a bulk load
             db.session.remove()
         client = app.test_client()
         print(f"\nfeed of {args.values:,} seeded values (the feed carries those its organisation may read)")
@@ -176,8 +207,9 @@ def main() -> None:
                 hub_db.engine.dispose()
         except NameError:
             pass
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        if not args.database:
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -124,6 +124,15 @@ def id_in(column, ids: list[int]) -> ColumnElement[bool]:
     return column.in_(list(ids))
 
 
+def in_parameter(column, name: str) -> ColumnElement[bool]:
+    """`column IN :name` for a statement built once and executed many times with `name` given at
+    execution: one array parameter on PostgreSQL (the same SQL text for any number of values, so
+    the server may keep its plan), an expanding IN list elsewhere (SQLite: chunk with id_chunks)."""
+    if on_postgresql():
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
 def id_chunks(ids: list[int]):
     """SQLite caps the number of parameters of one statement; PostgreSQL takes one array."""
     if on_postgresql():

@@ -10,11 +10,12 @@ from collections.abc import Collection, Hashable, Mapping
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, exists, false, insert, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, bindparam, exists, false, insert, not_, or_, select, true
 from sqlalchemy.orm import aliased
 
 from hub.accounts.models import Organisation, User, group_members
 from hub.audit import AuditEvent
+from hub.db import id_chunks, in_parameter
 from hub.extensions import db
 from hub.alerts.models import Subscription
 from hub.feeds.models import Feed
@@ -268,13 +269,7 @@ def public_clear_items() -> ColumnElement[bool]:
 
 def can_read(principal: Principal | None, item: SharedItem) -> bool:
     """Per-item check, evaluated with the same SQL condition as every list."""
-    if principal is None:
-        return False
-    return bool(
-        db.session.scalar(
-            select(exists().where(SharedItem.id == item.id, readable_items(principal)))
-        )
-    )
+    return item.id in readable_item_ids(principal, [item.id])
 
 
 def users_who_may_read(item_id: int, user_ids) -> set[int]:
@@ -302,7 +297,43 @@ def readable_item_ids(principal: Principal | None, item_ids) -> set[int]:
     item_ids = list(item_ids)
     if principal is None or not item_ids:
         return set()
-    return set(db.session.scalars(select(SharedItem.id).where(SharedItem.id.in_(item_ids), readable_items(principal))))
+    return set(_readable_among(principal, item_ids, SharedItem.id))
+
+
+def readable_items_among(principal: Principal | None, item_ids) -> list[SharedItem]:
+    """The items of these ids that the principal may read, loaded: `readable_item_ids` and the
+    rows in one query (correlation asks it of the few items a lookup found)."""
+    item_ids = list(item_ids)
+    if principal is None or not item_ids:
+        return []
+    return _readable_among(principal, item_ids, SharedItem)
+
+
+def _readable_among(principal: Principal, item_ids: list[int], what) -> list:
+    statement = _readable_among_statement(principal, what)
+    found = []
+    for chunk in id_chunks(item_ids):
+        found += db.session.scalars(statement, {"item_ids": chunk, "reader_user_id": principal.user_id,
+                                                "reader_org_id": principal.org_id})
+    return found
+
+
+# `readable_items` built into a statement once per kind of reader, the reader's ids as parameters:
+# built afresh, the predicate cost more in Python (building it, deriving SQLAlchemy's cache key)
+# than in PostgreSQL, and one SQL text lets the server keep its plan (psycopg prepares a statement
+# run a few times). A correlation or an item page asks it of a handful of ids.
+_READABLE_AMONG: dict[tuple, object] = {}
+
+
+def _readable_among_statement(principal: Principal, what):
+    key = (db.session.get_bind().dialect.name, principal.org_kind, principal.user_id is None, what is SharedItem)
+    statement = _READABLE_AMONG.get(key)
+    if statement is None:
+        reader = Reader(None if principal.user_id is None else bindparam("reader_user_id"),
+                        bindparam("reader_org_id"), principal.org_kind)
+        statement = select(what).where(in_parameter(SharedItem.id, "item_ids"), readable_items_for(reader))
+        _READABLE_AMONG[key] = statement
+    return statement
 
 
 # --- Who reads an item: the sharer's "who will see this" (rules 1-7, asked of every member) -----

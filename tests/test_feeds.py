@@ -352,7 +352,7 @@ def test_each_poll_is_audited_once_and_sets_last_polled(client, web, member_of, 
     assert "feed_poll" not in web(member_of(world["b"], "admin")).get("/audit").get_data(as_text=True)
 
 
-def test_lines_are_read_in_keyset_batches_without_repeats(world):
+def test_lines_are_streamed_in_batches_without_repeats(world):
     b = world["b_analyst"]
     for value in ("198.51.100.1", "198.51.100.2", "198.51.100.2", "198.51.100.2", "198.51.100.3"):
         share_value(b, value)

@@ -2,8 +2,8 @@
 
 `feed_entries` is the one query that decides which lines a feed holds; every format, the
 fingerprint behind ETag and Last-Modified, and any future exclusion (warning lists) go through
-it. Lines are read in keyset batches and streamed, so a feed of 100,000 values never sits in
-memory.
+it. Lines are read through one streamed query (a server-side cursor on PostgreSQL), so a feed of
+100,000 values never sits in memory and its first line leaves before its last is read.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import JSON, Select, cast, func, or_, select, tuple_, type_coerce
+from sqlalchemy import JSON, Select, cast, func, or_, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 
 from hub import policy
@@ -133,15 +133,16 @@ def etag_of(content_fingerprint: str, fmt: str) -> str:
 
 def entries(feed: FeedFilter, now: datetime, batch: int = BATCH) -> Iterator[FeedEntry]:
     """The feed's lines, one per distinct (kind, value), ordered by value then kind: the earliest
-    shared item naming a value speaks for it. Read in keyset batches of `batch` rows."""
-    query = feed_entries(feed, now)
+    shared item naming a value speaks for it.
+
+    One query, streamed: on PostgreSQL a server-side cursor hands over `batch` rows at a time, so
+    the first line leaves before the last is read, memory stays flat, and the policy's predicate
+    is planned once (keyset pages planned and ran it again for every 5,000 lines)."""
     benign = warninglists.matcher_now()  # known-benign values never reach a firewall's blocklist
     order = (Observable.value, Observable.kind, Observable.item_id)
-    after = None
+    rows = db.session.execute(feed_entries(feed, now).order_by(*order).execution_options(yield_per=batch))
     previous = None
-    while True:
-        page = query if after is None else query.where(tuple_(*order) > tuple_(*after))
-        rows = db.session.execute(page.order_by(*order).limit(batch)).all()
+    try:
         for row in rows:
             key = (row.value, row.kind)
             if key == previous or "\n" in row.value or "\r" in row.value or benign.lists_for(row.kind, row.value):
@@ -151,10 +152,8 @@ def entries(feed: FeedFilter, now: datetime, batch: int = BATCH) -> Iterator[Fee
             previous = key
             yield FeedEntry(row.id, row.kind, row.value, row.item_id, row.stix_id, row.tlp, row.confidence, row.valid_until,
                             row.first_added_us)
-        if len(rows) < batch:
-            return
-        last = rows[-1]
-        after = (last.value, last.kind, last.item_id)
+    finally:
+        rows.close()  # a firewall that hangs up mid-feed releases the cursor at once
 
 
 # --- formats ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from stix2 pattern objects, never by string formatting, so quotes in values are 
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
@@ -19,7 +20,7 @@ from stix2 import (
     StringConstant,
 )
 
-from hub.intel import observables
+from hub.intel import fastpath_sro, observables
 from hub.tlp import TLP
 
 # The observable types the share form offers: kind -> (label, STIX object type, property path).
@@ -152,6 +153,11 @@ def build_sighting(
     last_seen, at the sighting organisation (where_sighted_refs) unless it stays anonymous.
     ValueError if STIX refuses it (e.g. sighting_of_ref is not an SDO)."""
     stamp = now or datetime.now(timezone.utc)
+    plain = _plain_sighting(sighting_of_ref, count=count, first_seen=first_seen, last_seen=last_seen, tlp=tlp,
+                            description=description, where_sighted_ref=where_sighted_ref,
+                            created_by_ref=created_by_ref, now=stamp)
+    if plain is not None:
+        return plain
     properties = {
         "sighting_of_ref": sighting_of_ref,
         "count": count,
@@ -171,3 +177,44 @@ def build_sighting(
         return _to_dict(stix2.v21.Sighting(**properties))
     except stix2.exceptions.STIXError as exc:
         raise ValueError(str(exc)) from None
+
+
+def _plain_sighting(sighting_of_ref: str, *, count: int, first_seen: datetime, last_seen: datetime, tlp: TLP,
+                    description: str | None, where_sighted_ref: str | None, created_by_ref: str | None,
+                    now: datetime) -> dict | None:
+    """The sighting of an indicator exactly as stix2 builds and serialises it, as a plain dict: a
+    bulk upload records hundreds, and the library's object costs milliseconds each. None when
+    anything is outside that narrow shape (the library then builds it and says what is wrong).
+    tests/test_fastpath_sighting.py compares the two, member by member."""
+    sighted = {"sighting_of_ref": sighting_of_ref}
+    if where_sighted_ref:
+        sighted["where_sighted_refs"] = [where_sighted_ref]
+    if created_by_ref:
+        sighted["created_by_ref"] = created_by_ref
+    stamps = (now, first_seen, last_seen)
+    if (any(moment.tzinfo is None or moment.year < 1000 for moment in stamps) or last_seen < first_seen
+            or type(count) is not int or not 0 <= count <= fastpath_sro.MAX_SIGHTING_COUNT
+            or not fastpath_sro.plain_sighting_refs(sighted)):
+        return None
+    obj = {"type": "sighting", "spec_version": "2.1", "id": f"sighting--{uuid.uuid4()}"}
+    if created_by_ref:
+        obj["created_by_ref"] = created_by_ref
+    obj["created"] = obj["modified"] = _stamp(now, least_digits=3)
+    if description:
+        obj["description"] = description
+    obj["first_seen"] = _stamp(first_seen, least_digits=0)
+    obj["last_seen"] = _stamp(last_seen, least_digits=0)
+    obj["count"] = count
+    obj["sighting_of_ref"] = sighting_of_ref
+    if where_sighted_ref:
+        obj["where_sighted_refs"] = [where_sighted_ref]
+    obj["object_marking_refs"] = [tlp.marking_id]
+    return obj
+
+
+def _stamp(moment: datetime, *, least_digits: int) -> str:
+    """A UTC timestamp as stix2 writes it: microseconds less trailing zeros, at least `least_digits`
+    fraction digits (created and modified: milliseconds at least; first/last_seen: as precise as given)."""
+    moment = moment.astimezone(timezone.utc)
+    fraction = f"{moment.microsecond:06d}".rstrip("0").ljust(least_digits, "0")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"

@@ -17,16 +17,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import func, not_, select
+from sqlalchemy import bindparam, func, not_, select
 from sqlalchemy.orm import aliased
 
 from hub import policy
 from hub.accounts.models import Organisation
-from hub.db import id_chunks, id_in
+from hub.db import id_chunks, in_parameter
 from hub.extensions import db
 from hub.intel import decay, observables, warninglists
 from hub.intel.models import ItemReference, Observable, SharedItem
-from hub.intel.reads import expired_items, is_expired
+from hub.intel.reads import is_expired
 from hub.intel.store import load_json
 from hub.principal import Principal
 
@@ -97,29 +97,22 @@ def correlations_for_values(principal: Principal, values: set[tuple[str, str]], 
     return ordered[:limit]
 
 
-def _matchable(principal: Principal) -> tuple:
-    """Items a match may report: readable, neither revoked nor expired (an expired indicator is
-    history: it leaves matching, default lists and feeds)."""
-    return not_(SharedItem.revoked), not_(expired_items()), policy.readable_items(principal)
-
-
 # Index hits read per lookup before the policy is asked: a value that thousands of items name
 # (a popular scanner) correlates with its newest holders, not with all of them.
 MAX_CANDIDATES = 5000
 
 
 def _readable_of(principal: Principal, hits) -> list[tuple[SharedItem, str, str]]:
-    """(item, kind, value) for the hits (item_id, kind, value) whose item is matchable, newest
-    first. The policy's predicate is asked once, of these items only: looking values up first
-    and asking after means a value nobody shared costs one index probe, and the predicate (which
-    costs more to plan than to run) is never joined to the observable table."""
+    """(item, kind, value) for the hits (item_id, kind, value) whose item is matchable: readable,
+    neither revoked nor expired (an expired indicator is history: it leaves matching, default
+    lists and feeds), newest first. The policy is asked once, of these items only
+    (policy.readable_items_among): looking values up first and asking after means a value nobody
+    shared costs one index probe, and the predicate is never joined to the observable table."""
     hits = list(hits)
     if not hits:
         return []
-    items: dict[int, SharedItem] = {}
-    for chunk in id_chunks(sorted({item_id for item_id, _kind, _value in hits})):
-        items.update((item.id, item) for item in db.session.scalars(
-            select(SharedItem).where(id_in(SharedItem.id, chunk), *_matchable(principal))))
+    items = {item.id: item for item in policy.readable_items_among(principal, sorted({hit[0] for hit in hits}))
+             if not item.revoked and not is_expired(item)}
     found = [(items[item_id], kind, value) for item_id, kind, value in hits if item_id in items]
     return sorted(found, key=lambda row: -row[0].last_added_us)
 
@@ -129,14 +122,27 @@ def _hits(pairs) -> list[tuple[int, str, str]]:
     array (one index scan, one bind parameter on PostgreSQL), kinds as a short IN list, pairs kept
     in Python (a row-value IN list is planned as one OR branch per pair)."""
     pairs = set(pairs)
-    rows = db.session.execute(
-        select(Observable.item_id, Observable.kind, Observable.value)
-        .where(id_in(Observable.value, sorted({value for _kind, value in pairs})),
-               Observable.kind.in_(sorted({kind for kind, _value in pairs})))
-        .order_by(Observable.item_id.desc())
-        .limit(MAX_CANDIDATES * max(1, len(pairs)))
-    ).all()
+    rows = db.session.execute(_hits_statement(), {
+        "values": sorted({value for _kind, value in pairs}), "kinds": sorted({kind for kind, _value in pairs}),
+        "most": MAX_CANDIDATES * max(1, len(pairs))}).all()
     return [tuple(row) for row in rows if (row[1], row[2]) in pairs]
+
+
+# Built once per database dialect, executed with parameters: building and keying the statement
+# anew cost more than the index lookup itself.
+_HITS: dict[str, object] = {}
+
+
+def _hits_statement():
+    dialect = db.session.get_bind().dialect.name
+    if dialect not in _HITS:
+        _HITS[dialect] = (
+            select(Observable.item_id, Observable.kind, Observable.value)
+            .where(in_parameter(Observable.value, "values"), in_parameter(Observable.kind, "kinds"))
+            .order_by(Observable.item_id.desc())
+            .limit(bindparam("most"))
+        )
+    return _HITS[dialect]
 
 
 def _readable_naming(principal: Principal, values: set[tuple[str, str]], limit: int):

@@ -109,9 +109,11 @@ def _parse(raw: dict) -> dict:
     fast = fastpath.parse_indicator(raw)
     if fast is not None:
         return fast
-    # A plain relationship needs no stix2 object (hub.intel.fastpath_sro); validation still runs.
+    # A plain relationship or sighting needs no stix2 object (hub.intel.fastpath_sro); validation
+    # still runs.
     # So does a plain SDO of the commonest types, or a custom x- object (hub.intel.fastpath_sdo).
-    obj = fastpath_sro.parse_relationship(raw) or fastpath_sdo.parse_sdo(raw) or _parse_fully(raw)
+    obj = (fastpath_sro.parse_relationship(raw) or fastpath_sro.parse_sighting(raw) or fastpath_sdo.parse_sdo(raw)
+           or _parse_fully(raw))
     # stix2 accepts a few things the STIX 2.1 specification forbids (confidence above 100,
     # modified before created, a malformed lang...); the hub serves only valid STIX.
     problems = validation.validate_object(obj)
