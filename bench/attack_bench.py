@@ -32,8 +32,10 @@ Prints a table; writes bench/results/attack.json. BENCH_KEEP=1 keeps the work fo
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -48,6 +50,7 @@ import psycopg
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 import taxii_bench  # noqa: E402  (the medallion set-up and the synthetic ingest)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -223,6 +226,29 @@ def hub_ids(server: taxii_bench.Server, collection_url: str) -> set[str]:
         params = {"limit": 1000, "next": body["next"]}
 
 
+_STIX_ID = re.compile(r"\b([a-z0-9][a-z0-9-]*[a-z0-9])--([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b")
+
+
+def with_own_ids(objects: list, salt: str) -> list:
+    """The bundle with every STIX id (and every reference to it) replaced by one of its own.
+
+    Mobile and ICS share some objects (data sources, identities) in other versions, and every
+    scenario posts as another organisation: the hub rightly refuses an id another organisation
+    shared first (rule 11). Each scenario after the first posts the same objects under ids of its
+    own, to both servers, so that any set of scenarios can run in one go. TLP markings keep theirs.
+    """
+    from hub.tlp import TLP_BY_MARKING_ID
+
+    def own(match: re.Match) -> str:
+        if match.group(0) in TLP_BY_MARKING_ID:
+            return match.group(0)
+        digest = bytearray(hashlib.sha256(f"{salt}:{match.group(0)}".encode()).digest()[:16])
+        digest[6], digest[8] = (digest[6] & 0x0F) | 0x40, (digest[8] & 0x3F) | 0x80  # a version 4 UUID
+        return f"{match.group(1)}--{uuid.UUID(bytes=bytes(digest))}"
+
+    return json.loads(_STIX_ID.sub(own, json.dumps(objects)))
+
+
 def load_bundles() -> dict[str, list]:
     loaded = {}
     for key, name in BUNDLES.items():
@@ -254,7 +280,7 @@ def main() -> None:
         for (name, bundle, size), slug in zip(SCENARIOS, slugs):
             if args.only is not None and name not in args.only:
                 continue
-            objects = bundles[bundle]
+            objects = bundles[bundle] if not results["attack"] else with_own_ids(bundles[bundle], name)
             hub = taxii_bench.Server("hub", hub_api, (users[slug]["email"], users[slug]["token"]))
             hub_collection = taxii_bench.collections(hub, hub_api)[f"org-{slug}"]
             print(f"{name}: {len(objects)} objects", flush=True)

@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, String, insert
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.db import BigId, UTCDateTime, insert_ignoring_duplicates, insert_rows, on_postgresql, reserve_ids, utcnow
+from hub.db import BigId, UTCDateTime, copy_rows, insert_ignoring_duplicates, on_postgresql, reserve_ids, utcnow
 from hub.extensions import db
 
 
@@ -159,8 +159,9 @@ def announce_many(event: Event | str, items_and_versions: list[tuple[int, int]],
     rows = [{"item_id": item_id, "version_id": version_id} for item_id, version_id in items_and_versions]
     constants = {"event": Event(event).value, "created": utcnow(), "act": current_act(), "actor_user_id": actor_id}
     if on_postgresql():
+        # New entries (fresh ids, no once_key): nothing to skip, so COPY rather than arrays.
         ids = reserve_ids(table, len(rows))
-        insert_rows(OutboxEntry, [{"id": entry_id, **row} for entry_id, row in zip(ids, rows)], constants)
+        copy_rows(table, [{"id": entry_id, **row, **constants} for entry_id, row in zip(ids, rows)])
     else:
         ids = list(db.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
                                       [{**row, **constants} for row in rows]).scalars())

@@ -190,3 +190,44 @@ def test_validation_and_stix2_validator_agree_on_timestamps_in_any_spelling():
                 disagreements.append((obj["type"], {k: obj.get(k) for k in ("created", "modified", earlier, later, "x_seen")},
                                       theirs[:1], ours[:1]))
     assert disagreements == []
+
+
+# Objects that each give one of stix2-validator's MUST rules something to find, beyond the corpus.
+def _rule_cases() -> list[dict]:
+    base = {case.name: case.obj for case in VALID}
+    held_indicator = {**base["indicator"], "pattern": "[ipv4-addr:value = '198.51.100.7'"}
+    return [
+        {**base["marking-definition"], "granular_markings": [{"marking_ref": base["marking-definition"]["id"],
+                                                              "selectors": ["definition"]}]},
+        {**base["file"], "name_enc": "klingon"},
+        {**{key: value for key, value in base["artifact"].items() if key not in ("payload_bin", "hashes")},
+         "url": "https://example.org/a.zip", "id": "artifact--00000001-1111-5111-8111-000000000001"},
+        {**base["relationship"], "lang": "english"},
+        {**base["observed-data-2"], "objects": {
+            "0": {"type": "software", "id": "software--00000001-1111-4111-8111-000000000001", "name": "pump-os",
+                  "languages": ["english"]},
+            "1": {"type": "network-traffic", "id": "network-traffic--00000001-1111-4111-8111-000000000001",
+                  "protocols": ["tcp"], "src_ref": "9", "start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"},
+            "2": {"type": "directory", "id": "directory--00000001-1111-4111-8111-000000000001", "path": "/tmp",
+                  "path_enc": "klingon"}}},
+        {**base["x-hub-ward-note"], "x_held": [held_indicator]},
+        {**base["x-hub-ward-note"], "x_held": [{**base["process"], "id": "process--00000001-1111-5111-8111-000000000001"}]},
+    ]
+
+
+@pytest.mark.parametrize("obj", [case.obj for case in VALID + INVALID + BEYOND_THE_VALIDATOR + HUB_STRICTER]
+                         + _rule_cases())
+def test_the_must_rules_skipped_for_an_object_could_not_have_found_anything(obj, monkeypatch):
+    """validation runs only the MUST rules that can apply to an object's type and properties; every
+    rule run on every object finds exactly the same problems."""
+    from hub.intel import validation
+
+    chosen = validation._must_problems(copy.deepcopy(obj))
+    monkeypatch.setattr(validation, "_applicable", lambda instance, rules: rules)
+    assert chosen == validation._must_problems(copy.deepcopy(obj))
+
+
+def test_the_rule_cases_do_trip_their_rules():
+    from hub.intel import validation
+
+    assert all(validation._must_problems(obj) for obj in _rule_cases())

@@ -20,7 +20,6 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-import orjson
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub import policy
@@ -191,8 +190,7 @@ def _store_alone(principal, index, candidate, audience, anonymous) -> dict[int, 
 
 
 def _version_of(candidate: PreparedObject) -> str:
-    obj = orjson.loads(candidate.body)
-    return obj.get("modified") or obj.get("created") or ""
+    return candidate.version
 
 
 def _store_batch(principal, accepted, audience: Audience, anonymous: bool) -> dict[int, ShareOutcome]:

@@ -14,6 +14,7 @@ deliberately small; widening it means widening those tests first.
 """
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 
@@ -75,7 +76,16 @@ def _stamp_us(value) -> tuple[int, str, str]:
     Accepts what stix2 accepts in this form (strptime's ranges, via datetime()); years before
     1000 are declined, because stix2 would write them back without zero padding.
     """
-    match = _STAMP.match(value) if isinstance(value, str) else None
+    if not isinstance(value, str):
+        raise Declined
+    return _parsed_stamp(value)
+
+
+# A bundle repeats its timestamps (ATT&CK: one modified for hundreds of objects), and every
+# object's are read several times: each spelling is parsed once per process.
+@functools.lru_cache(maxsize=4096)
+def _parsed_stamp(value: str) -> tuple[int, str, str]:
+    match = _STAMP.match(value)
     if match is None or int(match.group(1)) < 1000:
         raise Declined
     fraction = match.group(7) or ""

@@ -57,6 +57,8 @@ class PreparedObject:
     references: set[str] = field(default_factory=set)
     # Rule 11: the sharer's own identity or none, never another member's.
     created_by_ref: str | None = None
+    # The stored object's modified (or created) as it spells it: the version a TAXII status names.
+    version: str = ""
 
 
 def _tlp_of(raw: dict, requested: TLP | None) -> TLP:
@@ -233,12 +235,14 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool) -> PreparedO
         except Exception:  # the stix2 validator accepted the pattern; indexing is best effort
             found = set()
     valid_until = obj.get("valid_until")
+    stored = stored_form(marked, obj)
+    version = stored.get("modified") or stored.get("created") or ""
     return PreparedObject(
         stix_id=stix_id,
         stix_type=object_type,
         modified_us=_modified_us(obj),
         spec_version="2.1",
-        body=canonical_json(stored_form(marked, obj)),
+        body=canonical_json(stored),
         tlp=tlp,
         name=_display_name(obj),
         search_text=_search_text(obj, found),
@@ -247,6 +251,7 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool) -> PreparedO
         observables=found,
         references=references_of(obj),
         created_by_ref=obj.get("created_by_ref") if isinstance(obj.get("created_by_ref"), str) else None,
+        version=version if isinstance(version, str) else "",
     )
 
 

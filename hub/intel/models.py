@@ -49,8 +49,11 @@ class SharedItem(db.Model):
     first_added_us: Mapped[int] = mapped_column(BigInteger)
     # date_added of the newest version, in microseconds since the epoch: the list order.
     last_added_us: Mapped[int] = mapped_column(BigInteger, index=True)
+    # Checked at commit (deferred): a bulk share writes the item naming its version before the
+    # version exists (one COPY each), instead of updating every item row afterwards.
     latest_version_id: Mapped[int | None] = mapped_column(
-        ForeignKey("stix_version.id", use_alter=True, name="fk_shared_item_latest_version")
+        ForeignKey("stix_version.id", use_alter=True, name="fk_shared_item_latest_version",
+                   deferrable=True, initially="DEFERRED")
     )
 
     owner: Mapped[Organisation] = relationship(foreign_keys=[owner_org_id])

@@ -26,9 +26,14 @@ def references_of(obj: dict) -> set[str]:
     return found
 
 
+def reference_rows(item_ids_and_refs) -> list[dict]:
+    """The item_reference rows of (item id, referenced STIX ids) pairs."""
+    return [{"item_id": item_id, "ref_stix_id": ref} for item_id, refs in item_ids_and_refs for ref in sorted(refs)]
+
+
 def record_references(item_ids_and_refs: list[tuple[int, set[str]]]) -> None:
     """Keep the references of these items (new versions may name more; none is dropped)."""
-    rows = [{"item_id": item_id, "ref_stix_id": ref} for item_id, refs in item_ids_and_refs for ref in sorted(refs)]
+    rows = reference_rows(item_ids_and_refs)
     if rows:
         insert_rows(ItemReference, rows, {})
 

@@ -283,7 +283,12 @@ _PLAIN_STAMP = re.compile(r"\A(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:
 
 
 def _plain_moment(value) -> datetime | None:
-    match = _PLAIN_STAMP.match(value) if isinstance(value, str) else None
+    return _plain_moment_of(value) if isinstance(value, str) else None
+
+
+@functools.lru_cache(maxsize=4096)  # a bundle repeats its timestamps: each spelling read once
+def _plain_moment_of(value: str) -> datetime | None:
+    match = _PLAIN_STAMP.match(value)
     if match is None:
         return None
     try:
@@ -347,9 +352,56 @@ def _bound_musts() -> tuple | None:
     return tuple(bound)
 
 
+# When each MUST rule of stix2-validator 3.3 can say anything, read from its source: the rules
+# about cyber observables (its `cyber_observable_check`) act only on the 18 SCO types and on
+# observed-data with a dictionary of objects; the others on one type or one property. A rule not
+# named here (a newer stix2-validator's) always runs.
+_OBSERVABLE_RULES = frozenset({"observable_timestamp_compare", "observable_object_references", "artifact_mime_type",
+                               "character_set", "software_language"})
+_RULE_TYPES = {"object_marking_circular_refs": {"marking-definition"},
+               "granular_markings_circular_refs": {"marking-definition"}, "patterns": {"indicator"},
+               "language_contents": {"language-content"}, "process": {"process"},
+               "uuid_version_check": {"artifact", "email-message", "user-account", "windows-registry-key",
+                                      "x509-certificate"}}
+_RULE_PROPERTIES = {"marking_selector_syntax": "granular_markings", "language": "lang", "cpe_check": "cpe"}
+
+
+def _rule_name(rule) -> str:
+    return getattr(getattr(rule, "func", rule), "__name__", "")
+
+
+@functools.lru_cache(maxsize=512)
+def _rules_for(rules: tuple, object_type: str, properties: frozenset) -> tuple:
+    """The rules that can find something in an object of this type with these of its properties."""
+    from stix2validator.v21.enums import OBSERVABLE_TYPES
+
+    observable = object_type in OBSERVABLE_TYPES or "observed-data objects" in properties
+    chosen = []
+    for rule in rules:
+        name = _rule_name(rule)
+        if name in _OBSERVABLE_RULES and not observable:
+            continue
+        if name in _RULE_TYPES and object_type not in _RULE_TYPES[name]:
+            continue
+        if name in _RULE_PROPERTIES and _RULE_PROPERTIES[name] not in properties:
+            continue
+        chosen.append(rule)
+    return tuple(chosen)
+
+
+def _applicable(instance: dict, rules: tuple) -> tuple:
+    object_type = instance.get("type")
+    if type(object_type) is not str:
+        return rules  # the rules themselves judge (and trip over) a typeless object
+    properties = frozenset(key for key in ("granular_markings", "lang", "cpe") if key in instance)
+    if object_type == "observed-data" and type(instance.get("objects")) is dict:
+        properties |= {"observed-data objects"}
+    return _rules_for(rules, object_type, properties)
+
+
 def _run_musts(instance: dict, rules: tuple):
     """The rules' errors for an object, then for STIX objects held in its lists (as stix2-validator)."""
-    for rule in rules:
+    for rule in _applicable(instance, rules):
         yield from rule(instance)
     for value in instance.values():
         if type(value) is list:
