@@ -4,7 +4,7 @@ A bulk share then writes each item already naming its version (one COPY of the i
 the versions) instead of updating every new item row afterwards.
 
 Revision ID: 9e1300000001
-Revises: a1e470000001
+Revises: ad0100000001
 Create Date: 2026-12-03 18:10:00
 
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '9e1300000001'
-down_revision = 'a1e470000001'
+down_revision = 'ad0100000001'
 branch_labels = None
 depends_on = None
 
