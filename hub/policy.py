@@ -484,11 +484,11 @@ def reveals_owner_to_org(org_id: int | None, item) -> bool:
     return not item.anonymous or (org_id is not None and org_id == item.owner_org_id)
 
 
-def owner_revealed_items(principal: Principal | None) -> ColumnElement[bool]:
-    """`reveals_owner` as SQL on SharedItem: the items a filter on their owner may match for
-    this reader (an anonymous item matching would name its source)."""
+def owner_revealed_items(principal: Principal | None, item=SharedItem) -> ColumnElement[bool]:
+    """`reveals_owner` as SQL on SharedItem (or an alias of it): the items a filter on their
+    owner may match for this reader (an anonymous item matching would name its source)."""
     own = principal.org_id if principal is not None else -1
-    return or_(not_(SharedItem.anonymous), SharedItem.owner_org_id == own)
+    return or_(not_(item.anonymous), item.owner_org_id == own)
 
 
 def is_owner_org(principal: Principal | None, thing) -> bool:

@@ -83,7 +83,8 @@ def shared_not_supporting(principal: Principal | None) -> ColumnElement[bool]:
     threat actor, malware) that a relationship of the same owner, which the reader may read,
     ties to something: it is shown inside that page ("Related"). A standalone vulnerability
     stays a row. Only readable relationships count, so that what is listed reveals nothing
-    about relationships the reader may not read (rule 8).
+    about relationships the reader may not read (rule 8), and only where both owners are
+    revealed to the reader, so that no row's absence links two anonymous items to one source.
     """
     if principal is None:
         return SharedItem.stix_type.in_(SHARED_TYPES)
@@ -94,6 +95,8 @@ def shared_not_supporting(principal: Principal | None) -> ColumnElement[bool]:
         .where(ItemReference.ref_stix_id == SharedItem.stix_id,
                relationship.stix_type == "relationship",
                relationship.owner_org_id == SharedItem.owner_org_id,
+               # Same owner is only told where the owner is: else it would link anonymous items.
+               policy.owner_revealed_items(principal, relationship), policy.owner_revealed_items(principal),
                policy.readable_items_for(policy.Reader.of(principal), relationship))
         .correlate(SharedItem)
     )
