@@ -21,6 +21,7 @@ import pytest
 import redis
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from config import Config, TestingConfig, _normalise_database_url
 from hub import create_app
@@ -91,6 +92,22 @@ def _pings(client) -> bool:
         return client.ping()
     except redis.RedisError:
         return False
+
+
+def empty_tables_beside_the_worker(attempts: int = 10) -> None:
+    """TRUNCATE every table while the worker runs: a task or sweep of the previous test may still
+    hold row locks, and PostgreSQL then picks one side of the deadlock to fail. Ours retries."""
+    tables = ", ".join(t.name for t in db.metadata.sorted_tables)
+    for attempt in range(attempts):
+        try:
+            db.session.execute(text(f"TRUNCATE {tables} CASCADE"))
+            db.session.commit()
+            return
+        except OperationalError as error:
+            db.session.rollback()
+            if not isinstance(error.orig, psycopg.errors.DeadlockDetected) or attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
 
 
 class WorkerProcess:
@@ -207,10 +224,8 @@ def hub(it_app, worker, monkeypatch):
     """This test's world, in the integration database: empty tables, the app context pushed."""
     cheap_password_hashing(monkeypatch)
     with it_app.app_context():
-        tables = ", ".join(t.name for t in db.metadata.sorted_tables)
         # Ids keep counting up: a task of an earlier test still queued finds nothing of this one.
-        db.session.execute(text(f"TRUNCATE {tables} CASCADE"))
-        db.session.commit()
+        empty_tables_beside_the_worker()
         yield it_app
         dispatch.flush(10)
         db.session.remove()

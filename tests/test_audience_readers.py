@@ -144,9 +144,11 @@ def test_a_sighting_of_an_anonymous_item_never_names_or_counts_its_source(cz):
     }
     shared = share(sighter, [sighting], tlp="green", audience={"orgs": [source.org.slug, "cert-cz"]})
     who = readers.of_item(cz["sharer"], shared)
-    assert "FN Ostrava" not in who.text and who.names == ("CERT-CZ",)
-    assert who.text == ("Your organisation and CERT-CZ — 2 organisations, 5 people,"
-                        " and the anonymous source of the item it refers to")
+    # Naming CERT-CZ alone would tell that FN Ostrava, also chosen, is the source: nobody is named.
+    assert "FN Ostrava" not in who.text and "CERT-CZ" not in who.text and who.names == ()
+    assert who.text == readers.SOURCE_AMONG_RECIPIENTS and (who.organisations, who.people) == (0, 0)
+    chosen = readers.chosen_recipients(cz["sharer"], shared)
+    assert not any("FN Ostrava" in name or "CERT-CZ" in name for name in chosen)
 
 
 def test_an_incident_report_reaches_exactly_whom_the_policy_lets_read_before_and_after_consent():

@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from config import Config, TestingConfig
 from hub import create_app
@@ -25,7 +25,7 @@ from hub.taxii.collections import set_default_tlp
 from hub.taxii.models import TaxiiPendingAdd, TaxiiStatus
 from tests import factories as f
 from tests.alerts_support import cheap_password_hashing, wait_until
-from tests.test_alerts_worker import RedisServer, WorkerProcess, _admin_url, _plain  # noqa: F401
+from tests.test_alerts_worker import RedisServer, WorkerProcess, _admin_url, _plain, empty_tables_beside_the_worker  # noqa: F401,E501
 
 ICS_BUNDLE = Path("/work/shared/data/attack/ics-attack-18.1.json")
 MEDIA_TYPE = "application/taxii+json;version=2.1"
@@ -100,9 +100,7 @@ def worker(it_app, it_database, redis_server, workdir):
 def sharer(it_app, worker, monkeypatch):
     cheap_password_hashing(monkeypatch)
     with it_app.app_context():
-        tables = ", ".join(t.name for t in db.metadata.sorted_tables)
-        db.session.execute(text(f"TRUNCATE {tables} CASCADE"))
-        db.session.commit()
+        empty_tables_beside_the_worker()
         org = f.make_org("hospital", "CZ", slug="ostrava-hospital")
         user = f.make_user(org)
         # ATT&CK objects carry MITRE's copyright marking, no TLP: the collection's default applies.

@@ -68,7 +68,11 @@ class _Directory:
         for key, label, names in (("org_ids", "orgs", self.orgs), ("group_ids", "groups", self.groups),
                                   ("user_ids", "users", self.users)):
             # An anonymous source receiving the item (a sighting of its item) is never named.
-            shown = [i for i in value.get(key) or [] if not (key == "org_ids" and i in concealed)]
+            shown = value.get(key) or []
+            if key == "org_ids" and concealed & set(shown):
+                # No names at all: the one left out would be the source.
+                parts.append("orgs: not named (one is the anonymous source of the item it refers to)")
+                continue
             if shown:
                 parts.append(f"{label}: " + ", ".join(names.get(i, f"#{i}") for i in shown))
         return "; ".join(parts) or "own organisation"

@@ -72,11 +72,15 @@ def _rest_phrase(rest: list[Organisation], others_named: bool) -> str:
 
 def describe(readers: policy.Readers, viewer: Principal, *, concealed: frozenset[int] = frozenset(),
              gained: bool = False) -> WhoReads:
-    """Put a reader set into words for the sharer `viewer`. `concealed` organisations (an
-    anonymous source receiving a sighting of its item) are neither named nor counted.
-    `gained`: the set is who gains access by a widening."""
-    org_ids = readers.org_ids - concealed
-    people = sum(len(users) for org_id, users in readers.people.items() if org_id not in concealed)
+    """Put a reader set into words for the sharer `viewer`. When a `concealed` organisation (an
+    anonymous source receiving a sighting of its item) is a reader, no organisation is named or
+    counted. `gained`: the set is who gains access by a widening."""
+    if concealed & readers.org_ids:
+        # Naming or counting the others would tell which one is the source by what is missing
+        # (an organisation the sharer chose, or its own national CERT, left out of the names).
+        return WhoReads(text=SOURCE_AMONG_RECIPIENTS, organisations=0, people=0, names=(), concealed=True)
+    org_ids = readers.org_ids
+    people = sum(len(users) for users in readers.people.values())
     orgs = list(db.session.scalars(select(Organisation).where(Organisation.id.in_(org_ids)))) if org_ids else []
     others = sorted((org for org in orgs if org.id != viewer.org_id),
                     key=lambda org: (_KIND_ORDER.get(org.kind, 9), org.name.casefold()))
@@ -100,11 +104,7 @@ def describe(readers: policy.Readers, viewer: Principal, *, concealed: frozenset
         text = text[0].upper() + text[1:]
     if orgs:
         text = f"{text} — {counts}"
-    hidden = bool(concealed & readers.org_ids)
-    if hidden:
-        text += ", and the anonymous source of the item it refers to"
-    return WhoReads(text=text, organisations=len(orgs), people=people,
-                    names=tuple(org.name for org in named), concealed=hidden)
+    return WhoReads(text=text, organisations=len(orgs), people=people, names=tuple(org.name for org in named))
 
 
 def _draft(principal: Principal, tlp: TLP, audience: Audience, **extra) -> policy.DraftItem:
@@ -120,13 +120,23 @@ def preview(principal: Principal, tlp: TLP, audience: Audience, *, stix_type: st
     return describe(readers, principal, concealed=concealed)
 
 
+SOURCE_AMONG_RECIPIENTS = ("Organisations not named or counted: one of them is the anonymous source of the item "
+                           "this one refers to")
+ANONYMOUS_SOURCE_SIGHTING = ("The item's source (not named), your organisation and the national CERTs of your "
+                             "country, among those who may read the item")
+
+
 def sighting_default(principal: Principal, item: SharedItem) -> WhoReads:
     """Who reads a sighting of this item recorded with the defaults ("We saw this too"): its
     TLP and audience as `sightings.record_sighting` chooses them, and rule 7 (readers of the
     item only). An anonymous item's source receives it unnamed."""
-    concealed = frozenset() if policy.reveals_owner(principal, item) else frozenset({item.owner_org_id})
+    if not policy.reveals_owner(principal, item):
+        # Names or counts would tell the source by what is missing from them (its country's
+        # national CERT, say, when the CERT is the source): the rule in words, the same for every
+        # source.
+        return WhoReads(text=ANONYMOUS_SOURCE_SIGHTING, organisations=0, people=0, names=(), concealed=True)
     return preview(principal, policy.default_sighting_tlp(item.tlp), sightings.default_audience(principal, item),
-                   stix_type="sighting", refers_to=(item.stix_id,), concealed=concealed)
+                   stix_type="sighting", refers_to=(item.stix_id,))
 
 
 def bulk_sighting_default(principal: Principal) -> WhoReads:
@@ -234,12 +244,16 @@ def chosen_recipients(principal: Principal, item: SharedItem) -> list[str] | Non
     grants = db.session.execute(select(AudienceGrant.org_id, AudienceGrant.group_id, AudienceGrant.user_id)
                                 .where(AudienceGrant.item_id == item.id)).all()
     group_ids = {g.group_id for g in grants if g.group_id}
-    org_ids = {g.org_id for g in grants if g.org_id and g.org_id not in concealed}
+    org_ids = {g.org_id for g in grants if g.org_id}
+    if concealed & org_ids:  # as in `describe`: no names, or the one missing would be the source
+        org_ids = set()
     user_ids = {g.user_id for g in grants if g.user_id}
     groups = db.session.scalars(select(SharingGroup.name).where(SharingGroup.id.in_(group_ids))).all() if group_ids else []
     orgs = db.session.scalars(select(Organisation.name).where(Organisation.id.in_(org_ids))).all() if org_ids else []
     people = db.session.scalars(select(User.email).where(User.id.in_(user_ids))).all() if user_ids else []
-    named = ([f"sharing group “{name}”" for name in sorted(groups)] + sorted(orgs) + sorted(people))
+    named = ([f"sharing group “{name}”" for name in sorted(groups)] + sorted(orgs) + sorted(people)
+             + ([SOURCE_AMONG_RECIPIENTS[0].lower() + SOURCE_AMONG_RECIPIENTS[1:]] if concealed & {
+                 g.org_id for g in grants if g.org_id} else []))
     return named or ["your organisation only"]
 
 

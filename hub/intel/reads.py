@@ -313,10 +313,13 @@ def describe_audience(item: SharedItem) -> dict | str:
         return "community"
     parts: dict[str, list[str]] = {}
     concealed = policy.concealed_recipients([item.id]).get(item.id, set())
+    # An anonymous source receives the item (a sighting of its item): no organisation is named,
+    # since the one left out would be the source.
+    hide_orgs = any(grant.org_id in concealed for grant in item.grants)
     for grant in item.grants:
-        if grant.org_id in concealed:
-            continue  # an anonymous source that receives the item (a sighting of its item)
-        if grant.org_id:
+        if grant.org_id and hide_orgs:
+            parts["orgs"] = ["(not named: one is the anonymous source of the item it refers to)"]
+        elif grant.org_id:
             parts.setdefault("orgs", []).append(db.session.get(Organisation, grant.org_id).slug)
         elif grant.group_id:
             parts.setdefault("groups", []).append(db.session.get(SharingGroup, grant.group_id).slug)

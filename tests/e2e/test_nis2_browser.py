@@ -82,7 +82,8 @@ def test_an_early_warning_is_confirmed_sent_once_and_printed_with_its_tlp_markin
     page.get_by_label(re.compile("Indicators seen in this incident")).fill("203.0.113.77\nlab-portal-update[.]example")
     page.get_by_label("Significant incident under NIS2 (starts the reporting clocks)").check()
     # By default the report reaches the hospital and its country's national CERT, and says so.
-    assert page.locator(".who-reads-text").inner_text() == "Your organisation and CERT-CZ — 2 organisations, 3 people"
+    # People: the hospital's analyst and admin, the CERT's analyst and its operator (the seed).
+    assert page.locator(".who-reads-text").inner_text() == "Your organisation and CERT-CZ — 2 organisations, 4 people"
     page.get_by_role("button", name="File report").click()
     page.wait_for_url(re.compile(re.escape(hub_url) + r"/incidents/incident--[0-9a-f-]+$"))
     incident_url = page.url
