@@ -235,7 +235,8 @@ def preview_request(principal: Principal, *, tlp: str | None, stix_type: str | N
 def chosen_recipients(principal: Principal, item: SharedItem) -> list[str] | None:
     """The item's audience as its owner chose it, by name ("every member organisation", the
     sharing group "CZ hospitals + CERT-CZ", "FN Brno", a person's e-mail); None unless the
-    principal's organisation owns the item. An anonymous source receiving it stays unnamed."""
+    principal's organisation owns the item. When an anonymous source receives it, no organisation
+    is named."""
     if not policy.sees_sharing_details(principal, item):
         return None
     if item.audience_community:
@@ -245,15 +246,17 @@ def chosen_recipients(principal: Principal, item: SharedItem) -> list[str] | Non
                                 .where(AudienceGrant.item_id == item.id)).all()
     group_ids = {g.group_id for g in grants if g.group_id}
     org_ids = {g.org_id for g in grants if g.org_id}
-    if concealed & org_ids:  # as in `describe`: no names, or the one missing would be the source
+    # As in `describe`: no organisation named, or the one missing from the names would be the source.
+    source_among_them = bool(concealed & org_ids)
+    if source_among_them:
         org_ids = set()
     user_ids = {g.user_id for g in grants if g.user_id}
     groups = db.session.scalars(select(SharingGroup.name).where(SharingGroup.id.in_(group_ids))).all() if group_ids else []
     orgs = db.session.scalars(select(Organisation.name).where(Organisation.id.in_(org_ids))).all() if org_ids else []
     people = db.session.scalars(select(User.email).where(User.id.in_(user_ids))).all() if user_ids else []
-    named = ([f"sharing group “{name}”" for name in sorted(groups)] + sorted(orgs) + sorted(people)
-             + ([SOURCE_AMONG_RECIPIENTS[0].lower() + SOURCE_AMONG_RECIPIENTS[1:]] if concealed & {
-                 g.org_id for g in grants if g.org_id} else []))
+    named = [f"sharing group “{name}”" for name in sorted(groups)] + sorted(orgs) + sorted(people)
+    if source_among_them:
+        named.append(SOURCE_AMONG_RECIPIENTS[0].lower() + SOURCE_AMONG_RECIPIENTS[1:])
     return named or ["your organisation only"]
 
 
