@@ -75,7 +75,8 @@ def items():
     # Names in a list are content: reads of others' AMBER and RED items are audited as anywhere.
     reads.audit_reads(principal, page.items, "web")
     shown = display.summaries(page.items)
-    rows = [(shown[item.id], reads.hub_metadata(principal, item)) for item in page.items]
+    facts = reads.list_metadata(principal, page.items)
+    rows = [(shown[item.id], facts[item.id]) for item in page.items]
     next_url = (
         url_for(".items", **form.active_filters(), cursor=page.next_cursor) if page.next_cursor else None
     )
@@ -334,7 +335,8 @@ def search():
         else:
             reads.audit_reads(principal, [item for item, _matched in found], "web")
             shown = display.summaries([item for item, _matched in found])
-            results = [(shown[item.id], matched, reads.hub_metadata(principal, item)) for item, matched in found]
+            facts = reads.list_metadata(principal, [item for item, _matched in found])
+            results = [(shown[item.id], matched, facts[item.id]) for item, matched in found]
     return render_template("intel/search.html", query=query, results=results, problem=problem,
                            supporting=supporting, looks_like=looks_like), (
         400 if problem else 200
