@@ -56,6 +56,9 @@ def phone_context(browser):
 
 def assert_fits_and_accessible(page, where: str) -> None:
     """No horizontal scrolling at 390 px, and no serious or critical axe-core violation."""
+    # Measured once the stylesheet applies: right after a form's POST the document can be parsed
+    # (the elements a test waited for are there) before hub.css has loaded.
+    page.wait_for_load_state("load")
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     if overflow > 0:
         wide = page.evaluate("""[...document.querySelectorAll('body *')]
