@@ -20,12 +20,18 @@ from hub.taxii.models import TaxiiPendingAdd, TaxiiPendingSlice, TaxiiStatus
 from tests.factories import indicator
 
 
+# Fixed ids: the slice of an object is a hash of its id, and the sliced tests need slice 1 to take
+# two chunks (with these ids the three slices hold 18, 17 and 10 objects).
+IDS = uuid.uuid5(uuid.NAMESPACE_URL, "taxii-pending-0")
+
+
 def marked(n: int) -> dict:
-    return indicator(f"10.1.{n // 250}.{n % 250 + 1}", object_marking_refs=[TLP.green.marking_id])
+    return indicator(f"10.1.{n // 250}.{n % 250 + 1}", object_marking_refs=[TLP.green.marking_id],
+                     id=f"indicator--{uuid.uuid5(IDS, str(n))}")
 
 
 def invalid_object() -> dict:
-    return {**marked(9999), "id": f"indicator--{uuid.uuid4()}", "pattern": "[not a pattern"}
+    return {**marked(9999), "pattern": "[not a pattern"}
 
 
 @pytest.fixture
