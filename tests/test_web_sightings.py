@@ -21,7 +21,7 @@ def world(make, web):
     users = {name: make.make_user(org) for name, org in orgs.items()}
     users["viewer"] = make.make_user(orgs["beta"], role="viewer")
     audience = {"orgs": [orgs["alpha"].slug, orgs["beta"].slug, cert.slug]}
-    return {"orgs": orgs, "users": users, "audience": audience, "web": web}
+    return {"orgs": orgs, "users": users, "audience": audience, "web": web, "make": make}
 
 
 def _text(response) -> str:
@@ -32,6 +32,10 @@ def _seen_by(response) -> str:
     match = re.search(r'<dd class="seen-by">(.*?)</dd>', response.get_data(as_text=True), re.S)
     assert match, "no 'Seen by' on the page"
     return html.unescape(match.group(1)).strip()
+
+
+def make_colleague(world):
+    return world["make"].make_user(world["orgs"]["beta"])
 
 
 def _sightings() -> int:
@@ -97,12 +101,19 @@ def test_bulk_upload_page_matches_pasted_and_uploaded_values(world):
     item = share(world["users"]["alpha"], [indicator("192.0.2.90")], tlp="green", audience=world["audience"])
     browser = world["web"](world["users"]["beta"])
     pasted = browser.submit("/sightings/upload", {"values": "# proxy log\n192.0.2[.]90\nunknown.example\n"})
-    assert pasted.status_code == 200
-    text = _text(pasted)
-    assert "1 value matched, 1 did not" in text and item.stix_id in text
+    # POST-redirect-GET: the result has its own page, so a reload never records the sightings again.
+    assert pasted.status_code == 303 and "/sightings/upload/" in pasted.headers["Location"]
+    result_page = pasted.headers["Location"]
+    text = _text(browser.get(result_page))
+    assert "1 value matched, 1 did not" in text and item.stix_id in text and "1 sighting recorded" in text
+    assert _sightings() == 1
+    assert "1 value matched" in _text(browser.get(result_page)) and _sightings() == 1
+    # The result is the uploader's own: another member of the same organisation gets a 404.
+    colleague = make_colleague(world)
+    assert world["web"](colleague).get(result_page).status_code == 404
     upload = (io.BytesIO(b'value,first_seen\n"192.0.2.90",2026-12-01\n203.0.113.254,2026-12-01\n'), "seen.csv")
     uploaded = browser.submit("/sightings/upload", {"upload": upload, "values": ""}, content_type="multipart/form-data")
     # The CSV header line is a value that matches nothing; the two data lines are counted once each.
-    assert "1 value matched, 2 did not" in _text(uploaded)
+    assert "1 value matched, 2 did not" in _text(browser.get(uploaded.headers["Location"]))
     empty = browser.submit("/sightings/upload", {"values": "  \n"})
     assert empty.status_code == 422 and "paste some values" in _text(empty)

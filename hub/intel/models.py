@@ -190,3 +190,20 @@ class WarningListStamp(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token: Mapped[str] = mapped_column(String(32))
+
+
+class SightingUpload(db.Model):
+    """What one bulk sighting upload matched, kept so the result has its own page (the upload
+    redirects there: reloading it never records the sightings twice). Only its uploader sees it."""
+
+    __tablename__ = "sighting_upload"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    value_count: Mapped[int] = mapped_column(Integer)
+    matched_count: Mapped[int] = mapped_column(Integer)
+    unmatched_count: Mapped[int] = mapped_column(Integer)
+    sighting_count: Mapped[int] = mapped_column(Integer)
+    # JSON [[value as sent, [stix ids]], ...]: the first SHOWN_MATCHES matches only.
+    shown_matches: Mapped[str] = mapped_column(Text)

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from hub import form_errors, policy
 from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.intel import (advisories, builders, correlation, display, freetext, manage, observables, readers, reads,
-                       severity, sightings, warninglists)
+                       severity, sighting_uploads, sightings, warninglists)
 from hub.intel.audience import resolve_audience
 from hub.intel.forms import (
     STIX_TYPES,
@@ -203,7 +203,6 @@ def sight_item(stix_id: str):
 def upload_sightings():
     principal = _sharer()
     form = BulkSightingForm()
-    result = None
     if form.validate_on_submit():
         try:
             values = form.observed_values(UPLOAD_MAX_BYTES)
@@ -218,10 +217,27 @@ def upload_sightings():
             form_errors.attach(form, error, {"values": "values"})
         except ValueError as error:
             form.values.errors = [str(error)]
-    status = 422 if request.method == "POST" and result is None else 200
+        else:
+            upload_id = sighting_uploads.keep(principal, result, len(values))
+            return redirect(url_for(".sighting_upload_result", upload_id=upload_id), 303)
+    status = 422 if request.method == "POST" else 200
+    return _render_upload(principal, form, None), status
+
+
+@bp.get("/sightings/upload/<upload_id>")
+@login_required
+def sighting_upload_result(upload_id: str):
+    principal = _sharer()
+    result = sighting_uploads.summary(principal, upload_id)
+    if result is None:
+        raise NotFound("no such upload")
+    return _render_upload(principal, BulkSightingForm(), result)
+
+
+def _render_upload(principal: Principal, form, result):
     return render_template("intel/upload_sightings.html", form=form, result=result,
                            who=readers.bulk_sighting_default(principal),
-                           max_values=sightings.MAX_BULK_VALUES), status
+                           max_values=sightings.MAX_BULK_VALUES, shown_matches=sighting_uploads.SHOWN_MATCHES)
 
 
 def _render_detail(principal: Principal, item, *, revoke_form=None, widen_form=None, sighting_form=None,

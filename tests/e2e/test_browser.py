@@ -295,7 +295,11 @@ def test_we_saw_this_too_seen_by_and_correlation(hub_url, chromium):
     other.get_by_role("link", name="Report sightings").click()
     other.get_by_label("Observed values, one per line").fill("203.0.113.66\n198.18.0.1\nnot-a-value\n")
     other.get_by_role("button", name="Match and record sightings").click()
+    # Sent in the background with a progress display, then on to the result's own page.
+    other.wait_for_url(re.compile(re.escape(hub_url) + r"/sightings/upload/[0-9a-f-]{36}$"))
     assert "1 value matched, 2 did not" in other.locator("main").inner_text()
+    other.reload()  # shows the result again, records nothing again
+    assert "2 sightings recorded from 3 lines" in other.locator("main").inner_text()  # its own copy and the sharer's
     member.close()
 
     page.reload()

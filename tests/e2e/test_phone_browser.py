@@ -68,7 +68,9 @@ NOT_PAGES = {"web.static", "web.favicon", "incidents.bundle", "incidents.downloa
              "alerts.show_notification", "accounts.login", "accounts.login_totp", "feeds.index_slash",
              "accounts.audit_csv", "intel.item_stix", "intel.audience_preview",
              # A vendor's or CERT's page: tests/e2e/test_nis2_browser.py walks it on a phone, with axe.
-             "intel.edit_advisory"}
+             "intel.edit_advisory",
+             # The upload page's own template with a result: tests/e2e/test_browser.py opens it.
+             "intel.sighting_upload_result"}
 
 
 def pages(ids: dict) -> dict[str, str]:

@@ -48,3 +48,48 @@ function markScrollableTables() {
 }
 document.addEventListener("DOMContentLoaded", markScrollableTables);
 window.addEventListener("resize", markScrollableTables);
+// A form marked data-progress (the bulk sighting upload: up to 100,000 lines) is sent in the
+// background so the page can show how much has been sent, then that the hub is matching.
+// The server answers with a redirect to the result (followed here) or the form with its errors.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (!(form instanceof HTMLFormElement) || !form.dataset.progress || event.defaultPrevented) return;
+  var box = document.getElementById(form.dataset.progress);
+  if (!box || !window.XMLHttpRequest || !window.FormData || !window.DOMParser) return;
+  event.preventDefault();
+  var bar = box.querySelector("progress");
+  var text = box.querySelector("[data-progress-text]");
+  box.hidden = false;
+  var request = new XMLHttpRequest();
+  request.open("POST", form.action || window.location.href);
+  request.upload.addEventListener("progress", function (progress) {
+    if (!progress.lengthComputable) return;
+    var percent = Math.round(100 * progress.loaded / progress.total);
+    bar.value = percent;
+    text.textContent = "Sent " + percent + "% (" + Math.round(progress.loaded / 1024) + " of " + Math.round(progress.total / 1024) + " KB)";
+  });
+  request.upload.addEventListener("load", function () {
+    bar.removeAttribute("value");  // indeterminate: the hub is matching
+    text.textContent = "Sent. Matching the values against everything your organisation may read…";
+  });
+  request.addEventListener("load", function () {
+    var sentTo = new URL(form.action || window.location.href, window.location.href).href;
+    if (request.responseURL && request.responseURL !== sentTo) {
+      window.location.assign(request.responseURL);  // the result page
+      return;
+    }
+    // The form came back with its errors: show them in place of this page's content.
+    var page = new DOMParser().parseFromString(request.responseText, "text/html");
+    var main = page.querySelector("main");
+    if (main) document.querySelector("main").replaceWith(main);
+    else window.location.reload();
+  });
+  request.addEventListener("error", function () {
+    box.hidden = false;
+    bar.value = 0;
+    text.textContent = "The upload failed (network error). Nothing was recorded; try again.";
+    delete form.dataset.sent;
+    form.querySelectorAll("button[type=submit]").forEach(function (button) { button.disabled = false; });
+  });
+  request.send(new FormData(form));
+});
