@@ -364,16 +364,17 @@ class Readers:
 
 def readers_of(item_id: int) -> Readers:
     """Every member who may read the item now, asked of `readable_items_for` itself: the very
-    rule every read path applies, so the answer is exactly who reads."""
+    rule every read path applies, so the answer is exactly who reads. A deactivated organisation
+    or user reads nothing (they cannot sign in or use a token), so is never counted."""
     member_org = aliased(Organisation)
     orgs = frozenset(db.session.scalars(
         select(member_org.id).join(SharedItem, SharedItem.id == item_id)
-        .where(readable_items_for(Reader(None, member_org.id, member_org.kind)))))
+        .where(member_org.active, readable_items_for(Reader(None, member_org.id, member_org.kind)))))
     user_org = aliased(Organisation)
     people: dict[int, set[int]] = {}
     for user_id, org_id in db.session.execute(
         select(User.id, User.org_id).join(user_org, user_org.id == User.org_id).join(SharedItem, SharedItem.id == item_id)
-        .where(User.active, readable_items_for(Reader(User.id, User.org_id, user_org.kind)))
+        .where(User.active, user_org.active, readable_items_for(Reader(User.id, User.org_id, user_org.kind)))
     ):
         people.setdefault(org_id, set()).add(user_id)
     return Readers(orgs, {org_id: frozenset(users) for org_id, users in people.items()})

@@ -118,6 +118,15 @@ def test_the_words_count_exactly_the_people_the_policy_lets_read(cz, tlp, audien
     assert policy.readers_of(item.id).user_ids == frozenset(allowed)
 
 
+def test_a_deactivated_organisation_or_person_is_neither_named_nor_counted(cz):
+    audience = resolve_audience(cz["sharer"], {"groups": ["cz-health"]})
+    cz["hospitals"][3].active = False  # FN Plzen left the hub: its people cannot sign in
+    cz["people"]["motol"][1].active = False
+    db.session.commit()
+    who = readers.preview(cz["sharer"], TLP.amber, audience)
+    assert who.text == "Your organisation, CERT-CZ, FN Motol and FN Ostrava — 4 organisations, 7 people"
+
+
 def test_only_the_owner_organisation_is_told_whom_an_item_reaches(cz):
     item = share(cz["people"]["brno"][0], [indicator("198.51.100.91")], tlp="amber", audience={"groups": ["cz-health"]})
     assert readers.of_item(Principal.of(cz["people"]["cert"][0]), item) is None
