@@ -284,6 +284,18 @@ def test_an_organisation_subscription_rings_every_member_for_what_the_organisati
     assert notified(for_one_member) == set()
 
 
+def test_a_deactivated_organisation_is_alerted_to_nothing_by_any_subscription():
+    brno, ostrava = f.make_org("hospital", "CZ"), f.make_org("hospital", "CZ")
+    admin = f.make_user(ostrava, "admin")
+    services.create_subscription(Principal.of(admin), channel="in_app", scope="org")
+    subscribe(f.make_user(ostrava))
+    ostrava.active = False
+    db.session.commit()
+    item = f.share(f.make_user(brno), tlp="green", audience="community")
+    run_fan_out()
+    assert notified(item) == set()
+
+
 def test_a_notification_disappears_when_its_item_is_no_longer_readable():
     brno = f.make_org("hospital", "CZ")
     ostrava = f.make_org("hospital", "CZ")

@@ -202,6 +202,20 @@ def test_a_recipient_who_lost_access_before_delivery_gets_nothing(receiver):
     assert receiver.requests == []
 
 
+@pytest.mark.parametrize("scope", ["user", "org"])
+def test_an_organisation_deactivated_before_delivery_gets_nothing(receiver, scope):
+    brno, ostrava = f.make_org("hospital", "CZ"), f.make_org("hospital", "CZ")
+    subscriber = f.make_user(ostrava, "admin")
+    subscribe(subscriber, channel="webhook", target=receiver.url(), secret=SECRET, scope=scope)
+    f.share(f.make_user(brno), tlp="green", audience="community")
+    run_fan_out()
+    ostrava.active = False  # left the hub between the fan-out and the delivery
+    db.session.commit()
+    deliver_due()
+    assert only_delivery().status == "cancelled"
+    assert receiver.requests == []
+
+
 def test_two_subscriptions_to_one_url_make_one_delivery(receiver):
     org = f.make_org("national_cert", "CZ")
     for user in (f.make_user(org), f.make_user(org)):

@@ -196,6 +196,18 @@ def test_a_rotated_or_deleted_feed_token_stops_working(client, api, world):
     assert api(world["a_analyst"]).get("/feeds").json["feeds"] == []
 
 
+def test_a_deactivated_organisations_feed_stops_serving_and_serves_again_when_reactivated(client, world):
+    share_value(world["b_analyst"], "203.0.113.44")
+    feed, token = new_feed(world["a_analyst"])
+    world["a"].active = False  # the hospital left the hub: its firewall must not keep reading
+    db.session.commit()
+    refused = poll(client, feed.public_id, token)
+    assert refused.status_code == 401 and "203.0.113.44" not in refused.get_data(as_text=True)
+    world["a"].active = True
+    db.session.commit()
+    assert txt_values(poll(client, feed.public_id, token)) == ["203.0.113.44"]
+
+
 def test_the_token_is_stored_only_as_a_hash(world):
     feed, token = new_feed(world["a_analyst"])
     stored = db.session.execute(select(Feed.__table__)).one()._mapping

@@ -104,6 +104,7 @@ def readable_deliveries(delivery_ids: list[int]) -> set[int]:
             Delivery.id.in_(delivery_ids),
             Subscription.scope == "user",
             User.active,
+            user_org.active,
             readable_items_for(Reader(User.id, User.org_id, user_org.kind)),
         )
     )
@@ -115,6 +116,7 @@ def readable_deliveries(delivery_ids: list[int]) -> set[int]:
         .where(
             Delivery.id.in_(delivery_ids),
             Subscription.scope == "org",
+            Organisation.active,
             readable_items_for(Reader(None, Subscription.org_id, Organisation.kind)),
         )
     )

@@ -157,6 +157,7 @@ def readable_user_subscriptions(item_id: int, subscription_ids: list[int]) -> se
             .where(
                 id_in(Subscription.id, chunk),
                 User.active,
+                user_org.active,
                 readable_items_for(Reader(User.id, User.org_id, user_org.kind)),
             )
         )
@@ -174,6 +175,7 @@ def readable_org_subscriptions(item_id: int, subscription_ids: list[int]) -> set
             .join(SharedItem, SharedItem.id == item_id)
             .where(
                 id_in(Subscription.id, chunk),
+                Organisation.active,  # a deactivated organisation is told nothing more
                 readable_items_for(Reader(None, Subscription.org_id, Organisation.kind)),
             )
         )

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from hub import audit, policy
 from hub.audit import AuditEvent
 from hub.db import utcnow
+from hub.accounts.models import Organisation
 from hub.accounts.services import token_digest, token_from_authorization
 from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.extensions import db
@@ -161,12 +162,14 @@ def feed_for_authorization(public_id: str, authorization: str | None) -> Feed | 
 
     One indexed lookup on (token hash, feed id): an unknown feed, a deleted one and a wrong
     token (another feed's, a user's API token) are the same None, so nothing tells them apart.
+    A deactivated organisation's feeds answer the same None: its members may read nothing more.
     """
     token = token_from_authorization(authorization)
     if not token or not token.startswith(FEED_TOKEN_PREFIX):
         return None
-    return db.session.scalar(select(Feed).where(Feed.token_hash == token_digest(token),
-                                                Feed.public_id == public_id, Feed.deleted.is_(False)))
+    return db.session.scalar(select(Feed).join(Organisation, Organisation.id == Feed.org_id).where(
+        Feed.token_hash == token_digest(token), Feed.public_id == public_id, Feed.deleted.is_(False),
+        Organisation.active))
 
 
 @dataclass(frozen=True)

@@ -209,7 +209,7 @@ def _complete_slice(status_id: str, slice_no: int) -> int:
     offset = piece.done_count
     user = db.session.get(User, user_id)
     try:
-        if user is None or not user.active:
+        if user is None or not user.is_active:  # the person, or their organisation, deactivated since
             raise HubError("the account that posted this request is no longer active")
         principal = Principal.of(user)
         collection = collection_for(principal, collection_id, with_default=True)
