@@ -132,7 +132,7 @@ def test_an_unknown_filter_is_refused_beside_its_field(web, world):
 
 def test_a_national_cert_reads_how_many_early_warnings_arrived_on_time(api, web, world):
     analysts = _hospital_analysts("CZ", 3)
-    incident_ids = [_file(api, analyst, significant=True) for analyst in analysts]
+    incident_ids = [_file(api, analyst, significant=True, audience="community") for analyst in analysts]
     sent_after = {incident_ids[0]: timedelta(hours=2), incident_ids[1]: timedelta(hours=30)}
     for analyst, incident_id in zip(analysts, incident_ids):
         if incident_id in sent_after:
@@ -152,6 +152,9 @@ def test_a_national_cert_reads_how_many_early_warnings_arrived_on_time(api, web,
     assert "Notifications on time: 0 of 3" in compliance
     # A hospital is no national CERT: no compliance panel.
     assert 'id="nis2-compliance"' not in web(analysts[0]).get("/dashboard?period=2026-Q1").text
+    # Another country's CERT follows none of these clocks, even where it reads the incidents.
+    foreign = web(world.foreign_cert).get("/dashboard?period=2026-Q1&country=CZ").text
+    assert "Early warnings on time: 0 of 0" in foreign.split('id="nis2-compliance"')[1].split("</section>")[0]
 
 
 def test_the_cert_counts_no_deadline_of_a_withheld_cell(api, web, world):

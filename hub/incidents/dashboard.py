@@ -223,11 +223,13 @@ def deadlines_met(clocks: list[tuple[datetime, datetime | None]], start: datetim
     return on_time, due
 
 
-def nis2_compliance(rows: list[dict], quarter: str, now: datetime) -> list[dict]:
+def nis2_compliance(principal: Principal, rows: list[dict], quarter: str, now: datetime) -> list[dict]:
     """For a national CERT: how many early warnings and notifications due in `quarter` arrived on
-    time, over the significant incidents among the published rows (so rule 12 holds here too)."""
+    time, over the significant incidents among the published rows (so rule 12 holds here too)
+    that it follows: NIS2 clocks and submissions are the hospital's and its own country's CERT's."""
     incidents = [row["incident"] for row in rows
-                 if row["source"] == "report" and row["incident"].significant and row["incident"].aware_at]
+                 if row["source"] == "report" and row["incident"].significant and row["incident"].aware_at
+                 and policy.is_national_cert_of(principal, row["incident"])]
     first_sent: dict[tuple[int, str], datetime] = {}
     if incidents:
         found = db.session.execute(

@@ -424,7 +424,7 @@ def dashboard():
     rows = figures.dashboard_rows(me, selection, now.date())
     data = figures.figures_of(rows)
     quarter = selection.period if figures.is_quarter(selection.period) else figures.quarter_of(now.date())
-    compliance = figures.nis2_compliance(rows, quarter, now) if policy.is_national_cert(me) else None
+    compliance = figures.nis2_compliance(me, rows, quarter, now) if policy.is_national_cert(me) else None
     return render_template("incidents/dashboard.html", figures=data, charts=figures.charts_svg(data),
                            selection=selection, problems=problems, compliance=compliance,
                            quarter_label=figures.quarter_label(quarter),
