@@ -720,9 +720,12 @@ def default_sighting_audience_orgs(principal: Principal, item: SharedItem) -> Co
 
 
 def concealed_recipients(item_ids: Collection[int]) -> dict[int, set[int]]:
-    """Per item, the recipient organisations its owner must not see named: the sources of the
-    anonymous items it refers to (a sighting's sighting_of_ref), which receive it without being
-    revealed to the sighter ("Every shared item carries": only the owner sees the source)."""
+    """Per item, the anonymous sources of the items it refers to (a sighting's sighting_of_ref),
+    which its owner must never learn ("Every shared item carries": only the owner sees the source).
+
+    Whoever describes such an item's recipients names no organisation at all, whatever the
+    audience: naming all but one, or hiding names only when the source is among them, would
+    each tell the source (by what is missing, or by when the names disappear)."""
     item_ids = set(item_ids)
     if not item_ids:
         return {}
@@ -738,3 +741,25 @@ def concealed_recipients(item_ids: Collection[int]) -> dict[int, set[int]]:
     ):
         concealed.setdefault(item_id, set()).add(org_id)
     return concealed
+
+
+def refers_to_concealed_source(item_id: ColumnElement) -> ColumnElement[bool]:
+    """`concealed_recipients` as SQL on an item id column: does the item refer to an anonymous
+    item of another organisation?"""
+    sharer = aliased(SharedItem)
+    source = aliased(SharedItem)
+    return item_id.in_(
+        select(ItemReference.item_id)
+        .join(sharer, sharer.id == ItemReference.item_id)
+        .join(source, source.stix_id == ItemReference.ref_stix_id)
+        .where(source.anonymous, source.owner_org_id != sharer.owner_org_id))
+
+
+def references_held_by_others(org_id: int, stix_ids: Collection[str]) -> bool:
+    """Does any of these STIX ids name an item another organisation holds? Then who may read
+    what refers to it depends on that item's audience too (rule 7), which only its owner may
+    learn: the referring item's owner is told the audience it chose, never the intersection."""
+    if not stix_ids:
+        return False
+    return db.session.scalar(select(SharedItem.id).where(
+        SharedItem.stix_id.in_(set(stix_ids)), SharedItem.owner_org_id != org_id).limit(1)) is not None

@@ -225,7 +225,7 @@ def test_anonymous_item_owner_receives_the_sighting_without_being_named(world):
     seen = world["api"]["sighter"].get(f"/objects/{sighting_id}")
     assert seen.status_code == 200
     # No organisation named: naming the sighter and the CERT would tell the third is the source.
-    assert seen.json["hub"]["audience"] == {"orgs": ["(not named: one is the anonymous source of the item it refers to)"]}
+    assert seen.json["hub"]["audience"] == {"orgs": ["(not named: the item it refers to has an anonymous source)"]}
     assert owner_org.slug not in seen.get_data(as_text=True)
 
     sighting = db.session.scalar(select(SharedItem).where(SharedItem.stix_id == sighting_id))

@@ -10,7 +10,7 @@ from itertools import islice
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import not_, or_, select
 
 from hub import policy
 from hub.accounts.models import Organisation, SharingGroup, User
@@ -67,11 +67,11 @@ class _Directory:
         parts = ["every member organisation"] if value.get("community") else []
         for key, label, names in (("org_ids", "orgs", self.orgs), ("group_ids", "groups", self.groups),
                                   ("user_ids", "users", self.users)):
-            # An anonymous source receiving the item (a sighting of its item) is never named.
+            # An item referring to an anonymous item (a sighting of it) names no organisation at
+            # all: the one left out, or names vanishing, would tell the source.
             shown = value.get(key) or []
-            if key == "org_ids" and concealed & set(shown):
-                # No names at all: the one left out would be the source.
-                parts.append("orgs: not named (one is the anonymous source of the item it refers to)")
+            if key == "org_ids" and concealed and shown:
+                parts.append("orgs: not named (the item it refers to has an anonymous source)")
                 continue
             if shown:
                 parts.append(f"{label}: " + ", ".join(names.get(i, f"#{i}") for i in shown))
@@ -115,8 +115,9 @@ def audit_rows(events: list[AuditEvent]) -> list[AuditRow]:
     rows = []
     for event, detail in zip(events, details):
         concealed = directory.concealed.get(event.item_id, set())
-        # A read by an anonymous source of what the item refers to would name that source.
-        hidden = event.actor_org_id in concealed
+        # On an item referring to an anonymous item, no other organisation's action is named:
+        # the source's would name it, and naming all others would single it out.
+        hidden = bool(concealed) and event.actor_org_id not in (None, event.subject_org_id)
         rows.append(AuditRow(
             event=event,
             actor=None if hidden else directory.users.get(event.actor_user_id),
@@ -165,6 +166,12 @@ def filtered_events(principal: Principal, wanted: AuditFilter, zone: str = "UTC"
         query = query.where(AuditEvent.action == wanted.action.strip().replace(" ", "_").lower())
     if wanted.item:
         query = query.where(AuditEvent.stix_id == wanted.item.strip())
+    if wanted.actor or wanted.org:
+        # Rows shown without their actor (see `audit_rows`) never match a filter on the actor:
+        # matching would name who it was.
+        query = query.where(or_(AuditEvent.actor_org_id == AuditEvent.subject_org_id,
+                                AuditEvent.item_id.is_(None),
+                                not_(policy.refers_to_concealed_source(AuditEvent.item_id))))
     if wanted.actor:
         query = query.where(AuditEvent.actor_user_id.in_(
             select(User.id).where(User.email == wanted.actor.strip().lower())))

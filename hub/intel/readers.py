@@ -9,7 +9,7 @@ only ever counted, never named, unless the sharer named them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select
 
@@ -71,13 +71,15 @@ def _rest_phrase(rest: list[Organisation], others_named: bool) -> str:
 
 
 def describe(readers: policy.Readers, viewer: Principal, *, concealed: frozenset[int] = frozenset(),
-             gained: bool = False) -> WhoReads:
-    """Put a reader set into words for the sharer `viewer`. When a `concealed` organisation (an
-    anonymous source receiving a sighting of its item) is a reader, no organisation is named or
-    counted. `gained`: the set is who gains access by a widening."""
-    if concealed & readers.org_ids:
-        # Naming or counting the others would tell which one is the source by what is missing
-        # (an organisation the sharer chose, or its own national CERT, left out of the names).
+             gained: bool = False, chosen_only: bool = False) -> WhoReads:
+    """Put a reader set into words for the sharer `viewer`. When the item refers to an item of
+    a `concealed` (anonymous) source, no organisation is named or counted, whatever the set.
+    `gained`: the set is who gains access by a widening. `chosen_only`: the set is the audience
+    the sharer chose, not narrowed to the readers of another organisation's item it refers to."""
+    if concealed:
+        # Naming or counting would tell which one is the source by what is missing (an
+        # organisation the sharer chose, or its own national CERT, left out of the names), and
+        # hiding names only when the source is among them would tell it by when they vanish.
         return WhoReads(text=SOURCE_AMONG_RECIPIENTS, organisations=0, people=0, names=(), concealed=True)
     org_ids = readers.org_ids
     people = sum(len(users) for users in readers.people.values())
@@ -104,6 +106,8 @@ def describe(readers: policy.Readers, viewer: Principal, *, concealed: frozenset
         text = text[0].upper() + text[1:]
     if orgs:
         text = f"{text} — {counts}"
+        if chosen_only:
+            text = f"{text}, {ONLY_READERS_OF_REFERENCED}"
     return WhoReads(text=text, organisations=len(orgs), people=people, names=tuple(org.name for org in named))
 
 
@@ -113,15 +117,26 @@ def _draft(principal: Principal, tlp: TLP, audience: Audience, **extra) -> polic
                             org_ids=audience.org_ids, user_ids=audience.user_ids, **extra)
 
 
+def _readers_told(principal: Principal, draft: policy.DraftItem) -> tuple[policy.Readers, bool]:
+    """Who the principal may be told reads the draft, and whether that is only its chosen
+    audience: when it refers to another organisation's item, the policy's answer (the readers of
+    both, rule 7) would tell that item's audience, which is its owner's alone to know."""
+    if policy.references_held_by_others(principal.org_id, draft.refers_to):
+        return policy.would_read(replace(draft, refers_to=())), True
+    return policy.would_read(draft), False
+
+
 def preview(principal: Principal, tlp: TLP, audience: Audience, *, stix_type: str = "indicator",
-            refers_to: tuple[str, ...] = (), concealed: frozenset[int] = frozenset()) -> WhoReads:
+            refers_to: tuple[str, ...] = ()) -> WhoReads:
     """Who would read what the principal is about to share with this TLP and audience."""
-    readers = policy.would_read(_draft(principal, tlp, audience, stix_type=stix_type, refers_to=refers_to))
-    return describe(readers, principal, concealed=concealed)
+    readers, chosen_only = _readers_told(principal, _draft(principal, tlp, audience, stix_type=stix_type,
+                                                           refers_to=refers_to))
+    return describe(readers, principal, chosen_only=chosen_only)
 
 
-SOURCE_AMONG_RECIPIENTS = ("Organisations not named or counted: one of them is the anonymous source of the item "
-                           "this one refers to")
+SOURCE_AMONG_RECIPIENTS = ("Organisations not named or counted: the item this one refers to has an anonymous "
+                           "source, who may be among them")
+ONLY_READERS_OF_REFERENCED = "each only if it may also read the item this one refers to"
 ANONYMOUS_SOURCE_SIGHTING = ("The item's source (not named), your organisation and the national CERTs of your "
                              "country, among those who may read the item")
 
@@ -152,6 +167,10 @@ def of_item(principal: Principal, item: SharedItem) -> WhoReads | None:
     if not policy.sees_sharing_details(principal, item):
         return None
     concealed = frozenset(policy.concealed_recipients([item.id]).get(item.id, set()))
+    draft = policy.draft_of(item)
+    if policy.references_held_by_others(principal.org_id, draft.refers_to):
+        return describe(policy.would_read(replace(draft, refers_to=())), principal, concealed=concealed,
+                        chosen_only=True)
     return describe(policy.readers_of(item.id), principal, concealed=concealed)
 
 
@@ -164,10 +183,12 @@ def _widened(draft: policy.DraftItem, audience: Audience) -> policy.DraftItem:
 
 def gained_by_widening(principal: Principal, item: SharedItem, audience: Audience) -> WhoReads:
     """Who gains access to the item when `audience` is added to its audience: the policy's
-    readers after, less its readers now."""
+    readers after, less its readers now (both as the principal may be told them: see `_readers_told`)."""
     concealed = frozenset(policy.concealed_recipients([item.id]).get(item.id, set()))
-    after = policy.would_read(_widened(policy.draft_of(item), audience))
-    return describe(after.minus(policy.readers_of(item.id)), principal, concealed=concealed, gained=True)
+    draft = policy.draft_of(item)
+    before, chosen_only = _readers_told(principal, draft)
+    after, _ = _readers_told(principal, _widened(draft, audience))
+    return describe(after.minus(before), principal, concealed=concealed, gained=True, chosen_only=chosen_only)
 
 
 def gained_by_consent(principal: Principal, incident_item: SharedItem, org_id: int) -> WhoReads:
@@ -246,8 +267,8 @@ def chosen_recipients(principal: Principal, item: SharedItem) -> list[str] | Non
                                 .where(AudienceGrant.item_id == item.id)).all()
     group_ids = {g.group_id for g in grants if g.group_id}
     org_ids = {g.org_id for g in grants if g.org_id}
-    # As in `describe`: no organisation named, or the one missing from the names would be the source.
-    source_among_them = bool(concealed & org_ids)
+    # As in `describe`: no organisation named, whichever they are.
+    source_among_them = bool(concealed) and bool(org_ids)
     if source_among_them:
         org_ids = set()
     user_ids = {g.user_id for g in grants if g.user_id}

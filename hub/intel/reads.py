@@ -325,12 +325,12 @@ def describe_audience(item: SharedItem) -> dict | str:
         return "community"
     parts: dict[str, list[str]] = {}
     concealed = policy.concealed_recipients([item.id]).get(item.id, set())
-    # An anonymous source receives the item (a sighting of its item): no organisation is named,
-    # since the one left out would be the source.
-    hide_orgs = any(grant.org_id in concealed for grant in item.grants)
+    # It refers to an anonymous item (a sighting of it): no organisation is named, whichever they
+    # are (see policy.concealed_recipients).
+    hide_orgs = bool(concealed)
     for grant in item.grants:
         if grant.org_id and hide_orgs:
-            parts["orgs"] = ["(not named: one is the anonymous source of the item it refers to)"]
+            parts["orgs"] = ["(not named: the item it refers to has an anonymous source)"]
         elif grant.org_id:
             parts.setdefault("orgs", []).append(db.session.get(Organisation, grant.org_id).slug)
         elif grant.group_id:
