@@ -43,14 +43,15 @@ def is_audited_read(principal: Principal, item) -> bool:
 def publishable_cells(cells: Mapping[Hashable, Collection[int]], reader_org_id: int | None) -> set:
     """Rule 12, the small-cell rule: of these aggregate cells (keyed by e.g. month, attack type,
     country), each with the ids of the organisations whose data builds it, those a member of
-    `reader_org_id` may see: cells built from at least MIN_ORGS_PER_CELL organisations, or only
-    from the reader's own. Callers aggregate over the published cells alone, so that no total
-    minus the visible cells gives a withheld one away.
+    `reader_org_id` may see: cells built from at least MIN_ORGS_PER_CELL organisations besides
+    the reader's (a reader who subtracts its own figures must still face that many), or only from
+    the reader's own. Callers aggregate over the published cells alone, so that no total minus
+    the visible cells gives a withheld one away.
     """
     published = set()
     for key, org_ids in cells.items():
-        orgs = set(org_ids)
-        if len(orgs) >= MIN_ORGS_PER_CELL or (orgs and orgs <= {reader_org_id}):
+        others = set(org_ids) - {reader_org_id}
+        if len(others) >= MIN_ORGS_PER_CELL or (org_ids and not others):
             published.add(key)
     return published
 

@@ -185,7 +185,8 @@ def dashboard_rows(world: WorldSpec, reader: UserSpec) -> list[tuple[str, str, R
     """What a reader's dashboard counts: (source, owner, report) for each report it may read,
     and each published summary of a report it may not read (summaries are anonymised and
     published to every member); then rule 12: a cell (month, attack type, country) built from
-    fewer than 3 organisations is dropped, except the reader's own organisation's rows."""
+    fewer than 3 organisations besides the reader's is dropped (the reader can subtract its own),
+    except the reader's own organisation's rows."""
     rows = []
     for report in world.reports:
         incident = world.item(report.incident)
@@ -200,13 +201,13 @@ def dashboard_rows(world: WorldSpec, reader: UserSpec) -> list[tuple[str, str, R
     orgs_in: dict = {}
     for row in rows:
         orgs_in.setdefault(cell(row), set()).add(row[1])
-    return [row for row in rows if row[1] == reader.org or len(orgs_in[cell(row)]) >= MIN_ORGS_PER_CELL
-            or orgs_in[cell(row)] <= {reader.org}]
+    return [row for row in rows if row[1] == reader.org or len(orgs_in[cell(row)] - {reader.org}) >= MIN_ORGS_PER_CELL]
 
 
 def summaries_seen(world: WorldSpec, reader: UserSpec) -> list[tuple[str, str, str | None]]:
     """Every member reads every published summary as (month, attack type, country); the country
-    is withheld (None) unless 3 organisations publish summaries there or it is the reader's own."""
+    is withheld (None) unless 3 organisations besides the reader's publish summaries there, or the
+    summary is the reader's own."""
     publishers: dict[str, set[str]] = {}
     for report in world.reports:
         if report.summary:
@@ -217,7 +218,7 @@ def summaries_seen(world: WorldSpec, reader: UserSpec) -> list[tuple[str, str, s
         if report.summary:
             owner = world.item(report.incident).owner
             country = world.orgs[owner].country
-            shown = owner == reader.org or len(publishers[country]) >= MIN_ORGS_PER_CELL
+            shown = owner == reader.org or len(publishers[country] - {reader.org}) >= MIN_ORGS_PER_CELL
             seen.append((report.month, report.attack_type, country if shown else None))
     return sorted(seen, key=str)
 

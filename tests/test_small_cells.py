@@ -45,6 +45,9 @@ def test_the_small_cell_rule_keeps_cells_of_three_organisations_or_only_the_read
     assert policy.MIN_ORGS_PER_CELL == 3
     assert policy.publishable_cells(cells, reader_org_id=7) == {"three", "own"}
     assert policy.publishable_cells(cells, reader_org_id=None) == {"three"}
+    # A cell of the reader and two others: less its own figures, it would describe two.
+    assert policy.publishable_cells({"own-and-two": {7, 1, 2}, "own-and-three": {7, 1, 2, 3}},
+                                    reader_org_id=7) == {"own-and-three"}
     rows = [(cell, org) for cell, orgs in cells.items() for org in sorted(orgs)]
     kept = policy.publishable_rows(rows, lambda row: row[0], lambda row: row[1], reader_org_id=7)
     assert kept == [("three", 1), ("three", 2), ("three", 3), ("own", 7), ("own-and-one", 7)]
