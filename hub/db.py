@@ -5,6 +5,13 @@ import base64
 import binascii
 import time
 from datetime import datetime, timezone
+from functools import lru_cache
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
 
 from sqlalchemy import BigInteger, ColumnElement, DateTime, Enum, Integer, any_, bindparam, func, literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -154,12 +161,22 @@ def id_chunks(ids: list[int]):
 
 # Keyset cursors: the sort key of the last row of a page, as opaque URL-safe text. One codec for
 # every list, so that a cursor from one list fails cleanly (422) in another instead of a 500.
+# Encrypted (AES-SIV: deterministic, authenticated): a sort key can be an internal row id, whose
+# value would tell how many rows the hub holds, readable or not.
 _CURSOR_SEPARATOR = "|"
+
+
+@lru_cache(maxsize=4)
+def _cursor_cipher(secret: str) -> AESSIV:
+    key = HKDF(algorithm=hashes.SHA256(), length=64, salt=None,
+               info=b"healthcert-hub list cursors").derive(secret.encode())
+    return AESSIV(key)
 
 
 def encode_cursor(*parts) -> str:
     raw = _CURSOR_SEPARATOR.join(str(part) for part in parts)
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    sealed = _cursor_cipher(current_app.config["SECRET_KEY"]).encrypt(raw.encode(), None)
+    return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, *types, field: str = "cursor") -> tuple:
@@ -169,7 +186,8 @@ def decode_cursor(cursor: str, *types, field: str = "cursor") -> tuple:
     64 bits and instants outside the hub's years are refused here, so no query below sees them.
     """
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        sealed = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        raw = _cursor_cipher(current_app.config["SECRET_KEY"]).decrypt(sealed, None).decode()
         texts = raw.split(_CURSOR_SEPARATOR, len(types) - 1)
         if len(texts) != len(types):
             raise ValueError("wrong number of parts")
@@ -180,6 +198,6 @@ def decode_cursor(cursor: str, *types, field: str = "cursor") -> tuple:
             elif isinstance(part, datetime):
                 bounds.bounded_instant(part)
         return parts
-    except (ValueError, TypeError, binascii.Error, UnicodeError, OverflowError):
+    except (ValueError, TypeError, binascii.Error, UnicodeError, OverflowError, InvalidTag):
         raise ValidationFailed("invalid cursor", [{"field": field, "value": cursor[:100],
                                                    "error": "use the `next` value of a previous page"}]) from None

@@ -1,6 +1,7 @@
 """GET /api/v1/objects (keyset pages, filters) and GET /api/v1/search (normalised values, text)."""
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -71,6 +72,20 @@ def collect(reader, query: str, limit: int) -> list[str]:
 def test_paging_returns_each_readable_object_once_in_date_added_order(world, limit):
     ids = collect(world["reader"], "", limit)
     assert ids == world["readable"]
+
+
+def test_a_cursor_tells_nothing_of_the_rows_behind_it_and_cannot_be_forged(world):
+    from hub.extensions import db
+    from hub.intel.models import SharedItem
+    from sqlalchemy import select
+    page = world["reader"].get("/objects?limit=1").json
+    last_id = db.session.scalar(select(SharedItem.id).where(SharedItem.stix_id == page["objects"][0]["id"]))
+    decoded = base64.urlsafe_b64decode(page["next"] + "=" * (-len(page["next"]) % 4))
+    # The internal row id would count every item of the hub, the unreadable ones too.
+    assert str(last_id).encode() not in decoded and b"|" not in decoded
+    forged = base64.urlsafe_b64encode(f"99999999999999|{last_id + 1}".encode()).decode().rstrip("=")
+    refused = world["reader"].get(f"/objects?cursor={forged}")
+    assert refused.status_code == 400 and "cursor" in str(refused.json)
 
 
 def test_a_page_that_ends_exactly_on_the_last_object_has_no_next(world):
