@@ -2,15 +2,22 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
+import pytest
 import stix2
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+from hub.accounts.models import User
 from hub.audit import AuditEvent
+from hub.db import on_postgresql
+from hub.errors import ValidationFailed
 from hub.extensions import db
+from hub.intel import writing
 from hub.intel.models import SharedItem
 from hub.outbox import OutboxEntry
-from tests.factories import indicator
+from tests.factories import indicator, share
 
 LATER = "2026-11-05T10:00:00.000Z"
 GREEN = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
@@ -121,3 +128,59 @@ def test_an_observable_another_organisation_holds_unreadably_is_neither_refused_
     assert served.status_code == 200
     assert "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1" not in str(served.json)  # TLP:RED
     assert api(holder).get(f"/objects/{address['id']}").status_code == 200
+
+
+def test_two_first_shares_of_one_id_at_the_same_time_leave_one_owner(app, make, monkeypatch):
+    """Rule 11 under concurrency: the second share waits for the first to commit, then is refused
+    (the first's item is its own organisation's only)."""
+    if not on_postgresql():
+        pytest.skip("SQLite has one writer at a time: the race needs two concurrent writers")
+    first = make.make_user(make.make_org("hospital", "CZ"))
+    second = make.make_user(make.make_org("hospital", "CZ"))
+    first_org, first_id, second_id = first.org_id, first.id, second.id
+    sdo = indicator("198.51.100.77")
+    written, release = threading.Event(), threading.Event()
+    real_write = writing.write_new_items
+
+    def first_waits_before_commit(principal, *args, **kwargs):
+        ids = real_write(principal, *args, **kwargs)
+        if principal.org_id == first_org:
+            written.set()
+            release.wait(30)
+        return ids
+
+    monkeypatch.setattr(writing, "write_new_items", first_waits_before_commit)
+    outcomes = {}
+
+    def share_as(user_id: int, key: str):
+        with app.app_context():
+            try:
+                share(db.session.get(User, user_id), [dict(sdo)], audience="own")
+                outcomes[key] = "shared"
+            except ValidationFailed:
+                outcomes[key] = "refused"
+            finally:
+                db.session.remove()
+
+    sharers = [threading.Thread(target=share_as, args=(first_id, "first"))]
+    sharers[0].start()
+    assert written.wait(30)
+    sharers.append(threading.Thread(target=share_as, args=(second_id, "second")))
+    sharers[1].start()
+
+    def second_done_or_waiting() -> bool:
+        with app.app_context():
+            try:
+                return "second" in outcomes or bool(db.session.scalar(text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")))
+            finally:
+                db.session.remove()
+    deadline = time.monotonic() + 30
+    while not second_done_or_waiting() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    release.set()
+    for sharer in sharers:
+        sharer.join(30)
+    assert outcomes == {"first": "shared", "second": "refused"}
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count(SharedItem.id)).where(SharedItem.stix_id == sdo["id"])) == 1

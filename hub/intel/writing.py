@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import orjson
 import psycopg
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 
 from hub import policy
 from hub.accounts.models import Organisation
@@ -63,6 +63,7 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
     if not keyed:
         return result
     stix_ids = {candidate.stix_id for _, candidate in keyed}
+    _claim(stix_ids)
     # One array parameter on PostgreSQL: hundreds of placeholders cost more to send than to look up.
     held = db.session.scalars(select(SharedItem).where(id_in(SharedItem.stix_id, sorted(stix_ids)))).all()
     ours = {item.stix_id: item for item in held if policy.is_owner_org(principal, item)}
@@ -106,6 +107,19 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
         else:
             result.refused.append((key, candidate, UNUSABLE_ID))
     return result
+
+
+def _claim(stix_ids: set[str]) -> None:
+    """Hold these ids until the transaction ends, so that two first shares of one id at the same
+    time cannot both find it unheld and both become its owner (rule 11): the second waits, then
+    sees the first's item. Transaction-level advisory locks on PostgreSQL, taken in one sorted
+    order so that two overlapping batches cannot deadlock; SQLite has one writer at a time."""
+    if not on_postgresql():
+        return
+    db.session.execute(text(
+        "SELECT pg_advisory_xact_lock(k) FROM "
+        "(SELECT DISTINCT hashtextextended(id, 1311) AS k FROM unnest(CAST(:ids AS text[])) AS id ORDER BY k) AS claims"
+    ), {"ids": sorted(stix_ids)})
 
 
 def _other_member_identities(principal: Principal, keyed) -> set[str]:
