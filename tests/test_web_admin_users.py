@@ -40,7 +40,16 @@ def test_an_admin_invites_a_colleague_whose_initial_password_is_shown_once(make,
     assert "new.nurse@hospital.example" in page and "analyst" in page
     assert password not in browser.get(created.location).text, "shown once only"
     assert "new.nurse@hospital.example" in browser.get("/admin/users").text
-    assert sign_in(web(), "new.nurse@hospital.example", password).location == "/"
+    nurse = web()
+    assert sign_in(nurse, "new.nurse@hospital.example", password).location == "/"
+    # The admin has seen that password: until the nurse chooses their own, only that is offered.
+    for page in ("/", "/items", "/share/indicator", "/admin/users"):
+        assert nurse.get(page).location == "/account", page
+    assert "Choose a password of your own" in nurse.get("/account").text
+    changed = nurse.submit("/account/password", {"current_password": password, "new_password": "a quite long own phrase 7",
+                                                 "confirm_password": "a quite long own phrase 7"}, form_page="/account")
+    assert changed.status_code == 302 and changed.location == "/account", changed.text
+    assert nurse.get("/items").status_code == 200
     [event] = audit_events("user_created")
     assert event.actor_user_id == admin.id and event.subject_org_id == org.id
     assert orjson.loads(event.detail) == {"user": "new.nurse@hospital.example", "role": "analyst", "channel": "web"}

@@ -80,6 +80,9 @@ class User(UserMixin, db.Model):
     # Set when an admin resets the user's two-factor sign-in: the web UI asks for nothing
     # but enrolment until the user has set it up again.
     totp_enrolment_due: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # Set when an admin invites the user with a generated password (which the admin has seen):
+    # the web UI asks for nothing but a password of the user's own until it is changed.
+    password_change_due: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     org: Mapped[Organisation] = relationship(back_populates="users")

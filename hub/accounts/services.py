@@ -123,7 +123,8 @@ def check_password_strength(password: str) -> None:
 
 
 def create_user(email: str, org_slug: str, role: str, password: str | None = None,
-                *, is_operator: bool = False, actor: Principal | None = None) -> tuple[User, str]:
+                *, is_operator: bool = False, actor: Principal | None = None,
+                password_change_due: bool = False) -> tuple[User, str]:
     """Create a user; returns it with its password (generated when none is given). With `actor`
     (an admin in the UI) the creation is audited in the same commit."""
     email = email.strip().lower()
@@ -139,7 +140,7 @@ def create_user(email: str, org_slug: str, role: str, password: str | None = Non
     password = password or secrets.token_urlsafe(12)
     check_password_strength(password)
     user = User(email=email, org=org, role=role_value, password_hash=hash_password(password),
-                is_operator=is_operator)
+                is_operator=is_operator, password_change_due=password_change_due)
     db.session.add(user)
     if actor is not None:
         audit.record("user_created", actor, subject_org_id=org.id, user=user.email, role=user.role.value)
@@ -192,6 +193,7 @@ def change_password(user: User, current: str, new: str) -> None:
         raise ValidationFailed("wrong password", [{"field": "current_password", "error": "does not match"}])
     check_password_strength(new)
     user.password_hash = hash_password(new)
+    user.password_change_due = False
     user.session_epoch += 1  # sessions and remember-me cookies issued before this stop working
     web_sessions.end_other_sessions(user)
     audit.record("password_change", Principal.of(user))
@@ -431,7 +433,8 @@ def invite_user(principal: Principal, email: str, role: str) -> tuple[User, str]
     _admin(principal)
     org = db.session.get(Organisation, principal.org_id)
     try:
-        return create_user(email, org.slug, role, actor=principal)
+        # The admin sees this password: the user must choose their own at first sign-in.
+        return create_user(email, org.slug, role, actor=principal, password_change_due=True)
     except Conflict:
         raise ValidationFailed("e-mail taken", [{"field": "email", "value": email,
                                                   "error": "an account with this e-mail address already exists"}]) from None

@@ -70,15 +70,26 @@ def _forget_previous_user() -> None:
 
 # While an admin's reset of two-factor sign-in is pending, these pages still answer.
 ENROLMENT_ALLOWED = {"accounts.totp_setup", "accounts.recovery_codes", "accounts.logout", "accounts.login",
-                     "web.static"}
+                     "web.static", "web.favicon"}
+# While an invited user has not chosen their own password, these pages still answer.
+PASSWORD_CHANGE_ALLOWED = {"accounts.account", "accounts.change_password", "accounts.logout", "accounts.login",
+                           "web.static", "web.favicon"}
 
 
 @bp.before_app_request
 def _enrol_second_factor_first():
-    """After an admin reset a user's two-factor sign-in, the web UI offers only its enrolment."""
+    """After an admin invited a user (with a password the admin saw) or reset their two-factor
+    sign-in, the web UI offers only the password change, then the enrolment."""
     if request.blueprint == "api" or request.path.startswith(("/api/", "/taxii2")):
         return None
-    if request.endpoint in ENROLMENT_ALLOWED or not current_user.is_authenticated:
+    if not current_user.is_authenticated:
+        return None
+    if current_user.password_change_due:
+        if request.endpoint in PASSWORD_CHANGE_ALLOWED:
+            return None
+        flash("Choose a password of your own to continue: the one you were given was seen by your admin.", "info")
+        return redirect(url_for("accounts.account"))
+    if request.endpoint in ENROLMENT_ALLOWED:
         return None
     if current_user.totp_enrolment_due and not current_user.totp_secret:
         flash("Your admin reset your two-factor sign-in: set it up again to continue.", "info")
