@@ -10,6 +10,8 @@ application's URL map, so a new page cannot be forgotten here.
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -132,11 +134,6 @@ def seeded(tmp_path_factory):
         yield url, json.loads(ids_file.read_text())
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    yield from headless_chromium()
-
-
 def test_every_page_is_listed_here(app):
     """A GET page added to a web blueprint must be added to the phone walk (or to NOT_PAGES)."""
     web_blueprints = {"home", "intel", "incidents", "alerts", "feeds", "accounts", "admin", "web"}
@@ -188,9 +185,11 @@ def serious_violations(page) -> list[tuple[str, list]]:
             if v["impact"] in ("serious", "critical")]
 
 
-def test_every_page_fits_a_390px_phone_and_is_accessible_for_every_role(seeded, chromium):
+def test_every_page_fits_a_390px_phone_and_is_accessible_for_every_role(seeded):
+    """Two browsers walk half the roles each, at once: the walk waits mostly on one core each
+    (the page's layout and axe-core in Chromium, the server's render)."""
     hub_url, ids = seeded
-    too_wide, inaccessible, checked = [], [], set()
+    too_wide, inaccessible, checked, lock = [], [], set(), threading.Lock()
 
     def check(page, who: str, path: str) -> None:
         width = page.evaluate("document.scrollingElement.scrollWidth")
@@ -201,23 +200,32 @@ def test_every_page_fits_a_390px_phone_and_is_accessible_for_every_role(seeded, 
                 .slice(0, 3).map(e => e.tagName + '.' + e.className)""")
             too_wide.append((who, path, width, wide))
         markup = page.evaluate(SKELETON)
-        if markup not in checked:
+        with lock:
+            new = markup not in checked
             checked.add(markup)
+        if new:
             inaccessible.extend((who, path, *violation) for violation in serious_violations(page))
 
-    signed_out = chromium.new_context(viewport=PHONE)
-    login = signed_out.new_page()
-    login.goto(hub_url + "/login")
-    check(login, "signed out", "/login")
-    signed_out.close()
-    for email in ROLES:
-        context, page = sign_in_on_phone(chromium, hub_url, email)
-        for endpoint, path in pages(ids).items():
-            if endpoint == "accounts.totp_setup" and email != ROLES[0]:
-                continue  # one visit starts a set-up; its page is the same for everyone
-            response = page.goto(hub_url + path)
-            assert response is not None and response.status < 500, (email, path)
-            check(page, email, path)
-        context.close()
+    def walk(roles: tuple[str, ...]) -> None:
+        for browser in headless_chromium():  # a Playwright instance per thread
+            if ROLES[0] in roles:
+                signed_out = browser.new_context(viewport=PHONE)
+                login = signed_out.new_page()
+                login.goto(hub_url + "/login")
+                check(login, "signed out", "/login")
+                signed_out.close()
+            for email in roles:
+                context, page = sign_in_on_phone(browser, hub_url, email)
+                for endpoint, path in pages(ids).items():
+                    if endpoint == "accounts.totp_setup" and email != ROLES[0]:
+                        continue  # one visit starts a set-up; its page is the same for everyone
+                    response = page.goto(hub_url + path)
+                    assert response is not None and response.status < 500, (email, path)
+                    check(page, email, path)
+                context.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        for walked in [pool.submit(walk, ROLES[0::2]), pool.submit(walk, ROLES[1::2])]:
+            walked.result()
     assert too_wide == [], too_wide
     assert inaccessible == [], inaccessible
