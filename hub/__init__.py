@@ -21,6 +21,7 @@ from hub.accounts.views import bp as accounts_pages
 from hub.alerts.views import bp as alerts_pages
 from hub.bounds import Int64Converter, refuse_nul_characters
 from hub.celery import celery_init_app
+from hub.db import without_jit
 from hub.errors import HubError
 from hub.extensions import csrf, db, limiter, login_manager, migrate
 from hub.feeds.views import bp as feeds_pages
@@ -49,6 +50,9 @@ def create_app(config: str | object | None = None) -> Flask:
     app.url_map.converters["int"] = Int64Converter
 
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            without_jit(engine)
     migrate.init_app(app, db, directory=str(PROJECT_DIR / "migrations"))
     login_manager.init_app(app)
     # Before CSRF protection, which reads the form and so fixes the body limit for the request.

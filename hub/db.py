@@ -13,13 +13,45 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
-from sqlalchemy import BigInteger, ColumnElement, DateTime, Enum, Integer, any_, bindparam, func, literal, select, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Engine,
+    Enum,
+    Integer,
+    any_,
+    bindparam,
+    event,
+    func,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeDecorator
 
 from hub import bounds
 from hub.errors import ValidationFailed
 from hub.extensions import db
+
+def without_jit(engine: Engine) -> None:
+    """Turn PostgreSQL's JIT compilation off on every connection of the engine.
+
+    The policy's SQL (one OR of subqueries per rule) makes the planner's cost estimate of a page's
+    count exceed jit_above_cost, and compiling it took ~150-550 ms for a query that runs in ~12 ms
+    (bench/page_speed.py, demo x100): JIT pays only on long analytical scans, which the hub does not
+    run. Set per connection, not in the server's configuration, so that it holds on any server.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _jit_off(dbapi_connection, _record):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET jit = off")
+        dbapi_connection.commit()
+
 
 # SQLite only auto-increments INTEGER PRIMARY KEY columns.
 BigId = BigInteger().with_variant(Integer, "sqlite")

@@ -134,6 +134,21 @@ def readable_indicator_ids(principal: Principal, stix_ids) -> set[str]:
     ))
 
 
+def incident_row(incident: Incident) -> dict:
+    """What a list row shows of a readable incident: the head of incident_view, without the
+    report, revisions, advice and clocks that cost queries per row."""
+    return {
+        "id": incident.stix_id,
+        "title": incident.title,
+        "owner": incident.owner.slug,
+        "owner_country": incident.owner.country,
+        "tlp": incident.item.tlp.value,
+        "attack_type": incident.attack_type,
+        "significant": incident.significant,
+        "updated": incident.updated.isoformat(),
+    }
+
+
 def incident_view(principal: Principal, incident: Incident) -> dict:
     """What the reader may see of a readable incident, as JSON."""
     data = latest_data(incident)

@@ -127,8 +127,9 @@ def edit(stix_id: str):
 def index():
     page, next_cursor = reading.list_incidents(
         current_principal(), cursor=request.args.get("cursor") or None, attack_type=request.args.get("attack_type") or None)
+    # Rows first: recording the reads commits, which expires every loaded incident.
+    rows = [reading.incident_row(incident) for incident in page]
     reading.record_incident_reads(current_principal(), page, "web")
-    rows = [reading.incident_view(current_principal(), incident) for incident in page]
     return render_template("incidents/list.html", rows=rows, next_cursor=next_cursor)
 
 
