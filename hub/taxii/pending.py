@@ -28,6 +28,7 @@ from datetime import timedelta
 import orjson
 from flask import current_app
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import defer
 
 from hub.accounts.models import User
 from hub.db import utcnow
@@ -72,7 +73,15 @@ def slice_of(raw, index: int, slice_count: int) -> int:
 
 def slice_positions(objects: list, slice_count: int, slice_no: int) -> list[int]:
     """Positions in the request of the objects of one slice, in the request's order."""
-    return [index for index, raw in enumerate(objects) if slice_of(raw, index, slice_count) == slice_no]
+    return positions_by_slice(objects, slice_count).get(slice_no, [])
+
+
+def positions_by_slice(objects: list, slice_count: int) -> dict[int, list[int]]:
+    """The positions of every slice's objects, in the request's order, in one pass over the request."""
+    positions: dict[int, list[int]] = {}
+    for index, raw in enumerate(objects):
+        positions.setdefault(slice_of(raw, index, slice_count), []).append(index)
+    return positions
 
 
 def queue_add(principal: Principal, collection: Collection, objects: list) -> TaxiiStatus:
@@ -190,21 +199,34 @@ def complete_pending_add(status_id: str) -> int:
     collection's group, since the request was made gets the remaining objects refused.
     """
     recorded = 0
+    request: list[_StoredRequest] = []  # read once, however many slices this call takes
     while (slice_no := _claim(status_id)) is not None:
-        recorded += _complete_slice(status_id, slice_no)
+        recorded += _complete_slice(status_id, slice_no, request)
     return recorded
 
 
-def _complete_slice(status_id: str, slice_no: int) -> int:
-    pending = db.session.get(TaxiiPendingAdd, status_id)
+class _StoredRequest:
+    """The objects of a pending add, parsed and cut into slices once.
+
+    The request is as large as the envelope (3.5 MB for ATT&CK ICS): reading and parsing it again
+    for each slice a task takes cost an eighth of a whole-bundle add's time in the worker.
+    """
+
+    def __init__(self, text: str, slice_count: int):
+        self.objects = orjson.loads(text)
+        self.positions = positions_by_slice(self.objects, slice_count)
+
+
+def _complete_slice(status_id: str, slice_no: int, request: list[_StoredRequest]) -> int:
+    pending = db.session.get(TaxiiPendingAdd, status_id, options=[defer(TaxiiPendingAdd.objects)])
     piece = db.session.get(TaxiiPendingSlice, (status_id, slice_no))
     if pending is None or piece is None:
         return 0
     status = db.session.get(TaxiiStatus, status_id)
-    all_objects = orjson.loads(pending.objects)
-    positions = slice_positions(all_objects, pending.slice_count, slice_no)
-    objects = [all_objects[position] for position in positions]
-    del all_objects
+    if not request:
+        request.append(_StoredRequest(pending.objects, pending.slice_count))
+    positions = request[0].positions.get(slice_no, [])
+    objects = [request[0].objects[position] for position in positions]
     collection_id, user_id = pending.collection_id, status.user_id
     offset = piece.done_count
     user = db.session.get(User, user_id)
