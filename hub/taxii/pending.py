@@ -3,8 +3,8 @@
 A bundle such as ATT&CK (thousands of objects) takes longer to validate than a web worker may
 take to answer. From HUB_TAXII_ASYNC_OBJECTS objects on, the request is stored with its status
 (TaxiiPendingAdd) and answered at once. The request is cut into slices (TaxiiPendingSlice, up to
-HUB_TAXII_SLICES, at least SLICE_OBJECTS objects each) so that several workers share one request
-at once: one task is queued per slice, and each task claims any slice no worker holds (a lease per
+HUB_TAXII_SLICES, by default one per worker process; at least SLICE_OBJECTS objects each) so that
+several workers share one request at once: one task is queued per slice, and each task claims any slice no worker holds (a lease per
 slice) and shares it a chunk at a time. Every version of one STIX id falls in the same slice (the
 id is hashed to its slice) and keeps the request's order within it, so the version rules see the
 versions in the order they were posted; the write path (hub.intel.bulk.share_each) and rule 11
@@ -50,9 +50,11 @@ TASK_SWEEP_ADDS = "taxii.sweep_adds"
 # 500 (a second or two of work): each chunk costs some forty round trips to the database and two
 # commits whatever its size, which at 100 was a third of an ATT&CK bundle's time in the worker.
 CHUNK = 500
-# The fewest objects worth a slice (and a task) of their own: a slice of 200 is a few tenths of a
-# second of work, so the ATT&CK ICS bundle (1,826 objects) is shared by up to 8 workers.
-SLICE_OBJECTS = 200
+# The fewest objects worth a slice (and a task) of their own: a full chunk. Each slice costs some
+# thirty round trips and three commits of its own (claim, share, record) whatever its size; at 200
+# objects a slice, the ATT&CK ICS bundle in 8 slices took a third more CPU and wall time in one
+# process than in 2 (bench/ingest_profile.py, README "ATT&CK over TAXII 2.1").
+SLICE_OBJECTS = CHUNK
 
 
 def is_large(objects: list) -> bool:
