@@ -118,11 +118,13 @@ class Config:
     # TAXII add-objects of this many objects or more answer at once (status pending) and are
     # shared by the workers; a worker holds one for LEASE seconds between recorded chunks, and the
     # sweeper (every SWEEP seconds) re-queues any that no worker holds. Such a request is cut into
-    # up to SLICES slices (of 200 objects or more) that as many workers share at once.
+    # up to SLICES slices (of 500 objects or more) that as many workers share at once. By default
+    # one per CPU, as many as the Celery prefork pool starts: a slice more than there are workers
+    # only adds its own round trips and commits. Raise it when several worker hosts share the load.
     HUB_TAXII_ASYNC_OBJECTS = int(os.environ.get("HUB_TAXII_ASYNC_OBJECTS", 200))
     HUB_TAXII_LEASE_SECONDS = float(os.environ.get("HUB_TAXII_LEASE_SECONDS", 300))
     HUB_TAXII_SWEEP_SECONDS = float(os.environ.get("HUB_TAXII_SWEEP_SECONDS", 60))
-    HUB_TAXII_SLICES = int(os.environ.get("HUB_TAXII_SLICES", 8))
+    HUB_TAXII_SLICES = int(os.environ.get("HUB_TAXII_SLICES", os.cpu_count() or 1))
 
 
 class DevelopmentConfig(Config):

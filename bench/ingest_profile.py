@@ -35,7 +35,8 @@ def main() -> None:
     parser.add_argument("--bundle", choices=sorted(BUNDLES), default="mobile")
     parser.add_argument("--envelope", type=int, default=500, help="objects per share_each call")
     parser.add_argument("--whole", action="store_true", help="one TAXII add of the whole bundle")
-    parser.add_argument("--top", type=int, default=30, help="functions listed, by cumulative time")
+    parser.add_argument("--top", type=int, default=30, help="functions listed")
+    parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative, tottime, calls")
     args = parser.parse_args()
 
     # The testing configuration reads its database from TEST_DATABASE_URL (in-memory SQLite without).
@@ -78,7 +79,7 @@ def main() -> None:
         db.drop_all()
     out = io.StringIO()
     stats = pstats.Stats(profile, stream=out)
-    stats.sort_stats("cumulative").print_stats(args.top)
+    stats.sort_stats(args.sort).print_stats(args.top)
     print(out.getvalue())
     shape = "whole bundle, pending path" if args.whole else f"envelopes of {args.envelope}"
     database = "PostgreSQL" if os.environ.get("BENCH_PROFILE_DATABASE_URL") else "SQLite"

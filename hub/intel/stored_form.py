@@ -29,18 +29,29 @@ def _same_instant(sent: str, parsed: str) -> bool:
     return fraction_a.ljust(6, "0")[:6] == fraction_b.ljust(6, "0")[:6] and fraction_a[6:].strip("0") == ""
 
 
+# Values equal to themselves whatever they hold (a float may be NaN, a list or dict may hold one).
+_SELF_EQUAL = frozenset({str, int, bool, type(None)})
+
+
 def _equivalent(sent, parsed) -> bool:
+    # A fast path's result shares the sent object's members (hub.intel.fastpath.as_the_library_reads):
+    # one that is the very same text or number needs no comparison.
+    if sent is parsed and type(sent) in _SELF_EQUAL:
+        return True
     if isinstance(sent, dict) and isinstance(parsed, dict):
         for key in sent.keys() | parsed.keys():
             if key not in parsed:
                 # The library leaves out optional booleans at their default (revoked, defanged).
                 if sent[key] is not False:
                     return False
-            elif key in sent and not _equivalent(sent[key], parsed[key]):
-                return False
+            elif key in sent:
+                a, b = sent[key], parsed[key]
+                if not (a is b and type(a) in _SELF_EQUAL) and not _equivalent(a, b):
+                    return False
         return True
     if isinstance(sent, list) and isinstance(parsed, list):
-        return len(sent) == len(parsed) and all(_equivalent(a, b) for a, b in zip(sent, parsed))
+        return len(sent) == len(parsed) and all((a is b and type(a) in _SELF_EQUAL) or _equivalent(a, b)
+                                                for a, b in zip(sent, parsed))
     if type(sent) is not type(parsed):
         return False
     if isinstance(sent, str) and sent != parsed:

@@ -325,11 +325,15 @@ def _every_stamp_real(value) -> bool:
         text = orjson.dumps(value)
     except (TypeError, orjson.JSONEncodeError):  # not plain JSON: let the rule itself judge
         return False
-    for match in _STAMP_IN_JSON.finditer(text):
-        try:
-            datetime(*(int(part) for part in match.groups()))
-        except ValueError:  # 30 February, second 60, year 0...
-            return False
+    return all(_real_stamp(match.group(0)) for match in _STAMP_IN_JSON.finditer(text))
+
+
+@functools.lru_cache(maxsize=4096)  # a bundle repeats its timestamps: each spelling judged once
+def _real_stamp(quoted: bytes) -> bool:
+    try:
+        datetime(*(int(part) for part in _STAMP_IN_JSON.match(quoted).groups()))
+    except ValueError:  # 30 February, second 60, year 0...
+        return False
     return True
 
 

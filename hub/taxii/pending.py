@@ -3,8 +3,8 @@
 A bundle such as ATT&CK (thousands of objects) takes longer to validate than a web worker may
 take to answer. From HUB_TAXII_ASYNC_OBJECTS objects on, the request is stored with its status
 (TaxiiPendingAdd) and answered at once. The request is cut into slices (TaxiiPendingSlice, up to
-HUB_TAXII_SLICES, at least SLICE_OBJECTS objects each) so that several workers share one request
-at once: one task is queued per slice, and each task claims any slice no worker holds (a lease per
+HUB_TAXII_SLICES, by default one per worker process; at least SLICE_OBJECTS objects each) so that
+several workers share one request at once: one task is queued per slice, and each task claims any slice no worker holds (a lease per
 slice) and shares it a chunk at a time. Every version of one STIX id falls in the same slice (the
 id is hashed to its slice) and keeps the request's order within it, so the version rules see the
 versions in the order they were posted; the write path (hub.intel.bulk.share_each) and rule 11
@@ -28,6 +28,7 @@ from datetime import timedelta
 import orjson
 from flask import current_app
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import defer
 
 from hub.accounts.models import User
 from hub.db import utcnow
@@ -49,9 +50,11 @@ TASK_SWEEP_ADDS = "taxii.sweep_adds"
 # 500 (a second or two of work): each chunk costs some forty round trips to the database and two
 # commits whatever its size, which at 100 was a third of an ATT&CK bundle's time in the worker.
 CHUNK = 500
-# The fewest objects worth a slice (and a task) of their own: a slice of 200 is a few tenths of a
-# second of work, so the ATT&CK ICS bundle (1,826 objects) is shared by up to 8 workers.
-SLICE_OBJECTS = 200
+# The fewest objects worth a slice (and a task) of their own: a full chunk. Each slice costs some
+# thirty round trips and three commits of its own (claim, share, record) whatever its size; at 200
+# objects a slice, the ATT&CK ICS bundle in 8 slices took a third more CPU and wall time in one
+# process than in 2 (bench/ingest_profile.py, README "ATT&CK over TAXII 2.1").
+SLICE_OBJECTS = CHUNK
 
 
 def is_large(objects: list) -> bool:
@@ -72,7 +75,15 @@ def slice_of(raw, index: int, slice_count: int) -> int:
 
 def slice_positions(objects: list, slice_count: int, slice_no: int) -> list[int]:
     """Positions in the request of the objects of one slice, in the request's order."""
-    return [index for index, raw in enumerate(objects) if slice_of(raw, index, slice_count) == slice_no]
+    return positions_by_slice(objects, slice_count).get(slice_no, [])
+
+
+def positions_by_slice(objects: list, slice_count: int) -> dict[int, list[int]]:
+    """The positions of every slice's objects, in the request's order, in one pass over the request."""
+    positions: dict[int, list[int]] = {}
+    for index, raw in enumerate(objects):
+        positions.setdefault(slice_of(raw, index, slice_count), []).append(index)
+    return positions
 
 
 def queue_add(principal: Principal, collection: Collection, objects: list) -> TaxiiStatus:
@@ -190,21 +201,34 @@ def complete_pending_add(status_id: str) -> int:
     collection's group, since the request was made gets the remaining objects refused.
     """
     recorded = 0
+    request: list[_StoredRequest] = []  # read once, however many slices this call takes
     while (slice_no := _claim(status_id)) is not None:
-        recorded += _complete_slice(status_id, slice_no)
+        recorded += _complete_slice(status_id, slice_no, request)
     return recorded
 
 
-def _complete_slice(status_id: str, slice_no: int) -> int:
-    pending = db.session.get(TaxiiPendingAdd, status_id)
+class _StoredRequest:
+    """The objects of a pending add, parsed and cut into slices once.
+
+    The request is as large as the envelope (3.5 MB for ATT&CK ICS): reading and parsing it again
+    for each slice a task takes cost an eighth of a whole-bundle add's time in the worker.
+    """
+
+    def __init__(self, text: str, slice_count: int):
+        self.objects = orjson.loads(text)
+        self.positions = positions_by_slice(self.objects, slice_count)
+
+
+def _complete_slice(status_id: str, slice_no: int, request: list[_StoredRequest]) -> int:
+    pending = db.session.get(TaxiiPendingAdd, status_id, options=[defer(TaxiiPendingAdd.objects)])
     piece = db.session.get(TaxiiPendingSlice, (status_id, slice_no))
     if pending is None or piece is None:
         return 0
     status = db.session.get(TaxiiStatus, status_id)
-    all_objects = orjson.loads(pending.objects)
-    positions = slice_positions(all_objects, pending.slice_count, slice_no)
-    objects = [all_objects[position] for position in positions]
-    del all_objects
+    if not request:
+        request.append(_StoredRequest(pending.objects, pending.slice_count))
+    positions = request[0].positions.get(slice_no, [])
+    objects = [request[0].objects[position] for position in positions]
     collection_id, user_id = pending.collection_id, status.user_id
     offset = piece.done_count
     user = db.session.get(User, user_id)
