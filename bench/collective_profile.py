@@ -70,7 +70,7 @@ def main() -> None:
                 db.session.rollback()
             profile.disable()
             print(f"\ncorrelation: {args.lookups} lookups, {(time.perf_counter() - started) * 1000 / args.lookups:.2f} ms each")
-            pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
+            pstats.Stats(profile).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(args.top)
         if args.only in (None, "bulk"):
             values = [value_of(rng.randrange(args.observables))[1] if k % 100 == 0 else absent_value(k)[1]
                       for k in range(args.bulk)]
@@ -83,7 +83,7 @@ def main() -> None:
             elapsed = time.perf_counter() - started
             print(f"\nbulk: {args.bulk:,} values in {elapsed:.2f} s ({args.bulk / elapsed:,.0f}/s), "
                   f"{len(result.matched)} matched, {len(result.sightings)} sightings")
-            pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
+            pstats.Stats(profile).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(args.top)
 
 
 if __name__ == "__main__":

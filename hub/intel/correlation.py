@@ -97,24 +97,19 @@ def correlations_for_values(principal: Principal, values: set[tuple[str, str]], 
     return ordered[:limit]
 
 
-# Index hits read per lookup before the policy is asked: a value that thousands of items name
-# (a popular scanner) correlates with its newest holders, not with all of them.
+# Readable items read per value and lookup: a value that thousands of items name (a popular
+# scanner) correlates with its newest holders, not with all of them.
 MAX_CANDIDATES = 5000
 
 
 def _readable_of(principal: Principal, hits) -> list[tuple[SharedItem, str, str]]:
-    """(item, kind, value) for the hits (item_id, kind, value) whose item is matchable: readable,
-    neither revoked nor expired (an expired indicator is history: it leaves matching, default
-    lists and feeds), newest first. The policy is asked once, of these items only
-    (policy.readable_items_among): looking values up first and asking after means a value nobody
-    shared costs one index probe, and the predicate is never joined to the observable table."""
+    """(item, kind, value) for the hits (item_id, kind, value) whose item is matchable: a bulk
+    upload's, the policy asked once of the items found (policy.readable_items_among)."""
     hits = list(hits)
     if not hits:
         return []
-    items = {item.id: item for item in policy.readable_items_among(principal, sorted({hit[0] for hit in hits}))
-             if not item.revoked and not is_expired(item)}
-    found = [(items[item_id], kind, value) for item_id, kind, value in hits if item_id in items]
-    return sorted(found, key=lambda row: -row[0].last_added_us)
+    items = {item.id: item for item in policy.readable_items_among(principal, sorted({hit[0] for hit in hits}))}
+    return _matchable([(items[item_id], kind, value) for item_id, kind, value in hits if item_id in items])
 
 
 def _hits(pairs) -> list[tuple[int, str, str]]:
@@ -146,10 +141,32 @@ def _hits_statement():
 
 
 def _readable_naming(principal: Principal, values: set[tuple[str, str]], limit: int):
-    """(item, kind, value) for the `limit` newest matchable items naming one of these pairs."""
+    """(item, kind, value) for the `limit` newest matchable items naming one of these pairs: one
+    statement, the index lookup of the values and the sharing policy of the items found, prepared
+    once per kind of reader (policy.statement_for_reader) so that the server keeps its plan."""
     if not values:
         return []
-    return _readable_of(principal, _hits(values))[:limit]
+    pairs = set(values)
+    rows = db.session.execute(policy.statement_for_reader(principal, ("correlation", "naming"), _naming_statement), {
+        "values": sorted({value for _kind, value in pairs}), "kinds": sorted({kind for kind, _value in pairs}),
+        "most": MAX_CANDIDATES * len(pairs), **policy.reader_parameters(principal)}).all()
+    return _matchable([(item, kind, value) for item, kind, value in rows if (kind, value) in pairs])[:limit]
+
+
+def _naming_statement(reader):
+    return (select(SharedItem, Observable.kind, Observable.value)
+            .join(Observable, Observable.item_id == SharedItem.id)
+            .where(in_parameter(Observable.value, "values"), in_parameter(Observable.kind, "kinds"),
+                   SharedItem.revoked.is_(False), policy.readable_items_for(reader))
+            .order_by(SharedItem.id.desc())
+            .limit(bindparam("most")))
+
+
+def _matchable(found: list[tuple[SharedItem, str, str]]) -> list[tuple[SharedItem, str, str]]:
+    """Readable rows less revoked and expired items (history: they leave matching, default
+    lists and feeds), newest first."""
+    found = [row for row in found if not row[0].revoked and not is_expired(row[0])]
+    return sorted(found, key=lambda row: -row[0].last_added_us)
 
 
 def readable_items_naming(principal: Principal, pairs: set[tuple[str, str]]) -> list[tuple[SharedItem, str, str]]:
@@ -186,18 +203,25 @@ def _bulk_hits(pairs: set[tuple[str, str]]) -> list[tuple[int, str, str]]:
 
 
 def _readable_inside(principal: Principal, kind: str, value: str, limit: int):
-    """(item, value) for readable items naming an address or narrower network inside `value`."""
+    """(item, value) for readable items naming an address or narrower network inside `value`:
+    an index range scan on ip_key and the policy, in one statement."""
     bounds = observables.key_range(kind, value)
     if bounds is None:
         return []
     low, high = bounds
-    hits = db.session.execute(
-        select(Observable.item_id, Observable.kind, Observable.value)
-        .where(Observable.kind == kind, Observable.ip_key >= low, Observable.ip_key <= high, Observable.value != value)
-        .order_by(Observable.item_id.desc())
-        .limit(MAX_CANDIDATES)
-    ).all()
-    return [(item, other) for item, _kind, other in _readable_of(principal, hits)][:limit]
+    rows = db.session.execute(policy.statement_for_reader(principal, ("correlation", "inside"), _inside_statement), {
+        "kind": kind, "low": low, "high": high, "value": value, **policy.reader_parameters(principal)}).all()
+    return [(item, other) for item, _kind, other in _matchable(rows)][:limit]
+
+
+def _inside_statement(reader):
+    return (select(SharedItem, Observable.kind, Observable.value)
+            .join(Observable, Observable.item_id == SharedItem.id)
+            .where(Observable.kind == bindparam("kind"), Observable.ip_key >= bindparam("low"),
+                   Observable.ip_key <= bindparam("high"), Observable.value != bindparam("value"),
+                   SharedItem.revoked.is_(False), policy.readable_items_for(reader))
+            .order_by(SharedItem.id.desc())
+            .limit(MAX_CANDIDATES))
 
 
 def _hashes_grouped_with(hashes: set[tuple[str, str]], bridges) -> set[tuple[str, str]]:
