@@ -62,13 +62,33 @@ def correlations_for_values(principal: Principal, values: set[tuple[str, str]], 
 
     Values on a warning list (public resolvers, CDNs, reserved ranges...) are left out. One
     statement looks up the values themselves and every network that would hold one of the
-    addresses (the sharing policy's predicate costs more to plan than the lookup costs to run);
-    a second one, only if a readable object ties hashes together, the file's other hashes; and
-    one per network value, the addresses inside it."""
+    addresses, under the sharing policy; a second one, only if a readable object ties hashes
+    together, the file's other hashes; and one per network value, the addresses inside it.
+
+    The warning lists' stamp is read in the first statement when the lists this process holds
+    leave every value in and no value is a network: a lookup is then one round trip. Exact: if
+    the stamp moved, the lookup runs again with the current lists; if nothing matched, no list
+    could have changed the (empty) answer."""
+    held = warninglists.held_matcher()
+    if held is not None and not any(held[0].lists_for(kind, value) for kind, value in values) and not any(
+            kind in observables.IP_KINDS and observables.key_range(kind, value) for kind, value in values):
+        found, stamp = _correlate(principal, values, exclude_stix_id, limit)
+        if stamp is _NOTHING_FOUND or stamp == held[1]:
+            return found
     listed = warninglists.lists_for_many(values)
     values = {pair for pair in values if not listed.get(pair)}  # known-benign values correlate nothing
+    return _correlate(principal, values, exclude_stix_id, limit)[0]
+
+
+_NOTHING_FOUND = object()
+
+
+def _correlate(principal: Principal, values: set[tuple[str, str]], exclude_stix_id: str | None,
+               limit: int) -> tuple[list[Correlation], object]:
+    """The correlations of these values (warning-listed ones already left out), and the warning
+    lists' stamp as the first statement read it (_NOTHING_FOUND when it found no row)."""
     if not values:
-        return []
+        return [], _NOTHING_FOUND
     found: dict[tuple[int, str, str], Correlation] = {}
 
     def collect(kind: str, item: SharedItem, value: str) -> None:
@@ -79,7 +99,8 @@ def correlations_for_values(principal: Principal, values: set[tuple[str, str]], 
                  for network in observables.enclosing_networks(kind, value)} - values
     hashes = {pair for pair in values if pair[0] in HASH_KINDS}
     bridges: dict[int, SharedItem] = {}
-    for item, kind, value in _readable_naming(principal, values | enclosing, limit):
+    named, stamp = _readable_naming(principal, values | enclosing, limit)
+    for item, kind, value in named:
         if (kind, value) in values:
             collect(SAME_VALUE, item, value)
             if kind in HASH_KINDS and item.stix_type in ("file", "indicator"):
@@ -87,14 +108,14 @@ def correlations_for_values(principal: Principal, values: set[tuple[str, str]], 
         else:
             collect(CIDR, item, value)
     same_file = _hashes_grouped_with(hashes, bridges.values()) - hashes
-    for item, _kind, value in _readable_naming(principal, same_file, limit):
+    for item, _kind, value in _readable_naming(principal, same_file, limit)[0]:
         collect(SAME_FILE, item, value)
     for kind, value in values:
         if kind in observables.IP_KINDS:
             for item, other in _readable_inside(principal, kind, value, limit):
                 collect(CIDR, item, other)
     ordered = sorted(found.values(), key=lambda c: (-c.item.last_added_us, c.kind, c.value))
-    return ordered[:limit]
+    return ordered[:limit], stamp
 
 
 # Readable items read per value and lookup: a value that thousands of items name (a popular
@@ -141,20 +162,22 @@ def _hits_statement():
 
 
 def _readable_naming(principal: Principal, values: set[tuple[str, str]], limit: int):
-    """(item, kind, value) for the `limit` newest matchable items naming one of these pairs: one
-    statement, the index lookup of the values and the sharing policy of the items found, prepared
-    once per kind of reader (policy.statement_for_reader) so that the server keeps its plan."""
+    """(item, kind, value) for the `limit` newest matchable items naming one of these pairs, and
+    the warning lists' stamp (_NOTHING_FOUND without rows): one statement, the index lookup of
+    the values, the sharing policy of the items found and the stamp, prepared once per kind of
+    reader (policy.statement_for_reader) so that the server keeps its plan."""
     if not values:
-        return []
+        return [], _NOTHING_FOUND
     pairs = set(values)
     rows = db.session.execute(policy.statement_for_reader(principal, ("correlation", "naming"), _naming_statement), {
         "values": sorted({value for _kind, value in pairs}), "kinds": sorted({kind for kind, _value in pairs}),
         "most": MAX_CANDIDATES * len(pairs), **policy.reader_parameters(principal)}).all()
-    return _matchable([(item, kind, value) for item, kind, value in rows if (kind, value) in pairs])[:limit]
+    stamp = rows[0][3] if rows else _NOTHING_FOUND
+    return _matchable([(item, kind, value) for item, kind, value, _stamp in rows if (kind, value) in pairs])[:limit], stamp
 
 
 def _naming_statement(reader):
-    return (select(SharedItem, Observable.kind, Observable.value)
+    return (select(SharedItem, Observable.kind, Observable.value, warninglists.stamp_column())
             .join(Observable, Observable.item_id == SharedItem.id)
             .where(in_parameter(Observable.value, "values"), in_parameter(Observable.kind, "kinds"),
                    SharedItem.revoked.is_(False), policy.readable_items_for(reader))
