@@ -177,9 +177,9 @@ def main() -> None:
             db.create_all()
             reader_id = stored_reader(args.values)
             feed_id, token = seed(args.values) if reader_id is None else new_feed(reader_id)
+            db.session.remove()  # the store is VACUUMed next, outside any open transaction
         with psycopg.connect(f"{admin_url.rsplit('/', 1)[0]}/{db_name}", autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")  # what autovacuum does to a store after a bulk load
-            db.session.remove()
         client = app.test_client()
         print(f"\nfeed of {args.values:,} seeded values (the feed carries those its organisation may read)")
         print(f"{'format':7} {'lines':>8} {'bytes':>11} {'first byte (median)':>20} {'total (median)':>15} "

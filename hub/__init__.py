@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 # Every model module, imported here so that metadata (and Alembic autogenerate) sees every table.
 import hub.accounts.models  # noqa: F401
 import hub.alerts.models  # noqa: F401
+import hub.feeds.changes  # noqa: F401  (the feed change counter: tables and triggers)
 import hub.feeds.models  # noqa: F401
 import hub.incidents.models  # noqa: F401
 import hub.intel.models  # noqa: F401

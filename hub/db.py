@@ -166,6 +166,15 @@ def copy_rows(table, rows: list[dict]) -> None:
             copy.write_row([row[column] for column in columns])
 
 
+def without_jit() -> None:
+    """PostgreSQL: no JIT compilation for the rest of this transaction. A statement over many
+    rows (a whole feed, 60,000 uploaded values) passes jit_above_cost, and compiling the sharing
+    policy's expressions cost more than running its index lookups (1.5 s before a feed's first
+    line); the hub's plans are index lookups that JIT does not speed up."""
+    if on_postgresql():
+        db.session.execute(text("SET LOCAL jit = off"))
+
+
 def id_in(column, ids: list[int]) -> ColumnElement[bool]:
     """`column IN ids` as one array parameter on PostgreSQL (any length); an IN list elsewhere."""
     if on_postgresql():

@@ -311,11 +311,12 @@ def readable_items_among(principal: Principal | None, item_ids) -> list[SharedIt
 
 
 def _readable_among(principal: Principal, item_ids: list[int], what) -> list:
-    statement = _readable_among_statement(principal, what)
+    statement = statement_for_reader(
+        principal, ("among", what is SharedItem),
+        lambda reader: select(what).where(in_parameter(SharedItem.id, "item_ids"), readable_items_for(reader)))
     found = []
     for chunk in id_chunks(item_ids):
-        found += db.session.scalars(statement, {"item_ids": chunk, "reader_user_id": principal.user_id,
-                                                "reader_org_id": principal.org_id})
+        found += db.session.scalars(statement, {"item_ids": chunk, **reader_parameters(principal)})
     return found
 
 
@@ -323,18 +324,24 @@ def _readable_among(principal: Principal, item_ids: list[int], what) -> list:
 # built afresh, the predicate cost more in Python (building it, deriving SQLAlchemy's cache key)
 # than in PostgreSQL, and one SQL text lets the server keep its plan (psycopg prepares a statement
 # run a few times). A correlation or an item page asks it of a handful of ids.
-_READABLE_AMONG: dict[tuple, object] = {}
+_READER_STATEMENTS: dict[tuple, object] = {}
 
 
-def _readable_among_statement(principal: Principal, what):
-    key = (db.session.get_bind().dialect.name, principal.org_kind, principal.user_id is None, what is SharedItem)
-    statement = _READABLE_AMONG.get(key)
+def statement_for_reader(principal: Principal, name: tuple, build):
+    """`build(reader)`, a statement filtered by `readable_items_for(reader)`, built once per kind
+    of reader and `name`; the reader's ids are the parameters `reader_parameters` gives."""
+    key = (db.session.get_bind().dialect.name, principal.org_kind, principal.user_id is None, name)
+    statement = _READER_STATEMENTS.get(key)
     if statement is None:
         reader = Reader(None if principal.user_id is None else bindparam("reader_user_id"),
                         bindparam("reader_org_id"), principal.org_kind)
-        statement = select(what).where(in_parameter(SharedItem.id, "item_ids"), readable_items_for(reader))
-        _READABLE_AMONG[key] = statement
+        statement = build(reader)
+        _READER_STATEMENTS[key] = statement
     return statement
+
+
+def reader_parameters(principal: Principal) -> dict:
+    return {"reader_user_id": principal.user_id, "reader_org_id": principal.org_id}
 
 
 # --- Who reads an item: the sharer's "who will see this" (rules 1-7, asked of every member) -----

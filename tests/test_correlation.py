@@ -235,3 +235,25 @@ def test_bulk_sighting_of_a_red_item_reports_the_match_without_a_red_sighting_to
     sighted = [world["api"]["alpha"].get(f"/objects/{stix_id}").json["object"]["sighting_of_ref"]
                for stix_id in db.session.scalars(select(SharedItem.stix_id).where(SharedItem.stix_type == "sighting"))]
     assert sighted == [green.stix_id]
+
+
+def test_loading_or_dropping_a_warning_list_changes_correlation_at_once(world):
+    """The lists a process holds may be older than the database's (another worker loaded one):
+    a value listed since the last lookup stops correlating at the next, and correlates again once
+    its list is dropped. Asked of the service, as a worker would between requests."""
+    from hub.intel import correlation, warninglist_sources
+    from hub.principal import Principal
+
+    theirs = _share(world, "beta", indicator("10.20.30.40"))  # RFC 1918, once that list is loaded
+    alpha = Principal.of(world["users"]["alpha"])
+
+    def found():
+        return {(c.item.stix_id, c.value, c.kind)
+                for c in correlation.correlations_for_values(alpha, {("ipv4-addr", "10.20.30.40")})}
+
+    expected = {(theirs.stix_id, "10.20.30.40", "same-value")}
+    assert found() == expected
+    warninglist_sources.load(["rfc1918"])
+    assert found() == set()
+    warninglist_sources.drop("rfc1918")
+    assert found() == expected

@@ -33,9 +33,6 @@ class Feed(db.Model):
     token_prefix: Mapped[str] = mapped_column(String(12))
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # The content's fingerprint at the last poll, and since when it has been so: Last-Modified.
-    content_fingerprint: Mapped[str | None] = mapped_column(String(64))
-    content_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     org: Mapped[Organisation] = relationship()
     created_by: Mapped[User | None] = relationship()

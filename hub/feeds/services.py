@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
+from flask import current_app
 from sqlalchemy import select
 
 from hub import audit, policy
 from hub.audit import AuditEvent
-from hub.db import utcnow
 from hub.accounts.models import Organisation
 from hub.accounts.services import token_digest, token_from_authorization
 from hub.errors import Forbidden, NotFound, ValidationFailed
@@ -190,25 +190,25 @@ def poll(feed: Feed, fmt: str, known_etags: Container[str] = (), modified_since:
     """One poll of a feed in `fmt` (txt, csv, rules): audited once, `last_polled_at` set, then
     either "not modified" (the client's ETag, or its date, still holds) or the body to stream.
 
-    The ETag is a digest of the feed's lines (`export.fingerprint`); Last-Modified is when that
-    digest was first seen, so a revocation that removes a line moves it too.
+    The ETag and Last-Modified come from the hub-wide change counter and the last expiry passed
+    (`export.change_state`, one small query), so neither answer waits for the lines: a 304 costs
+    that query, and a 200 streams its first line as soon as the feed's query yields it.
     """
-    now = utcnow()
     lines = export.FeedFilter.of(feed)
-    content = export.fingerprint(lines, now)
-    if content != feed.content_fingerprint or feed.content_changed_at is None:
-        feed.content_fingerprint, feed.content_changed_at = content, now
-    etag = export.etag_of(content, fmt)
-    changed_at = feed.content_changed_at.replace(microsecond=0)
+    state = export.change_state()
+    etag = export.feed_tag(current_app.config["SECRET_KEY"], lines, state, fmt)
+    changed_at = export.last_modified(state, feed.created_at)
     if known_etags:  # RFC 9110 13.1.3: If-None-Match, when sent, decides alone
         not_modified = etag in known_etags
     else:
-        not_modified = modified_since is not None and changed_at <= modified_since
-    feed.last_polled_at = now
+        not_modified = modified_since is not None and export.not_modified_since(state, feed.created_at, modified_since)
+    feed.last_polled_at = state.now
     # Once per poll, not per line: who polled is the feed's organisation, through its token.
     db.session.add(AuditEvent(
         action="feed_poll", actor_org_id=feed.org_id, subject_org_id=feed.org_id,
         detail=orjson.dumps({"feed": feed.public_id, "name": feed.name, "format": fmt,
                              "status": 304 if not_modified else 200}).decode()))
     db.session.commit()
-    return Poll(fmt, etag, changed_at, None if not_modified else export.feed_body(lines, fmt, now))
+    # The lines are read as of the tag's clock: an expiry the tag has not counted yet is not
+    # applied, so the next poll's tag moves when it is.
+    return Poll(fmt, etag, changed_at, None if not_modified else export.feed_body(lines, fmt, state.now))

@@ -17,12 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import bindparam, func, not_, select
+from sqlalchemy import bindparam, func, not_, select, text
 from sqlalchemy.orm import aliased
 
 from hub import policy
 from hub.accounts.models import Organisation
-from hub.db import id_chunks, in_parameter
+from hub.db import id_chunks, in_parameter, on_postgresql, without_jit
 from hub.extensions import db
 from hub.intel import decay, observables, warninglists
 from hub.intel.models import ItemReference, Observable, SharedItem
@@ -62,13 +62,33 @@ def correlations_for_values(principal: Principal, values: set[tuple[str, str]], 
 
     Values on a warning list (public resolvers, CDNs, reserved ranges...) are left out. One
     statement looks up the values themselves and every network that would hold one of the
-    addresses (the sharing policy's predicate costs more to plan than the lookup costs to run);
-    a second one, only if a readable object ties hashes together, the file's other hashes; and
-    one per network value, the addresses inside it."""
+    addresses, under the sharing policy; a second one, only if a readable object ties hashes
+    together, the file's other hashes; and one per network value, the addresses inside it.
+
+    The warning lists' stamp is read in the first statement when the lists this process holds
+    leave every value in and no value is a network: a lookup is then one round trip. Exact: if
+    the stamp moved, the lookup runs again with the current lists; if nothing matched, no list
+    could have changed the (empty) answer."""
+    held = warninglists.held_matcher()
+    if held is not None and not any(held[0].lists_for(kind, value) for kind, value in values) and not any(
+            kind in observables.IP_KINDS and observables.key_range(kind, value) for kind, value in values):
+        found, stamp = _correlate(principal, values, exclude_stix_id, limit)
+        if stamp is _NOTHING_FOUND or stamp == held[1]:
+            return found
     listed = warninglists.lists_for_many(values)
     values = {pair for pair in values if not listed.get(pair)}  # known-benign values correlate nothing
+    return _correlate(principal, values, exclude_stix_id, limit)[0]
+
+
+_NOTHING_FOUND = object()
+
+
+def _correlate(principal: Principal, values: set[tuple[str, str]], exclude_stix_id: str | None,
+               limit: int) -> tuple[list[Correlation], object]:
+    """The correlations of these values (warning-listed ones already left out), and the warning
+    lists' stamp as the first statement read it (_NOTHING_FOUND when it found no row)."""
     if not values:
-        return []
+        return [], _NOTHING_FOUND
     found: dict[tuple[int, str, str], Correlation] = {}
 
     def collect(kind: str, item: SharedItem, value: str) -> None:
@@ -79,7 +99,8 @@ def correlations_for_values(principal: Principal, values: set[tuple[str, str]], 
                  for network in observables.enclosing_networks(kind, value)} - values
     hashes = {pair for pair in values if pair[0] in HASH_KINDS}
     bridges: dict[int, SharedItem] = {}
-    for item, kind, value in _readable_naming(principal, values | enclosing, limit):
+    named, stamp = _readable_naming(principal, values | enclosing, limit)
+    for item, kind, value in named:
         if (kind, value) in values:
             collect(SAME_VALUE, item, value)
             if kind in HASH_KINDS and item.stix_type in ("file", "indicator"):
@@ -87,34 +108,29 @@ def correlations_for_values(principal: Principal, values: set[tuple[str, str]], 
         else:
             collect(CIDR, item, value)
     same_file = _hashes_grouped_with(hashes, bridges.values()) - hashes
-    for item, _kind, value in _readable_naming(principal, same_file, limit):
+    for item, _kind, value in _readable_naming(principal, same_file, limit)[0]:
         collect(SAME_FILE, item, value)
     for kind, value in values:
         if kind in observables.IP_KINDS:
             for item, other in _readable_inside(principal, kind, value, limit):
                 collect(CIDR, item, other)
     ordered = sorted(found.values(), key=lambda c: (-c.item.last_added_us, c.kind, c.value))
-    return ordered[:limit]
+    return ordered[:limit], stamp
 
 
-# Index hits read per lookup before the policy is asked: a value that thousands of items name
-# (a popular scanner) correlates with its newest holders, not with all of them.
+# Readable items read per value and lookup: a value that thousands of items name (a popular
+# scanner) correlates with its newest holders, not with all of them.
 MAX_CANDIDATES = 5000
 
 
 def _readable_of(principal: Principal, hits) -> list[tuple[SharedItem, str, str]]:
-    """(item, kind, value) for the hits (item_id, kind, value) whose item is matchable: readable,
-    neither revoked nor expired (an expired indicator is history: it leaves matching, default
-    lists and feeds), newest first. The policy is asked once, of these items only
-    (policy.readable_items_among): looking values up first and asking after means a value nobody
-    shared costs one index probe, and the predicate is never joined to the observable table."""
+    """(item, kind, value) for the hits (item_id, kind, value) whose item is matchable: a bulk
+    upload's, the policy asked once of the items found (policy.readable_items_among)."""
     hits = list(hits)
     if not hits:
         return []
-    items = {item.id: item for item in policy.readable_items_among(principal, sorted({hit[0] for hit in hits}))
-             if not item.revoked and not is_expired(item)}
-    found = [(items[item_id], kind, value) for item_id, kind, value in hits if item_id in items]
-    return sorted(found, key=lambda row: -row[0].last_added_us)
+    items = {item.id: item for item in policy.readable_items_among(principal, sorted({hit[0] for hit in hits}))}
+    return _matchable([(items[item_id], kind, value) for item_id, kind, value in hits if item_id in items])
 
 
 def _hits(pairs) -> list[tuple[int, str, str]]:
@@ -146,34 +162,89 @@ def _hits_statement():
 
 
 def _readable_naming(principal: Principal, values: set[tuple[str, str]], limit: int):
-    """(item, kind, value) for the `limit` newest matchable items naming one of these pairs."""
+    """(item, kind, value) for the `limit` newest matchable items naming one of these pairs, and
+    the warning lists' stamp (_NOTHING_FOUND without rows): one statement, the index lookup of
+    the values, the sharing policy of the items found and the stamp, prepared once per kind of
+    reader (policy.statement_for_reader) so that the server keeps its plan."""
     if not values:
-        return []
-    return _readable_of(principal, _hits(values))[:limit]
+        return [], _NOTHING_FOUND
+    pairs = set(values)
+    rows = db.session.execute(policy.statement_for_reader(principal, ("correlation", "naming"), _naming_statement), {
+        "values": sorted({value for _kind, value in pairs}), "kinds": sorted({kind for kind, _value in pairs}),
+        "most": MAX_CANDIDATES * len(pairs), **policy.reader_parameters(principal)}).all()
+    stamp = rows[0][3] if rows else _NOTHING_FOUND
+    return _matchable([(item, kind, value) for item, kind, value, _stamp in rows if (kind, value) in pairs])[:limit], stamp
+
+
+def _naming_statement(reader):
+    return (select(SharedItem, Observable.kind, Observable.value, warninglists.stamp_column())
+            .join(Observable, Observable.item_id == SharedItem.id)
+            .where(in_parameter(Observable.value, "values"), in_parameter(Observable.kind, "kinds"),
+                   SharedItem.revoked.is_(False), policy.readable_items_for(reader))
+            .order_by(SharedItem.id.desc())
+            .limit(bindparam("most")))
+
+
+def _matchable(found: list[tuple[SharedItem, str, str]]) -> list[tuple[SharedItem, str, str]]:
+    """Readable rows less revoked and expired items (history: they leave matching, default
+    lists and feeds), newest first."""
+    found = [row for row in found if not row[0].revoked and not is_expired(row[0])]
+    return sorted(found, key=lambda row: -row[0].last_added_us)
 
 
 def readable_items_naming(principal: Principal, pairs: set[tuple[str, str]]) -> list[tuple[SharedItem, str, str]]:
     """(item, kind, value) for every matchable item naming one of these (kind, value) pairs: a
-    bulk upload's matches (up to 100,000 values), a few statements of index lookups."""
+    bulk upload's matches (up to 100,000 values) in two statements, the observable lookup of
+    every value and the sharing policy of the items found."""
+    if on_postgresql() and not any("\n" in value for _kind, value in pairs):
+        return _readable_of(principal, _bulk_hits(pairs))
     hits = []
-    for chunk in id_chunks(sorted(pairs)):  # all at once on PostgreSQL, SQLite's parameter cap elsewhere
+    for chunk in id_chunks(list(pairs)):  # SQLite's parameter cap
         hits += _hits(chunk)
     return _readable_of(principal, hits)
 
 
+# PostgreSQL: one index probe of (value, kind) per pair, the pairs travelling as two texts that
+# the server splits (psycopg spent longer writing 60,000 values as an array literal than the
+# server spent matching them). LATERAL keeps it a loop of index probes, whatever the store's
+# size: with the values as one `= ANY` array the planner chose a parallel scan of the whole table.
+# Normalised values hold no line break (nor do stored ones); a bulk upload reports every match.
+_BULK_HITS = text(
+    "SELECT o.item_id, o.kind, o.value "
+    "FROM unnest(string_to_array(CAST(:values AS text), E'\\n'), string_to_array(CAST(:kinds AS text), E'\\n')) "
+    "AS wanted (value, kind) "
+    "CROSS JOIN LATERAL (SELECT item_id, kind, value FROM observable "
+    "WHERE observable.value = wanted.value AND observable.kind = wanted.kind OFFSET 0) AS o")
+
+
+def _bulk_hits(pairs: set[tuple[str, str]]) -> list[tuple[int, str, str]]:
+    without_jit()  # 60,000 probes pass jit_above_cost; compiling took longer than probing
+    ordered = sorted(pairs, key=lambda pair: pair[1])  # neighbouring probes read neighbouring index pages
+    rows = db.session.execute(_BULK_HITS, {"values": "\n".join(value for _kind, value in ordered),
+                                           "kinds": "\n".join(kind for kind, _value in ordered)})
+    return [tuple(row) for row in rows]
+
+
 def _readable_inside(principal: Principal, kind: str, value: str, limit: int):
-    """(item, value) for readable items naming an address or narrower network inside `value`."""
+    """(item, value) for readable items naming an address or narrower network inside `value`:
+    an index range scan on ip_key and the policy, in one statement."""
     bounds = observables.key_range(kind, value)
     if bounds is None:
         return []
     low, high = bounds
-    hits = db.session.execute(
-        select(Observable.item_id, Observable.kind, Observable.value)
-        .where(Observable.kind == kind, Observable.ip_key >= low, Observable.ip_key <= high, Observable.value != value)
-        .order_by(Observable.item_id.desc())
-        .limit(MAX_CANDIDATES)
-    ).all()
-    return [(item, other) for item, _kind, other in _readable_of(principal, hits)][:limit]
+    rows = db.session.execute(policy.statement_for_reader(principal, ("correlation", "inside"), _inside_statement), {
+        "kind": kind, "low": low, "high": high, "value": value, **policy.reader_parameters(principal)}).all()
+    return [(item, other) for item, _kind, other in _matchable(rows)][:limit]
+
+
+def _inside_statement(reader):
+    return (select(SharedItem, Observable.kind, Observable.value)
+            .join(Observable, Observable.item_id == SharedItem.id)
+            .where(Observable.kind == bindparam("kind"), Observable.ip_key >= bindparam("low"),
+                   Observable.ip_key <= bindparam("high"), Observable.value != bindparam("value"),
+                   SharedItem.revoked.is_(False), policy.readable_items_for(reader))
+            .order_by(SharedItem.id.desc())
+            .limit(MAX_CANDIDATES))
 
 
 def _hashes_grouped_with(hashes: set[tuple[str, str]], bridges) -> set[tuple[str, str]]:

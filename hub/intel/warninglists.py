@@ -234,7 +234,27 @@ class _MatcherCache:
         return self._matcher
 
 
+    def held(self) -> tuple[Matcher, str | None] | None:
+        """The matcher this process holds for this database and the stamp it was built at,
+        without asking the database (None before the first check)."""
+        key = self._key
+        if key is None or key[0] != db.engine.url.render_as_string():
+            return None
+        return self._matcher, key[1]
+
+
 _cache = _MatcherCache()
+
+
+def held_matcher() -> tuple[Matcher, str | None] | None:
+    """The matcher last built and its stamp, unchecked: for a caller that checks the stamp in
+    its own statement (correlation) instead of in one more round trip."""
+    return _cache.held()
+
+
+def stamp_column():
+    """The current stamp as a scalar subquery, to read in the same statement as a lookup."""
+    return select(WarningListStamp.token).where(WarningListStamp.id == 1).scalar_subquery()
 
 
 def matcher() -> Matcher:

@@ -1,7 +1,7 @@
 """A bulk sighting upload's result is stored and shown on its own page (POST-redirect-GET)
 
 Revision ID: 5b0100000001
-Revises: 9e1300000001
+Revises: c011ec700001
 Create Date: 2026-12-03 21:10:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5b0100000001'
-down_revision = '9e1300000001'
+down_revision = 'c011ec700001'
 branch_labels = None
 depends_on = None
 
