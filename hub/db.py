@@ -40,8 +40,8 @@ def without_jit(engine: Engine) -> None:
 
     The policy's SQL (one OR of subqueries per rule) makes the planner's cost estimate of a page's
     count exceed jit_above_cost, and compiling it took ~150-550 ms for a query that runs in ~12 ms
-    (bench/page_speed.py, demo x100): JIT pays only on long analytical scans, which the hub does not
-    run. Set per connection, not in the server's configuration, so that it holds on any server.
+    (bench/page_speed.py, demo x100), and a feed of 100,000 values waited 1.5 s for its first line:
+    JIT pays only on long analytical scans, which the hub does not run. Set per connection, not in the server's configuration, so that it holds on any server.
     """
     if engine.dialect.name != "postgresql":
         return
@@ -164,15 +164,6 @@ def copy_rows(table, rows: list[dict]) -> None:
     with cursor, cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([row[column] for column in columns])
-
-
-def without_jit() -> None:
-    """PostgreSQL: no JIT compilation for the rest of this transaction. A statement over many
-    rows (a whole feed, 60,000 uploaded values) passes jit_above_cost, and compiling the sharing
-    policy's expressions cost more than running its index lookups (1.5 s before a feed's first
-    line); the hub's plans are index lookups that JIT does not speed up."""
-    if on_postgresql():
-        db.session.execute(text("SET LOCAL jit = off"))
 
 
 def id_in(column, ids: list[int]) -> ColumnElement[bool]:

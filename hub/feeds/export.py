@@ -19,7 +19,7 @@ from sqlalchemy import JSON, Select, bindparam, cast, func, or_, select, type_co
 from sqlalchemy.dialects.postgresql import JSONB
 
 from hub import policy
-from hub.db import UTCDateTime, as_utc, datetime_to_us, on_postgresql, us_to_datetime, utcnow, without_jit
+from hub.db import UTCDateTime, as_utc, datetime_to_us, on_postgresql, us_to_datetime, utcnow
 from hub.extensions import db
 from hub.feeds.changes import FeedChange
 from hub.feeds.models import Feed
@@ -181,7 +181,6 @@ def entries(feed: FeedFilter, now: datetime, batch: int = BATCH) -> Iterator[Fee
     is planned once (keyset pages planned and ran it again for every 5,000 lines)."""
     benign = warninglists.matcher_now()  # known-benign values never reach a firewall's blocklist
     order = (Observable.value, Observable.kind, Observable.item_id)
-    without_jit()  # the stream's transaction: compiling took 1.5 s before the first line
     rows = db.session.execute(feed_entries(feed, now).order_by(*order).execution_options(yield_per=batch))
     previous = None
     try:

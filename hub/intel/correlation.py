@@ -22,7 +22,7 @@ from sqlalchemy.orm import aliased
 
 from hub import policy
 from hub.accounts.models import Organisation
-from hub.db import id_chunks, in_parameter, on_postgresql, without_jit
+from hub.db import id_chunks, in_parameter, on_postgresql
 from hub.extensions import db
 from hub.intel import decay, observables, warninglists
 from hub.intel.models import ItemReference, Observable, SharedItem
@@ -218,7 +218,6 @@ _BULK_HITS = text(
 
 
 def _bulk_hits(pairs: set[tuple[str, str]]) -> list[tuple[int, str, str]]:
-    without_jit()  # 60,000 probes pass jit_above_cost; compiling took longer than probing
     ordered = sorted(pairs, key=lambda pair: pair[1])  # neighbouring probes read neighbouring index pages
     rows = db.session.execute(_BULK_HITS, {"values": "\n".join(value for _kind, value in ordered),
                                            "kinds": "\n".join(kind for kind, _value in ordered)})
