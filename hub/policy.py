@@ -370,6 +370,13 @@ class Readers:
         return Readers(self.orgs - before.org_ids, {org_id: users for org_id, users in people.items() if users})
 
 
+def reads_at_all(org=Organisation) -> ColumnElement[bool]:
+    """SQL on Organisation (or an alias): does it read anything? A deactivated organisation's
+    people cannot sign in or use tokens, and nothing reaches it by any other channel either (its
+    feeds, its alert subscriptions), nor is it counted among an item's readers."""
+    return org.active
+
+
 def readers_of(item_id: int) -> Readers:
     """Every member who may read the item now, asked of `readable_items_for` itself: the very
     rule every read path applies, so the answer is exactly who reads. A deactivated organisation
@@ -377,12 +384,12 @@ def readers_of(item_id: int) -> Readers:
     member_org = aliased(Organisation)
     orgs = frozenset(db.session.scalars(
         select(member_org.id).join(SharedItem, SharedItem.id == item_id)
-        .where(member_org.active, readable_items_for(Reader(None, member_org.id, member_org.kind)))))
+        .where(reads_at_all(member_org), readable_items_for(Reader(None, member_org.id, member_org.kind)))))
     user_org = aliased(Organisation)
     people: dict[int, set[int]] = {}
     for user_id, org_id in db.session.execute(
         select(User.id, User.org_id).join(user_org, user_org.id == User.org_id).join(SharedItem, SharedItem.id == item_id)
-        .where(User.active, user_org.active, readable_items_for(Reader(User.id, User.org_id, user_org.kind)))
+        .where(User.active, reads_at_all(user_org), readable_items_for(Reader(User.id, User.org_id, user_org.kind)))
     ):
         people.setdefault(org_id, set()).add(user_id)
     return Readers(orgs, {org_id: frozenset(users) for org_id, users in people.items()})

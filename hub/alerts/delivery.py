@@ -36,7 +36,7 @@ from hub.alerts.webhooks import (
 from hub.extensions import db
 from hub.intel.models import SharedItem, StixVersion
 from hub.outbox import OutboxEntry
-from hub.policy import Reader, readable_items_for
+from hub.policy import Reader, readable_items_for, reads_at_all
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def readable_deliveries(delivery_ids: list[int]) -> set[int]:
             Delivery.id.in_(delivery_ids),
             Subscription.scope == "user",
             User.active,
-            user_org.active,
+            reads_at_all(user_org),
             readable_items_for(Reader(User.id, User.org_id, user_org.kind)),
         )
     )
@@ -116,7 +116,7 @@ def readable_deliveries(delivery_ids: list[int]) -> set[int]:
         .where(
             Delivery.id.in_(delivery_ids),
             Subscription.scope == "org",
-            Organisation.active,
+            reads_at_all(),
             readable_items_for(Reader(None, Subscription.org_id, Organisation.kind)),
         )
     )

@@ -30,7 +30,7 @@ from hub.extensions import db
 from hub.intel import warninglists
 from hub.intel.models import Observable, SharedItem, StixVersion
 from hub.intel.store import load_json
-from hub.policy import Reader, held_by_owner_org, readable_items_for
+from hub.policy import Reader, held_by_owner_org, readable_items_for, reads_at_all
 
 # Events that concern whoever already heard of the item, whatever their filters say (rule 9).
 EXTERNAL_CHANNELS = ("email", "webhook")
@@ -157,7 +157,7 @@ def readable_user_subscriptions(item_id: int, subscription_ids: list[int]) -> se
             .where(
                 id_in(Subscription.id, chunk),
                 User.active,
-                user_org.active,
+                reads_at_all(user_org),
                 readable_items_for(Reader(User.id, User.org_id, user_org.kind)),
             )
         )
@@ -175,7 +175,7 @@ def readable_org_subscriptions(item_id: int, subscription_ids: list[int]) -> set
             .join(SharedItem, SharedItem.id == item_id)
             .where(
                 id_in(Subscription.id, chunk),
-                Organisation.active,  # a deactivated organisation is told nothing more
+                reads_at_all(),
                 readable_items_for(Reader(None, Subscription.org_id, Organisation.kind)),
             )
         )

@@ -169,7 +169,7 @@ def feed_for_authorization(public_id: str, authorization: str | None) -> Feed | 
         return None
     return db.session.scalar(select(Feed).join(Organisation, Organisation.id == Feed.org_id).where(
         Feed.token_hash == token_digest(token), Feed.public_id == public_id, Feed.deleted.is_(False),
-        Organisation.active))
+        policy.reads_at_all()))
 
 
 @dataclass(frozen=True)

@@ -155,16 +155,9 @@ def incident_view(principal: Principal, incident: Incident) -> dict:
     owner_view = policy.sees_incident_internals(principal, incident)
     follows_nis2 = policy.follows_nis2_reporting(principal, incident)
     view = {
-        "id": incident.stix_id,
-        "title": incident.title,
-        "owner": incident.owner.slug,
-        "owner_country": incident.owner.country,
-        "tlp": incident.item.tlp.value,
-        "attack_type": incident.attack_type,
-        "significant": incident.significant,
+        **incident_row(incident),
         "revision": incident.revision_count,
         "created": incident.created.isoformat(),
-        "updated": incident.updated.isoformat(),
         "report": visible_report(principal, data),
         "revisions": [
             {"number": r.number, "created": r.created.isoformat(),

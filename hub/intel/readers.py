@@ -117,13 +117,15 @@ def _draft(principal: Principal, tlp: TLP, audience: Audience, **extra) -> polic
                             org_ids=audience.org_ids, user_ids=audience.user_ids, **extra)
 
 
-def _readers_told(principal: Principal, draft: policy.DraftItem) -> tuple[policy.Readers, bool]:
-    """Who the principal may be told reads the draft, and whether that is only its chosen
-    audience: when it refers to another organisation's item, the policy's answer (the readers of
-    both, rule 7) would tell that item's audience, which is its owner's alone to know."""
+def _readers_told(principal: Principal, draft: policy.DraftItem,
+                  item_id: int | None = None) -> tuple[policy.Readers, bool]:
+    """Who the principal may be told reads the draft (or the item `item_id`, as it stands), and
+    whether that is only its chosen audience: when it refers to another organisation's item, the
+    policy's answer (the readers of both, rule 7) would tell that item's audience, which is its
+    owner's alone to know."""
     if policy.references_held_by_others(principal.org_id, draft.refers_to):
         return policy.would_read(replace(draft, refers_to=())), True
-    return policy.would_read(draft), False
+    return (policy.readers_of(item_id) if item_id is not None else policy.would_read(draft)), False
 
 
 def preview(principal: Principal, tlp: TLP, audience: Audience, *, stix_type: str = "indicator",
@@ -167,11 +169,8 @@ def of_item(principal: Principal, item: SharedItem) -> WhoReads | None:
     if not policy.sees_sharing_details(principal, item):
         return None
     concealed = frozenset(policy.concealed_recipients([item.id]).get(item.id, set()))
-    draft = policy.draft_of(item)
-    if policy.references_held_by_others(principal.org_id, draft.refers_to):
-        return describe(policy.would_read(replace(draft, refers_to=())), principal, concealed=concealed,
-                        chosen_only=True)
-    return describe(policy.readers_of(item.id), principal, concealed=concealed)
+    readers, chosen_only = _readers_told(principal, policy.draft_of(item), item.id)
+    return describe(readers, principal, concealed=concealed, chosen_only=chosen_only)
 
 
 def _widened(draft: policy.DraftItem, audience: Audience) -> policy.DraftItem:
@@ -186,7 +185,7 @@ def gained_by_widening(principal: Principal, item: SharedItem, audience: Audienc
     readers after, less its readers now (both as the principal may be told them: see `_readers_told`)."""
     concealed = frozenset(policy.concealed_recipients([item.id]).get(item.id, set()))
     draft = policy.draft_of(item)
-    before, chosen_only = _readers_told(principal, draft)
+    before, chosen_only = _readers_told(principal, draft, item.id)
     after, _ = _readers_told(principal, _widened(draft, audience))
     return describe(after.minus(before), principal, concealed=concealed, gained=True, chosen_only=chosen_only)
 

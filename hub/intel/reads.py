@@ -291,8 +291,9 @@ def list_metadata(principal: Principal | None, items) -> dict[int, dict]:
     if not items:
         return {}
     listed = warninglists.listed_in_items([item.id for item in items])
+    revealed = {item.owner_org_id for item in items if policy.reveals_owner(principal, item)}
     slugs = dict(db.session.execute(select(Organisation.id, Organisation.slug)
-                                    .where(Organisation.id.in_({item.owner_org_id for item in items}))).all())
+                                    .where(Organisation.id.in_(revealed))).all()) if revealed else {}
     return {item.id: {
         "tlp": item.tlp.value,
         "owner": slugs.get(item.owner_org_id) if policy.reveals_owner(principal, item) else None,

@@ -51,7 +51,7 @@ def keep(principal: Principal, result: BulkResult, value_count: int) -> str:
 
 def summary(principal: Principal, upload_id: str) -> UploadSummary | None:
     """The uploader's own summary, or None (someone else's upload is as missing as an unknown one)."""
-    upload = db.session.get(SightingUpload, upload_id) if _is_uuid(upload_id) else None
+    upload = db.session.get(SightingUpload, upload_id)
     if upload is None or upload.user_id != principal.user_id:
         return None
     matches = orjson.loads(upload.shown_matches)
@@ -62,10 +62,3 @@ def summary(principal: Principal, upload_id: str) -> UploadSummary | None:
     return UploadSummary(id=upload.id, created_at=upload.created_at, value_count=upload.value_count,
                          matched_count=upload.matched_count, unmatched_count=upload.unmatched_count,
                          sighting_count=upload.sighting_count, matches=[m for m in shown if m[1]])
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        return str(uuid.UUID(text)) == text
-    except ValueError:
-        return False
