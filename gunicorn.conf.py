@@ -4,6 +4,7 @@ so the first TAXII add it answers is not seconds slower than the next."""
 
 
 def post_worker_init(worker):
-    from hub.intel.warmup import warm_up
+    from hub.intel.warmup import freeze_start_up_objects, warm_up
 
     worker.log.info("share path warmed up in %.1f s", warm_up())
+    worker.log.info("%d start-up objects frozen out of the garbage collector", freeze_start_up_objects())

@@ -65,6 +65,20 @@ def test_a_share_queues_its_fan_out_by_name_after_commit(broker):
     assert broker.drain() == [(dispatch.TASK_FAN_OUT, [[entry_id]])]
 
 
+def test_a_bulk_share_is_one_fan_out_task_for_its_whole_act(broker):
+    """Its entries are one sharing act, which one fan-out handles whole: one task, not one per 20
+    entries of which all but the first would only find their entries done."""
+    item_count = 120
+    f.share(f.make_user(f.make_org()), [f.indicator() for _ in range(item_count)], tlp="green")
+    assert dispatch.flush()
+    messages = broker.drain()
+    assert [name for name, _ in messages] == [dispatch.TASK_FAN_OUT]
+    entry_ids = messages[0][1][0]
+    assert len(entry_ids) == item_count
+    assert jobs.fan_out_entries(entry_ids) == 0  # nobody subscribes: marked dispatched, no alert
+    assert db.session.scalar(select(OutboxEntry.id).where(OutboxEntry.dispatched_at.is_(None))) is None
+
+
 def test_a_share_that_fails_queues_nothing(broker):
     sharer = f.make_user(f.make_org())
     with pytest.raises(ValidationFailed):

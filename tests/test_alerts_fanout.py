@@ -88,6 +88,27 @@ def test_a_share_notifies_each_subscriber_once_even_when_the_fan_out_runs_twice(
     assert notified(item, "shared") == others
 
 
+def test_one_fan_out_task_over_two_bulk_acts_alerts_each_subscriber_once_per_act(world):
+    """A task skips the entries its earlier fan-outs dispatched with their act, never another
+    act's: both bundles are announced, each once."""
+    orgs, users = world
+    first = f.share(users["brno"], [f.indicator() for _ in range(30)], tlp="green", audience="community")
+    second = f.share(users["ostrava"], [f.indicator() for _ in range(30)], tlp="green", audience="community")
+    run_fan_out()
+    lead = select(Notification.user_id, Notification.act).where(Notification.lead)
+    told = db.session.execute(lead).all()
+    assert len(told) == len(set(told))  # one alert per recipient and act
+    assert {u for u, _ in told if _ == db.session.get(OutboxEntry, _entry_of(first)).act} == {
+        u.id for name, u in users.items() if name != "brno"}
+    assert {u for u, _ in told if _ == db.session.get(OutboxEntry, _entry_of(second)).act} == {
+        u.id for name, u in users.items() if name != "ostrava"}
+    assert db.session.scalar(select(func.count(OutboxEntry.id)).where(OutboxEntry.dispatched_at.is_(None))) == 0
+
+
+def _entry_of(item) -> int:
+    return db.session.scalar(select(OutboxEntry.id).where(OutboxEntry.item_id == item.id))
+
+
 def test_red_item_alerts_only_the_named_users_never_the_author_who_shared_it(world):
     orgs, users = world
     colleague = f.make_user(orgs["cert"])

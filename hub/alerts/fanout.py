@@ -42,6 +42,8 @@ class FanOutResult:
     deliveries: int = 0
     # Immediate deliveries to hand to the delivery task (digests wait for their hour).
     ready_delivery_ids: list[int] = field(default_factory=list)
+    # The outbox entries this fan-out marked dispatched: its whole sharing act.
+    dispatched_ids: set[int] = field(default_factory=set)
 
 
 class _Candidate(NamedTuple):  # ten thousand of these per fan-out: a tuple is cheapest
@@ -378,6 +380,7 @@ def fan_out(entry_id: int) -> FanOutResult:
     for entry in entries:
         entry.dispatched_at = now
     db.session.commit()
+    result.dispatched_ids = {entry.id for entry in entries}
     return result
 
 

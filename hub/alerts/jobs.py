@@ -25,9 +25,12 @@ def fan_out_entries(entry_ids: list[int]) -> int:
     """Fan out each entry and queue its immediate deliveries; returns notifications written."""
     if fanout.dispatch_unheard(entry_ids):
         return 0
-    written = 0
+    written, done = 0, set()
     for entry_id in entry_ids:
+        if entry_id in done:  # fanned out with an earlier entry of its act
+            continue
         result = fanout.fan_out(entry_id)
+        done |= result.dispatched_ids
         written += result.notifications
         dispatch.enqueue_deliveries(result.ready_delivery_ids)
     return written
