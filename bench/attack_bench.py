@@ -62,6 +62,7 @@ ENVELOPE = 500
 # (scenario, bundle, envelope size or None for the whole bundle in one POST)
 SCENARIOS = [("mobile/500", "mobile", ENVELOPE), ("ics/500", "ics", ENVELOPE), ("ics/whole", "ics", None)]
 DATABASE = "bench_attack"
+WEB_WORKERS = 3  # docker-compose.yml's gunicorn command
 
 BOOTSTRAP = r"""
 import json, sys
@@ -147,7 +148,7 @@ def start_hub(stack: Stack, postgres: str, slugs: list[str]) -> tuple[str, dict]
                                       capture_output=True, text=True).stdout.strip().splitlines()[-1])
     port = free_port()
     # The web command of docker-compose.yml, on loopback (and without the per-request access log).
-    web = stack.spawn("hub", [str(PYTHON.parent / "gunicorn"), f"--bind=127.0.0.1:{port}", "--workers=3",
+    web = stack.spawn("hub", [str(PYTHON.parent / "gunicorn"), f"--bind=127.0.0.1:{port}", f"--workers={WEB_WORKERS}",
                               "--timeout=600", "--no-control-socket", "hub:create_app('production')"],
                       cwd=ROOT, env=env)
     # The worker command of docker-compose.yml: prefork, one process per CPU.
@@ -156,6 +157,9 @@ def start_hub(stack: Stack, postgres: str, slugs: list[str]) -> tuple[str, dict]
     base = f"http://127.0.0.1:{port}"
     wait_for(lambda: web.poll() is None and requests.get(f"{base}/taxii2/", timeout=5).status_code in (200, 401),
              120, "gunicorn")
+    # The first worker answering is not the server started: the others may still be importing and
+    # warming up (gunicorn.conf.py), seconds of CPU that would land in the first scenario.
+    wait_for(lambda: stack.log("hub").count("start-up objects frozen") >= WEB_WORKERS, 120, "every web worker")
     wait_for(lambda: b" ready." in (stack.workdir / "worker.log").read_bytes(), 120, "the Celery worker")
     return base, users
 

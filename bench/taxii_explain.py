@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from hub import create_app  # noqa: E402
 from hub.accounts.services import user_by_email  # noqa: E402
@@ -43,9 +43,11 @@ def main() -> None:
         principal = Principal.of(user_by_email(args.email))
         collection = collection_for(principal, args.collection)
         page = PageRequest(filters=ObjectFilters(), limit=args.limit, after_us=middle_date_added(), digest="explain")
-        query = reading.page_query(principal, collection, page)
-        sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
-        for (line,) in db.session.execute(text("EXPLAIN (ANALYZE, BUFFERS) " + sql)):
+        statement, parameters = reading.page_query(principal, collection, page)
+        compiled = statement.compile(db.engine)
+        connection = db.session.connection()
+        for (line,) in connection.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + str(compiled),
+                                                  compiled.construct_params(parameters)):
             print(line)
 
 

@@ -513,8 +513,9 @@ def is_owner_org(principal: Principal | None, thing) -> bool:
     return principal is not None and thing.owner_org_id == principal.org_id
 
 
-def owned_by_org_of(principal: Principal | None, owner_org_id: ColumnElement) -> ColumnElement[bool]:
-    """`is_owner_org` as SQL, on an owner column (SharedItem.owner_org_id, Incident.owner_org_id)."""
+def owned_by_org_of(principal: Principal | Reader | None, owner_org_id: ColumnElement) -> ColumnElement[bool]:
+    """`is_owner_org` as SQL, on an owner column (SharedItem.owner_org_id, Incident.owner_org_id);
+    a Reader's org_id may be a bind parameter (statement_for_reader)."""
     if principal is None:
         return false()
     return owner_org_id == principal.org_id

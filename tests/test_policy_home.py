@@ -34,7 +34,7 @@ JUSTIFIED = {
     ("intel/reads.py", "shared_not_supporting"):
         "an object supports another when its own owner's relationship ties them (which list rows to "
         "group); only relationships policy.readable_items_for lets the reader read count",
-    ("taxii/collections.py", "_own_organisation"):
+    ("taxii/collections.py", "membership"):
         "a collection's membership; every collection is read through policy.readable_items as well",
     ("taxii/collections.py", "_groups_of"):
         "the sharing groups the organisation belongs to, i.e. which collections it has",

@@ -94,6 +94,34 @@ def test_posting_to_a_collection_shares_with_its_audience(world, taxii):
     assert ids(brno, "everything") == set(shared.values())
 
 
+def test_one_statement_serves_every_reader_and_group_with_their_own_values(world, taxii, make):
+    """A collection's page is built once per shape and kind of reader (its ids and the group's
+    are parameters): read in turns, each reader and each group still get exactly their own."""
+    make.make_group("border-hospitals", world["brno"], world["vienna"])
+    brno, olomouc, vienna = (taxii(world[f"{name}_analyst"]) for name in ("brno", "olomouc", "vienna"))
+    shared = {}
+    for client, alias in ((brno, "group-cz-hospitals"), (brno, "group-border-hospitals"),
+                          (olomouc, "org-olomouc-hospital"), (vienna, "org-vienna-hospital")):
+        obj = indicator(object_marking_refs=GREEN)
+        assert client.post(client.objects_path(alias), {"objects": [obj]}).json["success_count"] == 1
+        shared[alias] = obj["id"]
+
+    def ids(client, alias):
+        return {o["id"] for o in client.get(client.objects_path(alias)).json.get("objects", [])}
+
+    for _ in range(2):  # the second round reads through statements the first one built
+        assert ids(brno, "group-cz-hospitals") == {shared["group-cz-hospitals"]}
+        assert ids(brno, "group-border-hospitals") == {shared["group-border-hospitals"]}
+        assert ids(vienna, "group-border-hospitals") == {shared["group-border-hospitals"]}
+        assert ids(olomouc, "group-cz-hospitals") == {shared["group-cz-hospitals"]}
+        assert ids(olomouc, "org-olomouc-hospital") == {shared["org-olomouc-hospital"]}
+        assert ids(vienna, "org-vienna-hospital") == {shared["org-vienna-hospital"]}
+        assert ids(brno, "org-brno-hospital") == {shared["group-cz-hospitals"], shared["group-border-hospitals"]}
+        object_path = vienna.objects_path("org-vienna-hospital")
+        assert vienna.get(object_path + shared["org-vienna-hospital"] + "/").status_code == 200
+        assert olomouc.get(olomouc.objects_path("org-olomouc-hospital") + shared["org-vienna-hospital"] + "/").status_code == 404
+
+
 def test_own_organisation_collection_holds_what_others_share_with_it_by_name(world, taxii, make):
     obj = indicator(object_marking_refs=[TLP.amber.marking_id])
     make.share(world["vienna_analyst"], [obj], tlp="amber", audience={"orgs": ["brno-hospital"]})

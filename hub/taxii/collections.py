@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, exists, or_, select, true
+from sqlalchemy import ColumnElement, bindparam, exists, or_, select, true
 
 from hub.accounts.models import Organisation, SharingGroup, group_members
 from hub import audit, policy
@@ -43,8 +43,14 @@ class Collection:
     can_write: bool
     # The audience posted objects are shared with; None for the read-only collection.
     audience: Audience | None
-    membership: ColumnElement[bool]
+    # Which items it holds: `membership(kind, reader)`; a sharing group's id is a parameter.
+    kind: str
+    group_id: int | None = None
     default_tlp: TLP | None = None
+
+    def parameters(self) -> dict:
+        """The values `membership` leaves as parameters."""
+        return {"collection_group_id": self.group_id} if self.kind == GROUP else {}
 
     def resource(self) -> dict:
         body = {
@@ -65,6 +71,30 @@ def _granted(*conditions) -> ColumnElement[bool]:
     return exists(select(AudienceGrant.id).where(AudienceGrant.item_id == SharedItem.id, *conditions))
 
 
+COMMUNITY, GROUP, OWN_ORGANISATION, EVERYTHING = "community", "group", "own_organisation", "everything"
+
+
+def membership(kind: str, reader: policy.Reader) -> ColumnElement[bool]:
+    """SQL on SharedItem: does a collection of this kind hold the item, for this reader?
+
+    The reader's ids may be bind parameters (policy.statement_for_reader), and a sharing group's
+    id is the parameter `collection_group_id` (`Collection.parameters`): one statement serves
+    every reader of a kind and every collection of a kind.
+    """
+    if kind == COMMUNITY:
+        return SharedItem.audience_community
+    if kind == GROUP:
+        return _granted(AudienceGrant.group_id == bindparam("collection_group_id"))
+    if kind == OWN_ORGANISATION:
+        named = [_granted(AudienceGrant.org_id == reader.org_id)]
+        if reader.user_id is not None:
+            named.append(_granted(AudienceGrant.user_id == reader.user_id))
+        return or_(policy.owned_by_org_of(reader, SharedItem.owner_org_id), *named)
+    if kind == EVERYTHING:
+        return true()
+    raise ValueError(f"no collection kind {kind}")
+
+
 def _community(principal: Principal) -> Collection:
     return Collection(
         id=collection_uuid("community"),
@@ -74,7 +104,7 @@ def _community(principal: Principal) -> Collection:
         can_read=True,
         can_write=principal.can_share,
         audience=Audience(community=True),
-        membership=SharedItem.audience_community,
+        kind=COMMUNITY,
     )
 
 
@@ -87,7 +117,8 @@ def _group(principal: Principal, group: SharingGroup) -> Collection:
         can_read=True,
         can_write=principal.can_share,
         audience=Audience(group_ids=frozenset({group.id})),
-        membership=_granted(AudienceGrant.group_id == group.id),
+        kind=GROUP,
+        group_id=group.id,
     )
 
 
@@ -103,11 +134,7 @@ def _own_organisation(principal: Principal) -> Collection:
         can_read=True,
         can_write=principal.can_share,
         audience=Audience(),
-        membership=or_(
-            policy.owned_by_org_of(principal, SharedItem.owner_org_id),
-            _granted(AudienceGrant.org_id == principal.org_id),
-            _granted(AudienceGrant.user_id == principal.user_id),
-        ),
+        kind=OWN_ORGANISATION,
     )
 
 
@@ -120,7 +147,7 @@ def _everything(principal: Principal) -> Collection:
         can_read=True,
         can_write=False,
         audience=None,
-        membership=true(),
+        kind=EVERYTHING,
     )
 
 
