@@ -125,6 +125,8 @@ class Config:
     HUB_TAXII_LEASE_SECONDS = float(os.environ.get("HUB_TAXII_LEASE_SECONDS", 300))
     HUB_TAXII_SWEEP_SECONDS = float(os.environ.get("HUB_TAXII_SWEEP_SECONDS", 60))
     HUB_TAXII_SLICES = int(os.environ.get("HUB_TAXII_SLICES", os.cpu_count() or 1))
+    # Objects of a pending add shared and recorded in one transaction (hub/taxii/pending.py).
+    HUB_TAXII_CHUNK = int(os.environ.get("HUB_TAXII_CHUNK", 500))
 
 
 class DevelopmentConfig(Config):

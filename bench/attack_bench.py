@@ -24,6 +24,12 @@ Medallion 3.0.0 (memory backend) runs from bench/.medallion-venv (taxii_bench.py
 Every scenario posts as its own organisation (to its own organisation's collection, default TLP
 GREEN since ATT&CK objects carry no TLP), so no scenario finds the objects already shared.
 
+Each scenario is pushed --rounds times (default 3) to each server in turn, hub then medallion,
+with objects new to both each time; the figure is the median round, with the range beside it. One
+push takes about a second, and at that scale a figure moves by a third between runs minutes apart
+on a shared machine, for medallion as much as for the hub. Medallion is started afresh, empty,
+for each of its rounds (it slows as it fills); the hub keeps everything stored before.
+
 Then the synthetic ingest of bench/taxii_bench.py (10,000 indicators in bundles of 1,000, one
 client, until readable), called from that script against the same two servers.
 
@@ -115,6 +121,11 @@ class Stack:
         self.processes.append(process)
         return process
 
+    def stop(self, process: subprocess.Popen) -> None:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(15)
+        self.processes.remove(process)
+
     def log(self, name: str) -> str:
         return (self.workdir / f"{name}.log").read_text(errors="replace")
 
@@ -162,6 +173,24 @@ def start_hub(stack: Stack, postgres: str, slugs: list[str]) -> tuple[str, dict]
     wait_for(lambda: stack.log("hub").count("start-up objects frozen") >= WEB_WORKERS, 120, "every web worker")
     wait_for(lambda: b" ready." in (stack.workdir / "worker.log").read_bytes(), 120, "the Celery worker")
     return base, users
+
+
+class Medallion:
+    """Medallion started afresh, empty, for every round: its memory backend checks each added
+    object against every object of the collection and keeps everything in one Python heap, so it
+    slows as it fills (a round after others measured it 2-4x slower). The hub keeps what every
+    earlier round stored: the comparison is at medallion's best."""
+
+    def __init__(self, stack: Stack, collections: list[str]):
+        self.stack, self.collections, self.process = stack, collections, None
+
+    def fresh(self) -> tuple[taxii_bench.Server, str, dict]:
+        if self.process is not None:
+            self.stack.stop(self.process)
+        api_root = start_medallion(self.stack, self.collections)
+        self.process = self.stack.processes[-1]
+        server = taxii_bench.Server("medallion", api_root, ("bench", "bench"))
+        return server, api_root, taxii_bench.collections(server, api_root)
 
 
 def start_medallion(stack: Stack, collections: list[str]) -> str:
@@ -264,6 +293,8 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-synthetic", action="store_true", help="skip taxii_bench.py's synthetic ingest")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="pushes of each scenario to each server, new objects each time; the median is reported")
     parser.add_argument("--only", action="append", choices=[name for name, _, _ in SCENARIOS],
                         help="run only this scenario (repeatable); default all")
     args = parser.parse_args()
@@ -276,33 +307,47 @@ def main() -> None:
     slugs = [f"bench-{n}" for n in range(len(SCENARIOS))] + ["bench-synthetic"]
     try:
         hub_base, users = start_hub(stack, postgres, slugs)
-        medallion_api = start_medallion(stack, [name for name, _, _ in SCENARIOS] + ["synthetic"])
-        medallion = taxii_bench.Server("medallion", medallion_api, ("bench", "bench"))
-        med_collections = taxii_bench.collections(medallion, medallion_api)
+        medallions = Medallion(stack, [name for name, _, _ in SCENARIOS] + ["synthetic"])
         hub_api = f"{hub_base}/taxii2/api/"
         print(f"work folder {workdir}; load average {os.getloadavg()}", flush=True)
+        first_push = True
         for (name, bundle, size), slug in zip(SCENARIOS, slugs):
             if args.only is not None and name not in args.only:
                 continue
-            objects = bundles[bundle] if not results["attack"] else with_own_ids(bundles[bundle], name)
             hub = taxii_bench.Server("hub", hub_api, (users[slug]["email"], users[slug]["token"]))
             hub_collection = taxii_bench.collections(hub, hub_api)[f"org-{slug}"]
-            print(f"{name}: {len(objects)} objects", flush=True)
-            hub_result = push(hub, hub_api, hub_collection, objects, size)
-            missing = {obj["id"] for obj in objects} - hub_ids(hub, hub_collection)
-            hub_result["missing_after"] = len(missing)
-            med_result = push(medallion, medallion_api, med_collections[name], objects, size)
-            results["attack"][name] = {"hub": hub_result, "medallion": med_result}
-            print(f"  hub {hub_result['readable_per_s']:,.0f}/s  medallion {med_result['readable_per_s']:,.0f}/s"
-                  f"  (load {os.getloadavg()[0]:.2f})", flush=True)
+            rounds = []
+            for round_no in range(args.rounds):
+                # Every round posts objects new to both servers: the bundle as published once, then
+                # under ids of its own (with_own_ids).
+                objects = bundles[bundle] if first_push else with_own_ids(bundles[bundle], f"{name}#{round_no}")
+                first_push = False
+                hub_result = push(hub, hub_api, hub_collection, objects, size)
+                missing = {obj["id"] for obj in objects} - hub_ids(hub, hub_collection)
+                hub_result["missing_after"] = len(missing)
+                medallion, medallion_api, med_collections = medallions.fresh()
+                med_result = push(medallion, medallion_api, med_collections[name], objects, size)
+                rounds.append({"hub": hub_result, "medallion": med_result, "load": os.getloadavg()[0]})
+                print(f"{name} round {round_no + 1}: {len(objects)} objects, hub {hub_result['readable_per_s']:,.0f}/s"
+                      f"  medallion {med_result['readable_per_s']:,.0f}/s  (load {os.getloadavg()[0]:.2f})", flush=True)
+            results["attack"][name] = {"rounds": rounds, "hub": _median_round(rounds, "hub"),
+                                       "medallion": _median_round(rounds, "medallion")}
         if not args.no_synthetic:
             slug = slugs[-1]
             hub = taxii_bench.Server("hub", hub_api, (users[slug]["email"], users[slug]["token"]))
-            print("synthetic: 10,000 indicators in bundles of 1,000, one client (taxii_bench.measure_ingest)", flush=True)
-            results["synthetic"] = {
-                "hub": taxii_bench.measure_ingest(hub, taxii_bench.collections(hub, hub_api)[f"org-{slug}"], 1, 0),
-                "medallion": taxii_bench.measure_ingest(medallion, med_collections["synthetic"], 1, 0),
-            }
+            hub_collection = taxii_bench.collections(hub, hub_api)[f"org-{slug}"]
+            rounds = []
+            for round_no in range(args.rounds):
+                start = round_no * 10_000  # each round's indicators are new values
+                hub_result = taxii_bench.measure_ingest(hub, hub_collection, 1, start)
+                medallion, _, med_collections = medallions.fresh()
+                rounds.append({"hub": hub_result,
+                               "medallion": taxii_bench.measure_ingest(medallion, med_collections["synthetic"], 1, start)})
+                print(f"synthetic round {round_no + 1}: 10,000 indicators in bundles of 1,000, one client,"
+                      f" hub {rounds[-1]['hub']['readable_per_s']:,.0f}/s"
+                      f"  medallion {rounds[-1]['medallion']['readable_per_s']:,.0f}/s", flush=True)
+            results["synthetic"] = {"rounds": rounds, "hub": _median_round(rounds, "hub"),
+                                    "medallion": _median_round(rounds, "medallion")}
     finally:
         stack.close()
         if os.environ.get("BENCH_KEEP"):
@@ -316,21 +361,36 @@ def main() -> None:
     report(results)
 
 
+def _median_round(rounds: list[dict], server: str) -> dict:
+    """The round whose objects/s until readable is the median for this server (the lower middle
+    of an even count), with every round's figure beside it."""
+    ordered = sorted((r[server] for r in rounds), key=lambda result: result["readable_per_s"])
+    return {**ordered[(len(ordered) - 1) // 2], "every_round_per_s": [r[server]["readable_per_s"] for r in rounds]}
+
+
+def _spread(result: dict) -> str:
+    figures = result["every_round_per_s"]
+    return f"{min(figures):,.0f}-{max(figures):,.0f}" if len(figures) > 1 else ""
+
+
 def report(results: dict) -> None:
     machine = results["machine"]
     print(f"\nATT&CK over TAXII 2.1, objects/s from the first POST until every object is readable"
           f" ({machine['cpus']} CPUs; load average {machine['load_average_at_start'][0]:.2f} at start,"
           f" {machine['load_average_at_end'][0]:.2f} at end)")
-    print(f"  {'scenario':<12} {'objects':>7} {'posts':>5} | {'hub':>8} {'medallion':>10} {'hub/med':>8} | hub posted/s")
+    print("  median of the rounds (every round's range in brackets)")
+    print(f"  {'scenario':<12} {'objects':>7} {'posts':>5} | {'hub':>20} {'medallion':>20} {'hub/med':>8} | hub posted/s")
     for name, pair in results["attack"].items():
         hub, med = pair["hub"], pair["medallion"]
-        print(f"  {name:<12} {hub['objects']:>7,} {hub['posts']:>5} | {hub['readable_per_s']:>8,.0f}"
-              f" {med['readable_per_s']:>10,.0f} {hub['readable_per_s'] / med['readable_per_s']:>7.2f}x"
-              f" | {hub['posted_per_s']:,.0f}  (missing after: {hub['missing_after']})")
+        missing = sum(r["hub"]["missing_after"] for r in pair["rounds"])
+        print(f"  {name:<12} {hub['objects']:>7,} {hub['posts']:>5} | {hub['readable_per_s']:>7,.0f} ({_spread(hub):>11})"
+              f" {med['readable_per_s']:>7,.0f} ({_spread(med):>11}) {hub['readable_per_s'] / med['readable_per_s']:>7.2f}x"
+              f" | {hub['posted_per_s']:,.0f}  (missing after: {missing})")
     if results["synthetic"]:
         hub, med = results["synthetic"]["hub"], results["synthetic"]["medallion"]
         print(f"  synthetic indicators (taxii_bench ingest, 1 client, read back): hub {hub['readable_per_s']:,.0f}/s"
-              f"  medallion {med['readable_per_s']:,.0f}/s  ({hub['readable_per_s'] / med['readable_per_s']:.2f}x)")
+              f" ({_spread(hub)})  medallion {med['readable_per_s']:,.0f}/s ({_spread(med)})"
+              f"  ({hub['readable_per_s'] / med['readable_per_s']:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from datetime import datetime
 import orjson
 from celery import current_task
 from flask import has_request_context, request
-from sqlalchemy import ForeignKey, Index, String, Text, event, insert, select, text
+from sqlalchemy import Index, Integer, String, Text, event, insert, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.db import BigId, UTCDateTime, as_utc, utcnow
@@ -33,11 +33,15 @@ class AuditEvent(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     action: Mapped[str] = mapped_column(String(40))
-    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    actor_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    # Ids of the user, organisations and item the entry names, without foreign keys: the log is a
+    # record of what happened, hash-chained and never changed, which must neither hold up nor
+    # depend on the rows it names; and in a bulk share the four row-by-row key checks were most
+    # of the cost of writing its entries (18-25 ms of every 1,000 shared objects; 4-6 ms without).
+    actor_user_id: Mapped[int | None] = mapped_column(Integer)
+    actor_org_id: Mapped[int | None] = mapped_column(Integer)
     # The organisation whose admin reads this event: the item's owner, or the actor's own org.
-    subject_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
-    item_id: Mapped[int | None] = mapped_column(ForeignKey("shared_item.id"))
+    subject_org_id: Mapped[int | None] = mapped_column(Integer)
+    item_id: Mapped[int | None] = mapped_column(BigId)
     stix_id: Mapped[str | None] = mapped_column(String(100))
     detail: Mapped[str] = mapped_column(Text, default="{}")
     prev_hash: Mapped[str] = mapped_column(String(64))

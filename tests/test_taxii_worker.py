@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import uuid
 from pathlib import Path
 
@@ -37,6 +36,9 @@ WORKER_SETTINGS = {
     "HUB_TAXII_SWEEP_SECONDS": "1",
     # Celery's pool processes may not start processes of their own: validate in the worker.
     "HUB_INGEST_PROCESSES": "1",
+    # Progress in steps of 50 objects: the ICS bundle takes 37 of them, so a look at the status
+    # (and the kill below) lands mid-way, however fast the machine shares it.
+    "HUB_TAXII_CHUNK": "50",
 }
 
 
@@ -119,14 +121,12 @@ def ics_objects_with_one_invalid() -> tuple[list, dict]:
     return objects, bad
 
 
-def post(sharer, objects) -> tuple[dict, float]:
-    started = time.monotonic()
+def post(sharer, objects) -> dict:
     response = sharer["client"].post(
         "/taxii2/api/collections/community/objects/", data=json.dumps({"objects": objects}),
         headers={**sharer["headers"], "Content-Type": MEDIA_TYPE})
-    elapsed = time.monotonic() - started
     assert response.status_code == 202, response.get_data()[:500]
-    return response.json, elapsed
+    return response.json
 
 
 def status(sharer, status_id) -> dict:
@@ -155,9 +155,8 @@ def assert_finished(sharer, status_id, objects, bad) -> dict:
 def test_the_ics_bundle_is_answered_at_once_and_shared_by_the_worker(sharer):
     objects, bad = ics_objects_with_one_invalid()
     assert len(objects) == 1827
-    accepted, elapsed = post(sharer, objects)
-    assert elapsed < 10
-    assert accepted["status"] == "pending"
+    accepted = post(sharer, objects)
+    assert accepted["status"] == "pending"  # answered before the objects are shared
     assert (accepted["total_count"], accepted["pending_count"], accepted["success_count"]) == (1827, 1827, 0)
     seen_pending = set()
 
@@ -166,7 +165,7 @@ def test_the_ics_bundle_is_answered_at_once_and_shared_by_the_worker(sharer):
         seen_pending.add(current["pending_count"])
         return current["status"] == "complete"
 
-    wait_until(finished, timeout=300, interval=0.5, message="the worker to share the ICS bundle")
+    wait_until(finished, timeout=300, interval=0.05, message="the worker to share the ICS bundle")
     done = assert_finished(sharer, accepted["id"], objects, bad)
     assert done["failure_count"] < 20, done["failures"][:5]
     assert len(seen_pending) > 2  # progress was visible while the worker ran
@@ -174,8 +173,8 @@ def test_the_ics_bundle_is_answered_at_once_and_shared_by_the_worker(sharer):
 
 def test_a_worker_killed_mid_bundle_is_replaced_and_the_request_finished(sharer, worker):
     objects, bad = ics_objects_with_one_invalid()
-    accepted, _ = post(sharer, objects)
-    wait_until(lambda: 0 < status(sharer, accepted["id"])["pending_count"] < 1827 - 200, timeout=300, interval=0.2,
+    accepted = post(sharer, objects)
+    wait_until(lambda: 0 < status(sharer, accepted["id"])["pending_count"] < 1827 - 200, timeout=300, interval=0.05,
                message="the worker to record a few chunks")
     worker.kill()
     midway = status(sharer, accepted["id"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import DDL, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import UTCDateTime, enum_column, utcnow
@@ -53,7 +53,7 @@ class TaxiiPendingAdd(db.Model):
 
     id: Mapped[str] = mapped_column(ForeignKey("taxii_status.id", ondelete="CASCADE"), primary_key=True)
     collection_id: Mapped[str] = mapped_column(String(36))
-    # The `objects` of the envelope, as JSON.
+    # The `objects` of the envelope, as JSON (lz4-compressed on PostgreSQL: PENDING_OBJECTS_LZ4).
     objects: Mapped[str] = mapped_column(Text)
     # Every version of one STIX id falls in the same slice (pending.slice_positions).
     slice_count: Mapped[int] = mapped_column(Integer, default=1)
@@ -92,3 +92,23 @@ class TaxiiCollectionDefault(db.Model):
     tlp: Mapped[TLP] = mapped_column(enum_column(TLP, 12))
     set_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# A pending add's request is written once by the web worker that answers 202 and read back by the
+# workers: with PostgreSQL's default compression (pglz) the 2.5 MB of the ATT&CK ICS bundle took
+# 35-40 ms to store, with lz4 11-12 ms, and less space. Only where the server was built with lz4.
+PENDING_OBJECTS_LZ4 = "ALTER TABLE taxii_pending_add ALTER COLUMN objects SET COMPRESSION lz4"
+
+
+def lz4_available(connection) -> bool:
+    return bool(connection.execute(text(
+        "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")).scalar())
+
+
+def _compress_pending_objects_with_lz4(target, connection, **_kw) -> None:
+    """After `create_all` (tests, the embedded hub); the migration does the same."""
+    if connection.dialect.name == "postgresql" and lz4_available(connection):
+        connection.execute(DDL(PENDING_OBJECTS_LZ4))
+
+
+event.listen(TaxiiPendingAdd.__table__, "after_create", _compress_pending_objects_with_lz4)

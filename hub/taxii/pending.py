@@ -46,15 +46,19 @@ log = logging.getLogger(__name__)
 
 TASK_COMPLETE_ADD = "taxii.complete_add"
 TASK_SWEEP_ADDS = "taxii.sweep_adds"
-# Objects shared and recorded together: progress a client can watch, little work to redo.
-# 500 (a second or two of work): each chunk costs some forty round trips to the database and two
-# commits whatever its size, which at 100 was a third of an ATT&CK bundle's time in the worker.
-CHUNK = 500
-# The fewest objects worth a slice (and a task) of their own: a full chunk. Each slice costs some
-# thirty round trips and three commits of its own (claim, share, record) whatever its size; at 200
-# objects a slice, the ATT&CK ICS bundle in 8 slices took a third more CPU and wall time in one
-# process than in 2 (bench/ingest_profile.py, README "ATT&CK over TAXII 2.1").
-SLICE_OBJECTS = CHUNK
+# The fewest objects worth a slice (and a task) of their own: a full chunk (HUB_TAXII_CHUNK, 500
+# by default). Each slice costs some thirty round trips and three commits of its own (claim,
+# share, record) whatever its size; at 200 objects a slice, the ATT&CK ICS bundle in 8 slices took
+# a third more CPU and wall time in one process than in 2 (bench/ingest_profile.py, README
+# "ATT&CK over TAXII 2.1").
+SLICE_OBJECTS = 500
+
+
+def chunk_size() -> int:
+    """Objects shared and recorded together (HUB_TAXII_CHUNK): the steps of progress a client
+    sees. 500 by default: each chunk costs some forty round trips to the database and two commits
+    whatever its size, which at 100 was a third of an ATT&CK bundle's time in the worker."""
+    return int(current_app.config["HUB_TAXII_CHUNK"])
 
 
 def is_large(objects: list) -> bool:
@@ -246,7 +250,7 @@ def _complete_slice(status_id: str, slice_no: int, request: list[_StoredRequest]
         return 0
     recorded = 0
     while offset < len(objects):
-        chunk = objects[offset:offset + CHUNK]
+        chunk = objects[offset:offset + chunk_size()]
         continue_act(status_id.replace("-", ""))  # the whole add is one sharing act: one alert each
         try:
             outcomes = share_each(principal, chunk, audience=collection.audience, default_tlp=collection.default_tlp)
