@@ -2,9 +2,9 @@
 
 Every query is filtered by the sharing policy (policy.readable_items_for, built once per kind of
 reader with the reader's ids as parameters) and narrowed to the collection's audience. A STIX id
-held by two organisations is two items; a collection serves one of its readable copies (the caller's own organisation's first, else the
-one shared first), so a client never sees two different objects under one id and never learns
-of a copy it cannot read.
+held by two organisations is two items; a collection serves one of its readable copies (the
+caller's own organisation's first, else the one shared first), so a client never sees two
+different objects under one id and never learns of a copy it cannot read.
 """
 from __future__ import annotations
 
