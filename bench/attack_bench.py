@@ -28,7 +28,8 @@ Each scenario is pushed --rounds times (default 3) to each server in turn, hub t
 with objects new to both each time; the figure is the median round, with the range beside it. One
 push takes about a second, and at that scale a figure moves by a third between runs minutes apart
 on a shared machine, for medallion as much as for the hub. Medallion is started afresh, empty,
-for each of its rounds (it slows as it fills); the hub keeps everything stored before.
+for each of its rounds (it slows as it fills; --medallion-kept keeps one for the whole run); the
+hub keeps everything stored before.
 
 Then the synthetic ingest of bench/taxii_bench.py (10,000 indicators in bundles of 1,000, one
 client, until readable), called from that script against the same two servers.
@@ -176,21 +177,34 @@ def start_hub(stack: Stack, postgres: str, slugs: list[str]) -> tuple[str, dict]
 
 
 class Medallion:
-    """Medallion started afresh, empty, for every round: its memory backend checks each added
-    object against every object of the collection and keeps everything in one Python heap, so it
-    slows as it fills (a round after others measured it 2-4x slower). The hub keeps what every
-    earlier round stored: the comparison is at medallion's best."""
+    """Medallion started afresh, empty, for every round: its memory backend deep-copies every
+    collection on each request and checks each added object against every object of its
+    collection, so it slows as it fills (a round after others measured it 2-4x slower). The hub
+    keeps what every earlier round stored: the comparison is at medallion's best.
 
-    def __init__(self, stack: Stack, collections: list[str]):
-        self.stack, self.collections, self.process = stack, collections, None
+    `kept`: one medallion process for the whole run, a collection per scenario and round, as the
+    passes before the fifth measured it (each round then finds what the earlier ones stored)."""
 
-    def fresh(self) -> tuple[taxii_bench.Server, str, dict]:
+    def __init__(self, stack: Stack, names: list[str], rounds: int, kept: bool):
+        self.stack, self.names, self.rounds, self.kept = stack, names, rounds, kept
+        self.process, self.server, self.api_root, self.urls = None, None, None, {}
+
+    def collection(self, name: str, round_no: int) -> tuple[taxii_bench.Server, str, str]:
+        """The medallion to push this round to: its server, API root and collection URL."""
+        if self.kept:
+            if self.server is None:
+                self._start([f"{n}#{r}" for n in self.names for r in range(self.rounds)])
+            return self.server, self.api_root, self.urls[f"{name}#{round_no}"]
         if self.process is not None:
             self.stack.stop(self.process)
-        api_root = start_medallion(self.stack, self.collections)
+        self._start(self.names)
+        return self.server, self.api_root, self.urls[name]
+
+    def _start(self, collections: list[str]) -> None:
+        self.api_root = start_medallion(self.stack, collections)
         self.process = self.stack.processes[-1]
-        server = taxii_bench.Server("medallion", api_root, ("bench", "bench"))
-        return server, api_root, taxii_bench.collections(server, api_root)
+        self.server = taxii_bench.Server("medallion", self.api_root, ("bench", "bench"))
+        self.urls = taxii_bench.collections(self.server, self.api_root)
 
 
 def start_medallion(stack: Stack, collections: list[str]) -> str:
@@ -295,19 +309,23 @@ def main() -> None:
     parser.add_argument("--no-synthetic", action="store_true", help="skip taxii_bench.py's synthetic ingest")
     parser.add_argument("--rounds", type=int, default=3,
                         help="pushes of each scenario to each server, new objects each time; the median is reported")
+    parser.add_argument("--medallion-kept", action="store_true",
+                        help="one medallion process for the whole run (it fills up), not a fresh one per round")
     parser.add_argument("--only", action="append", choices=[name for name, _, _ in SCENARIOS],
                         help="run only this scenario (repeatable); default all")
     args = parser.parse_args()
     postgres = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
     bundles = load_bundles()
     results: dict = {"machine": {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()},
+                     "medallion": "one process for the run" if args.medallion_kept else "fresh for each round",
                      "attack": {}, "synthetic": {}}
     workdir = Path(tempfile.mkdtemp(prefix="attack-bench-"))
     stack = Stack(workdir)
     slugs = [f"bench-{n}" for n in range(len(SCENARIOS))] + ["bench-synthetic"]
     try:
         hub_base, users = start_hub(stack, postgres, slugs)
-        medallions = Medallion(stack, [name for name, _, _ in SCENARIOS] + ["synthetic"])
+        medallions = Medallion(stack, [name for name, _, _ in SCENARIOS] + ["synthetic"], args.rounds,
+                               args.medallion_kept)
         hub_api = f"{hub_base}/taxii2/api/"
         print(f"work folder {workdir}; load average {os.getloadavg()}", flush=True)
         first_push = True
@@ -325,8 +343,8 @@ def main() -> None:
                 hub_result = push(hub, hub_api, hub_collection, objects, size)
                 missing = {obj["id"] for obj in objects} - hub_ids(hub, hub_collection)
                 hub_result["missing_after"] = len(missing)
-                medallion, medallion_api, med_collections = medallions.fresh()
-                med_result = push(medallion, medallion_api, med_collections[name], objects, size)
+                medallion, medallion_api, med_collection = medallions.collection(name, round_no)
+                med_result = push(medallion, medallion_api, med_collection, objects, size)
                 rounds.append({"hub": hub_result, "medallion": med_result, "load": os.getloadavg()[0]})
                 print(f"{name} round {round_no + 1}: {len(objects)} objects, hub {hub_result['readable_per_s']:,.0f}/s"
                       f"  medallion {med_result['readable_per_s']:,.0f}/s  (load {os.getloadavg()[0]:.2f})", flush=True)
@@ -340,9 +358,9 @@ def main() -> None:
             for round_no in range(args.rounds):
                 start = round_no * 10_000  # each round's indicators are new values
                 hub_result = taxii_bench.measure_ingest(hub, hub_collection, 1, start)
-                medallion, _, med_collections = medallions.fresh()
+                medallion, _, med_collection = medallions.collection("synthetic", round_no)
                 rounds.append({"hub": hub_result,
-                               "medallion": taxii_bench.measure_ingest(medallion, med_collections["synthetic"], 1, start)})
+                               "medallion": taxii_bench.measure_ingest(medallion, med_collection, 1, start)})
                 print(f"synthetic round {round_no + 1}: 10,000 indicators in bundles of 1,000, one client,"
                       f" hub {rounds[-1]['hub']['readable_per_s']:,.0f}/s"
                       f"  medallion {rounds[-1]['medallion']['readable_per_s']:,.0f}/s", flush=True)
@@ -378,7 +396,7 @@ def report(results: dict) -> None:
     print(f"\nATT&CK over TAXII 2.1, objects/s from the first POST until every object is readable"
           f" ({machine['cpus']} CPUs; load average {machine['load_average_at_start'][0]:.2f} at start,"
           f" {machine['load_average_at_end'][0]:.2f} at end)")
-    print("  median of the rounds (every round's range in brackets)")
+    print(f"  median of the rounds (every round's range in brackets); medallion {results['medallion']}")
     print(f"  {'scenario':<12} {'objects':>7} {'posts':>5} | {'hub':>20} {'medallion':>20} {'hub/med':>8} | hub posted/s")
     for name, pair in results["attack"].items():
         hub, med = pair["hub"], pair["medallion"]
