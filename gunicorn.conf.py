@@ -4,7 +4,8 @@ so the first TAXII add it answers is not seconds slower than the next."""
 
 
 def post_worker_init(worker):
-    from hub.intel.warmup import freeze_start_up_objects, warm_up, warm_up_database
+    from hub.intel.warmup import freeze_start_up_objects, warm_up
+    from hub.taxii.warmup import warm_up_database
 
     worker.log.info("share path warmed up in %.1f s", warm_up())
     with worker.wsgi.app_context():

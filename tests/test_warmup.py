@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hub.intel.warmup import freeze_start_up_objects, warm_up, warm_up_database
+from hub.intel.warmup import freeze_start_up_objects, warm_up
+from hub.taxii.warmup import warm_up_database
 
 ROOT = Path(__file__).resolve().parent.parent
 

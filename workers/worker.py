@@ -5,7 +5,8 @@ from celery.signals import worker_process_init
 
 from hub import create_app
 from hub.extensions import db
-from hub.intel.warmup import freeze_start_up_objects, warm_up, warm_up_database
+from hub.intel.warmup import freeze_start_up_objects, warm_up
+from hub.taxii.warmup import warm_up_database
 
 flask_app = create_app()
 celery_app = flask_app.extensions["celery"]

@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 from hub.accounts.models import Organisation, User
 from hub.alerts.filters import ItemFacts
 from hub.alerts.models import MutedDefault
+from hub.db import id_in
 from hub.extensions import db
 from hub.intel.models import ItemReference, SharedItem
 from hub.outbox import Event, OutboxEntry, names
@@ -142,7 +143,7 @@ def may_concern(entry_ids: list[int]) -> bool:
     plain = names((Event.shared, Event.widened))
     return db.session.scalar(
         select(exists().where(
-            OutboxEntry.id.in_(entry_ids),
+            id_in(OutboxEntry.id, entry_ids),  # a fan-out task holds up to 500: one array parameter
             (OutboxEntry.event.in_(sorted(DEFAULT_EVENTS - set(plain))))
             | and_(OutboxEntry.event.in_(plain),
                    exists(select(SharedItem.id).where(SharedItem.id == OutboxEntry.item_id,

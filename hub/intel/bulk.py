@@ -168,7 +168,7 @@ def share_each(
             outcomes[index] = ShareOutcome(index, stix_id, version, False, result)
     if accepted:
         try:
-            outcomes.update(_store_batch(principal, accepted, audience, anonymous))
+            outcomes.update(store_batch(principal, accepted, audience, anonymous))
             db.session.commit()
         except (SQLAlchemyError, DatabaseRefused):
             db.session.rollback()
@@ -180,7 +180,7 @@ def share_each(
 
 def _store_alone(principal, index, candidate, audience, anonymous) -> dict[int, ShareOutcome]:
     try:
-        result = _store_batch(principal, [(index, candidate)], audience, anonymous)
+        result = store_batch(principal, [(index, candidate)], audience, anonymous)
         db.session.commit()
         return result
     except (SQLAlchemyError, DatabaseRefused) as exc:
@@ -193,8 +193,9 @@ def _version_of(candidate: PreparedObject) -> str:
     return candidate.version
 
 
-def _store_batch(principal, accepted, audience: Audience, anonymous: bool) -> dict[int, ShareOutcome]:
-    """Sort out and write the accepted objects through the one write path (hub.intel.writing)."""
+def store_batch(principal, accepted, audience: Audience, anonymous: bool) -> dict[int, ShareOutcome]:
+    """Sort out and write the accepted (index, PreparedObject) pairs through the one write path
+    (hub.intel.writing), without committing."""
     outcomes: dict[int, ShareOutcome] = {}
     for batch in writing.rounds(accepted):
         result = writing.sort_out(principal, batch, anonymous)
