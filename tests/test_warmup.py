@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from hub.intel.warmup import freeze_start_up_objects, warm_up
 from hub.taxii.warmup import warm_up_database
 
@@ -70,3 +72,33 @@ def test_the_database_warm_up_leaves_nothing_behind(app):
         assert took is None  # SQLite: not worth a write lock at start-up
     assert counts() == before
     assert dispatch.flush()
+
+
+def test_the_database_warm_up_on_a_hub_not_migrated_yet_lets_the_process_start(tmp_path):
+    """A worker may start before `flask db upgrade`: the warm-up logs and gives up, it never fails."""
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        pytest.skip("the database warm-up runs on PostgreSQL only")
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = f"hub_warmup_empty_{os.getpid()}"
+    admin = make_url(url).set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        empty = make_url(url).set(database=name).render_as_string(hide_password=False)
+        env = {**os.environ, "HUB_INSTANCE_DIR": str(tmp_path), "DATABASE_URL": empty}
+        env.pop("TEST_DATABASE_URL")
+        out = subprocess.run([sys.executable, "-c", (
+            "from hub import create_app; from hub.taxii.warmup import warm_up_database\n"
+            "app = create_app()\n"
+            "with app.app_context(): print(warm_up_database())")],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.strip().splitlines()[-1] == "None"
+        assert "database warm-up skipped" in out.stderr
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

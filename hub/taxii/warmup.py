@@ -61,5 +61,8 @@ def warm_up_database() -> float | None:
         log.warning("database warm-up skipped", exc_info=True)
         return None
     finally:
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except Exception:  # a lost connection: the pool replaces it; a worker must still start
+            log.warning("database warm-up could not roll back", exc_info=True)
     return time.perf_counter() - started
