@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 import orjson
 from celery import current_task
@@ -56,6 +57,7 @@ HASHED_FIELDS = ("at", "action", "actor_user_id", "actor_org_id", "subject_org_i
                  "detail")
 
 
+@lru_cache(maxsize=64)  # the entries of one bulk share all carry the same time
 def _canonical_time(value: datetime) -> str:
     # Raw rows (the migration's backfill) may come back naive from SQLite: every stored time is UTC.
     return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

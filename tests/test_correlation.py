@@ -8,6 +8,7 @@ Every answer counts and names only what the caller may read (rule 7, anonymity i
 """
 from __future__ import annotations
 
+import ipaddress
 import uuid
 
 import pytest
@@ -61,6 +62,31 @@ def _correlations(world, who, stix_id):
 ])
 def test_defanged_and_odd_spellings_normalise_to_one_value(typed, kind, value):
     assert observables.classify(typed) == (kind, value)
+
+
+@pytest.mark.parametrize("typed", [
+    "0.0.0.0", "255.255.255.255", "10.0.0.1", "192.168.100.200", "1.2.3.4", " 8.8.8.8 ",
+    "256.1.1.1", "01.2.3.4", "1.2.3", "1.2.3.4.5", "1.2.3.04", "10.0.0.0/8", "10.0.0.1/32", "10.1.2.3/24",
+    "::ffff:1.2.3.4", "١.٢.٣.٤", "1.2.3.4\n",
+])
+def test_ipv4_shortcut_answers_as_ipaddress_does(typed):
+    """Canonical dotted quads skip ipaddress (most indicators are one): same value, key and errors."""
+    def by_ipaddress():
+        text = typed.strip()
+        network = ipaddress.ip_network(text, strict=False)
+        if network.version != 4:
+            raise ValueError("not IPv4")
+        value = str(network.network_address) if network.prefixlen == 32 else network.compressed
+        return value, f"4:{int(network.network_address):08x}"
+
+    try:
+        expected = by_ipaddress()
+    except ValueError:
+        with pytest.raises(ValueError):
+            observables.normalise_ip(typed, 4)
+        return
+    value = observables.normalise_ip(typed, 4)
+    assert (value, observables.ip_key("ipv4-addr", value)) == expected
 
 
 def test_search_finds_an_indicator_from_its_defanged_spelling(world):
