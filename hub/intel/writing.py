@@ -228,7 +228,7 @@ def write_new_items(principal: Principal, prepared: list, audience: Audience, an
     insert_all(ItemReference.__table__, reference_rows(zip(item_ids, (candidate.references for candidate in prepared))))
     insert_all(AudienceGrant.__table__, _grant_rows_of(audience, item_ids))
     insert_all(AuditEvent.__table__, chain_rows(_share_audit_rows(principal, prepared, item_ids, audience, anonymous)))
-    # Through the ORM, so that alert dispatch (after commit) sees these as every other event.
+    # Remembered on the session, so that alert dispatch (after commit) queues these as every other event.
     announce_many(announced_as, list(zip(item_ids, version_ids)), actor_id=principal.user_id)
     db.session.flush()
     return item_ids
@@ -237,7 +237,7 @@ def write_new_items(principal: Principal, prepared: list, audience: Audience, an
 def _write_new_items_postgresql(principal: Principal, prepared: list, audience: Audience, anonymous: bool,
                                 announced_as: Event) -> list[int]:
     """PostgreSQL: every row made before the date_added lock, which writers take in turn until
-    they commit; under it only the stamps and the COPYs.
+    they commit; under it only the stamps, the COPYs and the audit chain's hashes.
 
     The ids come from the tables' sequences, and the item and its version name each other, which
     the deferred foreign key (latest_version_id) allows until commit: no UPDATE of every new item
@@ -248,6 +248,7 @@ def _write_new_items_postgresql(principal: Principal, prepared: list, audience: 
     item_ids = reserve_ids(SharedItem.__table__, len(prepared))
     version_ids = reserve_ids(StixVersion.__table__, len(prepared))
     announce_many(announced_as, list(zip(item_ids, version_ids)), actor_id=principal.user_id)
+    # Stamped (0 until then) once the lock is held.
     items = [{"id": item_id, "latest_version_id": version_id, **item_row(principal, candidate, audience, anonymous, 0)}
              for candidate, item_id, version_id in zip(prepared, item_ids, version_ids)]
     versions = [{"id": version_id, **version_row(item_id, candidate, 0)}
