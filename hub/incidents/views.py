@@ -160,7 +160,8 @@ def _render_detail(stix_id: str, *, advice_error: str | None = None, summary_err
     if policy.manages_consents(me, incident):
         law_enforcement = accounts.member_directory(OrgKind.law_enforcement)
         # Consent widens who reads the report: the page names who would gain access, per unit.
-        consent_gains = {org.slug: readers.gained_by_consent(me, incident.item, org.id) for org in law_enforcement}
+        gains = readers.gained_by_each_consent(me, incident.item, [org.id for org in law_enforcement])
+        consent_gains = {org.slug: gains[org.id] for org in law_enforcement}
     manages = policy.can_manage(me, incident)
     if manages and widen_form is None:
         widen_form = WidenForm(formdata=None)

@@ -193,9 +193,15 @@ def gained_by_widening(principal: Principal, item: SharedItem, audience: Audienc
 def gained_by_consent(principal: Principal, incident_item: SharedItem, org_id: int) -> WhoReads:
     """Who gains access to an incident report when its owner's admin consents to this
     law-enforcement organisation (rule 6)."""
-    draft = policy.draft_of(incident_item)
-    after = policy.would_read(policy.DraftItem(**{**draft.__dict__, "consent_org_ids": frozenset({org_id})}))
-    return describe(after.minus(policy.readers_of(incident_item.id)), principal, gained=True)
+    return gained_by_each_consent(principal, incident_item, [org_id])[org_id]
+
+
+def gained_by_each_consent(principal: Principal, incident_item: SharedItem, org_ids: list[int]) -> dict[int, WhoReads]:
+    """`gained_by_consent` for each of these organisations, the report's readers now read once."""
+    draft, now = policy.draft_of(incident_item), policy.readers_of(incident_item.id)
+    return {org_id: describe(policy.would_read(policy.DraftItem(**{**draft.__dict__, "consent_org_ids": frozenset({org_id})}))
+                             .minus(now), principal, gained=True)
+            for org_id in org_ids}
 
 
 # Item types a share form previews; an incident report follows rule 6 as well.
