@@ -124,14 +124,9 @@ def reserve_ids(table, count: int) -> list[int | None]:
     ).scalar() or []
 
 
-_ID_SEQUENCES: dict[str, str] = {}
-
-
+@lru_cache(maxsize=None)
 def _id_sequence(table_name: str) -> str:
-    if table_name not in _ID_SEQUENCES:
-        _ID_SEQUENCES[table_name] = db.session.execute(
-            text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table_name}).scalar_one()
-    return _ID_SEQUENCES[table_name]
+    return db.session.execute(text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table_name}).scalar_one()
 
 
 # Writing and selecting thousands of rows at once, on PostgreSQL and SQLite alike: on PostgreSQL

@@ -212,9 +212,7 @@ def classify(text: str) -> tuple[str, str] | None:
     elif "@" in text:
         kind = "email-addr"
     elif _IPV4_SHAPE.match(text):
-        if "/" not in text and _canonical_dotted_quad(text):
-            return "ipv4-addr", text  # already what ipaddress would write: skip parsing it
-        kind = "ipv4-addr"
+        kind = "ipv4-addr"  # a canonical dotted quad skips ipaddress in normalise_ip
     elif ":" in text:
         kind = "ipv6-addr"
     elif len(text) in _HASH_KIND_BY_LENGTH and _HEX.match(text.lower()):
@@ -225,11 +223,6 @@ def classify(text: str) -> tuple[str, str] | None:
         return kind, _normalise_fanged(kind, text)
     except (ValueError, UnicodeError):
         return None
-
-
-def _canonical_dotted_quad(text: str) -> bool:
-    """Four decimal octets 0-255 without leading zeros (the shape regex has checked the digits)."""
-    return all(octet == "0" or (octet[0] != "0" and int(octet) <= 255) for octet in text.split("."))
 
 
 # --- Networks: which stored addresses a network contains, which networks hold an address ------
