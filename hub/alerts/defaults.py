@@ -138,9 +138,12 @@ def recipients(event: str, item: SharedItem, facts: ItemFacts) -> set[int]:
     return found
 
 
+_PLAIN_SHARING_EVENTS = names((Event.shared, Event.widened))
+
+
 def may_concern(entry_ids: list[int]) -> bool:
     """Could a built-in alert apply to any of these outbox entries?"""
-    plain = names((Event.shared, Event.widened))
+    plain = _PLAIN_SHARING_EVENTS
     return db.session.scalar(
         select(exists().where(
             id_in(OutboxEntry.id, entry_ids),  # a fan-out task holds up to 500: one array parameter
@@ -150,3 +153,10 @@ def may_concern(entry_ids: list[int]) -> bool:
                                                       SharedItem.stix_type.in_(_TYPES_OF_SHARED_DEFAULTS)))),
         ))
     )
+
+
+def may_concern_an_act(event: str, stix_types: set[str]) -> bool:
+    """`may_concern` for an act being written: an event about items of these types."""
+    if event in _PLAIN_SHARING_EVENTS:
+        return not stix_types.isdisjoint(_TYPES_OF_SHARED_DEFAULTS)
+    return event in DEFAULT_EVENTS

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Select, and_, func, select, update
+from sqlalchemy import Select, and_, exists, func, select, text, update
 from sqlalchemy.orm import aliased
 
 from hub.accounts.models import Organisation, User
@@ -225,6 +225,35 @@ def _lock_act(entry_id: int) -> _Act | None:
             later = later.with_for_update()
         pending = [e for e in db.session.scalars(later) if e.dispatched_at is None]
     return _Act([entry, *pending], partly_told=len(pending_ids) < len(rest))
+
+
+# pg_advisory_xact_lock key held shared by a writer that found nobody to alert, until it commits,
+# and exclusively by the creation of a subscription (any constant unique to this purpose).
+SUBSCRIBING_LOCK_KEY = 0x5355_4253_4352  # "SUBSCR"
+
+
+def nobody_to_alert(event: str, stix_types: set[str]) -> bool:
+    """Whether an act being written (`event` about items of these types) can alert nobody: no
+    subscription exists and no built-in alert applies, which is what dispatch_unheard would find
+    after the commit. The answer holds until the writer commits.
+
+    PostgreSQL only. The writer then holds SUBSCRIBING_LOCK_KEY shared until it commits, and a
+    subscription is created under the same lock held exclusively (`hold_off_unheard_acts`), so a
+    subscription never becomes visible in the middle of an act written as unheard: its alerts
+    begin with the next one. Only *tried*: when a subscription is being created, the writer
+    does not wait (nor risk a deadlock), it answers no and the act is fanned out as usual.
+    """
+    if db.session.get_bind().dialect.name != "postgresql" or defaults.may_concern_an_act(event, stix_types):
+        return False
+    held = db.session.scalar(text("SELECT pg_try_advisory_xact_lock_shared(:key)"), {"key": SUBSCRIBING_LOCK_KEY})
+    return bool(held) and not db.session.scalar(select(exists().where(Subscription.id.is_not(None))))
+
+
+def hold_off_unheard_acts() -> None:
+    """Before a subscription is created: wait for every act being written as unheard to commit,
+    and keep new ones from being so until this transaction ends (nobody_to_alert)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SUBSCRIBING_LOCK_KEY})
 
 
 def dispatch_unheard(entry_ids: list[int]) -> bool:

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 
 from hub import audit
 from hub.db import as_utc, decode_cursor, encode_cursor, utcnow
-from hub.alerts import defaults
+from hub.alerts import defaults, fanout
 from hub.alerts.content import alert_subject, sighted_items
 from hub.alerts import delivery as deliveries
 from hub.alerts.filters import dump_filters, load_filters, parse_filters
@@ -94,6 +94,7 @@ def create_subscription(principal: Principal, *, channel, target=None, secret=No
             raise _invalid("secret", f"a non-empty string of at most {MAX_SECRET} characters")
     if channel != "webhook" and secret is not None:
         raise _invalid("secret", "only webhooks are signed")
+    fanout.hold_off_unheard_acts()  # before the quota is read: it holds until commit
     _check_quota(principal, scope)
     subscription = Subscription(
         user_id=principal.user_id,

@@ -229,7 +229,8 @@ def write_new_items(principal: Principal, prepared: list, audience: Audience, an
     insert_all(AudienceGrant.__table__, _grant_rows_of(audience, item_ids))
     insert_all(AuditEvent.__table__, chain_rows(_share_audit_rows(principal, prepared, item_ids, audience, anonymous)))
     # Remembered on the session, so that alert dispatch (after commit) queues these as every other event.
-    announce_many(announced_as, list(zip(item_ids, version_ids)), actor_id=principal.user_id)
+    announce_many(announced_as, list(zip(item_ids, version_ids)), actor_id=principal.user_id,
+                  stix_types={candidate.stix_type for candidate in prepared})
     db.session.flush()
     return item_ids
 
@@ -247,7 +248,8 @@ def _write_new_items_postgresql(principal: Principal, prepared: list, audience: 
     """
     item_ids = reserve_ids(SharedItem.__table__, len(prepared))
     version_ids = reserve_ids(StixVersion.__table__, len(prepared))
-    announce_many(announced_as, list(zip(item_ids, version_ids)), actor_id=principal.user_id)
+    announce_many(announced_as, list(zip(item_ids, version_ids)), actor_id=principal.user_id,
+                  stix_types={candidate.stix_type for candidate in prepared})
     # Stamped (0 until then) once the lock is held.
     items = [{"id": item_id, "latest_version_id": version_id, **item_row(principal, candidate, audience, anonymous, 0)}
              for candidate, item_id, version_id in zip(prepared, item_ids, version_ids)]
