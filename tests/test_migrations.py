@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from config import TestingConfig, _normalise_database_url
 from hub import create_app
+from hub.db import LZ4_COLUMNS, lz4_available
 from hub.extensions import db
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -142,6 +143,30 @@ def test_upgrade_from_empty_yields_exactly_the_models_schema(empty_database):
             map(str, drift)
         )
         assert _tables() == set(db.metadata.tables)
+
+
+def _lz4_columns() -> set[tuple[str, str]]:
+    with db.engine.connect() as conn:
+        return set(conn.execute(text(
+            "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND a.attnum > 0 AND a.attcompression = 'l'")).all())
+
+
+def test_migrations_compress_the_columns_the_models_compress(empty_database):
+    """Column compression is outside Alembic's comparison: a column the models have PostgreSQL
+    compress with lz4 (hub.db.compress_with_lz4) needs a migration that does the same."""
+    with _app_on(empty_database):
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("column compression is PostgreSQL's")
+        with db.engine.connect() as conn:
+            if not lz4_available(conn):
+                pytest.skip("this PostgreSQL server was built without lz4")
+        upgrade()
+        assert LZ4_COLUMNS >= {("stix_version", "body"), ("taxii_pending_add", "objects")}
+        assert _lz4_columns() == LZ4_COLUMNS
+        downgrade(revision="13fa57000003")
+        assert _lz4_columns() == LZ4_COLUMNS - {("stix_version", "body")}
 
 
 def test_drift_check_notices_a_schema_that_differs_from_the_models(empty_database):

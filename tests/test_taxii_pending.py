@@ -12,11 +12,12 @@ import uuid
 import pytest
 from sqlalchemy import func, select, text
 
+from hub.db import lz4_available
 from hub.extensions import db
 from hub.intel.models import SharedItem
 from hub.tlp import TLP
 from hub.taxii import pending
-from hub.taxii.models import TaxiiPendingAdd, TaxiiPendingSlice, TaxiiStatus, lz4_available
+from hub.taxii.models import TaxiiPendingAdd, TaxiiPendingSlice, TaxiiStatus
 from tests.factories import indicator
 
 

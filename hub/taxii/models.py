@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DDL, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db import UTCDateTime, enum_column, utcnow
+from hub.db import UTCDateTime, compress_with_lz4, enum_column, lz4_statement, utcnow
 from hub.extensions import db
 from hub.intel.models import SharedItem
 from hub.tlp import TLP
@@ -97,18 +97,5 @@ class TaxiiCollectionDefault(db.Model):
 # A pending add's request is written once by the web worker that answers 202 and read back by the
 # workers: with PostgreSQL's default compression (pglz) the 2.5 MB of the ATT&CK ICS bundle took
 # 35-40 ms to store, with lz4 11-12 ms, and less space. Only where the server was built with lz4.
-PENDING_OBJECTS_LZ4 = "ALTER TABLE taxii_pending_add ALTER COLUMN objects SET COMPRESSION lz4"
-
-
-def lz4_available(connection) -> bool:
-    return bool(connection.execute(text(
-        "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")).scalar())
-
-
-def _compress_pending_objects_with_lz4(target, connection, **_kw) -> None:
-    """After `create_all` (tests, the embedded hub); the migration does the same."""
-    if connection.dialect.name == "postgresql" and lz4_available(connection):
-        connection.execute(DDL(PENDING_OBJECTS_LZ4))
-
-
-event.listen(TaxiiPendingAdd.__table__, "after_create", _compress_pending_objects_with_lz4)
+PENDING_OBJECTS_LZ4 = lz4_statement("taxii_pending_add", "objects")
+compress_with_lz4(TaxiiPendingAdd.__table__, "objects")

@@ -8,7 +8,8 @@ Create Date: 2026-12-04 00:40:00
 """
 from alembic import op
 
-from hub.taxii.models import PENDING_OBJECTS_LZ4, lz4_available
+from hub.db import lz4_available
+from hub.taxii.models import PENDING_OBJECTS_LZ4
 
 # revision identifiers, used by Alembic.
 revision = '13fa57000001'
