@@ -268,6 +268,31 @@ def test_an_update_of_a_coalesced_object_still_reaches_who_heard_of_it():
     assert events == ["revoked", "shared"]
 
 
+def test_who_heard_of_an_advisory_by_a_built_in_alert_hears_of_its_update_and_its_revocation():
+    """Follow-ups go to those who heard of the item (hub.outbox.FOLLOW_UP_EVENTS), whether a
+    subscription or a built-in alert told them: nobody here subscribes to anything."""
+    vendor = f.make_user(f.make_org("vendor", "CZ"))
+    hospital = f.make_org("hospital", "CZ")
+    analyst, muted = f.make_user(hospital), f.make_user(hospital)
+    services.set_default_alert(Principal.of(muted), "advisories", False)
+    advisory = {"type": "vulnerability", "spec_version": "2.1", "id": f"vulnerability--{uuid.uuid4()}",
+                "created": "2026-11-01T10:00:00.000Z", "modified": "2026-11-01T10:00:00.000Z",
+                "name": "CVE-2026-4242", "description": "InfuSafe gateway: unauthenticated firmware upload"}
+    f.share(vendor, [advisory], tlp="green")
+    run_fan_out()
+    latecomer = f.make_user(hospital)  # joined after the alert: heard of nothing
+    assert [a["event"] for a in alerts_of(analyst)] == ["shared"]
+
+    f.share(vendor, [{**advisory, "modified": "2026-11-02T10:00:00.000Z",
+                      "description": "InfuSafe gateway: fixed in 4.2.2"}], tlp="green")
+    run_fan_out()
+    revoke(Principal.of(vendor), advisory["id"])
+    run_fan_out()
+
+    assert [a["event"] for a in alerts_of(analyst)] == ["revoked", "updated", "shared"]
+    assert alerts_of(muted) == [] and alerts_of(latecomer) == []
+
+
 # --- Never about one's own act; colleagues still hear --------------------------------------
 
 def test_nobody_is_alerted_about_their_own_share_but_a_subscribed_colleague_is():

@@ -9,7 +9,8 @@ They ring the bell (in-app) of the organisation's admins and analysts, the peopl
 them; each user may turn any of them off (`MutedDefault`). They are rules in the fan-out, not
 subscription rows, so that a new organisation or user has them from the first minute and a
 change of the defaults reaches everyone. The sharing policy still has the last word: the
-recipients are asked in the same SQL query whether they may read the item.
+recipients are asked in the same SQL query whether they may read the item. Whoever a built-in
+alert told of an item hears of its updates, revocation and expiry, as a subscriber would.
 """
 from __future__ import annotations
 
@@ -21,11 +22,11 @@ from sqlalchemy.orm import aliased
 
 from hub.accounts.models import Organisation, User
 from hub.alerts.filters import ItemFacts
-from hub.alerts.models import MutedDefault
+from hub.alerts.models import MutedDefault, Notification
 from hub.db import id_in
 from hub.extensions import db
 from hub.intel.models import ItemReference, SharedItem
-from hub.outbox import Event, OutboxEntry, names
+from hub.outbox import FOLLOW_UP_EVENTS, Event, OutboxEntry, names
 from hub.policy import Reader, national_certs_following, readable_items_for
 from hub.principal import OrgKind, Role
 
@@ -138,11 +139,31 @@ def recipients(event: str, item: SharedItem, facts: ItemFacts) -> set[int]:
     return found
 
 
+def follow_up_recipients(event: str, item: SharedItem, facts: ItemFacts) -> set[int]:
+    """Who hears what follows (an update, a revocation, an expiry) of an item a built-in alert
+    told them of: each user told of an earlier event about it whom that alert would tell of it
+    today (still a reader, still in the team, the alert not turned off)."""
+    if event not in _FOLLOW_UPS:
+        return set()
+    told: dict[str, set[int]] = {}
+    for user_id, earlier in db.session.execute(
+        select(Notification.user_id, Notification.event).distinct()
+        .where(Notification.item_id == item.id, Notification.event.in_(sorted(DEFAULT_EVENTS)))
+    ):
+        told.setdefault(earlier, set()).add(user_id)
+    found: set[int] = set()
+    for earlier, users in told.items():
+        found |= recipients(earlier, item, facts) & users
+    return found
+
+
+_FOLLOW_UPS = frozenset(names(FOLLOW_UP_EVENTS))
 _PLAIN_SHARING_EVENTS = names((Event.shared, Event.widened))
 
 
 def may_concern(entry_ids: list[int]) -> bool:
-    """Could a built-in alert apply to any of these outbox entries?"""
+    """Could a built-in alert apply to any of these outbox entries? (A follow-up may, when
+    anyone was alerted of its item before.)"""
     plain = _PLAIN_SHARING_EVENTS
     return db.session.scalar(
         select(exists().where(
@@ -150,13 +171,16 @@ def may_concern(entry_ids: list[int]) -> bool:
             (OutboxEntry.event.in_(sorted(DEFAULT_EVENTS - set(plain))))
             | and_(OutboxEntry.event.in_(plain),
                    exists(select(SharedItem.id).where(SharedItem.id == OutboxEntry.item_id,
-                                                      SharedItem.stix_type.in_(_TYPES_OF_SHARED_DEFAULTS)))),
+                                                      SharedItem.stix_type.in_(_TYPES_OF_SHARED_DEFAULTS))))
+            | and_(OutboxEntry.event.in_(sorted(_FOLLOW_UPS)),
+                   exists(select(Notification.id).where(Notification.item_id == OutboxEntry.item_id))),
         ))
     )
 
 
 def may_concern_an_act(event: str, stix_types: set[str]) -> bool:
-    """`may_concern` for an act being written: an event about items of these types."""
+    """`may_concern` for an act being written: an event about items of these types. A follow-up
+    always may (whether anyone heard of its items is not asked here)."""
     if event in _PLAIN_SHARING_EVENTS:
         return not stix_types.isdisjoint(_TYPES_OF_SHARED_DEFAULTS)
-    return event in DEFAULT_EVENTS
+    return event in DEFAULT_EVENTS or event in _FOLLOW_UPS

@@ -324,7 +324,8 @@ def _plan(entry: OutboxEntry, candidates: list[_Candidate], with_correlation: bo
     org_scope = [c.id for c in chosen if c.scope == "org"]
     allowed = readable_user_subscriptions(item.id, user_scope) | readable_org_subscriptions(item.id, org_scope)
     chosen = [c for c in chosen if c.id in allowed]
-    users = _notification_recipients(chosen) | defaults.recipients(entry.event, item, facts)
+    users = (_notification_recipients(chosen) | defaults.recipients(entry.event, item, facts)
+             | defaults.follow_up_recipients(entry.event, item, facts))
     if entry.event == "widened":
         # Widening tells those who newly may read the item; the others already know it.
         users -= prior_users
