@@ -84,7 +84,7 @@ class AudienceGrant(db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     item_id: Mapped[int] = mapped_column(
-        ForeignKey("shared_item.id", ondelete="CASCADE"), index=True
+        ForeignKey("shared_item.id", ondelete="CASCADE", deferrable=True, initially="DEFERRED"), index=True
     )
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
     group_id: Mapped[int | None] = mapped_column(ForeignKey("sharing_group.id"), index=True)
@@ -127,7 +127,8 @@ class Observable(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("shared_item.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("shared_item.id", ondelete="CASCADE", deferrable=True,
+                                                    initially="DEFERRED"))
     kind: Mapped[str] = mapped_column(String(32))
     value: Mapped[str] = mapped_column(String(2048))
     # IP addresses and networks only (hub.intel.observables.ip_key): CIDR containment by range.
@@ -146,7 +147,8 @@ class ItemReference(db.Model):
     __table_args__ = (UniqueConstraint("item_id", "ref_stix_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("shared_item.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("shared_item.id", ondelete="CASCADE", deferrable=True,
+                                                    initially="DEFERRED"))
     ref_stix_id: Mapped[str] = mapped_column(String(100), index=True)
 
 

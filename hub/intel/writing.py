@@ -237,14 +237,17 @@ def write_new_items(principal: Principal, prepared: list, audience: Audience, an
 
 def _write_new_items_postgresql(principal: Principal, prepared: list, audience: Audience, anonymous: bool,
                                 announced_as: Event) -> list[int]:
-    """PostgreSQL: every row made before the date_added lock, which writers take in turn until
-    they commit; under it only the stamps, the COPYs and the audit chain's hashes.
+    """PostgreSQL: every row made, and every row that carries no stamp written, before the
+    date_added lock, which writers take in turn until they commit; under it only the stamps, the
+    COPYs of items and versions and the audit chain.
 
     The ids come from the tables' sequences, and the item and its version name each other, which
     the deferred foreign key (latest_version_id) allows until commit: no UPDATE of every new item
     afterwards (each one a second copy of the row and of its ten index entries). The outbox
     entries, which hold no foreign key, are written before the lock too. Building the other rows
-    under the lock was two fifths of the time writers waited for each other.
+    under the lock was two fifths of the time writers waited for each other. Observables,
+    references and grants name their item with a deferred foreign key (migration 13fa57000005):
+    they go in before it, and only the key checks, at commit, are left under the lock.
     """
     item_ids = reserve_ids(SharedItem.__table__, len(prepared))
     version_ids = reserve_ids(StixVersion.__table__, len(prepared))
@@ -260,13 +263,13 @@ def _write_new_items_postgresql(principal: Principal, prepared: list, audience: 
     grants = _grant_rows_of(audience, item_ids)
     audit = _share_audit_rows(principal, prepared, item_ids, audience, anonymous)
 
+    insert_all(Observable.__table__, observables)
+    insert_all(ItemReference.__table__, references)
+    insert_all(AudienceGrant.__table__, grants)
     for item, version, stamp in zip(items, versions, allocate_date_added(len(prepared))):
         item["first_added_us"] = item["last_added_us"] = version["date_added_us"] = stamp
     _copy(SharedItem.__table__, items)
     _copy(StixVersion.__table__, versions)
-    insert_all(Observable.__table__, observables)
-    insert_all(ItemReference.__table__, references)
-    insert_all(AudienceGrant.__table__, grants)
     now = utcnow()  # the log's times follow its chain, which writers extend in turn
     for row in audit:
         row["at"] = now
