@@ -9,11 +9,12 @@ from __future__ import annotations
 import copy
 import random
 
+import orjson
 import pytest
 from stix2validator import ValidationOptions, validate_instance
 
 from hub.intel.ingest import ObjectRejected, prepare_object
-from hub.tlp import TLP
+from hub.tlp import TLP, TLP_BY_MARKING_ID
 from hub.intel.validation import SCO_TYPES, validate_object
 from tests.stix_corpus import BEYOND_THE_VALIDATOR, HUB_STRICTER, INVALID, SPEC_ALLOWED, VALID
 
@@ -70,6 +71,25 @@ def test_the_share_path_refuses_what_stix2_validator_lets_through(case):
     assert stix2validator_errors(case.obj) == []
     assert validate_object(case.obj) == []  # the agreement holds here too
     with pytest.raises(ObjectRejected, match=case.reason):
+        prepare_object(case.obj, TLP.green, anonymous=False)
+
+
+@pytest.mark.parametrize("case", VALID, ids=_ids(VALID))
+def test_the_share_path_stores_a_valid_object_exactly_as_sent(case):
+    """Same members, same values: only a TLP marking is added to an object that carries none."""
+    prepared = prepare_object(case.obj, TLP.green, anonymous=False)
+    if case.obj["type"] == "marking-definition" and case.obj["id"] in TLP_BY_MARKING_ID:
+        assert prepared is None
+        return
+    stored = orjson.loads(prepared.body)
+    marking = [] if TLP_BY_MARKING_ID.keys() & set(case.obj.get("object_marking_refs", [])) else [TLP.green.marking_id]
+    assert stored == {**case.obj, **({"object_marking_refs": case.obj.get("object_marking_refs", []) + marking}
+                                     if marking else {})}
+
+
+@pytest.mark.parametrize("case", INVALID, ids=_ids(INVALID))
+def test_the_share_path_refuses_what_stix2_validator_refuses(case):
+    with pytest.raises(ObjectRejected):
         prepare_object(case.obj, TLP.green, anonymous=False)
 
 

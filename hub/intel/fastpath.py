@@ -121,8 +121,8 @@ def _library_stamp(value) -> tuple[int, str]:
 
 
 def as_the_library_reads(raw: dict, stamps: dict) -> dict:
-    """The sent object, with its timestamps (`stamps`) as stix2 would write them when they differ: validation
-    judges what the full path would; hub.intel.stored_form still stores the sent spelling."""
+    """The sent object, with its timestamps (`stamps`) as stix2 would write them when they differ:
+    the hub's columns read what the full path would give; the sent spelling is what is stored."""
     if all(raw[key] == spelt for key, spelt in stamps.items()):
         return raw
     return {**raw, **stamps}

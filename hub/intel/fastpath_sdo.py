@@ -5,11 +5,11 @@ of hub.intel.fastpath_sro.
 
 For an object in the narrow shape below (standard properties of its type, simple `x_` custom
 properties, timestamps in any precision up to microseconds) stix2.parse would accept it and read
-it the same, and hub.intel.stored_form would store the object as it was sent: this module returns
-the sent object (created, modified and published spelt as stix2 writes them, for validation)
+it the same (the hub stores every object as it was sent): this module returns the sent object
+(created, modified and published spelt as stix2 writes them, which the hub's columns read)
 without building a stix2 object. A custom `x-` type is never checked by stix2 (parse hands it
-back as it is), so the full path's result is the sent object too. hub.intel.validation still runs
-on every object. Anything outside the shape returns None and takes the full path.
+back as it is), so the full path's result is the sent object too. hub.intel.validation runs on
+every object as sent, before either path. Anything outside the shape returns None and takes the full path.
 tests/test_fastpath_sdo.py checks, object by object, over both ATT&CK bundles, objects of the
 other types and variants of them all, that both paths accept and reject the same objects and
 prepare the same rows.

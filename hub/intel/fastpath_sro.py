@@ -3,11 +3,11 @@ sighting of an indicator (what a bulk upload of observed values records, hundred
 
 Three quarters of MITRE ATT&CK are relationships ("uses", "mitigates", "subtechnique-of"...), and
 `stix2.parse` spends most of a bundle's validation time on them: it builds a typed object, checks
-each property and serialises it again, only for the hub to store the object as it was sent
-(hub.intel.stored_form) when the two say the same thing. For a relationship in the narrow shape
-below, this module gives what the full path gives (the sent object, created/modified spelt as stix2
-writes them; stix2 would accept it and read it the same) without stix2; hub.intel.validation (the OASIS schema and stix2-validator's MUST rules)
-still runs on it as on every object. Anything outside the shape returns None and takes the full
+each property and serialises it again, only for the hub to store the object as it was sent. For
+a relationship in the narrow shape below, this module gives what the full path gives (the sent
+object, created/modified spelt as stix2 writes them; stix2 would accept it and read it the same)
+without stix2; hub.intel.validation (the OASIS schema and stix2-validator's MUST rules) runs on
+every object as sent, before either path. Anything outside the shape returns None and takes the full
 path. tests/test_fastpath_sro.py checks, object by object, over both ATT&CK bundles and hundreds
 of variants of their relationships, that the fast and the full path accept and reject the same
 objects and prepare the same rows; tests/test_fastpath_sighting.py does the same for sightings.

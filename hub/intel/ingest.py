@@ -1,5 +1,6 @@
-"""Sharing: validate STIX 2.1 objects with the stix2 library, mark them TLP 2.0, store them
-as they were sent (hub.intel.stored_form).
+"""Sharing: validate STIX 2.1 objects (hub.intel.validation, the stix2 library), mark them TLP
+2.0, store them as they were sent: a TAXII server serves back what was added, the same members
+with the same values, down to a timestamp's precision.
 
 A share is atomic: every object is checked before anything is written, and the items, versions,
 observables, audience grants, audit events and outbox rows commit in one transaction.
@@ -21,7 +22,6 @@ from hub.intel.audience import Audience
 from hub.intel.references import references_of
 from hub.intel.models import SharedItem
 from hub.intel.store import canonical_json, stix_stamp_to_us
-from hub.intel.stored_form import stored_form
 from hub.outbox import Event
 from hub.tlp import TLP, TLP_BY_MARKING_ID, TLP2_MARKING_IDS
 from hub.principal import Principal
@@ -111,23 +111,22 @@ def _parse(raw: dict) -> dict:
     fast = fastpath.parse_indicator(raw)
     if fast is not None:
         return fast
-    # A plain relationship or sighting needs no stix2 object (hub.intel.fastpath_sro); validation
-    # still runs.
-    # So does a plain SDO of the commonest types, or a custom x- object (hub.intel.fastpath_sdo).
-    obj = (fastpath_sro.parse_relationship(raw) or fastpath_sro.parse_sighting(raw) or fastpath_sdo.parse_sdo(raw)
-           or _parse_fully(raw))
-    # stix2 accepts a few things the STIX 2.1 specification forbids (confidence above 100,
-    # modified before created, a malformed lang...); the hub serves only valid STIX.
-    problems = validation.validate_object(obj)
+    # What was sent is judged, as it is what is stored: the library converts what it can ("50"
+    # to 50, [1] to ["1"], "false" to False) where STIX 2.1 wants it refused, and stix2-validator
+    # holds the sent JSON to the schemas and MUST rules. First, so that a refusal names the property.
+    if raw["type"] == "indicator" and isinstance(raw.get("pattern"), str) and not raw["pattern"].strip():
+        raise ObjectRejected("invalid indicator: the pattern is empty")  # stix2-patterns trips over it
+    problems = validation.validate_object(raw)
     if problems:
         raise ObjectRejected("; ".join(str(problem) for problem in problems[:3]))
-    return obj
+    # A plain relationship or sighting needs no stix2 object (hub.intel.fastpath_sro), nor does a
+    # plain SDO of the commonest types or a custom x- object (hub.intel.fastpath_sdo).
+    return (fastpath_sro.parse_relationship(raw) or fastpath_sro.parse_sighting(raw) or fastpath_sdo.parse_sdo(raw)
+            or _parse_fully(raw))
 
 
 def _parse_fully(raw: dict) -> dict:
     object_type = raw["type"]
-    if object_type == "indicator" and isinstance(raw.get("pattern"), str) and not raw["pattern"].strip():
-        raise ObjectRejected("invalid indicator: the pattern is empty")
     try:
         parsed = stix2.parse(raw, allow_custom=True, version="2.1")
     except stix2.exceptions.STIXError as exc:
@@ -235,7 +234,8 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool) -> PreparedO
         except Exception:  # the stix2 validator accepted the pattern; indexing is best effort
             found = set()
     valid_until = obj.get("valid_until")
-    stored = stored_form(marked, obj)
+    # Stored as sent (valid as sent, above); the hub's own columns are read from the library's form.
+    stored = marked
     version = stored.get("modified") or stored.get("created") or ""
     return PreparedObject(
         stix_id=stix_id,

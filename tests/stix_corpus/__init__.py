@@ -167,6 +167,19 @@ CUSTOM = [
     sco("ipv4-addr", 2, value="198.51.100.8", x_hub_seen_by="ward-3"),
 ]
 
+# Valid as sent, and written otherwise by the stix2 library (an integer where it wants a float and
+# the reverse, a boolean at its default, a hash name outside its vocabulary, trailing zeros): the
+# hub stores and serves each exactly as sent.
+AS_SENT = [
+    sdo("location", 2, latitude=48, longitude=2, revoked=False),
+    sdo("indicator", 3, **{**INDICATOR, "valid_from": "2026-01-10T08:00:00.000Z"}, confidence=50.0, revoked=False),
+    sdo("sighting", 2, sighting_of_ref=_id("indicator"), count=3.0, first_seen="2026-01-10T08:00:00.000Z"),
+    sco("file", 2, name="setup.exe", size=1024.0, ctime="2016-01-20T12:31:12.500Z", defanged=False,
+        hashes={"SHA256": "35a01331e9ad96f751278b891b6ea09699806faedfa237d40513d92ad1b7100f"}),
+    sco("network-traffic", 2, protocols=["ipv4", "tcp"], dst_ref=IPV4_ID, dst_port=443.0,
+        start="2026-01-10T08:00:00.000Z"),
+]
+
 SPEC_ALLOWED = [
     Case("sco-without-spec-version", {"type": "ipv4-addr", "id": _id("ipv4-addr", 3), "value": "198.51.100.9"}),
     Case("new-sdo-type-from-extension-definition", EXTENDED[0]),
@@ -186,7 +199,8 @@ def _named(objects: list[dict]) -> list[Case]:
     return cases
 
 
-VALID = _named(SDOS + SROS + SCOS + MARKINGS + LANGUAGE_CONTENT + EXTENSION_DEFINITIONS + EXTENDED + CUSTOM) + SPEC_ALLOWED
+VALID = _named(SDOS + SROS + SCOS + MARKINGS + LANGUAGE_CONTENT + EXTENSION_DEFINITIONS + EXTENDED + CUSTOM
+               + AS_SENT) + SPEC_ALLOWED
 
 _BY_NAME = {case.name: case.obj for case in VALID}
 
@@ -220,6 +234,18 @@ INVALID = [
     broken("attack-pattern", "revoked-not-boolean", "revoked", revoked="yes"),
     broken("attack-pattern", "reserved-property", "reserved property", severity="high"),
     broken("attack-pattern", "extension-key-malformed", "extensions", extensions={"my-extension": "x"}),
+    # What the stix2 library would convert ("50" to 50, [1] to ["1"], "false" to False, a lower-case
+    # timestamp to upper case, a null or empty list dropped): refused as sent, as the validator does.
+    broken("attack-pattern", "labels-not-strings", "labels[0]: 1 is not of type 'string'", labels=[1, {}]),
+    broken("attack-pattern", "confidence-a-boolean", "confidence: True is not of type 'integer'", confidence=True),
+    broken("attack-pattern", "confidence-as-text", "confidence: '50' is not of type 'integer'", confidence="50"),
+    broken("attack-pattern", "revoked-as-text", "revoked: 'false' is not of type 'boolean'", revoked="false"),
+    broken("attack-pattern", "created-in-lower-case", "does not match the timestamp format",
+           created="2026-01-10t08:00:00.000z"),
+    broken("attack-pattern", "created-to-the-second", "must be precise to the millisecond", created="2026-01-10T08:00:00Z"),
+    broken("attack-pattern", "description-null", "null properties are not allowed", description=None),
+    broken("attack-pattern", "aliases-empty", "empty arrays are not allowed", aliases=[]),
+    broken("malware", "is-family-as-text", "is_family", is_family="true"),
     # One or more type-specific rules for every SDO.
     broken("campaign", "campaign-last-seen-before-first", "'last_seen'", last_seen="2025-01-01T00:00:00Z"),
     broken("course-of-action", "course-of-action-missing-name", "'name' is a required property", drop=("name",)),
