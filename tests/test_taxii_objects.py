@@ -93,6 +93,37 @@ def test_paging_by_added_after_with_the_last_header_loses_and_repeats_nothing(wo
     assert seen == [o["id"] for o in posted]
 
 
+@pytest.mark.parametrize("widened_by", ["taxii", "rest"])
+def test_an_object_widened_after_a_reader_polled_reaches_the_reader_by_added_after_and_next(
+        world, taxii, api, widened_by):
+    """Widening adds the object to the reader's collections: pollers past its first date_added get it."""
+    sharer = taxii(world["brno_analyst"])
+    kept = marked("192.0.2.77")
+    post(sharer, "org-brno-hospital", [kept])  # Brno's own, for now
+    post(sharer, "community", [marked("192.0.2.78")])
+    reader = taxii(world["olomouc_analyst"])
+    path = reader.objects_path("community")
+    first = reader.get(path)
+    assert kept["id"] not in served_ids(first)
+    checkpoint = first.headers["X-TAXII-Date-Added-Last"]
+
+    if widened_by == "taxii":
+        assert post(sharer, "community", [kept])["success_count"] == 1  # the same version, for everyone now
+    else:
+        assert api(world["brno_analyst"]).post(f"/objects/{kept['id']}/audience",
+                                               json={"audience": "community"}).status_code == 200
+
+    assert served_ids(reader.get(path + f"?added_after={checkpoint}")) == [kept["id"]]
+    everything, token = [], None
+    while True:  # a client that follows next from the start
+        page = reader.get(path + "?limit=1" + (f"&next={token}" if token else "")).json
+        everything += [o["id"] for o in page.get("objects", [])]
+        if not page["more"]:
+            break
+        token = page["next"]
+    assert everything.count(kept["id"]) == 1 and len(everything) == len(set(everything)) == 2
+
+
 def _share_many(sharer, count: int) -> list[str]:
     posted = [marked(f"10.{n // 250}.{n % 250}.1") for n in range(count)]
     for start in range(0, count, 100):

@@ -321,9 +321,10 @@ def write_new_versions(principal: Principal, pairs: list, audience: Audience, an
     if not pairs:
         return
     db.session.flush()
-    stamps = allocate_date_added(len(pairs))
     now = utcnow()
-    for (item, candidate), stamp in zip(pairs, stamps):
+    for item, candidate in pairs:
+        # One at a time: a widening below stamps the item's versions anew (add_audience).
+        [stamp] = allocate_date_added(1)
         version_id = insert_returning_ids(StixVersion.__table__, [version_row(item.id, candidate, stamp)])[0]
         latest_modified = db.session.scalar(
             select(func.max(StixVersion.modified_us)).where(StixVersion.item_id == item.id, StixVersion.id != version_id))
@@ -367,8 +368,26 @@ def add_audience(item: SharedItem, audience: Audience) -> dict | None:
     insert_all(AudienceGrant.__table__, grant_rows(item.id, added))
     if not added and not newly_community:
         return None
+    _added_anew(item.id)
     db.session.expire(item)
     return audience_detail(audience, added, newly_community)
+
+
+def _added_anew(item_id: int) -> None:
+    """A widened item enters collections whose readers may have paged past its versions already:
+    each version gets a new date_added, so that a reader polling with added_after or next receives
+    it now. Whoever could read it before may receive it again (the same id and version, which a
+    TAXII client takes as known), never not at all."""
+    version_ids = db.session.scalars(
+        select(StixVersion.id).where(StixVersion.item_id == item_id).order_by(StixVersion.date_added_us)).all()
+    if not version_ids:
+        return
+    stamps = allocate_date_added(len(version_ids))
+    for version_id, stamp in zip(version_ids, stamps):
+        db.session.execute(update(StixVersion).where(StixVersion.id == version_id).values(date_added_us=stamp)
+                           .execution_options(synchronize_session=False))
+    db.session.execute(update(SharedItem).where(SharedItem.id == item_id).values(last_added_us=stamps[-1])
+                       .execution_options(synchronize_session=False))
 
 
 def rounds(keyed):
