@@ -129,7 +129,13 @@ def encode_next(after_us: int, digest: str) -> str:
     return base64.urlsafe_b64encode(f"{after_us}.{digest}".encode()).decode().rstrip("=")
 
 
-def _decode_next(token: str, digest: str) -> int:
+def _decode_next(token: str, digest: str) -> int | None:
+    """The position a token continues from; None for a token another query issued.
+
+    OpenCTI's TAXII connector keeps one set of parameters for every collection it polls: the
+    `next` of the last page of one collection goes with the first request to the next one.
+    Refusing it lost that collection; ignoring it serves the collection from added_after (or its
+    start), as without the token. A token this server never issued is refused."""
     try:
         padded = token + "=" * (-len(token) % 4)
         position, token_digest = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii").split(".")
@@ -138,16 +144,16 @@ def _decode_next(token: str, digest: str) -> int:
     except (ValueError, binascii.Error, UnicodeError):
         raise TaxiiError(400, "next is not a value this server issued") from None
     if token_digest != digest:
-        raise TaxiiError(400, "next belongs to another endpoint or collection")
+        return None
     return int(position)
 
 
 def page_request(scope: str, *, match: tuple[str, ...], paged: bool = True) -> PageRequest:
     """Parse the request's filter parameters; `match` names the match[] fields the endpoint supports.
 
-    `scope` (collection, endpoint, object) is bound into `next`, so a token cannot be replayed
-    against another collection or endpoint. With `next`, the page starts after the token's
-    position, or after added_after if the client sends a later one.
+    `scope` (collection, endpoint, object) is bound into `next`: a token is a position in its own
+    query only, and ignored by any other (_decode_next). With `next`, the page starts after the
+    token's position, or after added_after if the client sends a later one.
     """
     added_after = _single("added_after") if paged else None
     added_after_us = None
@@ -168,7 +174,8 @@ def page_request(scope: str, *, match: tuple[str, ...], paged: bool = True) -> P
     token = _single("next") if paged else None
     if token is not None:
         position = _decode_next(token, digest)
-        after_us = position if after_us is None else max(after_us, position)
+        if position is not None:
+            after_us = position if after_us is None else max(after_us, position)
     return PageRequest(filters=filters, limit=_limit() if paged else MAX_PAGE, after_us=after_us, digest=digest)
 
 
