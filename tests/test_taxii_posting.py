@@ -42,19 +42,24 @@ def test_each_object_gets_its_own_status_and_bad_ones_leave_no_row(world, taxii)
     red = marked("198.51.100.4", TLP.red)
     too_confident = marked("198.51.100.5", confidence=101)  # stix2 takes it, STIX 2.1 does not
     no_id = {"type": "indicator", "spec_version": "2.1"}
-    envelope = [good[0], bad_pattern, unmarked, "not an object", red, no_id, too_confident, good[1]]
+    bundle = {"type": "bundle", "id": "bundle--6f2f6c3e-1f6b-4ad5-9a1e-3c1a0f5e9b11", "objects": [marked("198.51.100.6")]}
+    envelope = [good[0], bad_pattern, unmarked, "not an object", red, no_id, too_confident, bundle, good[1]]
     before = row_counts()
 
     status = sharer.post(sharer.objects_path("community"), {"objects": envelope}).json
     assert status["status"] == "complete"
-    assert (status["total_count"], status["success_count"], status["failure_count"], status["pending_count"]) == (8, 2, 6, 0)
+    assert (status["total_count"], status["success_count"], status["failure_count"], status["pending_count"]) == (9, 2, 7, 0)
     assert [s["id"] for s in status["successes"]] == [good[0]["id"], good[1]["id"]]
     failures = {f["id"]: f["message"] for f in status["failures"]}
     assert "pattern" in failures[bad_pattern["id"]].lower()
     assert "no TLP marking" in failures[unmarked["id"]]
     assert "RED" in failures[red["id"]]
     assert "confidence" in failures[too_confident["id"]]
-    assert len(status["failures"]) == 6 and all(f["message"] for f in status["failures"])
+    assert "a bundle is not a STIX object" in failures[bundle["id"]]
+    # Each says what is wrong with it, not that it lacks a TLP marking (the collection has no default).
+    assert failures["(object 3 of the request has no id)"] == "not a JSON object"
+    assert "needs a string 'type' and 'id'" in failures["(object 5 of the request has no id)"]
+    assert len(status["failures"]) == 7 and all(f["message"] for f in status["failures"])
 
     after = row_counts()
     assert after["SharedItem"] - before["SharedItem"] == 2

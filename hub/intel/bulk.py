@@ -27,7 +27,7 @@ from hub.errors import Forbidden
 from hub.extensions import db
 from hub.intel import fastpath, writing
 from hub.intel.audience import Audience
-from hub.intel.ingest import ObjectRejected, PreparedObject, prepare_object
+from hub.intel.ingest import NO_TLP_GIVEN, ObjectRejected, PreparedObject, prepare_object
 from hub.intel.writing import DatabaseRefused
 from hub.principal import Principal
 from hub.tlp import TLP, TLP_BY_MARKING_ID
@@ -59,10 +59,6 @@ def _label(raw) -> tuple[str, str]:
     stix_id = raw.get("id") if isinstance(raw.get("id"), str) else ""
     version = raw.get("modified") or raw.get("created") or ""
     return stix_id, version if isinstance(version, str) else ""
-
-
-def _is_tlp_marking_definition(raw) -> bool:
-    return isinstance(raw, dict) and raw.get("type") == "marking-definition" and raw.get("id") in TLP_BY_MARKING_ID
 
 
 def _is_unmarked(raw) -> bool:
@@ -163,7 +159,7 @@ def share_each(
         elif result is None:
             outcomes[index] = ShareOutcome(index, stix_id, version, True, "a TLP marking definition the hub knows")
         else:
-            if default_tlp is None and _is_unmarked(objects[index]) and not _is_tlp_marking_definition(objects[index]):
+            if result == NO_TLP_GIVEN:  # the request's TLP is the collection's default
                 result = "the object carries no TLP marking (object_marking_refs) and this collection has no default TLP"
             outcomes[index] = ShareOutcome(index, stix_id, version, False, result)
     if accepted:

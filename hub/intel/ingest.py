@@ -61,6 +61,9 @@ class PreparedObject:
     version: str = ""
 
 
+NO_TLP_GIVEN = "object carries no TLP marking and the request names no tlp"
+
+
 def _tlp_of(raw: dict, requested: TLP | None) -> TLP:
     refs = raw.get("object_marking_refs") or []
     # Strings only, checked before any lookup: a list or object as a reference is not hashable.
@@ -84,7 +87,7 @@ def _tlp_of(raw: dict, requested: TLP | None) -> TLP:
         )
     tlp = own or requested
     if tlp is None:
-        raise ObjectRejected("object carries no TLP marking and the request names no tlp")
+        raise ObjectRejected(NO_TLP_GIVEN)
     return tlp
 
 
@@ -211,6 +214,8 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool) -> PreparedO
         raise ObjectRejected("a STIX object needs a string 'type' and 'id'")
     if not _STIX_ID.match(stix_id) or not stix_id.startswith(object_type + "--"):
         raise ObjectRejected(f"invalid STIX id {stix_id!r} for type {object_type!r}")
+    if object_type == "bundle":  # an envelope's or bundle's objects are STIX objects; a bundle is not one
+        raise ObjectRejected("a bundle is not a STIX object: send the objects it holds")
     if object_type == "marking-definition" and stix_id in TLP_BY_MARKING_ID:
         return None
     # spec_version is optional on SCOs, where it defaults to 2.1.
