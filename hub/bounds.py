@@ -6,6 +6,7 @@ enough to walk recursively.
 """
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime, timezone
 
@@ -25,7 +26,11 @@ MAX_FIGURE = 10**12
 
 
 class OutOfBounds(ValueError):
-    """A value outside the hub's bounds; the message says which bound."""
+    """A value outside the hub's bounds; the message says which bound, `field` where (a JSON path)."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 def parse_json(data: bytes | str, *, parts_judged_later: bool = False):
@@ -36,15 +41,50 @@ def parse_json(data: bytes | str, *, parts_judged_later: bool = False):
     orjson.JSONDecodeError (a ValueError) for malformed JSON; OutOfBounds for a bound.
     """
     value = orjson.loads(data)
-    check_json(value, values_checked=not parts_judged_later)
+    try:
+        if check_json(value, values_checked=not parts_judged_later):
+            # orjson reads an integer beyond 64 bits as the nearest float, a changed value that the
+            # bound above cannot see: read again, exactly (rare: only with such a float in the JSON).
+            value = json.loads(data)
+            check_json(value, values_checked=not parts_judged_later)
+    except OutOfBounds as exc:
+        raise OutOfBounds(str(exc), _where(value, not parts_judged_later)) from None
     return value
 
 
-def check_json(value, *, values_checked: bool = True) -> None:
+def _where(value, values_checked: bool) -> str | None:
+    """The JSON path of the first thing check_json refuses in `value` (only on a refusal)."""
+    stack = [(value, (), 1)]
+    while stack:
+        node, path, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth > MAX_JSON_DEPTH or (values_checked and isinstance(node, dict) and _any_nul(node)):
+                return _path_text(path)
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            stack.extend((child, (*path, key), depth + 1) for key, child in reversed(list(items)))
+        elif values_checked:
+            try:
+                _check_leaf(node)
+            except OutOfBounds:
+                return _path_text(path)
+    return None
+
+
+def _path_text(path: tuple) -> str:
+    return "".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in path).lstrip(".") or "(body)"
+
+
+# Beyond this magnitude an integral float may be an integer literal that orjson rounded.
+_HUGE = float(2**63)
+
+
+def check_json(value, *, values_checked: bool = True) -> bool:
     """OutOfBounds unless `value` (parsed JSON) is shallow enough, its integers fit 64 bits and
-    its text has no NUL character (which PostgreSQL cannot store)."""
+    its text has no NUL character (which PostgreSQL cannot store). True when it holds a whole
+    float of 64 bits or more (see parse_json)."""
     # Runs on every shared object: leaves are judged where they are met, by exact type, and only
     # objects and arrays go on the stack (a large bundle spent a fifth of its checking time here).
+    huge = False
     stack = [(value, 1)]
     while stack:
         node, depth = stack.pop()
@@ -61,6 +101,7 @@ def check_json(value, *, values_checked: bool = True) -> None:
         else:
             if values_checked:
                 _check_leaf(node)
+            huge = huge or _huge_whole_float(node)
             continue
         for child in children:
             kind = type(child)
@@ -69,8 +110,16 @@ def check_json(value, *, values_checked: bool = True) -> None:
                     raise OutOfBounds("a NUL character in a string")
             elif kind is dict or kind is list or isinstance(child, (dict, list)):
                 stack.append((child, depth + 1))
-            elif values_checked:
-                _check_leaf(child)
+            else:
+                if values_checked:
+                    _check_leaf(child)
+                if kind is float and not huge:
+                    huge = _huge_whole_float(child)
+    return huge
+
+
+def _huge_whole_float(node) -> bool:
+    return type(node) is float and abs(node) >= _HUGE and node.is_integer()
 
 
 def _any_nul(keys) -> bool:

@@ -51,7 +51,7 @@ def json_body() -> dict:
         raise ApiError(400, "malformed JSON body", [{"field": "(body)", "line": exc.lineno,
                                                      "column": exc.colno, "error": exc.msg}]) from None
     except bounds.OutOfBounds as exc:
-        raise ApiError(400, "JSON body out of bounds", [{"field": "(body)", "error": str(exc)}]) from None
+        raise ApiError(400, "JSON body out of bounds", [{"field": exc.field or "(body)", "error": str(exc)}]) from None
     if not isinstance(body, dict):
         raise ApiError(400, "the JSON body must be an object",
                        [{"field": "(body)", "error": f"expected {{...}}, got {type(body).__name__}"}])
