@@ -164,13 +164,29 @@ def test_unhashable_marking_refs_are_refused(api, taxii, world, refs):
 # --- timestamps out of range -------------------------------------------------------------------
 
 @pytest.mark.parametrize("valid_until", ["9999-12-31T23:59:59Z", "9999-12-31T23:59:59.999Z", "2201-01-01T00:00:00Z"])
-def test_valid_until_far_in_the_future_is_refused(api, world, valid_until):
+def test_valid_until_far_in_the_future_is_shared_and_every_page_shows_it(api, web, taxii, world, valid_until):
+    """How some feeds say "never expires": valid STIX 2.1, kept as sent, and nothing that reads it
+    (lists, the item page, TAXII, expiry alerts, feeds) fails on the year."""
+    from hub.alerts import jobs
+
     analyst = api(world.hospital_analyst)
-    before = write_counts()
     obj = indicator("192.0.2.11", object_marking_refs=GREEN, valid_until=valid_until)
-    assert_json_4xx(analyst.post("/share", json={"objects": [obj]}), 422, field="valid_until")
-    assert write_counts() == before
-    assert analyst.get("/objects").status_code == 200
+    assert analyst.post("/share", json={"objects": [obj], "audience": "community"}).status_code == 201
+    assert analyst.get(f"/objects/{obj['id']}").json["object"]["valid_until"] == valid_until
+    assert obj["id"] in json.dumps(analyst.get("/objects").json)
+    assert web(world.cert).get(f"/items/{obj['id']}").status_code == 200
+    assert web(world.cert).get("/items").status_code == 200
+    reader = taxii(world.cert)
+    [served] = reader.get(reader.objects_path("community") + f"{obj['id']}/").json["objects"]
+    assert served["valid_until"] == valid_until
+    assert jobs.emit_expiries() == 0  # not expired
+
+
+@pytest.mark.parametrize("created", ["1000-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z", "2201-01-01T00:00:00.000Z"])
+def test_created_and_modified_stay_within_the_hubs_years(api, world, created):
+    """They version the hub's items, and a revision adds to modified: the hub's years (1970..2200)."""
+    obj = indicator("192.0.2.14", object_marking_refs=GREEN, created=created, modified=created)
+    assert_json_4xx(api(world.hospital_analyst).post("/share", json={"objects": [obj]}), 422)
 
 
 @pytest.mark.parametrize("created", ["0001-01-01T00:00:00.000Z", "1000-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z"])

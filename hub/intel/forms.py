@@ -26,7 +26,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from hub import form_errors
+from hub import bounds, form_errors
 from hub.accounts import services as accounts
 from hub.errors import ValidationFailed
 from hub.intel import advisories, builders, observables, severity
@@ -159,6 +159,8 @@ class ShareIndicatorForm(AudienceForm):
     def validate_valid_until(self, field):
         if field.data is not None and end_of_day(field.data) <= datetime.now(timezone.utc):
             raise ValidationError("must be in the future")
+        if field.data is not None and field.data.year > bounds.MAX_YEAR:  # a slip of the date picker
+            raise ValidationError(f"must be a date up to {bounds.MAX_YEAR}; leave it empty for no end")
 
 
 class AffectedProductRow(Form):

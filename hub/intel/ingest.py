@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import orjson
 import stix2
@@ -150,10 +151,13 @@ def _parse_fully(raw: dict) -> dict:
     return orjson.loads(parsed.serialize())
 
 
-# The timestamp properties of STIX 2.1 objects: each within the hub's years (hub.bounds), so
-# that expiry, alerts and NIS2 arithmetic on them never overflow.
+# The timestamp properties of STIX 2.1 objects. created and modified version the hub's items
+# (a revision adds to them): within the hub's years (hub.bounds), so that its arithmetic on them
+# never overflows. The others describe, and real data uses any year STIX can write: "never
+# expires" as valid_until 9999-12-31, OpenCTI's open relationship 1970-01-01 to 5138-11-16.
 STIX_TIMESTAMPS = ("created", "modified", "valid_from", "valid_until", "first_seen", "last_seen",
                    "published", "first_observed", "last_observed", "start_time", "stop_time")
+_VERSIONING_TIMESTAMPS = frozenset({"created", "modified"})
 
 
 def _check_timestamps(obj: dict) -> None:
@@ -162,7 +166,10 @@ def _check_timestamps(obj: dict) -> None:
         if value is None:
             continue
         try:
-            bounds.parse_instant(value)
+            if key in _VERSIONING_TIMESTAMPS:
+                bounds.parse_instant(value)
+            else:
+                datetime.fromisoformat(value.replace("Z", "+00:00"))
         except bounds.OutOfBounds as exc:
             raise ObjectRejected(f"{key}: {exc}") from None
         except (ValueError, TypeError):

@@ -112,7 +112,10 @@ def format_local_time(value, tz: str | None = None, seconds: bool = False) -> st
         zone = ZoneInfo(tz or reader_timezone())
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
-    local = instant.astimezone(zone)
+    try:
+        local = instant.astimezone(zone)
+    except OverflowError:  # the edge of the calendar (STIX "never": 9999-12-31T23:59:59Z) east of UTC
+        local = instant.astimezone(timezone.utc)
     clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
     return f"{local.day} {local:%b %Y}, {clock} {_zone_label(local)}"
 

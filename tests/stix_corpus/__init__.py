@@ -187,6 +187,12 @@ SPEC_ALLOWED = [
     Case("custom-observable-without-created-modified", {"type": "x-hub-badge", "id": _id("x-hub-badge", 2),
                                                          "value": "badge-0043"}),
     Case("upper-case-hex-id", sdo("attack-pattern", 2, name="Upper", id="attack-pattern--0000000A-1111-4111-8111-00000000000B")),
+    # Years outside the hub's own (1970..2200) where they only describe.
+    Case("valid-until-never", sdo("indicator", 4, **{**INDICATOR, "valid_until": "9999-12-31T23:59:59Z"})),
+    Case("first-seen-before-1970", sdo("campaign", 2, name="Old wave", first_seen="1969-07-20T20:17:40Z")),
+    Case("opencti-open-relationship", sdo("relationship", 3, relationship_type="uses", source_ref=_id("intrusion-set"),
+                                          target_ref=MALWARE_ID, start_time="1970-01-01T00:00:00.000Z",
+                                          stop_time="5138-11-16T09:46:40.000Z")),
 ]
 
 
