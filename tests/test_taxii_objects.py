@@ -124,6 +124,31 @@ def test_an_object_widened_after_a_reader_polled_reaches_the_reader_by_added_aft
     assert everything.count(kept["id"]) == 1 and len(everything) == len(set(everything)) == 2
 
 
+def test_what_a_group_held_reaches_an_organisation_that_joins_it_by_added_after(world, taxii, make):
+    """Joining a sharing group lets an organisation read what the group was given before: its
+    reader, polling `everything` since before it joined, receives those objects once."""
+    from hub.accounts import services as accounts
+    from hub.principal import Principal
+
+    make.make_group("moravia", world["brno"], world["cert"])
+    sharer = taxii(world["brno_analyst"])
+    for_the_group = marked("192.0.2.91", TLP.amber)
+    post(sharer, "group-moravia", [for_the_group])
+    post(sharer, "community", [marked("192.0.2.92")])
+    reader = taxii(world["olomouc_analyst"])
+    path = reader.objects_path("everything")
+    first = reader.get(path)
+    assert for_the_group["id"] not in served_ids(first)
+    checkpoint = first.headers["X-TAXII-Date-Added-Last"]
+
+    operator = make.make_user(world["cert"], "admin")
+    operator.is_operator = True
+    db.session.commit()
+    accounts.add_group_member(Principal.of(operator), "moravia", "olomouc-hospital")
+
+    assert served_ids(reader.get(path + f"?added_after={checkpoint}")) == [for_the_group["id"]]
+
+
 def _share_many(sharer, count: int) -> list[str]:
     posted = [marked(f"10.{n // 250}.{n % 250}.1") for n in range(count)]
     for start in range(0, count, 100):

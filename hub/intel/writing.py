@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 import orjson
 import psycopg
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import event, func, insert, select, text, update
+from sqlalchemy.orm import Session, object_session
 
 from hub import policy
-from hub.accounts.models import Organisation
+from hub.accounts.models import Organisation, SharingGroup
 from hub.audit import AuditEvent, chain_rows
 from hub.db import copy_rows, id_chunks, id_in, insert_rows, on_postgresql, reserve_ids, us_to_datetime, utcnow
 from hub.extensions import db
@@ -368,26 +369,54 @@ def add_audience(item: SharedItem, audience: Audience) -> dict | None:
     insert_all(AudienceGrant.__table__, grant_rows(item.id, added))
     if not added and not newly_community:
         return None
-    _added_anew(item.id)
+    _added_anew([item.id])
     db.session.expire(item)
     return audience_detail(audience, added, newly_community)
 
 
-def _added_anew(item_id: int) -> None:
-    """A widened item enters collections whose readers may have paged past its versions already:
-    each version gets a new date_added, so that a reader polling with added_after or next receives
-    it now. Whoever could read it before may receive it again (the same id and version, which a
-    TAXII client takes as known), never not at all."""
-    version_ids = db.session.scalars(
-        select(StixVersion.id).where(StixVersion.item_id == item_id).order_by(StixVersion.date_added_us)).all()
-    if not version_ids:
+def _added_anew(item_ids: list[int]) -> None:
+    """Items that enter collections whose readers may have paged past their versions already (a
+    widening, a new member of a group they were shared with): each version gets a new date_added,
+    so that a reader polling with added_after or next receives it now. Whoever could read it before
+    may receive it again (the same id and version, which a TAXII client takes as known), never
+    not at all."""
+    versions = db.session.execute(
+        select(StixVersion.id, StixVersion.item_id).where(id_in(StixVersion.item_id, item_ids))
+        .order_by(StixVersion.date_added_us)).all()
+    if not versions:
         return
-    stamps = allocate_date_added(len(version_ids))
-    for version_id, stamp in zip(version_ids, stamps):
+    last_stamp = {}
+    for (version_id, item_id), stamp in zip(versions, allocate_date_added(len(versions))):
         db.session.execute(update(StixVersion).where(StixVersion.id == version_id).values(date_added_us=stamp)
                            .execution_options(synchronize_session=False))
-    db.session.execute(update(SharedItem).where(SharedItem.id == item_id).values(last_added_us=stamps[-1])
-                       .execution_options(synchronize_session=False))
+        last_stamp[item_id] = stamp
+    for item_id, stamp in last_stamp.items():
+        db.session.execute(update(SharedItem).where(SharedItem.id == item_id).values(last_added_us=stamp)
+                           .execution_options(synchronize_session=False))
+
+
+# An organisation that joins a sharing group may read, from then on, what was shared with the
+# group before: for its TAXII readers those items are added now (accounts.services.add_group_member
+# appends to SharingGroup.orgs; the items are stamped anew when that transaction commits).
+_GROUPS_JOINED = "hub.intel.groups_joined"
+
+
+@event.listens_for(SharingGroup.orgs, "append")
+def _note_a_group_joined(group: SharingGroup, _org, _initiator) -> None:
+    session = object_session(group)
+    if session is not None and group.id is not None:  # a group being created holds nothing yet
+        session.info.setdefault(_GROUPS_JOINED, set()).add(group.id)
+
+
+@event.listens_for(Session, "before_commit")
+def _group_items_added_anew(session: Session) -> None:
+    joined = session.info.pop(_GROUPS_JOINED, None)
+    if not joined:
+        return
+    item_ids = list(session.scalars(
+        select(AudienceGrant.item_id).where(AudienceGrant.group_id.in_(sorted(joined))).distinct()))
+    if item_ids:
+        _added_anew(item_ids)
 
 
 def rounds(keyed):
