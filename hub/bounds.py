@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import datetime, timezone
 
 import orjson
@@ -21,6 +22,13 @@ EARLIEST = datetime(MIN_YEAR, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(MAX_YEAR, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
 # STIX nests a handful of levels (extensions, kill chains, hashes); a full envelope stays below 20.
 MAX_JSON_DEPTH = 32
+# A TAXII envelope's objects are each held to MAX_JSON_DEPTH, so that one nested too deep fails
+# alone; the envelope itself stays within what orjson writes back (255 levels).
+MAX_ENVELOPE_DEPTH = 200
+# The member that stands in for an envelope object whose JSON the hub cannot hold (a number beyond
+# a double, a lone UTF-16 surrogate): its value says why, and ingest refuses that object alone.
+# Not a STIX property name (the colon), so no object can carry it.
+UNREADABLE = "hub:unreadable"
 # Largest human-impact figure or amount: beyond any real count of records or any ransom.
 MAX_FIGURE = 10**12
 
@@ -36,29 +44,87 @@ class OutOfBounds(ValueError):
 def parse_json(data: bytes | str, *, parts_judged_later: bool = False):
     """Parse JSON and refuse it nested deeper than MAX_JSON_DEPTH, carrying a >64-bit integer or
     a NUL character. With `parts_judged_later` (a TAXII envelope, whose objects ingest judges one
-    by one so that a bad one fails alone) only the depth is checked here.
+    by one so that a bad one fails alone) only the depth is checked here, up to
+    MAX_ENVELOPE_DEPTH, and an object whose JSON orjson cannot read stands as UNREADABLE.
 
     orjson.JSONDecodeError (a ValueError) for malformed JSON; OutOfBounds for a bound.
     """
-    value = orjson.loads(data)
+    depth = MAX_ENVELOPE_DEPTH if parts_judged_later else MAX_JSON_DEPTH
     try:
-        if check_json(value, values_checked=not parts_judged_later):
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        if not parts_judged_later:
+            raise
+        value = _envelope_with_unreadable_objects(data)
+    try:
+        if check_json(value, values_checked=not parts_judged_later, max_depth=depth):
             # orjson reads an integer beyond 64 bits as the nearest float, a changed value that the
             # bound above cannot see: read again, exactly (rare: only with such a float in the JSON).
-            value = json.loads(data)
-            check_json(value, values_checked=not parts_judged_later)
+            value = json.loads(data, parse_constant=_not_json)
+            check_json(value, values_checked=not parts_judged_later, max_depth=depth)
     except OutOfBounds as exc:
-        raise OutOfBounds(str(exc), _where(value, not parts_judged_later)) from None
+        raise OutOfBounds(str(exc), _where(value, not parts_judged_later, depth)) from None
     return value
 
 
-def _where(value, values_checked: bool) -> str | None:
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _envelope_with_unreadable_objects(data: bytes | str):
+    """Valid JSON that orjson refuses to read (a number beyond a double, a lone surrogate in a
+    string) costs only the objects holding it: read with the standard library, each such object
+    stands as {type, id, UNREADABLE: why}. Anything else orjson refused stays refused."""
+    try:
+        value = json.loads(data, parse_constant=_not_json)
+    except (ValueError, RecursionError):
+        value = None
+    if not isinstance(value, dict) or not isinstance(value.get("objects"), list):
+        orjson.loads(data)  # raises the reader's own error again
+    _mark_unreadable_objects(value)
+    if _unholdable(value):
+        raise OutOfBounds("a number beyond a double or a lone surrogate outside the objects")
+    return value
+
+
+def _mark_unreadable_objects(envelope) -> None:
+    objects = envelope.get("objects") if isinstance(envelope, dict) else None
+    for index, obj in enumerate(objects if isinstance(objects, list) else []):
+        reason = _unholdable(obj)
+        if reason:
+            kept = {key: obj[key] for key in ("type", "id", "modified", "created")
+                    if isinstance(obj, dict) and isinstance(obj.get(key), str) and not _SURROGATE.search(obj[key])}
+            objects[index] = {**kept, UNREADABLE: reason}
+
+
+def _unholdable(value) -> str | None:
+    """Why the hub cannot hold this parsed JSON (orjson would have refused it), or None."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if any(_SURROGATE.search(key) for key in node if not key.isascii()):
+                return "a lone UTF-16 surrogate in a key"
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, float) and not math.isfinite(node):
+            return "a number beyond what a double holds"
+        elif isinstance(node, str) and not node.isascii() and _SURROGATE.search(node):
+            return "a lone UTF-16 surrogate in a string"
+    return None
+
+
+def _where(value, values_checked: bool, max_depth: int = MAX_JSON_DEPTH) -> str | None:
     """The JSON path of the first thing check_json refuses in `value` (only on a refusal)."""
     stack = [(value, (), 1)]
     while stack:
         node, path, depth = stack.pop()
         if isinstance(node, (dict, list)):
-            if depth > MAX_JSON_DEPTH or (values_checked and isinstance(node, dict) and _any_nul(node)):
+            if depth > max_depth or (values_checked and isinstance(node, dict) and _any_nul(node)):
                 return _path_text(path)
             items = node.items() if isinstance(node, dict) else enumerate(node)
             stack.extend((child, (*path, key), depth + 1) for key, child in reversed(list(items)))
@@ -78,7 +144,7 @@ def _path_text(path: tuple) -> str:
 _HUGE = float(2**63)
 
 
-def check_json(value, *, values_checked: bool = True) -> bool:
+def check_json(value, *, values_checked: bool = True, max_depth: int = MAX_JSON_DEPTH) -> bool:
     """OutOfBounds unless `value` (parsed JSON) is shallow enough, its integers fit 64 bits and
     its text has no NUL character (which PostgreSQL cannot store). True when it holds a whole
     float of 64 bits or more (see parse_json)."""
@@ -91,12 +157,12 @@ def check_json(value, *, values_checked: bool = True) -> bool:
         if type(node) is dict or isinstance(node, dict):
             if values_checked and _any_nul(node):
                 raise OutOfBounds("a NUL character in a key")
-            if depth > MAX_JSON_DEPTH:
-                raise OutOfBounds(f"nested deeper than {MAX_JSON_DEPTH} levels")
+            if depth > max_depth:
+                raise OutOfBounds(f"nested deeper than {max_depth} levels")
             children = node.values()
         elif type(node) is list or isinstance(node, list):
-            if depth > MAX_JSON_DEPTH:
-                raise OutOfBounds(f"nested deeper than {MAX_JSON_DEPTH} levels")
+            if depth > max_depth:
+                raise OutOfBounds(f"nested deeper than {max_depth} levels")
             children = node
         else:
             if values_checked:

@@ -147,6 +147,45 @@ def test_a_deeply_nested_taxii_envelope_is_refused(taxii, world):
     assert write_counts() == before
 
 
+# Valid JSON the hub cannot hold, each in one object of the envelope: a custom property nested
+# deeper than the hub's bound, a number beyond a double, a lone UTF-16 surrogate.
+_UNHOLDABLE = {
+    "deep": ('"x_deep": ' + json.dumps(nested(40)), "nested deeper than 32 levels"),
+    "beyond-a-double": ('"x_huge": 1e400', "a number beyond what a double holds"),
+    "lone-surrogate": ('"description": "\\ud800 half a pair"', "a lone UTF-16 surrogate"),
+}
+
+
+@pytest.mark.parametrize("pending", [False, True], ids=["answered-at-once", "completed-by-a-worker"])
+def test_an_object_the_hub_cannot_hold_fails_alone_in_a_taxii_envelope(taxii, world, app, monkeypatch, pending):
+    """Each is reported in `failures` with why; its valid neighbours are shared."""
+    from hub.taxii import pending as pending_adds
+
+    if pending:
+        monkeypatch.setitem(app.config, "HUB_TAXII_ASYNC_OBJECTS", 2)
+    client = taxii(world.hospital_analyst)
+    good = [indicator(f"192.0.2.{n}", object_marking_refs=GREEN) for n in (31, 32)]
+    bad = {name: indicator(f"192.0.2.{40 + n}", object_marking_refs=GREEN)
+           for n, name in enumerate(_UNHOLDABLE)}
+    parts = [json.dumps(good[0])]
+    for name, obj in bad.items():
+        parts.append(json.dumps(obj)[:-1] + ", " + _UNHOLDABLE[name][0] + "}")
+    parts.append(json.dumps(good[1]))
+    body = ('{"objects": [' + ", ".join(parts) + "]}").encode()
+
+    status = client.post(client.objects_path("community"), body).json
+    if pending:
+        assert status["status"] == "pending"
+        pending_adds.complete_pending_add(status["id"])
+        status = client.get(f"/api/status/{status['id']}/").json
+    assert (status["success_count"], status["failure_count"]) == (2, 3), status
+    failures = {f["id"]: f["message"] for f in status["failures"]}
+    for name, obj in bad.items():
+        assert _UNHOLDABLE[name][1] in failures[obj["id"]]
+    served = {o["id"] for o in client.get(client.objects_path("community")).json["objects"]}
+    assert {o["id"] for o in good} <= served and not {o["id"] for o in bad.values()} & served
+
+
 # --- unhashable marking references ---------------------------------------------------------------
 
 @pytest.mark.parametrize("refs", [[["x"]], [{}], [GREEN], [{"id": GREEN[0]}]])

@@ -212,6 +212,8 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool) -> PreparedO
     """Check one incoming object; None for the well-known TLP marking definitions themselves."""
     if not isinstance(raw, dict):
         raise ObjectRejected("not a JSON object")
+    if bounds.UNREADABLE in raw:  # what the envelope's reader could not hold (hub.bounds.parse_json)
+        raise ObjectRejected(str(raw[bounds.UNREADABLE]))
     try:
         bounds.check_json(raw)
     except bounds.OutOfBounds as exc:
