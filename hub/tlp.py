@@ -75,5 +75,28 @@ def marking_definition(tlp: TLP) -> dict:
     }
 
 
+def well_known_marking(marking_id: str) -> dict | None:
+    """The TLP marking-definition object with this id as published (TLP 2.0 by OASIS, TLP 1.0 by
+    STIX 2.1 itself), or None. The hub stores none of them: each is one fixed object, the same for
+    every reader, which an add accepts as known and a read by id serves as it is."""
+    for tlp, known_id in TLP2_MARKING_IDS.items():
+        if known_id == marking_id:
+            return marking_definition(tlp)
+    legacy = _TLP1_DEFINITIONS.get(marking_id)
+    if legacy is None:
+        return None
+    return {"type": "marking-definition", "spec_version": "2.1", "id": marking_id, "created": "2017-01-20T00:00:00.000Z",
+            "definition_type": "tlp", "name": f"TLP:{legacy.upper()}", "definition": {"tlp": legacy}}
+
+
+# TLP 1.0 as STIX 2.1 defines it (section 7.2.1.4); OpenCTI's own AMBER+STRICT has no published form.
+_TLP1_DEFINITIONS = {
+    "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9": "white",
+    "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da": "green",
+    "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82": "amber",
+    "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed": "red",
+}
+
+
 def is_tlp_marking_id(marking_id: str) -> bool:
     return marking_id in TLP_BY_MARKING_ID

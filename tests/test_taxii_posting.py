@@ -1,6 +1,7 @@
 """Adding objects: per-object status, isolation of bad objects, versions, and DELETE as revocation."""
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -126,6 +127,23 @@ def test_a_stix_bundle_with_its_tlp_marking_definitions_is_accepted(world, taxii
     status = sharer.post(sharer.objects_path("community"), bundle).json
     assert status["success_count"] == 2
     assert db.session.scalar(select(func.count()).select_from(SharedItem)) == 1
+
+
+def test_a_tlp_marking_definition_added_is_read_back_as_published(world, taxii):
+    """misp-stix and OpenCTI put the TLP definitions they use in the bundle: each add succeeds,
+    and a read by id gives the published object (TLP 2.0 by OASIS, TLP 1.0 by STIX 2.1)."""
+    import stix2
+
+    sent = [marking_definition(TLP.amber), marking_definition(TLP.clear), json.loads(stix2.v21.TLP_GREEN.serialize())]
+    sharer, reader = taxii(world["brno_analyst"]), taxii(world["olomouc_analyst"])
+    status = sharer.post(sharer.objects_path("community"), {"objects": sent}).json
+    assert status["success_count"] == 3
+    for definition in sent:
+        for client in (sharer, reader):
+            response = client.get(client.objects_path("community") + f"{definition['id']}/")
+            assert response.status_code == 200 and response.json["objects"] == [definition]
+    unknown = "marking-definition--0a1b2c3d-1111-4111-8111-000000000001"
+    assert sharer.get(sharer.objects_path("community") + f"{unknown}/").status_code == 404
 
 
 def test_shares_through_taxii_are_audited_and_announced(world, taxii):

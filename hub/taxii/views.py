@@ -14,6 +14,7 @@ from hub.taxii.collections import collection_for, collections_for
 from hub.taxii.errors import MEDIA_TYPE_TAXII, TaxiiError, raw_json, taxii_json
 from hub.taxii.filters import page_request
 from hub.taxii.media import envelope_objects
+from hub.tlp import well_known_marking
 
 bp = Blueprint("taxii", __name__, url_prefix="/taxii2")
 errors.register(bp)
@@ -120,7 +121,12 @@ def object_by_id(api_root: str, collection_id: str, object_id: str):
         object_id=object_id,
     )
     if not page.versions and not reading.object_is_served(current_principal(), target, object_id):
-        raise TaxiiError(404, f"no object {object_id} in this collection")
+        marking = well_known_marking(object_id)
+        if marking is None:
+            raise TaxiiError(404, f"no object {object_id} in this collection")
+        # An add accepts a TLP marking definition as known (hub.intel.bulk): read back, it is the
+        # published object, the same in every collection.
+        return taxii_json({"more": False, "objects": [marking]})
     reading.record_reads(current_principal(), page.versions)
     return raw_json(_envelope(page), headers=page.date_added_headers())
 
