@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import orjson
 import psycopg
-from sqlalchemy import event, func, insert, select, text, update
+from sqlalchemy import bindparam, event, func, insert, select, text, update
 from sqlalchemy.orm import Session, object_session
 
 from hub import policy
@@ -305,12 +305,15 @@ def _point_to_their_versions(item_ids: list[int]) -> None:
 def write_again(principal: Principal, pairs: list, audience: Audience) -> None:
     """A version the organisation already holds, shared again: only its audience may grow. No commit."""
     now = utcnow()
+    widened = []
     for item, _candidate in pairs:
-        added = add_audience(item, audience)
+        added = add_audience(item, audience, added_anew=False)
         if added:
+            widened.append(item.id)
             announce(Event.widened, item.id, item.latest_version_id, actor_id=principal.user_id)
             insert_all(AuditEvent.__table__, chain_rows([
                 audit_row("widen", principal, item.id, item.stix_id, {"added": added}, now)]))
+    _added_anew(widened)
 
 
 def write_new_versions(principal: Principal, pairs: list, audience: Audience, anonymous: bool) -> None:
@@ -322,10 +325,10 @@ def write_new_versions(principal: Principal, pairs: list, audience: Audience, an
     if not pairs:
         return
     db.session.flush()
+    stamps = allocate_date_added(len(pairs))
     now = utcnow()
-    for item, candidate in pairs:
-        # One at a time: a widening below stamps the item's versions anew (add_audience).
-        [stamp] = allocate_date_added(1)
+    widened = []
+    for (item, candidate), stamp in zip(pairs, stamps):
         version_id = insert_returning_ids(StixVersion.__table__, [version_row(item.id, candidate, stamp)])[0]
         latest_modified = db.session.scalar(
             select(func.max(StixVersion.modified_us)).where(StixVersion.item_id == item.id, StixVersion.id != version_id))
@@ -336,7 +339,9 @@ def write_new_versions(principal: Principal, pairs: list, audience: Audience, an
                            revoked=item.revoked or candidate.revoked)
         db.session.execute(update(SharedItem).where(SharedItem.id == item.id).values(**changes)
                            .execution_options(synchronize_session=False))
-        added = add_audience(item, audience)
+        added = add_audience(item, audience, added_anew=False)
+        if added:
+            widened.append(item.id)
         insert_rows(Observable, observable_rows(item.id, candidate), {})
         record_references([(item.id, candidate.references)])
         # The widening first: new readers hear that the item now reaches them, then of the version.
@@ -350,11 +355,13 @@ def write_new_versions(principal: Principal, pairs: list, audience: Audience, an
                               share_detail(candidate, anonymous, added or "own"), now))
         insert_all(AuditEvent.__table__, chain_rows(rows))
         db.session.expire(item)
+    _added_anew(widened)  # after the batch's stamps, which are all taken by now
     db.session.flush()
 
 
-def add_audience(item: SharedItem, audience: Audience) -> dict | None:
-    """Union an audience into an item's grants (nobody is ever removed, rule 10).
+def add_audience(item: SharedItem, audience: Audience, *, added_anew: bool = True) -> dict | None:
+    """Union an audience into an item's grants (nobody is ever removed, rule 10), and stamp the
+    widened item's versions anew (_added_anew) unless the caller does it for a batch.
 
     Returns what was added, as the audit log records it, or None when everyone named already
     had it. No commit.
@@ -369,7 +376,8 @@ def add_audience(item: SharedItem, audience: Audience) -> dict | None:
     insert_all(AudienceGrant.__table__, grant_rows(item.id, added))
     if not added and not newly_community:
         return None
-    _added_anew([item.id])
+    if added_anew:
+        _added_anew([item.id])
     db.session.expire(item)
     return audience_detail(audience, added, newly_community)
 
@@ -380,19 +388,23 @@ def _added_anew(item_ids: list[int]) -> None:
     so that a reader polling with added_after or next receives it now. Whoever could read it before
     may receive it again (the same id and version, which a TAXII client takes as known), never
     not at all."""
+    if not item_ids:
+        return
     versions = db.session.execute(
         select(StixVersion.id, StixVersion.item_id).where(id_in(StixVersion.item_id, item_ids))
         .order_by(StixVersion.date_added_us)).all()
     if not versions:
         return
-    last_stamp = {}
-    for (version_id, item_id), stamp in zip(versions, allocate_date_added(len(versions))):
-        db.session.execute(update(StixVersion).where(StixVersion.id == version_id).values(date_added_us=stamp)
-                           .execution_options(synchronize_session=False))
-        last_stamp[item_id] = stamp
-    for item_id, stamp in last_stamp.items():
-        db.session.execute(update(SharedItem).where(SharedItem.id == item_id).values(last_added_us=stamp)
-                           .execution_options(synchronize_session=False))
+    stamps = allocate_date_added(len(versions))
+    last_stamp = {item_id: stamp for (_version_id, item_id), stamp in zip(versions, stamps)}
+    versions_table, items_table = StixVersion.__table__, SharedItem.__table__
+    db.session.execute(
+        update(versions_table).where(versions_table.c.id == bindparam("version_id"))
+        .values(date_added_us=bindparam("stamp")),
+        [{"version_id": version_id, "stamp": stamp} for (version_id, _item_id), stamp in zip(versions, stamps)])
+    db.session.execute(
+        update(items_table).where(items_table.c.id == bindparam("item_id")).values(last_added_us=bindparam("stamp")),
+        [{"item_id": item_id, "stamp": stamp} for item_id, stamp in last_stamp.items()])
 
 
 # An organisation that joins a sharing group may read, from then on, what was shared with the
