@@ -129,6 +129,26 @@ def test_a_stix_bundle_with_its_tlp_marking_definitions_is_accepted(world, taxii
     assert db.session.scalar(select(func.count()).select_from(SharedItem)) == 1
 
 
+@pytest.mark.parametrize("pending", [False, True], ids=["answered-at-once", "completed-by-a-worker"])
+def test_the_status_names_an_observables_version_as_the_manifest_does(world, taxii, app, monkeypatch, pending):
+    """An SCO has no modified: its version is when the hub added it, in the status as everywhere."""
+    from hub.taxii import pending as pending_adds
+
+    if pending:
+        monkeypatch.setitem(app.config, "HUB_TAXII_ASYNC_OBJECTS", 2)
+    sharer = taxii(world["brno_analyst"])
+    sco = {"type": "ipv4-addr", "spec_version": "2.1", "id": f"ipv4-addr--{uuid.uuid4()}", "value": "192.0.2.55",
+           "object_marking_refs": [TLP.green.marking_id]}
+    status = sharer.post(sharer.objects_path("community"), {"objects": [sco, marked("192.0.2.56")]}).json
+    if pending:
+        pending_adds.complete_pending_add(status["id"])
+        status = sharer.get(f"/api/status/{status['id']}/").json
+    [named] = [s for s in status["successes"] if s["id"] == sco["id"]]
+    manifest = sharer.get(sharer.objects_path("community").replace("objects/", "manifest/") + f"?match[id]={sco['id']}")
+    [entry] = manifest.json["objects"]
+    assert named["version"] == entry["version"] == entry["date_added"]
+
+
 def test_a_tlp_marking_definition_added_is_read_back_as_published(world, taxii):
     """misp-stix and OpenCTI put the TLP definitions they use in the bundle: each add succeeds,
     and a read by id gives the published object (TLP 2.0 by OASIS, TLP 1.0 by STIX 2.1)."""

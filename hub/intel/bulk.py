@@ -18,8 +18,9 @@ import logging
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub import policy
@@ -28,6 +29,8 @@ from hub.extensions import db
 from hub.intel import fastpath, writing
 from hub.intel.audience import Audience
 from hub.intel.ingest import NO_TLP_GIVEN, ObjectRejected, PreparedObject, prepare_object
+from hub.intel.models import SharedItem, StixVersion
+from hub.intel.store import stix_timestamp
 from hub.intel.writing import DatabaseRefused
 from hub.principal import Principal
 from hub.tlp import TLP, TLP_BY_MARKING_ID
@@ -204,4 +207,20 @@ def store_batch(principal, accepted, audience: Audience, anonymous: bool) -> dic
         writing.write_new_items(principal, [c for _, c in result.new], audience, anonymous)
         for index, candidate in result.new + [(index, c) for index, _, c in result.versions]:
             outcomes[index] = ShareOutcome(index, candidate.stix_id, _version_of(candidate), True)
-    return outcomes
+    return _with_observable_versions(principal, outcomes)
+
+
+def _with_observable_versions(principal, outcomes: dict[int, ShareOutcome]) -> dict[int, ShareOutcome]:
+    """An observable (SCO) has no modified: its TAXII version is when the hub added the
+    organisation's copy (hub.taxii.filters.version_string), which a status names too."""
+    unversioned = {o.stix_id for o in outcomes.values() if o.stored and not o.version}
+    if not unversioned:
+        return outcomes
+    added = dict(db.session.execute(
+        select(SharedItem.stix_id, StixVersion.date_added_us)
+        .join(StixVersion, StixVersion.id == SharedItem.latest_version_id)
+        .where(SharedItem.owner_org_id == principal.org_id, SharedItem.stix_id.in_(sorted(unversioned)))
+    ).all())
+    return {index: replace(o, version=stix_timestamp(added[o.stix_id]))
+            if o.stored and not o.version and o.stix_id in added else o
+            for index, o in outcomes.items()}
