@@ -17,6 +17,13 @@ Choices where the specification leaves room:
 - Posting fewer than HUB_TAXII_ASYNC_OBJECTS objects is processed before the answer: the status
   is `complete` in the 202 response. A larger request is answered `pending` at once and shared
   by the workers, its counts exact as they go (hub/taxii/pending.py).
+- An object that enters a reader's collections later (widened, or shared with a group the
+  reader's organisation joins) is added anew: its versions get a new date_added, so a client
+  polling by added_after or next receives it; one that could read it before may receive it again.
+- A `next` token is a position in the query that issued it; another collection or endpoint
+  ignores it (OpenCTI's connector sends one collection's token to the next) instead of refusing it.
+- The TLP marking definitions are not stored but known: an add of one succeeds, and a read of
+  its id serves the published object.
 """
 from hub.taxii.views import bp
 from hub.taxii import cli  # noqa: F401,E402  (registers `flask taxii ...` on the blueprint)
