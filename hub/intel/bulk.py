@@ -219,7 +219,7 @@ def _with_observable_versions(principal, outcomes: dict[int, ShareOutcome]) -> d
     added = dict(db.session.execute(
         select(SharedItem.stix_id, StixVersion.date_added_us)
         .join(StixVersion, StixVersion.id == SharedItem.latest_version_id)
-        .where(SharedItem.owner_org_id == principal.org_id, SharedItem.stix_id.in_(sorted(unversioned)))
+        .where(policy.owned_by_org_of(principal, SharedItem.owner_org_id), SharedItem.stix_id.in_(sorted(unversioned)))
     ).all())
     return {index: replace(o, version=stix_timestamp(added[o.stix_id]))
             if o.stored and not o.version and o.stix_id in added else o

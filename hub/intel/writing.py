@@ -420,6 +420,11 @@ def _note_a_group_joined(group: SharingGroup, _org, _initiator) -> None:
         session.info.setdefault(_GROUPS_JOINED, set()).add(group.id)
 
 
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_groups_joined(session: Session, _previous_transaction) -> None:
+    session.info.pop(_GROUPS_JOINED, None)  # the membership was not kept
+
+
 @event.listens_for(Session, "before_commit")
 def _group_items_added_anew(session: Session) -> None:
     joined = session.info.pop(_GROUPS_JOINED, None)
