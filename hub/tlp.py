@@ -47,15 +47,18 @@ TLP2_MARKING_IDS = {
     TLP.red: "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
 }
 
+# TLP 1.0 as STIX 2.1 defines it (section 7.2.1.4), by the name its definition carries.
+TLP1_MARKING_IDS = {
+    "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9": "white",
+    "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da": "green",
+    "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82": "amber",
+    "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed": "red",
+}
+
 # Accepted on input, rewritten to TLP 2.0 on ingest: TLP 1.0 (built into stix2) and OpenCTI's
 # own AMBER+STRICT.
-LEGACY_MARKING_IDS = {
-    "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9": TLP.clear,
-    "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da": TLP.green,
-    "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82": TLP.amber,
-    "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed": TLP.red,
-    "marking-definition--826578e1-40ad-459f-bc73-ede076f81f37": TLP.amber_strict,
-}
+LEGACY_MARKING_IDS = {marking_id: TLP.parse(name) for marking_id, name in TLP1_MARKING_IDS.items()}
+LEGACY_MARKING_IDS["marking-definition--826578e1-40ad-459f-bc73-ede076f81f37"] = TLP.amber_strict
 
 TLP_BY_MARKING_ID = {marking_id: tlp for tlp, marking_id in TLP2_MARKING_IDS.items()}
 TLP_BY_MARKING_ID.update(LEGACY_MARKING_IDS)
@@ -78,24 +81,16 @@ def marking_definition(tlp: TLP) -> dict:
 def well_known_marking(marking_id: str) -> dict | None:
     """The TLP marking-definition object with this id as published (TLP 2.0 by OASIS, TLP 1.0 by
     STIX 2.1 itself), or None. The hub stores none of them: each is one fixed object, the same for
-    every reader, which an add accepts as known and a read by id serves as it is."""
-    for tlp, known_id in TLP2_MARKING_IDS.items():
-        if known_id == marking_id:
-            return marking_definition(tlp)
-    legacy = _TLP1_DEFINITIONS.get(marking_id)
-    if legacy is None:
+    every reader, which an add accepts as known and a read by id serves as it is. (OpenCTI's own
+    AMBER+STRICT has no published form.)"""
+    tlp = TLP_BY_MARKING_ID.get(marking_id)
+    if tlp is not None and TLP2_MARKING_IDS[tlp] == marking_id:
+        return marking_definition(tlp)
+    name = TLP1_MARKING_IDS.get(marking_id)
+    if name is None:
         return None
     return {"type": "marking-definition", "spec_version": "2.1", "id": marking_id, "created": "2017-01-20T00:00:00.000Z",
-            "definition_type": "tlp", "name": f"TLP:{legacy.upper()}", "definition": {"tlp": legacy}}
-
-
-# TLP 1.0 as STIX 2.1 defines it (section 7.2.1.4); OpenCTI's own AMBER+STRICT has no published form.
-_TLP1_DEFINITIONS = {
-    "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9": "white",
-    "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da": "green",
-    "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82": "amber",
-    "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed": "red",
-}
+            "definition_type": "tlp", "name": f"TLP:{name.upper()}", "definition": {"tlp": name}}
 
 
 def is_tlp_marking_id(marking_id: str) -> bool:

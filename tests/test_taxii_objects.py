@@ -93,6 +93,13 @@ def test_paging_by_added_after_with_the_last_header_loses_and_repeats_nothing(wo
     assert seen == [o["id"] for o in posted]
 
 
+def polled_without(reader, path: str, stix_id: str) -> str:
+    """A poll that does not serve `stix_id` yet; the date_added a client polls after next time."""
+    first = reader.get(path)
+    assert stix_id not in served_ids(first)
+    return first.headers["X-TAXII-Date-Added-Last"]
+
+
 @pytest.mark.parametrize("widened_by", ["taxii", "rest"])
 def test_an_object_widened_after_a_reader_polled_reaches_the_reader_by_added_after_and_next(
         world, taxii, api, widened_by):
@@ -103,9 +110,7 @@ def test_an_object_widened_after_a_reader_polled_reaches_the_reader_by_added_aft
     post(sharer, "community", [marked("192.0.2.78")])
     reader = taxii(world["olomouc_analyst"])
     path = reader.objects_path("community")
-    first = reader.get(path)
-    assert kept["id"] not in served_ids(first)
-    checkpoint = first.headers["X-TAXII-Date-Added-Last"]
+    checkpoint = polled_without(reader, path, kept["id"])
 
     if widened_by == "taxii":
         assert post(sharer, "community", [kept])["success_count"] == 1  # the same version, for everyone now
@@ -137,9 +142,7 @@ def test_what_a_group_held_reaches_an_organisation_that_joins_it_by_added_after(
     post(sharer, "community", [marked("192.0.2.92")])
     reader = taxii(world["olomouc_analyst"])
     path = reader.objects_path("everything")
-    first = reader.get(path)
-    assert for_the_group["id"] not in served_ids(first)
-    checkpoint = first.headers["X-TAXII-Date-Added-Last"]
+    checkpoint = polled_without(reader, path, for_the_group["id"])
 
     operator = make.make_user(world["cert"], "admin")
     operator.is_operator = True

@@ -139,6 +139,9 @@ def recipients(event: str, item: SharedItem, facts: ItemFacts) -> set[int]:
     return found
 
 
+_FOLLOW_UPS = frozenset(names(FOLLOW_UP_EVENTS))
+
+
 def follow_up_recipients(event: str, item: SharedItem, facts: ItemFacts) -> set[int]:
     """Who hears what follows (an update, a revocation, an expiry) of an item a built-in alert
     told them of: each user told of an earlier event about it whom that alert would tell of it
@@ -157,7 +160,6 @@ def follow_up_recipients(event: str, item: SharedItem, facts: ItemFacts) -> set[
     return found
 
 
-_FOLLOW_UPS = frozenset(names(FOLLOW_UP_EVENTS))
 _PLAIN_SHARING_EVENTS = names((Event.shared, Event.widened))
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db import UTCDateTime, compress_with_lz4, enum_column, lz4_statement, utcnow
+from hub.db import UTCDateTime, compress_with_lz4, enum_column, utcnow
 from hub.extensions import db
 from hub.intel.models import SharedItem
 from hub.tlp import TLP
@@ -53,7 +53,7 @@ class TaxiiPendingAdd(db.Model):
 
     id: Mapped[str] = mapped_column(ForeignKey("taxii_status.id", ondelete="CASCADE"), primary_key=True)
     collection_id: Mapped[str] = mapped_column(String(36))
-    # The `objects` of the envelope, as JSON (lz4-compressed on PostgreSQL: PENDING_OBJECTS_LZ4).
+    # The `objects` of the envelope, as JSON (lz4-compressed on PostgreSQL: compress_with_lz4).
     objects: Mapped[str] = mapped_column(Text)
     # Every version of one STIX id falls in the same slice (pending.slice_positions).
     slice_count: Mapped[int] = mapped_column(Integer, default=1)
@@ -97,5 +97,4 @@ class TaxiiCollectionDefault(db.Model):
 # A pending add's request is written once by the web worker that answers 202 and read back by the
 # workers: with PostgreSQL's default compression (pglz) the 2.5 MB of the ATT&CK ICS bundle took
 # 35-40 ms to store, with lz4 11-12 ms, and less space. Only where the server was built with lz4.
-PENDING_OBJECTS_LZ4 = lz4_statement("taxii_pending_add", "objects")
 compress_with_lz4(TaxiiPendingAdd.__table__, "objects")

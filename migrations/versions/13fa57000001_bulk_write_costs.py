@@ -8,8 +8,7 @@ Create Date: 2026-12-04 00:40:00
 """
 from alembic import op
 
-from hub.db import lz4_available
-from hub.taxii.models import PENDING_OBJECTS_LZ4
+from hub.db import lz4_available, lz4_statement
 
 # revision identifiers, used by Alembic.
 revision = '13fa57000001'
@@ -41,7 +40,7 @@ def upgrade():
         for name, _table, _column in _AUDIT_FOREIGN_KEYS:
             op.drop_constraint(name, 'audit_event', type_='foreignkey')
         if lz4_available(bind):
-            op.execute(PENDING_OBJECTS_LZ4)
+            op.execute(lz4_statement('taxii_pending_add', 'objects'))
     else:
         with op.batch_alter_table('audit_event', schema=None) as batch_op:
             for name, _table, _column in _AUDIT_FOREIGN_KEYS:
