@@ -64,6 +64,26 @@ def test_tlp_1_0_markings_are_read_back_as_tlp_2_0_only(team, legacy, expected):
     assert [o["object_marking_refs"] for o in listed] == [refs]
 
 
+def test_tlp_marking_definitions_shared_are_read_back_as_published(team, app, monkeypatch):
+    """Exporters put the TLP definitions in their bundles; the share accepts them as known and a
+    read by id over REST, like TAXII, gives each as published (it was a 404)."""
+    from hub.tlp import marking_definition
+
+    definitions = [marking_definition(TLP.amber), stix_dict(stix2.TLP_WHITE)]
+    obj = indicator("203.0.113.79", object_marking_refs=[TLP.amber.marking_id])
+    response = team["sharer"].post("/share", json={"objects": [*definitions, obj], "audience": {"orgs": [team["cert"].slug]}})
+    assert response.status_code == 201, response.json
+    monkeypatch.setitem(app.config, "HUB_PUBLIC_CLEAR", True)
+    for definition in definitions:
+        for path in (f"/objects/{definition['id']}", f"/public/objects/{definition['id']}"):
+            got = team["reader"].get(path)
+            assert got.status_code == 200, (path, got.json)
+            assert got.json["object"] == definition
+            assert (got.json["hub"]["owner"], got.json["hub"]["tlp"]) == (None, "clear")
+    unknown = "marking-definition--0a1b2c3d-1111-4111-8111-000000000001"
+    assert team["reader"].get(f"/objects/{unknown}").status_code == 404
+
+
 def test_tlp_1_0_marking_agreeing_with_the_request_tlp_is_accepted(team):
     obj = indicator(object_marking_refs=[stix2.TLP_WHITE.id])
     response = team["sharer"].post("/share", json={"objects": [obj], "tlp": "clear", "audience": "own"})

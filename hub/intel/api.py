@@ -115,6 +115,8 @@ def list_objects():
 
 @bp.get("/objects/<stix_id>")
 def get_object(stix_id: str):
+    if (published := reads.published_marking_detail(stix_id)) is not None:
+        return jsonify(published)
     item = reads.read_item(current_principal(), stix_id, "api")
     meta = reads.hub_metadata(current_principal(), item, with_versions=True)
     seen = correlation.seen_by(current_principal(), item)
@@ -221,5 +223,7 @@ def list_public_objects():
 @public
 def get_public_object(stix_id: str):
     _public_view_enabled()
+    if (published := reads.published_marking_detail(stix_id)) is not None:
+        return jsonify(published)
     item = reads.get_public_item(stix_id)
     return jsonify({"object": reads.stix_object(item), "hub": reads.hub_metadata(None, item)})

@@ -16,7 +16,7 @@ from hub.intel.models import ItemReference, Observable, SharedItem, StixVersion
 from hub.intel.store import load_json, stix_timestamp
 from hub.db import datetime_to_us, utcnow
 from hub.db import decode_cursor as db_decode_cursor, encode_cursor as db_encode_cursor
-from hub.tlp import TLP
+from hub.tlp import TLP, well_known_marking
 from hub.principal import Principal
 
 MAX_PAGE = 500
@@ -201,6 +201,22 @@ def get_item(principal: Principal | None, stix_id: str) -> SharedItem:
     if item is None:
         raise NotFound(f"no object {stix_id}")
     return item
+
+
+def published_marking_detail(stix_id: str) -> dict | None:
+    """The REST answer for a published TLP marking definition, or None for any other id.
+
+    The hub stores none of them (a share accepts one as known, hub.intel.bulk), so no item holds
+    it; read back, it is the object as published, public like the TLP standard itself, the same
+    for every reader. Its facts are those of a public object no organisation owns."""
+    marking = well_known_marking(stix_id)
+    if marking is None:
+        return None
+    return {"object": marking, "hub": {
+        "tlp": TLP.clear.value, "owner": None, "anonymous": False, "revoked": False, "expired": False,
+        "date_added": marking["created"], "warning_lists": [],
+        "versions": [{"modified": marking["created"], "date_added": marking["created"]}],
+    }}
 
 
 def read_item(principal: Principal, stix_id: str, channel: str) -> SharedItem:
