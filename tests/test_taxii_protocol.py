@@ -193,7 +193,6 @@ def test_a_next_token_only_continues_the_query_that_issued_it(member, taxii):
     "limit=1_0",
     "limit=+5",
     "added_after=99999-01-01T00:00:00Z",
-    "added_after=2026-01-01T00:00:00.1234567Z",
     "added_after=%D9%A2%D9%A0%D9%A2%D9%A6-01-01T00:00:00Z",  # Arabic-Indic digits
     "added_after=2026-01-01T00:00:00Z%0A",
     "next=" + base64.urlsafe_b64encode(b"99999999999999999999999999.0123456789abcdef").decode(),

@@ -22,7 +22,7 @@ from hub.intel import fastpath, fastpath_sdo, fastpath_sro, observables, severit
 from hub.intel.audience import Audience
 from hub.intel.references import references_of
 from hub.intel.models import SharedItem
-from hub.intel.store import canonical_json, stix_stamp_to_us
+from hub.intel.store import canonical_json, stix_stamp_to_us, with_stamps_to_the_microsecond
 from hub.outbox import Event
 from hub.tlp import TLP, TLP_BY_MARKING_ID, TLP2_MARKING_IDS
 from hub.principal import Principal
@@ -132,7 +132,8 @@ def _parse(raw: dict) -> dict:
 def _parse_fully(raw: dict) -> dict:
     object_type = raw["type"]
     try:
-        parsed = stix2.parse(raw, allow_custom=True, version="2.1")
+        # The library reads timestamps to the microsecond; what is stored keeps every digit sent.
+        parsed = stix2.parse(with_stamps_to_the_microsecond(raw), allow_custom=True, version="2.1")
     except stix2.exceptions.STIXError as exc:
         raise ObjectRejected(str(exc)) from None
     except Exception as exc:  # noqa: BLE001
@@ -186,8 +187,8 @@ def _modified_us(obj: dict) -> int:
         pass
     try:
         return stix_stamp_to_us(stamp)
-    except (ValueError, TypeError):  # e.g. more fraction digits than a microsecond holds
-        raise ObjectRejected(f"invalid timestamp {str(stamp)[:40]!r}: RFC 3339 with at most 6 fraction digits") from None
+    except (ValueError, TypeError):
+        raise ObjectRejected(f"invalid timestamp {str(stamp)[:40]!r}: not an RFC 3339 time in UTC") from None
 
 
 def _display_name(obj: dict) -> str:

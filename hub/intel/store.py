@@ -1,6 +1,7 @@
 """Low-level writes to the STIX store: the date_added clock and version rows."""
 from __future__ import annotations
 
+import re
 
 import orjson
 from sqlalchemy import func, select, text
@@ -41,10 +42,45 @@ def load_json(body: str) -> dict:
 
 
 def stix_stamp_to_us(stamp: str) -> int:
-    """A STIX timestamp string in microseconds since the epoch (ValueError if malformed)."""
+    """A STIX timestamp string in microseconds since the epoch (ValueError if malformed); digits
+    beyond the microsecond are cut (the hub's clock counts microseconds)."""
     from stix2.properties import TimestampProperty
 
-    return datetime_to_us(TimestampProperty().clean(stamp, False)[0])
+    return datetime_to_us(TimestampProperty().clean(to_the_microsecond(stamp), False)[0])
+
+
+# A STIX timestamp finer than the microsecond. STIX 2.1 and its schemas allow any number of
+# fraction digits (Go's RFC3339Nano writes nine); Python's datetime, and so the stix2 library,
+# holds six.
+_FINER_THAN_MICROSECONDS = re.compile(
+    r"\A(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6})\d+Z\Z")
+
+
+def to_the_microsecond(stamp):
+    """The timestamp with its fraction cut after six digits; anything else as it is."""
+    if isinstance(stamp, str) and len(stamp) > 27:
+        match = _FINER_THAN_MICROSECONDS.match(stamp)
+        if match:
+            return match.group(1) + "Z"
+    return stamp
+
+
+def finer_than_microseconds(stamp) -> bool:
+    return isinstance(stamp, str) and to_the_microsecond(stamp) != stamp
+
+
+def with_stamps_to_the_microsecond(value):
+    """A copy of a JSON value with every timestamp finer than the microsecond cut after six
+    digits (what the stix2 library can read); the value itself when it has none."""
+    if isinstance(value, str):
+        return to_the_microsecond(value)
+    if isinstance(value, dict):
+        cut = {key: with_stamps_to_the_microsecond(item) for key, item in value.items()}
+        return value if all(cut[key] is value[key] for key in value) else cut
+    if isinstance(value, list):
+        cut = [with_stamps_to_the_microsecond(item) for item in value]
+        return value if all(new is old for new, old in zip(cut, value)) else cut
+    return value
 
 
 def stix_stamp_ms(value_us: int) -> str:

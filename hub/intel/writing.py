@@ -25,7 +25,7 @@ from hub.intel import observables
 from hub.intel.audience import Audience
 from hub.intel.models import AudienceGrant, ItemReference, Observable, SharedItem, StixVersion
 from hub.intel.references import record_references, reference_rows
-from hub.intel.store import allocate_date_added
+from hub.intel.store import allocate_date_added, finer_than_microseconds, load_json
 from hub.intel.validation import SCO_TYPES
 from hub.outbox import Event, announce, announce_many
 from hub.principal import Principal
@@ -75,6 +75,8 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
     known = set(db.session.execute(
         select(StixVersion.item_id, StixVersion.modified_us).where(id_in(StixVersion.item_id, [i.id for i in held]))
     ).all()) if held else set()
+    twins = _microsecond_twins(keyed, held, known)
+    known -= twins
     other_identities = _other_member_identities(principal, keyed)
     # Rule 11 asks "may the sharer read it?" of every copy held: once for the batch.
     readable = policy.readable_item_ids(principal, [i.id for i in held])
@@ -87,6 +89,8 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
         item = ours.get(candidate.stix_id)
         if item is not None:
             problem = _version_problem(item, candidate, anonymous, item.id in readable)
+            if problem is None and (item.id, candidate.modified_us) in twins:
+                problem = MICROSECOND_TWIN
             if problem:
                 result.refused.append((key, candidate, problem))
             elif (item.id, candidate.modified_us) in known:
@@ -108,6 +112,42 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
         else:
             result.refused.append((key, candidate, UNUSABLE_ID))
     return result
+
+
+MICROSECOND_TWIN = ("a version of this object modified within the same microsecond is held: the hub tells "
+                    "versions apart to the microsecond; give this version a later modified")
+
+
+def _microsecond_twins(keyed, held, known: set) -> set:
+    """(item id, modified_us) of held versions that a candidate written finer than the
+    microsecond (STIX allows any precision) falls on without being the same moment: another
+    version, which the hub's version key cannot hold beside it. Bodies are read only for such
+    candidates, which are rare."""
+    finer = {(candidate.stix_id, candidate.modified_us): candidate.version
+             for _, candidate in keyed if finer_than_microseconds(candidate.version)}
+    if not finer:
+        return set()
+    stix_ids = {item.id: item.stix_id for item in held}
+    pairs = {(item_id, modified_us) for item_id, modified_us in known if (stix_ids[item_id], modified_us) in finer}
+    if not pairs:
+        return set()
+    twins = set()
+    for version in db.session.scalars(select(StixVersion).where(
+            id_in(StixVersion.item_id, sorted({item_id for item_id, _ in pairs})))):
+        key = (version.item_id, version.modified_us)
+        if key in pairs:
+            body = load_json(version.body)
+            spelt = body.get("modified") or body.get("created")
+            if _moment(spelt) != _moment(finer[(stix_ids[version.item_id], version.modified_us)]):
+                twins.add(key)
+    return twins
+
+
+def _moment(stamp) -> str:
+    """A timestamp spelt without trailing zeros in its fraction: equal for the same moment."""
+    if not isinstance(stamp, str) or "." not in stamp:
+        return stamp
+    return stamp[:-1].rstrip("0").rstrip(".") + "Z"
 
 
 def _claim(stix_ids: set[str]) -> None:

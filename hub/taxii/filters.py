@@ -23,8 +23,10 @@ from hub import bounds
 from hub.taxii.errors import TaxiiError
 
 MAX_PAGE = 1000
-# TAXII timestamps are UTC with a "Z"; up to microsecond precision (spec section 2).
-_TIMESTAMP = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?Z\Z")
+# TAXII timestamps are UTC with a "Z". A version is an object's modified, which STIX writes in any
+# precision: digits beyond the microsecond, the hub's unit, are cut (for added_after, whose
+# date_added values are whole microseconds, that cut asks the same question).
+_TIMESTAMP = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,32}))?Z\Z")
 # Positions and limits are stored and compared as 64-bit integers: anything longer is refused
 # here, before it reaches the database as an out-of-range parameter.
 _INTEGER = re.compile(r"^[0-9]{1,19}\Z")
@@ -40,7 +42,7 @@ def parse_timestamp_us(text: str) -> int:
     year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
     moment = datetime(year, month, day, hour, minute, second)  # ValueError for 2026-02-30
     bounds.bounded_instant(moment.replace(tzinfo=timezone.utc))
-    fraction = (match.group(7) or "").ljust(6, "0")
+    fraction = (match.group(7) or "")[:6].ljust(6, "0")
     return calendar.timegm(moment.timetuple()) * 1_000_000 + int(fraction or 0)
 
 

@@ -193,6 +193,14 @@ SPEC_ALLOWED = [
     Case("opencti-open-relationship", sdo("relationship", 3, relationship_type="uses", source_ref=_id("intrusion-set"),
                                           target_ref=MALWARE_ID, start_time="1970-01-01T00:00:00.000Z",
                                           stop_time="5138-11-16T09:46:40.000Z")),
+    # Fractions finer than the microsecond (Go's RFC3339Nano writes nine digits).
+    Case("nanosecond-timestamps", sdo("indicator", 5, **{**INDICATOR, "valid_from": "2026-01-10T08:00:00.000000001Z"},
+                                      created="2026-01-10T08:00:00.123456789Z", modified="2026-01-11T09:30:00.1234567Z")),
+    Case("nanosecond-relationship", sdo("relationship", 4, relationship_type="uses", source_ref=_id("intrusion-set"),
+                                        target_ref=MALWARE_ID, created="2026-01-10T08:00:00.123456789Z",
+                                        modified="2026-01-10T08:00:00.123456789Z", start_time="2026-01-01T00:00:00.999999999Z")),
+    Case("nanosecond-custom-object", sdo("x-hub-ward-note", 2, x_text="ns", created="2026-01-10T08:00:00.123456789Z",
+                                         modified="2026-01-10T08:00:00.123456790Z")),
 ]
 
 
@@ -265,6 +273,8 @@ INVALID = [
            pattern="[ipv4-addr:Value = '198.51.100.7']"),
     broken("indicator", "indicator-missing-pattern-type", "'pattern_type' is a required property",
            drop=("pattern_type",)),
+    broken("indicator", "modified-before-created-below-the-microsecond", "must be later than or equal to 'created'",
+           created="2026-01-10T08:00:00.123456789Z", modified="2026-01-10T08:00:00.123456788Z"),
     broken("indicator", "indicator-valid-until-before-from", "'valid_until'", valid_until="2025-01-01T00:00:00Z"),
     broken("infrastructure", "infrastructure-missing-name", "'name' is a required property", drop=("name",)),
     broken("intrusion-set", "intrusion-set-last-seen-before-first", "'last_seen'",
