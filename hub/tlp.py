@@ -6,6 +6,37 @@ import enum
 TLP2_EXTENSION_ID = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
 
 
+class MarkingIds(dict):
+    """Marking-definition ids looked up whatever the case of their hex digits.
+
+    A UUID reads the same in upper and lower case (RFC 4122), STIX 2.1 accepts either, and
+    consumers compare them so: an object marked "marking-definition--E828B379-…" is TLP:RED to
+    them. A lookup that missed it would let the hub give the object the request's TLP (e.g. GREEN)
+    and share it as such. Keys are kept in lower case; a key that is not a string is never found.
+    """
+
+    def __init__(self, pairs=()):
+        super().__init__((key.lower(), value) for key, value in dict(pairs).items())
+
+    def __contains__(self, key) -> bool:
+        return isinstance(key, str) and super().__contains__(key.lower())
+
+    def __getitem__(self, key):
+        if not isinstance(key, str):
+            raise KeyError(key)
+        return super().__getitem__(key.lower())
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key.lower(), value)
+
+    def update(self, other=(), **more) -> None:
+        for key, value in {**dict(other), **more}.items():
+            self[key] = value
+
+
 class TLP(str, enum.Enum):
     clear = "clear"
     green = "green"
@@ -48,19 +79,19 @@ TLP2_MARKING_IDS = {
 }
 
 # TLP 1.0 as STIX 2.1 defines it (section 7.2.1.4), by the name its definition carries.
-TLP1_MARKING_IDS = {
+TLP1_MARKING_IDS = MarkingIds({
     "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9": "white",
     "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da": "green",
     "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82": "amber",
     "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed": "red",
-}
+})
 
 # Accepted on input, rewritten to TLP 2.0 on ingest: TLP 1.0 (built into stix2) and OpenCTI's
 # own AMBER+STRICT.
-LEGACY_MARKING_IDS = {marking_id: TLP.parse(name) for marking_id, name in TLP1_MARKING_IDS.items()}
+LEGACY_MARKING_IDS = MarkingIds({marking_id: TLP.parse(name) for marking_id, name in TLP1_MARKING_IDS.items()})
 LEGACY_MARKING_IDS["marking-definition--826578e1-40ad-459f-bc73-ede076f81f37"] = TLP.amber_strict
 
-TLP_BY_MARKING_ID = {marking_id: tlp for tlp, marking_id in TLP2_MARKING_IDS.items()}
+TLP_BY_MARKING_ID = MarkingIds({marking_id: tlp for tlp, marking_id in TLP2_MARKING_IDS.items()})
 TLP_BY_MARKING_ID.update(LEGACY_MARKING_IDS)
 
 
@@ -84,12 +115,12 @@ def well_known_marking(marking_id: str) -> dict | None:
     every reader, which an add accepts as known and a read by id serves as it is. (OpenCTI's own
     AMBER+STRICT has no published form.)"""
     tlp = TLP_BY_MARKING_ID.get(marking_id)
-    if tlp is not None and TLP2_MARKING_IDS[tlp] == marking_id:
+    if tlp is not None and TLP2_MARKING_IDS[tlp] == marking_id.lower():
         return marking_definition(tlp)
     name = TLP1_MARKING_IDS.get(marking_id)
     if name is None:
         return None
-    return {"type": "marking-definition", "spec_version": "2.1", "id": marking_id, "created": "2017-01-20T00:00:00.000Z",
+    return {"type": "marking-definition", "spec_version": "2.1", "id": marking_id.lower(), "created": "2017-01-20T00:00:00.000Z",
             "definition_type": "tlp", "name": f"TLP:{name.upper()}", "definition": {"tlp": name}}
 
 

@@ -120,6 +120,26 @@ def test_several_versions_of_a_new_object_in_one_envelope(world, taxii):
     assert [o["name"] for o in latest] == ["second"]
 
 
+@pytest.mark.parametrize("marking", [TLP.red.marking_id, "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed"],
+                         ids=["tlp2-red", "tlp1-red"])
+def test_a_tlp_marking_written_in_upper_case_hex_is_that_tlp(world, taxii, api, marking):
+    """A UUID reads the same in either case, and consumers read "…--E828B379-…" as TLP:RED. The
+    hub did not: it gave such an object the collection's default TLP (GREEN) and shared it with
+    the whole community."""
+    from hub.taxii.collections import set_default_tlp
+
+    set_default_tlp("brno-hospital", "community", TLP.green)
+    prefix, uuid_part = marking.split("--")
+    sent = indicator("198.51.100.44", object_marking_refs=[f"{prefix}--{uuid_part.upper()}"])
+    sharer, reader = taxii(world["brno_analyst"]), taxii(world["olomouc_analyst"])
+    status = sharer.post(sharer.objects_path("community"), {"objects": [sent]}).json
+    assert status["success_count"] == 0 and "RED" in status["failures"][0]["message"], status
+    assert reader.get(reader.objects_path("community") + f"{sent['id']}/").status_code == 404
+    response = api(world["brno_analyst"]).post("/share", json={"objects": [sent], "tlp": "green", "audience": "community"})
+    assert response.status_code == 422 and "TLP:RED" in str(response.json)
+    assert db.session.scalar(select(func.count()).select_from(SharedItem)) == 0
+
+
 def test_a_stix_bundle_with_its_tlp_marking_definitions_is_accepted(world, taxii):
     sharer = taxii(world["brno_analyst"])
     obj = marked("198.51.100.50")
