@@ -20,6 +20,7 @@ from sqlalchemy import (
     Engine,
     Enum,
     Integer,
+    String,
     any_,
     bindparam,
     event,
@@ -79,6 +80,30 @@ class UTCDateTime(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return as_utc(value)
+
+
+def canonical_stix_id(value):
+    """A STIX id as the hub compares and keys it: its UUID's hex in lower case.
+
+    A UUID reads the same in either case (RFC 4122) and STIX 2.1 accepts both, so
+    "indicator--0A1B…" names the object "indicator--0a1b…" does, for consumers as for the rules
+    that give an id to its first owner (rule 11) or forbid another member's identity as
+    created_by_ref. Stored objects keep the spelling sent; only the hub's keys are canonical.
+    (The type before "--" is lower case in every valid id.) Anything but a string as it is.
+    """
+    return value.lower() if isinstance(value, str) else value
+
+
+class StixId(TypeDecorator):
+    """A column of STIX ids, canonical (canonical_stix_id) in everything bound to it: the rows
+    the ORM writes and every value a query compares with it, so that no lookup can miss an id for
+    the case of its hex digits. Rows written by COPY are made from canonical ids (hub.intel.ingest)."""
+
+    impl = String(100)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return canonical_stix_id(value)
 
 
 def utcnow() -> datetime:

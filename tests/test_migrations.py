@@ -253,3 +253,30 @@ def test_existing_organisations_keep_their_stix_identity_ids_new_ones_get_uuid4(
         db.session.commit()
         assert uuid.UUID(new.identity_id.removeprefix("identity--")).version == 4
         assert db.session.get(Organisation, new.id).identity_id == new.identity_id
+
+
+def test_stix_ids_stored_in_upper_case_hex_are_made_canonical(empty_database):
+    """13fa57000006: the hub compares ids whatever the case of their hex (hub.db.StixId); ids
+    stored before in upper case are written in lower case, but for one the organisation also
+    holds in lower case (the unique key keeps both rows)."""
+    from hub.intel import reads
+    from tests import factories
+
+    upper = "indicator--0A1B2C3D-1111-4111-8111-00000000000A"
+    twin = "indicator--0A1B2C3D-2222-4222-8222-00000000000B"
+    with _app_on(empty_database):
+        upgrade(revision="13fa57000005")
+        org = factories.make_org()
+        author = factories.make_user(org)
+        with db.engine.begin() as conn:
+            for stix_id in (upper, twin, twin.lower()):
+                conn.execute(text(
+                    "INSERT INTO shared_item (stix_id, stix_type, owner_org_id, author_id, tlp, audience_community,"
+                    " anonymous, revoked, name, search_text, first_added_us, last_added_us)"
+                    " VALUES (:id, 'indicator', :org, :author, 'green', true, false, false, '', '', 1, 1)"),
+                    {"id": stix_id, "org": org.id, "author": author.id})
+        upgrade()
+        with db.engine.connect() as conn:
+            stored = set(conn.execute(text("SELECT stix_id FROM shared_item")).scalars())
+        assert stored == {upper.lower(), twin, twin.lower()}
+        assert reads.get_item(factories.principal(author), upper).stix_id == upper.lower()

@@ -184,3 +184,64 @@ def test_two_first_shares_of_one_id_at_the_same_time_leave_one_owner(app, make, 
     assert outcomes == {"first": "shared", "second": "refused"}
     db.session.expire_all()
     assert db.session.scalar(select(func.count(SharedItem.id)).where(SharedItem.stix_id == sdo["id"])) == 1
+
+
+def _upper_hex(stix_id: str) -> str:
+    object_type, uuid_part = stix_id.split("--")
+    return f"{object_type}--{uuid_part.upper()}"
+
+
+def test_an_id_in_upper_case_hex_is_the_same_id_for_rule_11(make, api, taxii):
+    """A UUID reads the same in either case and consumers merge such ids: another organisation
+    posting "indicator--0A1B…" of an owner's "indicator--0a1b…" made a second object that
+    downstream tools took for a new version of the owner's, and named the owner's identity as
+    its creator the same way."""
+    owner_org = make.make_org()
+    owner, other = make.make_user(owner_org), make.make_user(make.make_org())
+    original = indicator("198.51.100.26", object_marking_refs=[GREEN])
+    assert api(owner).post("/share", json={"objects": [original], "audience": "community"}).status_code == 201
+    takeover = {**original, "id": _upper_hex(original["id"]), "modified": LATER, "name": "someone else's"}
+    for path in ("rest", "taxii"):
+        if path == "rest":
+            refused = api(other).post("/share", json={"objects": [takeover], "audience": "community"})
+            assert refused.status_code == 422 and "mint a new id" in refused.json["details"][0]["error"]
+        else:
+            status = taxii(other).post(taxii(other).objects_path("community"), {"objects": [takeover]}).json
+            assert status["failure_count"] == 1 and "mint a new id" in status["failures"][0]["message"]
+    forged = indicator("198.51.100.27", created_by_ref=_upper_hex(owner_org.identity_id), object_marking_refs=[GREEN])
+    refused = api(other).post("/share", json={"objects": [forged], "audience": "community"})
+    assert refused.status_code == 422 and "created_by_ref" in refused.json["details"][0]["error"]
+    assert rows(SharedItem) == 1
+
+
+def test_an_object_with_an_upper_case_id_is_served_as_sent_by_either_spelling(make, api, taxii):
+    """The hub keys ids canonically; the object keeps the id as its sender wrote it."""
+    sharer, reader = make.make_user(make.make_org()), make.make_user(make.make_org())
+    sent = {**indicator("198.51.100.28", object_marking_refs=[GREEN])}
+    sent["id"] = _upper_hex(sent["id"])
+    assert api(sharer).post("/share", json={"objects": [sent], "audience": "community"}).status_code == 201
+    newer = {**sent, "id": sent["id"].lower(), "modified": LATER, "name": "second version"}
+    assert api(sharer).post("/share", json={"objects": [newer], "audience": "community"}).status_code == 201
+    assert rows(SharedItem) == 1
+    client = taxii(reader)
+    for spelling in (sent["id"], sent["id"].lower()):
+        assert api(reader).get(f"/objects/{spelling}").json["object"] == newer
+        versions = client.get(client.objects_path("everything") + f"{spelling}/?match[version]=all").json["objects"]
+        assert versions == [sent, newer]
+        listed = client.get(client.objects_path("everything") + f"?match[id]={spelling}").json["objects"]
+        assert listed == [newer]
+
+
+def test_a_relationship_naming_an_unreadable_item_in_upper_case_hex_is_hidden(make, api):
+    """Rule 7 finds the item a relationship names whatever the case of the id's hex."""
+    org = make.make_org()
+    author, outsider = make.make_user(org), make.make_user(make.make_org())
+    secret = indicator("198.51.100.29")
+    api(author).post("/share", json={"objects": [secret], "tlp": "red", "audience": {"users": [author.email]}})
+    link = {"type": "relationship", "spec_version": "2.1", "id": "relationship--7d1f4a8e-2c3b-4d5e-8f90-1a2b3c4d5e6f",
+            "created": "2026-11-01T00:00:00.000Z", "modified": "2026-11-01T00:00:00.000Z", "relationship_type": "related-to",
+            "source_ref": _upper_hex(secret["id"]), "target_ref": "malware--3f2e1d0c-9b8a-4765-8432-10fedcba9876",
+            "object_marking_refs": [GREEN]}
+    assert api(author).post("/share", json={"objects": [link], "audience": "community"}).status_code == 201
+    assert api(outsider).get(f"/objects/{link['id']}").status_code == 404
+    assert api(author).get(f"/objects/{link['id']}").status_code == 200

@@ -16,6 +16,7 @@ import stix2
 from sqlalchemy import select
 
 from hub import bounds, policy
+from hub.db import canonical_stix_id
 from hub.errors import Forbidden, ValidationFailed
 from hub.extensions import db
 from hub.intel import fastpath, fastpath_sdo, fastpath_sro, observables, severity, validation, writing
@@ -252,8 +253,9 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool) -> PreparedO
     # Stored as sent (valid as sent, above); the hub's own columns are read from the library's form.
     stored = marked
     version = stored.get("modified") or stored.get("created") or ""
+    created_by_ref = obj.get("created_by_ref")
     return PreparedObject(
-        stix_id=stix_id,
+        stix_id=canonical_stix_id(stix_id),
         stix_type=object_type,
         modified_us=_modified_us(obj),
         spec_version="2.1",
@@ -265,7 +267,7 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool) -> PreparedO
         revoked=bool(obj.get("revoked")),
         observables=found,
         references=references_of(obj),
-        created_by_ref=obj.get("created_by_ref") if isinstance(obj.get("created_by_ref"), str) else None,
+        created_by_ref=canonical_stix_id(created_by_ref) if isinstance(created_by_ref, str) else None,
         version=version if isinstance(version, str) else "",
     )
 

@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.accounts.models import Organisation, User
-from hub.db import BigId, UTCDateTime, compress_with_lz4, enum_column
+from hub.db import BigId, StixId, UTCDateTime, compress_with_lz4, enum_column
 from hub.extensions import db
 from hub.tlp import TLP
 
@@ -35,7 +35,7 @@ class SharedItem(db.Model):
     __table_args__ = (UniqueConstraint("owner_org_id", "stix_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    stix_id: Mapped[str] = mapped_column(String(100), index=True)
+    stix_id: Mapped[str] = mapped_column(StixId, index=True)
     stix_type: Mapped[str] = mapped_column(String(64), index=True)
     owner_org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
@@ -149,7 +149,7 @@ class ItemReference(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("shared_item.id", ondelete="CASCADE", deferrable=True,
                                                     initially="DEFERRED"))
-    ref_stix_id: Mapped[str] = mapped_column(String(100), index=True)
+    ref_stix_id: Mapped[str] = mapped_column(StixId, index=True)
 
 
 class WarningList(db.Model):

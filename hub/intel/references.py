@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from hub.db import insert_rows
+from hub.db import canonical_stix_id, insert_rows
 from hub.extensions import db
 from hub.intel.models import ItemReference
 
@@ -22,7 +22,7 @@ def references_of(obj: dict) -> set[str]:
         value = obj.get(prop)
         for ref in ([value] if isinstance(value, str) else value if isinstance(value, list) else []):
             if isinstance(ref, str) and "--" in ref:
-                found.add(ref[:100])
+                found.add(canonical_stix_id(ref[:100]))
     return found
 
 

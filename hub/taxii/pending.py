@@ -31,7 +31,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import defer
 
 from hub.accounts.models import User
-from hub.db import utcnow
+from hub.db import canonical_stix_id, utcnow
 from hub.alerts import dispatch
 from hub.errors import HubError
 from hub.extensions import db
@@ -73,7 +73,7 @@ def slice_of(raw, index: int, slice_count: int) -> int:
     """The slice of the object at `index`: by its STIX id (all its versions together), else its place."""
     stix_id = raw.get("id") if isinstance(raw, dict) else None
     if isinstance(stix_id, str):
-        return zlib.crc32(stix_id.encode("utf-8", "surrogatepass")) % slice_count
+        return zlib.crc32(canonical_stix_id(stix_id).encode("utf-8", "surrogatepass")) % slice_count
     return index % slice_count
 
 
