@@ -324,3 +324,23 @@ def test_a_chunk_recorded_by_another_worker_is_not_recorded_twice(sliced, monkey
     done = status_of(sliced, status["id"])
     assert (done["status"], done["success_count"], done["failure_count"], done["pending_count"]) == ("complete", 44, 1, 0)
     assert_counts_add_up(done)
+
+
+def test_a_tlp_claimed_by_a_definition_in_another_slice_still_holds(sliced):
+    """hub.intel.markings: a definition of the request saying TLP:RED marks its objects whichever
+    slice each falls in (the slices are shared by different workers, in any order)."""
+    definition = {"type": "marking-definition", "spec_version": "2.1", "created": "2026-01-01T00:00:00.000Z",
+                  "definition_type": "statement", "definition": {"statement": "internal"}, "name": "TLP:RED",
+                  "id": next(f"marking-definition--{uuid.uuid5(IDS, f'red-{n}')}" for n in range(100)
+                             if pending.slice_of({"id": f"marking-definition--{uuid.uuid5(IDS, f'red-{n}')}"}, 0, 3) == 0)}
+    secret = next(candidate for candidate in (
+        indicator(f"10.9.0.{n}", object_marking_refs=[definition["id"]], id=f"indicator--{uuid.uuid5(IDS, f'secret-{n}')}")
+        for n in range(1, 100)) if pending.slice_of(candidate, 0, 3) != 0)
+    objects = [definition, *(marked(n) for n in range(30)), secret]
+    status = post_large(sliced, objects)
+    assert len(slices_of(status["id"])) == 3
+    pending.complete_pending_add(status["id"])
+    done = status_of(sliced, status["id"])
+    [failure] = [f for f in done["failures"] if f["id"] == secret["id"]]  # (the definition has no TLP of its own)
+    assert "RED" in failure["message"] and done["success_count"] == 30
+    assert db.session.scalar(select(func.count(SharedItem.id)).where(SharedItem.stix_id == secret["id"])) == 0

@@ -140,6 +140,83 @@ def test_a_tlp_marking_written_in_upper_case_hex_is_that_tlp(world, taxii, api, 
     assert db.session.scalar(select(func.count()).select_from(SharedItem)) == 0
 
 
+def _own_tlp_definition(**claim) -> dict:
+    return {"type": "marking-definition", "spec_version": "2.1", "id": f"marking-definition--{uuid.uuid4()}",
+            "created": "2026-01-01T00:00:00.000Z", **claim}
+
+
+# How producers other than OASIS say TLP:RED (a STIX 2.0-era TLP definition under its own id, the
+# TLP 2.0 extension, OpenCTI's statement markings, a name).
+OWN_RED_DEFINITIONS = {
+    "tlp-definition-type": dict(definition_type="tlp", definition={"tlp": "red"}),
+    "tlp-2-extension": dict(name="Red", extensions={
+        "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d": {"extension_type": "property-extension",
+                                                                       "tlp_2_0": "red"}}),
+    "opencti-statement": dict(definition_type="statement", definition={"statement": "custom"},
+                              x_opencti_definition_type="TLP", x_opencti_definition="TLP:RED"),
+    "named": dict(definition_type="statement", definition={"statement": "handle as"}, name="TLP:RED"),
+}
+
+
+@pytest.mark.parametrize("claim", OWN_RED_DEFINITIONS.values(), ids=OWN_RED_DEFINITIONS.keys())
+def test_an_object_marked_by_its_own_tlp_red_definition_is_held_to_red(world, taxii, api, claim):
+    """A consumer reads an object marked with a definition saying TLP:RED as RED, whatever its id.
+    The hub gave it the collection's default (GREEN) and shared it with the community."""
+    from hub.taxii.collections import set_default_tlp
+
+    set_default_tlp("brno-hospital", "community", TLP.green)
+    definition = _own_tlp_definition(**claim)
+    sent = indicator("198.51.100.45", object_marking_refs=[definition["id"]])
+    sharer, reader = taxii(world["brno_analyst"]), taxii(world["olomouc_analyst"])
+    status = sharer.post(sharer.objects_path("community"), {"objects": [definition, sent]}).json
+    [failure] = [f for f in status.get("failures", []) if f["id"] == sent["id"]]
+    assert "RED" in failure["message"]
+    assert reader.get(reader.objects_path("community") + f"{sent['id']}/").status_code == 404
+    if claim.get("definition_type") == "tlp":  # STIX forbids it (TLP has its published ids): refused, saying so
+        [refused] = [f for f in status["failures"] if f["id"] == definition["id"]]
+        assert "must match one of those defined in the STIX specification" in refused["message"]
+    else:  # sent on its own later, the object is marked by the definition its organisation holds
+        status = sharer.post(sharer.objects_path("community"), {"objects": [sent]}).json
+        assert status["failure_count"] == 1 and "RED" in status["failures"][0]["message"]
+    refused = api(world["brno_analyst"]).post("/share", json={"objects": [definition, sent], "tlp": "green",
+                                                              "audience": "community"})
+    assert refused.status_code == 422 and "TLP:RED" in str(refused.json)
+    assert not db.session.scalar(select(func.count()).select_from(SharedItem).where(SharedItem.stix_id == sent["id"]))
+
+
+def test_an_object_marked_by_its_own_amber_strict_definition_is_shared_as_amber_strict(world, taxii, api):
+    """OpenCTI's connectors write AMBER+STRICT (and CLEAR) as statement markings of their own."""
+    from hub.taxii.collections import set_default_tlp
+
+    set_default_tlp("brno-hospital", "org-brno-hospital", TLP.green)
+    definition = _own_tlp_definition(definition_type="statement", definition={"statement": "custom"},
+                                     x_opencti_definition_type="TLP", x_opencti_definition="TLP:AMBER+STRICT")
+    sent = indicator("198.51.100.46", object_marking_refs=[definition["id"]])
+    sharer = taxii(world["brno_analyst"])
+    status = sharer.post(sharer.objects_path("org-brno-hospital"), {"objects": [sent, definition]}).json
+    assert status["success_count"] == 2, status
+    got = api(world["brno_analyst"]).get(f"/objects/{sent['id']}").json
+    assert got["hub"]["tlp"] == "amber+strict"
+    assert got["object"]["object_marking_refs"] == [definition["id"], TLP.amber_strict.marking_id]
+
+
+def test_another_organisations_definition_under_the_same_id_decides_nothing(world, taxii, api):
+    """A definition claims a TLP for its own organisation's objects only: one stored first by
+    someone else under an id the sharer uses (a statement marking, say) cannot lower them."""
+    from hub.taxii.collections import set_default_tlp
+
+    statement = _own_tlp_definition(definition_type="statement", definition={"statement": "Copyright Brno"})
+    planted = {**statement, "definition": {"statement": "planted"}, "name": "TLP:CLEAR"}
+    intruder = taxii(world["olomouc_analyst"])
+    set_default_tlp("olomouc-hospital", "community", TLP.green)
+    assert intruder.post(intruder.objects_path("community"), {"objects": [planted]}).json["success_count"] == 1
+    set_default_tlp("brno-hospital", "org-brno-hospital", TLP.amber)
+    sent = indicator("198.51.100.47", object_marking_refs=[statement["id"]])
+    sharer = taxii(world["brno_analyst"])
+    assert sharer.post(sharer.objects_path("org-brno-hospital"), {"objects": [sent]}).json["success_count"] == 1
+    assert api(world["brno_analyst"]).get(f"/objects/{sent['id']}").json["hub"]["tlp"] == "amber"
+
+
 def test_a_stix_bundle_with_its_tlp_marking_definitions_is_accepted(world, taxii):
     sharer = taxii(world["brno_analyst"])
     obj = marked("198.51.100.50")

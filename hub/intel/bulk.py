@@ -26,14 +26,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from hub import policy
 from hub.errors import Forbidden
 from hub.extensions import db
-from hub.intel import fastpath, writing
+from hub.intel import fastpath, markings, writing
 from hub.intel.audience import Audience
 from hub.intel.ingest import NO_TLP_GIVEN, ObjectRejected, PreparedObject, prepare_object
 from hub.intel.models import SharedItem, StixVersion
 from hub.intel.store import stix_timestamp
 from hub.intel.writing import DatabaseRefused
 from hub.principal import Principal
-from hub.tlp import TLP, TLP_BY_MARKING_ID
+from hub.tlp import TLP, TLP_BY_MARKING_ID, MarkingIds
 
 log = logging.getLogger(__name__)
 
@@ -64,25 +64,28 @@ def _label(raw) -> tuple[str, str]:
     return stix_id, version if isinstance(version, str) else ""
 
 
-def _is_unmarked(raw) -> bool:
+def _is_unmarked(raw, claimed: MarkingIds) -> bool:
     refs = raw.get("object_marking_refs") if isinstance(raw, dict) else None
-    return not (isinstance(refs, list) and any(ref in TLP_BY_MARKING_ID for ref in refs if isinstance(ref, str)))
+    return not (isinstance(refs, list) and any(ref in TLP_BY_MARKING_ID or ref in claimed
+                                               for ref in refs if isinstance(ref, str)))
 
 
-def _prepare_one(raw, default_tlp: TLP | None, anonymous: bool) -> PreparedObject | str | None:
+def _prepare_one(raw, default_tlp: TLP | None, anonymous: bool, claimed: MarkingIds) -> PreparedObject | str | None:
     """A PreparedObject, None for a well-known TLP marking definition, or the rejection reason.
 
-    The default TLP is for unmarked objects only: an object's own marking is never overridden.
+    The default TLP is for unmarked objects only: an object's own marking (a published TLP one,
+    or one `claimed` by another definition, hub.intel.markings) is never overridden.
     """
     try:
-        return prepare_object(raw, default_tlp if _is_unmarked(raw) else None, anonymous)
+        return prepare_object(raw, default_tlp if _is_unmarked(raw, claimed) else None, anonymous, claimed)
     except ObjectRejected as exc:
         return str(exc)
 
 
-def _prepare_chunk(chunk: list[tuple[int, dict]], default_tlp: str | None, anonymous: bool):
+def _prepare_chunk(chunk: list[tuple[int, dict]], default_tlp: str | None, anonymous: bool, claimed: dict[str, str]):
     tlp = TLP(default_tlp) if default_tlp else None
-    return [(index, _prepare_one(raw, tlp, anonymous)) for index, raw in chunk]
+    claims = MarkingIds({marking_id: TLP(value) for marking_id, value in claimed.items()})
+    return [(index, _prepare_one(raw, tlp, anonymous, claims)) for index, raw in chunk]
 
 
 _pool: ProcessPoolExecutor | None = None
@@ -104,30 +107,35 @@ def _parser_pool() -> ProcessPoolExecutor | None:
     return _pool
 
 
-def prepare_each(objects: list, default_tlp: TLP | None, anonymous: bool) -> list[PreparedObject | str | None]:
-    """Check every object; the fast path inline, the rest in the parser pool when there are many."""
+def prepare_each(objects: list, default_tlp: TLP | None, anonymous: bool,
+                 claimed: MarkingIds | None = None) -> list[PreparedObject | str | None]:
+    """Check every object; the fast path inline, the rest in the parser pool when there are many.
+    `claimed`: the TLP other marking definitions of the share claim (hub.intel.markings)."""
+    claimed = claimed if claimed is not None else MarkingIds()
     results: list[PreparedObject | str | None] = [None] * len(objects)
     slow: list[tuple[int, dict]] = []
     for index, raw in enumerate(objects):
         if fastpath.is_candidate(raw):
-            results[index] = _prepare_one(raw, default_tlp, anonymous)
+            results[index] = _prepare_one(raw, default_tlp, anonymous, claimed)
         else:
             slow.append((index, raw))
     pool = _parser_pool() if len(slow) >= POOL_THRESHOLD else None
     if pool is None:
         for index, raw in slow:
-            results[index] = _prepare_one(raw, default_tlp, anonymous)
+            results[index] = _prepare_one(raw, default_tlp, anonymous, claimed)
         return results
     chunks = [slow[start:start + POOL_CHUNK] for start in range(0, len(slow), POOL_CHUNK)]
     tlp_value = default_tlp.value if default_tlp else None
+    claims = {marking_id: tlp.value for marking_id, tlp in claimed.items()}
     try:
-        for chunk_results in pool.map(_prepare_chunk, chunks, [tlp_value] * len(chunks), [anonymous] * len(chunks)):
+        for chunk_results in pool.map(_prepare_chunk, chunks, [tlp_value] * len(chunks), [anonymous] * len(chunks),
+                                      [claims] * len(chunks)):
             for index, result in chunk_results:
                 results[index] = result
     except Exception:  # a broken pool must not refuse a share: parse here instead
         log.exception("the parser pool failed; validating in-process")
         for index, raw in slow:
-            results[index] = _prepare_one(raw, default_tlp, anonymous)
+            results[index] = _prepare_one(raw, default_tlp, anonymous, claimed)
     return results
 
 
@@ -138,18 +146,23 @@ def share_each(
     audience: Audience,
     default_tlp: TLP | None = None,
     anonymous: bool = False,
+    claimed: MarkingIds | None = None,
 ) -> list[ShareOutcome]:
     """Share each object with `audience` on behalf of the principal's organisation.
 
     Returns one outcome per object, in order. Unmarked objects take `default_tlp` when given (the
     sharer's explicit choice) and are rejected otherwise; TLP:RED is rejected unless the audience
-    is named users only (policy rule 1).
+    is named users only (policy rule 1). `claimed`: what other marking definitions of the request
+    say their TLP is (hub.intel.markings), when `objects` are part of a larger request; read from
+    `objects` otherwise.
     """
     if not principal.can_share:
         raise Forbidden("viewers cannot share")
+    if claimed is None:
+        claimed = markings.claimed_tlps(principal, objects)
     outcomes: dict[int, ShareOutcome] = {}
     accepted: list[tuple[int, PreparedObject]] = []
-    for index, result in enumerate(prepare_each(objects, default_tlp, anonymous)):
+    for index, result in enumerate(prepare_each(objects, default_tlp, anonymous, claimed)):
         stix_id, version = _label(objects[index])
         if isinstance(result, PreparedObject):
             problem = policy.check_audience_for_tlp(

@@ -8,6 +8,7 @@ observables, audience grants, audit events and outbox rows commit in one transac
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,7 +20,7 @@ from hub import bounds, policy
 from hub.db import canonical_stix_id
 from hub.errors import Forbidden, ValidationFailed
 from hub.extensions import db
-from hub.intel import fastpath, fastpath_sdo, fastpath_sro, observables, severity, validation, writing
+from hub.intel import fastpath, fastpath_sdo, fastpath_sro, markings, observables, severity, validation, writing
 from hub.intel.audience import Audience
 from hub.intel.references import references_of
 from hub.intel.models import SharedItem
@@ -66,12 +67,16 @@ class PreparedObject:
 NO_TLP_GIVEN = "object carries no TLP marking and the request names no tlp"
 
 
-def _tlp_of(raw: dict, requested: TLP | None) -> TLP:
+def _tlp_of(raw: dict, requested: TLP | None, claimed: Mapping[str, TLP] | None = None) -> TLP:
+    """The object's TLP: its TLP marking (a published one, or one `claimed` by another marking
+    definition, hub.intel.markings), else the requested one."""
     refs = raw.get("object_marking_refs") or []
     # Strings only, checked before any lookup: a list or object as a reference is not hashable.
     if not isinstance(refs, list) or not all(isinstance(ref, str) for ref in refs):
         raise ObjectRejected("object_marking_refs must be a list of marking-definition ids")
     marked = {TLP_BY_MARKING_ID[ref] for ref in refs if ref in TLP_BY_MARKING_ID}
+    if claimed:
+        marked |= {claimed[ref] for ref in refs if ref in claimed}
     granulars = raw.get("granular_markings") or []
     if not isinstance(granulars, list):
         raise ObjectRejected("granular_markings must be a list")
@@ -210,8 +215,10 @@ def _search_text(obj: dict, found: set[tuple[str, str]]) -> str:
     return " ".join(str(part) for part in parts if part).lower()[:SEARCH_TEXT_LIMIT]
 
 
-def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool) -> PreparedObject | None:
-    """Check one incoming object; None for the well-known TLP marking definitions themselves."""
+def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool,
+                   claimed: Mapping[str, TLP] | None = None) -> PreparedObject | None:
+    """Check one incoming object; None for the well-known TLP marking definitions themselves.
+    `claimed`: the TLP other marking definitions of the share claim (hub.intel.markings)."""
     if not isinstance(raw, dict):
         raise ObjectRejected("not a JSON object")
     if bounds.UNREADABLE in raw:  # what the envelope's reader could not hold (hub.bounds.parse_json)
@@ -233,7 +240,7 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool) -> PreparedO
     default_version = "2.1" if validation.is_cyber_observable(raw) else None
     if raw.get("spec_version", default_version) != "2.1":
         raise ObjectRejected("only STIX 2.1 objects are accepted (spec_version must be '2.1')")
-    tlp = _tlp_of(raw, requested_tlp)
+    tlp = _tlp_of(raw, requested_tlp, claimed)
     if anonymous and raw.get("created_by_ref"):
         raise ObjectRejected("an anonymous share must not carry created_by_ref")
     marked = _with_tlp2_marking(raw, tlp)
@@ -272,14 +279,15 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool) -> PreparedO
     )
 
 
-def prepare_all(objects, requested_tlp: TLP | None, anonymous: bool) -> list[PreparedObject]:
+def prepare_all(objects, requested_tlp: TLP | None, anonymous: bool,
+                claimed: Mapping[str, TLP] | None = None) -> list[PreparedObject]:
     """Check every object; one ValidationFailed lists every rejected object with its index."""
     if not isinstance(objects, list) or not objects:
         raise ValidationFailed("nothing to share", [{"field": "objects", "error": "expected a non-empty list of STIX objects"}])
     prepared, problems, seen = [], [], set()
     for index, raw in enumerate(objects):
         try:
-            candidate = prepare_object(raw, requested_tlp, anonymous)
+            candidate = prepare_object(raw, requested_tlp, anonymous, claimed)
         except ObjectRejected as exc:
             problems.append({
                 "index": index,
@@ -314,7 +322,8 @@ def share_objects(
     its readers, who must also read what it saw (rule 7), hear of it once)."""
     if not principal.can_share:
         raise Forbidden("viewers cannot share")
-    prepared = prepare_all(objects, tlp, anonymous)
+    prepared = prepare_all(objects, tlp, anonymous, markings.claimed_tlps(principal, objects)
+                           if isinstance(objects, list) else None)
     for candidate in prepared:
         problem = policy.check_audience_for_tlp(
             candidate.tlp, audience.community, audience.group_ids, audience.org_ids, audience.user_ids

@@ -35,12 +35,14 @@ from hub.db import canonical_stix_id, utcnow
 from hub.alerts import dispatch
 from hub.errors import HubError
 from hub.extensions import db
+from hub.intel import markings
 from hub.intel.bulk import ShareOutcome, share_each
 from hub.intel.store import now_us
 from hub.outbox import continue_act
 from hub.principal import Principal
 from hub.taxii.collections import Collection, collection_for
 from hub.taxii.models import TaxiiPendingAdd, TaxiiPendingSlice, TaxiiStatus
+from hub.tlp import MarkingIds
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +223,14 @@ class _StoredRequest:
     def __init__(self, text: str, slice_count: int):
         self.objects = orjson.loads(text)
         self.positions = positions_by_slice(self.objects, slice_count)
+        self._claimed: MarkingIds | None = None
+
+    def claimed_tlps(self, principal: Principal) -> MarkingIds:
+        """What the request's own marking definitions say their TLP is (hub.intel.markings), read
+        over the whole request: a definition and the objects it marks may fall in other slices."""
+        if self._claimed is None:
+            self._claimed = markings.claimed_tlps(principal, self.objects)
+        return self._claimed
 
 
 def _complete_slice(status_id: str, slice_no: int, request: list[_StoredRequest]) -> int:
@@ -253,7 +263,8 @@ def _complete_slice(status_id: str, slice_no: int, request: list[_StoredRequest]
         chunk = objects[offset:offset + chunk_size()]
         continue_act(status_id.replace("-", ""))  # the whole add is one sharing act: one alert each
         try:
-            outcomes = share_each(principal, chunk, audience=collection.audience, default_tlp=collection.default_tlp)
+            outcomes = share_each(principal, chunk, audience=collection.audience, default_tlp=collection.default_tlp,
+                                  claimed=request[0].claimed_tlps(principal))
         except HubError as refusal:  # e.g. the user became a viewer meanwhile
             db.session.rollback()
             outcomes = _refused(chunk, offset, refusal.message)
