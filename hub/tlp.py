@@ -62,7 +62,7 @@ class TLP(str, enum.Enum):
         for anything else, a non-string included."""
         if not isinstance(text, str):
             raise ValueError(f"not a TLP label: {text!r}")
-        value = text.strip().lower().removeprefix("tlp:")
+        value = text.strip().lower().removeprefix("tlp:").strip()
         if value == "white":
             return cls.clear
         return cls(value)

@@ -200,6 +200,58 @@ def test_an_object_marked_by_its_own_amber_strict_definition_is_shared_as_amber_
     assert got["object"]["object_marking_refs"] == [definition["id"], TLP.amber_strict.marking_id]
 
 
+def _own_red_statement(**more) -> dict:
+    return _own_tlp_definition(definition_type="statement", definition={"statement": "handle as"}, name="TLP:RED",
+                               **more)
+
+
+def test_a_granular_marking_by_an_own_tlp_definition_is_refused_as_a_published_one_is(world, taxii, api):
+    """TLP is an object marking: a granular marking naming a definition that claims TLP:RED is
+    refused like one naming the published TLP:RED (it was ignored and the object shared GREEN)."""
+    from hub.taxii.collections import set_default_tlp
+
+    set_default_tlp("brno-hospital", "community", TLP.green)
+    definition = _own_red_statement()
+    sent = indicator("198.51.100.60", description="the sensitive part",
+                     granular_markings=[{"marking_ref": definition["id"], "selectors": ["description"]}])
+    refused = api(world["brno_analyst"]).post("/share", json={"objects": [definition, sent], "tlp": "green",
+                                                              "audience": "community"})
+    assert refused.status_code == 422 and "not granular" in str(refused.json)
+    sharer = taxii(world["brno_analyst"])
+    status = sharer.post(sharer.objects_path("community"), {"objects": [definition, sent]}).json
+    [failure] = [f for f in status["failures"] if f["id"] == sent["id"]]
+    assert "not granular" in failure["message"]
+    assert api(world["olomouc_analyst"]).get(f"/objects/{sent['id']}").status_code == 404
+
+
+@pytest.mark.parametrize("claim", [
+    {"name": "TLP: RED"},
+    {"name": "Red", "extensions": {"extension-definition--60A3C5C5-0D10-413E-AAB3-9E08DDE9E88D": {
+        "extension_type": "property-extension", "tlp_2_0": "red"}}},
+], ids=["name-with-a-space", "tlp2-extension-id-in-upper-case"])
+def test_a_claim_in_another_spelling_is_read(world, api, claim):
+    definition = {**_own_red_statement(), **claim}
+    sent = indicator("198.51.100.67", object_marking_refs=[definition["id"]])
+    refused = api(world["brno_analyst"]).post("/share", json={"objects": [definition, sent], "tlp": "green",
+                                                              "audience": "community"})
+    assert refused.status_code == 422 and "TLP:RED" in str(refused.json)
+
+
+def test_a_definition_sent_again_without_its_claim_does_not_lower_the_held_one(world, taxii, api):
+    """The hub keeps the version it holds (the re-sent copy is 'already shared'): its claim still counts."""
+    from hub.taxii.collections import set_default_tlp
+
+    set_default_tlp("brno-hospital", "community", TLP.green)
+    definition = _own_red_statement()
+    sharer = taxii(world["brno_analyst"])
+    assert sharer.post(sharer.objects_path("community"), {"objects": [definition]}).json["success_count"] == 1
+    sent = indicator("198.51.100.69", object_marking_refs=[definition["id"]])
+    status = sharer.post(sharer.objects_path("community"), {"objects": [{**definition, "name": "internal"}, sent]}).json
+    [failure] = [f for f in status["failures"] if f["id"] == sent["id"]]
+    assert "RED" in failure["message"]
+    assert api(world["olomouc_analyst"]).get(f"/objects/{sent['id']}").status_code == 404
+
+
 def test_another_organisations_definition_under_the_same_id_decides_nothing(world, taxii, api):
     """A definition claims a TLP for its own organisation's objects only: one stored first by
     someone else under an id the sharer uses (a statement marking, say) cannot lower them."""

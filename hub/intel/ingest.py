@@ -82,7 +82,7 @@ def _tlp_of(raw: dict, requested: TLP | None, claimed: Mapping[str, TLP] | None 
         raise ObjectRejected("granular_markings must be a list")
     for granular in granulars:
         ref = granular.get("marking_ref") if isinstance(granular, dict) else None
-        if isinstance(ref, str) and ref in TLP_BY_MARKING_ID:
+        if isinstance(ref, str) and (ref in TLP_BY_MARKING_ID or (claimed and ref in claimed)):
             raise ObjectRejected("TLP must be an object marking (object_marking_refs), not granular")
     if len(marked) > 1:
         labels = ", ".join(sorted(t.label for t in marked))

@@ -36,8 +36,10 @@ def tlp_claimed_by(definition) -> TLP | None:
     if isinstance(kind, str) and kind.lower() == "tlp" and isinstance(body, dict):
         said.append(body.get("tlp"))
     extensions = definition.get("extensions")
-    if isinstance(extensions, dict) and isinstance(extensions.get(TLP2_EXTENSION_ID), dict):
-        said.append(extensions[TLP2_EXTENSION_ID].get("tlp_2_0"))
+    if isinstance(extensions, dict):
+        for key, extension in extensions.items():  # an extension-definition id, in either case of hex
+            if isinstance(key, str) and key.lower() == TLP2_EXTENSION_ID and isinstance(extension, dict):
+                said.append(extension.get("tlp_2_0"))
     opencti_kind = definition.get("x_opencti_definition_type")
     if isinstance(opencti_kind, str) and opencti_kind.lower() == "tlp":
         said.append(definition.get("x_opencti_definition"))
@@ -58,20 +60,27 @@ def _marking_refs(raw) -> list[str]:
     return [ref for ref in refs if isinstance(ref, str)] if isinstance(refs, list) else []
 
 
+def _granular_refs(raw) -> list[str]:
+    granulars = raw.get("granular_markings") if isinstance(raw, dict) else None
+    if not isinstance(granulars, list):
+        return []
+    return [g["marking_ref"] for g in granulars if isinstance(g, dict) and isinstance(g.get("marking_ref"), str)]
+
+
 def claimed_tlps(principal: Principal, objects: list) -> MarkingIds:
     """Marking-definition id → TLP, for the definitions other than the published TLP ones that
-    claim a TLP: those among `objects`, and those the objects reference that the sharer's
-    organisation holds (one query, only for references no object here defines)."""
+    claim a TLP: those among `objects`, and those the objects reference (as object or granular
+    markings) that the sharer's organisation holds, in any version (one query)."""
     claims = MarkingIds()
-    defined = MarkingIds()
     for raw in objects:
         if isinstance(raw, dict) and raw.get("type") == "marking-definition" and isinstance(raw.get("id"), str):
-            defined[raw["id"]] = True
             tlp = tlp_claimed_by(raw)
             if tlp is not None and raw["id"] not in TLP_BY_MARKING_ID:
                 _stricter(claims, raw["id"], tlp)
-    unknown = {ref.lower() for raw in objects for ref in _marking_refs(raw)
-               if ref not in TLP_BY_MARKING_ID and ref not in defined}
+    # Also for the definitions sent here: a copy sent again without its claim does not lower the
+    # stored one (the hub keeps the version it holds; the strictest claim of any version counts).
+    unknown = {ref.lower() for raw in objects for ref in _marking_refs(raw) + _granular_refs(raw)
+               if ref not in TLP_BY_MARKING_ID}
     if unknown:
         bodies = db.session.execute(
             select(SharedItem.stix_id, StixVersion.body)
