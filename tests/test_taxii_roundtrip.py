@@ -199,3 +199,28 @@ def test_an_object_with_nanosecond_timestamps_is_revoked_keeping_what_was_sent(s
         assert served["revoked"] is True and served["modified"] > sent["modified"]
         assert {k: v for k, v in served.items() if k not in ("revoked", "modified")} == {
             k: v for k, v in sent.items() if k not in ("revoked", "modified")}
+
+
+def test_a_version_falling_on_a_finer_held_versions_microsecond_is_refused(sharer):
+    """The reverse of the case above: the held version is the finer one (…123456789), the one sent
+    is written to the microsecond (…123456, an earlier moment). It was reported "already shared"
+    and dropped."""
+    client, stix_id = sharer["taxii"], f"x-hub-ward-note--{uuid.uuid4()}"
+    first = _nanosecond_note(stix_id, "2023-05-06T07:08:09.123456789Z")
+    assert client.post(client.objects_path("community"), {"objects": [first]}).json["success_count"] == 1
+    coarser = _nanosecond_note(stix_id, "2023-05-06T07:08:09.123456Z")
+    status = client.post(client.objects_path("community"), {"objects": [coarser]}).json
+    assert status["failure_count"] == 1 and "same microsecond" in status["failures"][0]["message"], status
+    same = _nanosecond_note(stix_id, "2023-05-06T07:08:09.12345678900Z")  # the held moment, spelt longer
+    assert client.post(client.objects_path("community"), {"objects": [same]}).json["success_count"] == 1
+
+
+def test_two_versions_in_one_microsecond_in_one_rest_share_are_refused(sharer):
+    """The REST share sent one of them and reported both stored."""
+    stix_id = f"x-hub-ward-note--{uuid.uuid4()}"
+    first = _nanosecond_note(stix_id, "2023-05-06T07:08:09.123456100Z")
+    second = _nanosecond_note(stix_id, "2023-05-06T07:08:09.123456900Z")
+    refused = sharer["api"].post("/share", json={"objects": [first, second], "audience": "community"})
+    assert refused.status_code == 422 and "same microsecond" in str(refused.json)
+    again = sharer["api"].post("/share", json={"objects": [first, {**first}], "audience": "community"})
+    assert again.status_code == 201  # the same version twice is one version

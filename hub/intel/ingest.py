@@ -284,7 +284,7 @@ def prepare_all(objects, requested_tlp: TLP | None, anonymous: bool,
     """Check every object; one ValidationFailed lists every rejected object with its index."""
     if not isinstance(objects, list) or not objects:
         raise ValidationFailed("nothing to share", [{"field": "objects", "error": "expected a non-empty list of STIX objects"}])
-    prepared, problems, seen = [], [], set()
+    prepared, problems, seen = [], [], {}
     for index, raw in enumerate(objects):
         try:
             candidate = prepare_object(raw, requested_tlp, anonymous, claimed)
@@ -296,9 +296,14 @@ def prepare_all(objects, requested_tlp: TLP | None, anonymous: bool,
                 **({"field": f"objects[{index}].{exc.field}"} if exc.field else {}),
             })
             continue
-        if candidate is None or (candidate.stix_id, candidate.modified_us) in seen:
+        if candidate is None:
             continue
-        seen.add((candidate.stix_id, candidate.modified_us))
+        key = (candidate.stix_id, candidate.modified_us)
+        if key in seen:  # the same version twice is sent once; another in the same microsecond is refused
+            if not writing.same_moment(seen[key], candidate.version):
+                problems.append({"index": index, "id": raw.get("id"), "error": writing.MICROSECOND_TWIN})
+            continue
+        seen[key] = candidate.version
         prepared.append(candidate)
     if problems:
         raise ValidationFailed(f"{len(problems)} object(s) rejected; nothing was shared", problems)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import orjson
 import psycopg
-from sqlalchemy import bindparam, event, func, insert, select, text, update
+from sqlalchemy import bindparam, event, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, object_session
 
 from hub import policy
@@ -114,33 +114,42 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
     return result
 
 
-MICROSECOND_TWIN = ("a version of this object modified within the same microsecond is held: the hub tells "
-                    "versions apart to the microsecond; give this version a later modified")
+MICROSECOND_TWIN = ("another version of this object modified within the same microsecond is held or sent with "
+                    "it: the hub tells versions apart to the microsecond; give this version a later modified")
 
 
 def _microsecond_twins(keyed, held, known: set) -> set:
-    """(item id, modified_us) of held versions that a candidate written finer than the
-    microsecond (STIX allows any precision) falls on without being the same moment: another
-    version, which the hub's version key cannot hold beside it. Bodies are read only for such
-    candidates, which are rare."""
-    finer = {(candidate.stix_id, candidate.modified_us): candidate.version
-             for _, candidate in keyed if finer_than_microseconds(candidate.version)}
-    if not finer:
-        return set()
+    """(item id, modified_us) of held versions that a candidate falls on without being the same
+    moment: another version, which the hub's version key (the microsecond) cannot hold beside
+    it. STIX allows any precision, so either may be the finer one: held versions are read only
+    when the candidate is finer, or when their text holds a finer timestamp (found in SQL)."""
+    sent = {(candidate.stix_id, candidate.modified_us): candidate.version for _, candidate in keyed}
     stix_ids = {item.id: item.stix_id for item in held}
-    pairs = {(item_id, modified_us) for item_id, modified_us in known if (stix_ids[item_id], modified_us) in finer}
-    if not pairs:
+    hits = {(item_id, modified_us) for item_id, modified_us in known if (stix_ids[item_id], modified_us) in sent}
+    if not hits:
         return set()
+    finer_sent = {item_id for item_id, modified_us in hits
+                  if finer_than_microseconds(sent[(stix_ids[item_id], modified_us)])}
     twins = set()
-    for version in db.session.scalars(select(StixVersion).where(
-            id_in(StixVersion.item_id, sorted({item_id for item_id, _ in pairs})))):
-        key = (version.item_id, version.modified_us)
-        if key in pairs:
-            body = load_json(version.body)
-            spelt = body.get("modified") or body.get("created")
-            if _moment(spelt) != _moment(finer[(stix_ids[version.item_id], version.modified_us)]):
-                twins.add(key)
+    for item_id, modified_us, body in db.session.execute(
+            select(StixVersion.item_id, StixVersion.modified_us, StixVersion.body)
+            .where(id_in(StixVersion.item_id, sorted({item_id for item_id, _ in hits})),
+                   or_(id_in(StixVersion.item_id, sorted(finer_sent)), StixVersion.body.regexp_match(_FINER_IN_JSON)))):
+        if (item_id, modified_us) in hits:
+            held_version = load_json(body)
+            spelt = held_version.get("modified") or held_version.get("created")
+            if not same_moment(spelt, sent[(stix_ids[item_id], modified_us)]):
+                twins.add((item_id, modified_us))
     return twins
+
+
+# A timestamp written finer than the microsecond, in a stored body's JSON text.
+_FINER_IN_JSON = r'[0-9]T[0-9:]{8}[.][0-9]{7,}Z"'
+
+
+def same_moment(first, second) -> bool:
+    """Whether two timestamps say the same moment, in whatever precision each is written."""
+    return _moment(first) == _moment(second)
 
 
 def _moment(stamp) -> str:
