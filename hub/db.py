@@ -94,6 +94,39 @@ def canonical_stix_id(value):
     return value.lower() if isinstance(value, str) else value
 
 
+class StixIdMap(dict):
+    """A dict keyed by STIX ids whatever the case of their hex (canonical_stix_id): what the hub
+    looks up by an id read from an object (a marking reference, a relationship's ends, a report's
+    contents) finds the entry of the same id in any spelling. A key that is not a string is
+    never found."""
+
+    def __init__(self, pairs=()):
+        super().__init__((canonical_stix_id(key), value) for key, value in dict(pairs).items())
+
+    def __contains__(self, key) -> bool:
+        return isinstance(key, str) and super().__contains__(canonical_stix_id(key))
+
+    def __getitem__(self, key):
+        if not isinstance(key, str):
+            raise KeyError(key)
+        return super().__getitem__(canonical_stix_id(key))
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(canonical_stix_id(key), value)
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, other=(), **more) -> None:
+        for key, value in {**dict(other), **more}.items():
+            self[key] = value
+
+
 class StixId(TypeDecorator):
     """A column of STIX ids, canonical (canonical_stix_id) in everything bound to it: the rows
     the ORM writes and every value a query compares with it, so that no lookup can miss an id for

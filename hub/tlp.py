@@ -3,38 +3,9 @@ from __future__ import annotations
 
 import enum
 
+from hub.db import StixIdMap
+
 TLP2_EXTENSION_ID = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
-
-
-class MarkingIds(dict):
-    """Marking-definition ids looked up whatever the case of their hex digits.
-
-    A UUID reads the same in upper and lower case (RFC 4122), STIX 2.1 accepts either, and
-    consumers compare them so: an object marked "marking-definition--E828B379-…" is TLP:RED to
-    them. A lookup that missed it would let the hub give the object the request's TLP (e.g. GREEN)
-    and share it as such. Keys are kept in lower case; a key that is not a string is never found.
-    """
-
-    def __init__(self, pairs=()):
-        super().__init__((key.lower(), value) for key, value in dict(pairs).items())
-
-    def __contains__(self, key) -> bool:
-        return isinstance(key, str) and super().__contains__(key.lower())
-
-    def __getitem__(self, key):
-        if not isinstance(key, str):
-            raise KeyError(key)
-        return super().__getitem__(key.lower())
-
-    def get(self, key, default=None):
-        return self[key] if key in self else default
-
-    def __setitem__(self, key, value) -> None:
-        super().__setitem__(key.lower(), value)
-
-    def update(self, other=(), **more) -> None:
-        for key, value in {**dict(other), **more}.items():
-            self[key] = value
 
 
 class TLP(str, enum.Enum):
@@ -78,8 +49,12 @@ TLP2_MARKING_IDS = {
     TLP.red: "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
 }
 
+# The marking-definition ids below are looked up whatever the case of their hex (StixIdMap): an
+# object marked "marking-definition--E828B379-…" is TLP:RED to every consumer, and a lookup that
+# missed it gave the object the request's TLP (say GREEN) and shared it as such.
+
 # TLP 1.0 as STIX 2.1 defines it (section 7.2.1.4), by the name its definition carries.
-TLP1_MARKING_IDS = MarkingIds({
+TLP1_MARKING_IDS = StixIdMap({
     "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9": "white",
     "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da": "green",
     "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82": "amber",
@@ -88,10 +63,10 @@ TLP1_MARKING_IDS = MarkingIds({
 
 # Accepted on input, rewritten to TLP 2.0 on ingest: TLP 1.0 (built into stix2) and OpenCTI's
 # own AMBER+STRICT.
-LEGACY_MARKING_IDS = MarkingIds({marking_id: TLP.parse(name) for marking_id, name in TLP1_MARKING_IDS.items()})
+LEGACY_MARKING_IDS = StixIdMap({marking_id: TLP.parse(name) for marking_id, name in TLP1_MARKING_IDS.items()})
 LEGACY_MARKING_IDS["marking-definition--826578e1-40ad-459f-bc73-ede076f81f37"] = TLP.amber_strict
 
-TLP_BY_MARKING_ID = MarkingIds({marking_id: tlp for tlp, marking_id in TLP2_MARKING_IDS.items()})
+TLP_BY_MARKING_ID = StixIdMap({marking_id: tlp for tlp, marking_id in TLP2_MARKING_IDS.items()})
 TLP_BY_MARKING_ID.update(LEGACY_MARKING_IDS)
 
 

@@ -240,3 +240,20 @@ def test_a_withdrawn_attribution_is_revoked_for_everyone_who_received_it(api, wo
     assert actor["revoked"] is True and attribution["revoked"] is True
     [incident] = [o for o in bundle["objects"] if o["type"] == "incident"]
     assert incident.get("revoked") is not True
+
+
+def _upper_hex(stix_id: str) -> str:
+    object_type, uuid_part = stix_id.split("--")
+    return f"{object_type}--{uuid_part.upper()}"
+
+
+def test_incident_and_indicator_ids_in_upper_case_hex_are_the_same_ids(api, world):
+    """A UUID reads the same in either case (hub.db.StixId): the incident is found, and an
+    indicator named in upper case is linked, as in lower case (they were a 404 and a 422)."""
+    from tests.factories import indicator
+
+    sent = indicator("198.51.100.64", object_marking_refs=["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"])
+    assert api(world.other_hospital_analyst).post("/share", json={"objects": [sent], "audience": "community"}).status_code == 201
+    filed = api(world.hospital_analyst).post("/incidents", json=report(indicators=[_upper_hex(sent["id"])]))
+    assert filed.status_code == 201, filed.json
+    assert api(world.hospital_admin).get(f"/incidents/{_upper_hex(filed.json['id'])}").status_code == 200

@@ -245,3 +245,36 @@ def test_a_relationship_naming_an_unreadable_item_in_upper_case_hex_is_hidden(ma
     assert api(author).post("/share", json={"objects": [link], "audience": "community"}).status_code == 201
     assert api(outsider).get(f"/objects/{link['id']}").status_code == 404
     assert api(author).get(f"/objects/{link['id']}").status_code == 200
+
+
+def test_an_item_page_lists_what_names_it_in_upper_case_hex(make, api):
+    """The item page's relationships and a report's contents find the item whatever the case of
+    the id that names it (they were left out)."""
+    from hub.intel import display
+    from tests.factories import principal
+
+    owner, reader = make.make_user(make.make_org()), make.make_user(make.make_org())
+    target = indicator("198.51.100.72", object_marking_refs=[GREEN])
+    link = {"type": "relationship", "spec_version": "2.1", "id": "relationship--5b0c7c2e-3a4d-4e5f-8a6b-7c8d9e0f1a2b",
+            "created": "2026-11-01T00:00:00.000Z", "modified": "2026-11-01T00:00:00.000Z", "relationship_type": "indicates",
+            "source_ref": _upper_hex(target["id"]), "target_ref": "malware--6c1d8d3f-4b5e-4f60-9b7c-8d9e0f1a2b3c",
+            "object_marking_refs": [GREEN]}
+    report = {"type": "report", "spec_version": "2.1", "id": "report--7d2e9e4a-5c6f-4071-8c8d-9e0f1a2b3c4d", "name": "r",
+              "created": "2026-11-01T00:00:00.000Z", "modified": "2026-11-01T00:00:00.000Z",
+              "published": "2026-11-01T00:00:00.000Z", "object_refs": [_upper_hex(target["id"])],
+              "object_marking_refs": [GREEN]}
+    assert api(owner).post("/share", json={"objects": [target, link, report], "audience": "community"}).status_code == 201
+    item = db.session.scalar(select(SharedItem).where(SharedItem.stix_id == target["id"]))
+    [related] = display.related_of(principal(reader), item)
+    assert related.relationship.stix_id == link["id"] and related.outgoing
+    assert [shown.stix_id for shown, _values in display.contents_of(principal(reader), report).indicators] == [target["id"]]
+
+
+def test_the_audit_log_finds_an_item_by_any_spelling_of_its_id(make, web, api):
+    from tests import factories
+
+    hospital = make.make_org("hospital", "CZ")
+    admin, author = factories.make_user(hospital, "admin"), factories.make_user(hospital)
+    shared = factories.share(author, [indicator("198.51.100.73")], tlp="amber")
+    csv = web(admin).get(f"/audit.csv?item={_upper_hex(shared.stix_id)}").get_data(as_text=True)
+    assert shared.stix_id in csv

@@ -10,14 +10,14 @@ from itertools import islice
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import not_, or_, select
+from sqlalchemy import func, not_, or_, select
 
 from hub import policy
 from hub.accounts.models import Organisation, SharingGroup, User
 from hub.audit import AuditEvent
 from hub.errors import ValidationFailed
 from hub.extensions import db
-from hub.db import as_utc, us_to_datetime
+from hub.db import as_utc, canonical_stix_id, us_to_datetime
 from hub.principal import Principal
 from hub.intel.models import SharedItem
 
@@ -165,7 +165,8 @@ def filtered_events(principal: Principal, wanted: AuditFilter, zone: str = "UTC"
     if wanted.action:
         query = query.where(AuditEvent.action == wanted.action.strip().replace(" ", "_").lower())
     if wanted.item:
-        query = query.where(AuditEvent.stix_id == wanted.item.strip())
+        # Any spelling of the id finds its events (entries before ids were kept canonical too).
+        query = query.where(func.lower(AuditEvent.stix_id) == canonical_stix_id(wanted.item.strip()))
     if wanted.actor or wanted.org:
         # Rows shown without their actor (see `audit_rows`) never match a filter on the actor:
         # matching would name who it was.

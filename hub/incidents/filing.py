@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from hub import audit, bounds, policy
 from hub.accounts.models import Organisation
+from hub.db import canonical_stix_id
 from hub.errors import Forbidden, ValidationFailed
 from hub.extensions import db
 from hub.incidents import privacy, stix
@@ -92,7 +93,7 @@ def validate_report(data, tz: str = "UTC") -> dict:
     ):
         problems.append({"field": "indicators", "error": "a list of STIX indicator ids"})
         indicators = []
-    clean["indicators"] = sorted(set(indicators))
+    clean["indicators"] = sorted({canonical_stix_id(i) for i in indicators})  # as the hub keys them
     clean["new_indicators"] = _validate_new_indicators(data.get("new_indicators") or [], problems)
     significant = data.get("significant", False)
     if not isinstance(significant, bool):

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.accounts.models import Organisation, User
 
-from hub.db import BigId, UTCDateTime, enum_column, utcnow
+from hub.db import BigId, StixId, UTCDateTime, enum_column, utcnow
 from hub.extensions import db
 from hub.intel.models import SharedItem
 
@@ -31,7 +31,7 @@ class Incident(db.Model):
     __tablename__ = "incident"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    stix_id: Mapped[str] = mapped_column(String(100), unique=True)
+    stix_id: Mapped[str] = mapped_column(StixId, unique=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("shared_item.id"), unique=True)
     owner_org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub import policy
+from hub.db import StixIdMap
 from hub.errors import Forbidden
 from hub.extensions import db
 from hub.intel import fastpath, markings, writing
@@ -33,7 +34,7 @@ from hub.intel.models import SharedItem, StixVersion
 from hub.intel.store import stix_timestamp
 from hub.intel.writing import DatabaseRefused
 from hub.principal import Principal
-from hub.tlp import TLP, TLP_BY_MARKING_ID, MarkingIds
+from hub.tlp import TLP, TLP_BY_MARKING_ID
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +65,13 @@ def _label(raw) -> tuple[str, str]:
     return stix_id, version if isinstance(version, str) else ""
 
 
-def _is_unmarked(raw, claimed: MarkingIds) -> bool:
+def _is_unmarked(raw, claimed: StixIdMap) -> bool:
     refs = raw.get("object_marking_refs") if isinstance(raw, dict) else None
     return not (isinstance(refs, list) and any(ref in TLP_BY_MARKING_ID or ref in claimed
                                                for ref in refs if isinstance(ref, str)))
 
 
-def _prepare_one(raw, default_tlp: TLP | None, anonymous: bool, claimed: MarkingIds) -> PreparedObject | str | None:
+def _prepare_one(raw, default_tlp: TLP | None, anonymous: bool, claimed: StixIdMap) -> PreparedObject | str | None:
     """A PreparedObject, None for a well-known TLP marking definition, or the rejection reason.
 
     The default TLP is for unmarked objects only: an object's own marking (a published TLP one,
@@ -84,7 +85,7 @@ def _prepare_one(raw, default_tlp: TLP | None, anonymous: bool, claimed: Marking
 
 def _prepare_chunk(chunk: list[tuple[int, dict]], default_tlp: str | None, anonymous: bool, claimed: dict[str, str]):
     tlp = TLP(default_tlp) if default_tlp else None
-    claims = MarkingIds({marking_id: TLP(value) for marking_id, value in claimed.items()})
+    claims = StixIdMap({marking_id: TLP(value) for marking_id, value in claimed.items()})
     return [(index, _prepare_one(raw, tlp, anonymous, claims)) for index, raw in chunk]
 
 
@@ -108,10 +109,10 @@ def _parser_pool() -> ProcessPoolExecutor | None:
 
 
 def prepare_each(objects: list, default_tlp: TLP | None, anonymous: bool,
-                 claimed: MarkingIds | None = None) -> list[PreparedObject | str | None]:
+                 claimed: StixIdMap | None = None) -> list[PreparedObject | str | None]:
     """Check every object; the fast path inline, the rest in the parser pool when there are many.
     `claimed`: the TLP other marking definitions of the share claim (hub.intel.markings)."""
-    claimed = claimed if claimed is not None else MarkingIds()
+    claimed = claimed if claimed is not None else StixIdMap()
     results: list[PreparedObject | str | None] = [None] * len(objects)
     slow: list[tuple[int, dict]] = []
     for index, raw in enumerate(objects):
@@ -146,7 +147,7 @@ def share_each(
     audience: Audience,
     default_tlp: TLP | None = None,
     anonymous: bool = False,
-    claimed: MarkingIds | None = None,
+    claimed: StixIdMap | None = None,
 ) -> list[ShareOutcome]:
     """Share each object with `audience` on behalf of the principal's organisation.
 

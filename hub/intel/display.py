@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from hub import policy
+from hub.db import StixIdMap, canonical_stix_id
 from hub.extensions import db
 from hub.intel.models import ItemReference, Observable, SharedItem
 from hub.intel.store import load_json
@@ -128,8 +129,8 @@ def summaries(items: list[SharedItem]) -> dict[int, ItemSummary]:
 
 def readable_by_stix_id(principal: Principal, stix_ids: Iterable[str]) -> dict[str, SharedItem]:
     """Of these STIX ids, those the principal may read: one readable copy each (its own first)."""
-    ids = sorted({i for i in stix_ids if isinstance(i, str)})
-    found: dict[str, SharedItem] = {}
+    ids = sorted({canonical_stix_id(i) for i in stix_ids if isinstance(i, str)})
+    found = StixIdMap()  # looked up by ids read from objects, in whatever case they write them
     for start in range(0, len(ids), _SQL_PARAMETERS):
         rows = db.session.scalars(
             select(SharedItem).where(policy.readable_items(principal),
@@ -178,7 +179,7 @@ def related_of(principal: Principal, item: SharedItem, *, limit: int = MAX_RELAT
     parsed = []
     for relationship in relationships:
         obj = load_json(relationship.latest_version.body)
-        source, target = obj.get("source_ref"), obj.get("target_ref")
+        source, target = canonical_stix_id(obj.get("source_ref")), canonical_stix_id(obj.get("target_ref"))
         if item.stix_id not in (source, target):
             continue
         outgoing = source == item.stix_id
@@ -195,7 +196,7 @@ def related_of(principal: Principal, item: SharedItem, *, limit: int = MAX_RELAT
 
 
 def _held(stix_ids: Iterable[str]) -> set[str]:
-    ids = sorted(set(stix_ids))
+    ids = sorted({canonical_stix_id(i) for i in stix_ids if isinstance(i, str)})
     held: set[str] = set()
     for start in range(0, len(ids), _SQL_PARAMETERS):
         held |= set(db.session.scalars(
@@ -223,7 +224,7 @@ def contents_of(principal: Principal, obj: dict) -> Contents:
     Relationships among them are plumbing (a product "related-to" its vulnerability): the
     grouping says the same in words, so they are not listed. Objects the reader may not read
     are left out, names and all."""
-    refs = obj.get(CONTAINED_REFS) or []
+    refs = [canonical_stix_id(ref) for ref in obj.get(CONTAINED_REFS) or [] if isinstance(ref, str)]
     readable = readable_by_stix_id(principal, refs)
     items = [readable[ref] for ref in dict.fromkeys(refs) if ref in readable]
     values = values_of_items(item.id for item in items if item.stix_type == "indicator")

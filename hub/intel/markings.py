@@ -19,12 +19,12 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from hub import policy
-from hub.db import id_in
+from hub.db import StixIdMap, id_in
 from hub.extensions import db
 from hub.intel.models import SharedItem, StixVersion
 from hub.intel.store import load_json
 from hub.principal import Principal
-from hub.tlp import TLP, TLP2_EXTENSION_ID, TLP_BY_MARKING_ID, MarkingIds
+from hub.tlp import TLP, TLP2_EXTENSION_ID, TLP_BY_MARKING_ID
 
 
 def tlp_claimed_by(definition) -> TLP | None:
@@ -67,11 +67,11 @@ def _granular_refs(raw) -> list[str]:
     return [g["marking_ref"] for g in granulars if isinstance(g, dict) and isinstance(g.get("marking_ref"), str)]
 
 
-def claimed_tlps(principal: Principal, objects: list) -> MarkingIds:
+def claimed_tlps(principal: Principal, objects: list) -> StixIdMap:
     """Marking-definition id → TLP, for the definitions other than the published TLP ones that
     claim a TLP: those among `objects`, and those the objects reference (as object or granular
     markings) that the sharer's organisation holds, in any version (one query)."""
-    claims = MarkingIds()
+    claims = StixIdMap()
     for raw in objects:
         if isinstance(raw, dict) and raw.get("type") == "marking-definition" and isinstance(raw.get("id"), str):
             tlp = tlp_claimed_by(raw)
@@ -95,7 +95,7 @@ def claimed_tlps(principal: Principal, objects: list) -> MarkingIds:
     return claims
 
 
-def _stricter(claims: MarkingIds, marking_id: str, tlp: TLP) -> None:
+def _stricter(claims: StixIdMap, marking_id: str, tlp: TLP) -> None:
     held = claims.get(marking_id)
     if held is None or tlp.rank > held.rank:
         claims[marking_id] = tlp

@@ -31,7 +31,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import defer
 
 from hub.accounts.models import User
-from hub.db import canonical_stix_id, utcnow
+from hub.db import StixIdMap, canonical_stix_id, utcnow
 from hub.alerts import dispatch
 from hub.errors import HubError
 from hub.extensions import db
@@ -42,7 +42,6 @@ from hub.outbox import continue_act
 from hub.principal import Principal
 from hub.taxii.collections import Collection, collection_for
 from hub.taxii.models import TaxiiPendingAdd, TaxiiPendingSlice, TaxiiStatus
-from hub.tlp import MarkingIds
 
 log = logging.getLogger(__name__)
 
@@ -223,9 +222,9 @@ class _StoredRequest:
     def __init__(self, text: str, slice_count: int):
         self.objects = orjson.loads(text)
         self.positions = positions_by_slice(self.objects, slice_count)
-        self._claimed: MarkingIds | None = None
+        self._claimed: StixIdMap | None = None
 
-    def claimed_tlps(self, principal: Principal) -> MarkingIds:
+    def claimed_tlps(self, principal: Principal) -> StixIdMap:
         """What the request's own marking definitions say their TLP is (hub.intel.markings), read
         over the whole request: a definition and the objects it marks may fall in other slices."""
         if self._claimed is None:
