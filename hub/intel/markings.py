@@ -19,7 +19,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from hub import policy
-from hub.db import StixIdMap, id_in
+from hub.db import StixIdMap, canonical_stix_id, id_in
 from hub.extensions import db
 from hub.intel.models import SharedItem, StixVersion
 from hub.intel.store import load_json
@@ -79,7 +79,7 @@ def claimed_tlps(principal: Principal, objects: list) -> StixIdMap:
                 _stricter(claims, raw["id"], tlp)
     # Also for the definitions sent here: a copy sent again without its claim does not lower the
     # stored one (the hub keeps the version it holds; the strictest claim of any version counts).
-    unknown = {ref.lower() for raw in objects for ref in _marking_refs(raw) + _granular_refs(raw)
+    unknown = {canonical_stix_id(ref) for raw in objects for ref in _marking_refs(raw) + _granular_refs(raw)
                if ref not in TLP_BY_MARKING_ID}
     if unknown:
         bodies = db.session.execute(
