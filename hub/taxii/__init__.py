@@ -24,6 +24,12 @@ Choices where the specification leaves room:
   ignores it (OpenCTI's connector sends one collection's token to the next) instead of refusing it.
 - The TLP marking definitions are not stored but known: an add of one succeeds, and a read of
   its id serves the published object.
+- An id is the same whatever the case of its UUID's hex (hub.db.StixId): objects keep the id as
+  sent and are found by either spelling; the manifest and statuses name it in lower case.
+- Versions are keyed to the microsecond. A modified written finer (nine digits) is kept as sent,
+  named to the microsecond in the manifest and versions, and found by match[version] in either
+  precision; another version falling on the same microsecond is refused, saying why.
+- An object marked by its sender's own TLP definition (hub.intel.markings) is held to that TLP.
 """
 from hub.taxii.views import bp
 from hub.taxii import cli  # noqa: F401,E402  (registers `flask taxii ...` on the blueprint)
