@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 import threading
 import time
 
@@ -278,3 +279,27 @@ def test_the_audit_log_finds_an_item_by_any_spelling_of_its_id(make, web, api):
     shared = factories.share(author, [indicator("198.51.100.73")], tlp="amber")
     csv = web(admin).get(f"/audit.csv?item={_upper_hex(shared.stix_id)}").get_data(as_text=True)
     assert shared.stix_id in csv
+
+
+def _sighting_at(where: list[str], sighted: str) -> dict:
+    return {"type": "sighting", "spec_version": "2.1", "id": f"sighting--{uuid.uuid4()}",
+            "created": "2026-11-01T00:00:00.000Z", "modified": "2026-11-01T00:00:00.000Z", "count": 1,
+            "sighting_of_ref": sighted, "where_sighted_refs": where, "object_marking_refs": [GREEN]}
+
+
+def test_a_sighting_cannot_say_another_member_saw_it(make, api):
+    """where_sighted_refs names who saw it: consumers credit the sighting to that organisation.
+    Another member's identity there (in any case of hex) spoofed its report; the sharer's own
+    identity in an anonymous sighting named the sharer."""
+    mine, theirs = make.make_org(), make.make_org()
+    sharer = api(make.make_user(mine))
+    seen = indicator("198.51.100.30", object_marking_refs=[GREEN])
+    assert sharer.post("/share", json={"objects": [seen], "audience": "community"}).status_code == 201
+    for where in ([theirs.identity_id], [_upper_hex(theirs.identity_id)]):
+        refused = sharer.post("/share", json={"objects": [_sighting_at(where, seen["id"])], "audience": "community"})
+        assert refused.status_code == 422 and "where_sighted_refs" in str(refused.json), refused.json
+    anonymous = sharer.post("/share", json={"objects": [_sighting_at([mine.identity_id], seen["id"])],
+                                            "audience": "community", "anonymous": True})
+    assert anonymous.status_code == 422 and "anonymous" in str(anonymous.json)
+    own = sharer.post("/share", json={"objects": [_sighting_at([mine.identity_id], seen["id"])], "audience": "community"})
+    assert own.status_code == 201, own.json

@@ -60,6 +60,9 @@ class PreparedObject:
     references: set[str] = field(default_factory=set)
     # Rule 11: the sharer's own identity or none, never another member's.
     created_by_ref: str | None = None
+    # A sighting's where_sighted_refs (identities or locations): likewise never another member's,
+    # and not the sharer's own in an anonymous share.
+    where_sighted_refs: tuple[str, ...] = ()
     # The stored object's modified (or created) as it spells it: the version a TAXII status names.
     version: str = ""
 
@@ -197,6 +200,11 @@ def _modified_us(obj: dict) -> int:
         raise ObjectRejected(f"invalid timestamp {str(stamp)[:40]!r}: not an RFC 3339 time in UTC") from None
 
 
+def _where_sighted(obj: dict) -> tuple[str, ...]:
+    refs = obj.get("where_sighted_refs") if obj.get("type") == "sighting" else None
+    return tuple(canonical_stix_id(ref) for ref in refs if isinstance(ref, str)) if isinstance(refs, list) else ()
+
+
 def _display_name(obj: dict) -> str:
     for key in ("name", "value", "pattern", "path", "body"):
         value = obj.get(key)
@@ -275,6 +283,7 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool,
         observables=found,
         references=references_of(obj),
         created_by_ref=canonical_stix_id(created_by_ref) if isinstance(created_by_ref, str) else None,
+        where_sighted_refs=_where_sighted(obj),
         version=version if isinstance(version, str) else "",
     )
 

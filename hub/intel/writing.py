@@ -78,10 +78,20 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
     twins = _microsecond_twins(keyed, held, known)
     known -= twins
     other_identities = _other_member_identities(principal, keyed)
+    own_identity = db.session.scalar(select(Organisation.stix_identity_id).where(Organisation.id == principal.org_id)) \
+        if anonymous and any(candidate.where_sighted_refs for _, candidate in keyed) else None
     # Rule 11 asks "may the sharer read it?" of every copy held: once for the batch.
     readable = policy.readable_item_ids(principal, [i.id for i in held])
 
     for key, candidate in keyed:
+        if other_identities & set(candidate.where_sighted_refs):
+            result.refused.append((key, candidate, "where_sighted_refs names another member organisation's identity: "
+                                                   "a sighting says where its sharer saw it; name your own or a location"))
+            continue
+        if anonymous and own_identity in candidate.where_sighted_refs:
+            result.refused.append((key, candidate, "an anonymous sighting must not name your organisation's identity "
+                                                   "in where_sighted_refs"))
+            continue
         if candidate.created_by_ref and candidate.created_by_ref in other_identities:
             result.refused.append((key, candidate, "created_by_ref names another member organisation's identity: "
                                                    "leave it out or use your organisation's own"))
@@ -174,6 +184,7 @@ def _claim(stix_ids: set[str]) -> None:
 
 def _other_member_identities(principal: Principal, keyed) -> set[str]:
     named = {candidate.created_by_ref for _, candidate in keyed if candidate.created_by_ref}
+    named |= {ref for _, candidate in keyed for ref in candidate.where_sighted_refs if ref.startswith("identity--")}
     if not named:
         return set()
     return set(db.session.scalars(select(Organisation.stix_identity_id).where(
