@@ -395,3 +395,38 @@ def test_a_large_envelope_of_complex_objects_is_validated_in_parallel_and_judged
     reader = taxii(world["olomouc_analyst"])
     served = reader.get(reader.objects_path("community")).json["objects"]
     assert len(served) == len(complex_objects) - 2
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["answered-at-once", "completed-by-a-worker"])
+def test_a_nul_in_one_objects_marking_ref_fails_that_object_alone(world, taxii, app, monkeypatch, large):
+    """The TLP claims are looked up for the whole envelope before any object is checked: a NUL in
+    one object's marking reference reached PostgreSQL there, and the whole add failed (a 500, or
+    a worker that never completed the request)."""
+    from hub.taxii import pending as pending_adds
+
+    if large:
+        monkeypatch.setitem(app.config, "HUB_TAXII_ASYNC_OBJECTS", 2)
+    good = [marked("198.51.100.91"), marked("198.51.100.92")]
+    bad = indicator("198.51.100.93", object_marking_refs=[TLP.green.marking_id, "marking-definition--\u0000x"],
+                    granular_markings=[{"marking_ref": "marking-definition--\u0000y", "selectors": ["name"]}])
+    sharer = taxii(world["brno_analyst"])
+    response = sharer.post(sharer.objects_path("community"), {"objects": [*good, bad]})
+    assert response.status_code == 202, response.get_data()[:300]
+    if large:
+        pending_adds.complete_pending_add(response.json["id"])
+    status = sharer.get(f"/api/status/{response.json['id']}/").json
+    assert (status["status"], status["success_count"], status["failure_count"]) == ("complete", 2, 1), status
+
+
+def test_a_tlp_definition_the_sharer_may_not_read_answers_nothing(world, member_of, api):
+    """Rule 8: a colleague not named on a RED item must not learn from a share's answer that it
+    exists, nor have it decide the TLP of the colleague's objects."""
+    author, colleague = world["brno_analyst"], member_of(world["brno"])
+    definition = _own_red_statement()
+    stored = api(author).post("/share", json={"objects": [definition], "tlp": "red", "audience": {"users": [author.email]}})
+    assert stored.status_code == 201, stored.json
+    assert api(colleague).get(f"/objects/{definition['id']}").status_code == 404
+    answers = [api(colleague).post("/share", json={"objects": [indicator("198.51.100.70", object_marking_refs=[ref])],
+                                                    "tlp": "green", "audience": "own"}).status_code
+               for ref in (definition["id"], f"marking-definition--{uuid.uuid4()}")]
+    assert answers == [201, 201]

@@ -393,3 +393,21 @@ def test_a_cve_taken_out_of_an_advisory_is_revoked_for_its_readers(make, web):
     assert {ref.split("--")[0] for ref in dropped} == {"vulnerability", "relationship"}
     assert all(reads.get_item(reader, ref).revoked for ref in dropped)
     assert not any(reads.get_item(reader, ref).revoked for ref in after)
+
+
+def test_republishing_through_an_upper_case_id_keeps_the_advisorys_objects(make, web):
+    """The page answers for either spelling of the id; a republish through the upper-case one
+    derived every object id anew from it, revoking the advisory's vulnerabilities and
+    relationships and minting new ones."""
+    from hub.intel.models import SharedItem
+
+    psirt = make.make_user(make.make_org("vendor"))
+    report_id = web(psirt).submit("/share/advisory", advisory_form()).location.rsplit("/", 1)[1]
+    before = reads.stix_object(reads.get_item(Principal.of(psirt), report_id))
+    prefix, hexpart = report_id.split("--")
+    response = web(psirt).submit(f"/items/{prefix}--{hexpart.upper()}/advisory",
+                                 advisory_form(tlp=None, audience=None, mitigation="Update to 4.2.2."))
+    assert response.status_code == 302 and response.location.endswith(report_id)
+    after = reads.stix_object(reads.get_item(Principal.of(psirt), report_id))
+    assert after["id"] == report_id and set(after["object_refs"]) == set(before["object_refs"])
+    assert db.session.scalars(select(SharedItem.stix_id).where(SharedItem.revoked.is_(True))).all() == []

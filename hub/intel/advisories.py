@@ -247,6 +247,9 @@ def republish(principal: Principal, report_id: str, advisory: Advisory) -> Share
         raise ValidationFailed("a revoked advisory cannot be republished",
                                [{"field": "title", "error": "this advisory is revoked"}])
     current = stix_object(item)
+    # The advisory's own id, not the spelling a link used (the hex in either case finds it): the
+    # ids of its objects derive from it.
+    report_id = current["id"]
     # Strictly later than the version it replaces, even within one millisecond.
     stamp = stix_stamp_ms(max(now_us(), stix_stamp_to_us(current["modified"]) + 1000))
     objects = build_advisory(advisory, tlp=item.tlp, created_by_ref=current.get("created_by_ref"),

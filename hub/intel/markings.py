@@ -16,6 +16,8 @@ published ones) is refused and not stored: it counts for the objects sent with i
 """
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from hub import policy
@@ -55,22 +57,29 @@ def tlp_claimed_by(definition) -> TLP | None:
     return max(levels, key=lambda tlp: tlp.rank) if levels else None
 
 
+# A marking reference worth looking up: anything else (a NUL, a wrong type) is refused with its
+# object by the object's own checks, and must not reach the database before them.
+_MARKING_ID = re.compile(r"\Amarking-definition--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+
+
 def _marking_refs(raw) -> list[str]:
     refs = raw.get("object_marking_refs") if isinstance(raw, dict) else None
-    return [ref for ref in refs if isinstance(ref, str)] if isinstance(refs, list) else []
+    return [ref for ref in refs if isinstance(ref, str) and _MARKING_ID.match(ref)] if isinstance(refs, list) else []
 
 
 def _granular_refs(raw) -> list[str]:
     granulars = raw.get("granular_markings") if isinstance(raw, dict) else None
     if not isinstance(granulars, list):
         return []
-    return [g["marking_ref"] for g in granulars if isinstance(g, dict) and isinstance(g.get("marking_ref"), str)]
+    return [g["marking_ref"] for g in granulars
+            if isinstance(g, dict) and isinstance(g.get("marking_ref"), str) and _MARKING_ID.match(g["marking_ref"])]
 
 
 def claimed_tlps(principal: Principal, objects: list) -> StixIdMap:
     """Marking-definition id → TLP, for the definitions other than the published TLP ones that
     claim a TLP: those among `objects`, and those the objects reference (as object or granular
-    markings) that the sharer's organisation holds, in any version (one query)."""
+    markings) that the sharer's organisation holds and the sharer may read, in any version (one
+    query: a definition the sharer may not read answers nothing, not even that it exists)."""
     claims = StixIdMap()
     for raw in objects:
         if isinstance(raw, dict) and raw.get("type") == "marking-definition" and isinstance(raw.get("id"), str):
@@ -86,7 +95,7 @@ def claimed_tlps(principal: Principal, objects: list) -> StixIdMap:
             select(SharedItem.stix_id, StixVersion.body)
             .join(StixVersion, StixVersion.item_id == SharedItem.id)
             .where(id_in(SharedItem.stix_id, sorted(unknown)), SharedItem.stix_type == "marking-definition",
-                   policy.owned_by_org_of(principal, SharedItem.owner_org_id))
+                   policy.owned_by_org_of(principal, SharedItem.owner_org_id), policy.readable_items(principal))
         ).all()
         for stix_id, body in bodies:
             tlp = tlp_claimed_by(load_json(body))

@@ -479,7 +479,7 @@ def edit_advisory(stix_id: str):
             step, advisory = "refused", None
         else:
             flash("Advisory republished as a new version. Its readers are told.", "success")
-            return redirect(url_for(".item_detail", stix_id=stix_id))
+            return redirect(url_for(".item_detail", stix_id=item.stix_id))
     preview = None if advisory is None else {
         "advisory": advisory, "tlp": item.tlp.value, "publisher": current_user.org.name,
         "published": reads.stix_object(item).get("published"), "version": advisories.version_count(item) + 1,
