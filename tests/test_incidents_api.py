@@ -257,3 +257,16 @@ def test_incident_and_indicator_ids_in_upper_case_hex_are_the_same_ids(api, worl
     filed = api(world.hospital_analyst).post("/incidents", json=report(indicators=[_upper_hex(sent["id"])]))
     assert filed.status_code == 201, filed.json
     assert api(world.hospital_admin).get(f"/incidents/{_upper_hex(filed.json['id'])}").status_code == 200
+
+
+def test_an_update_through_an_upper_case_id_keeps_the_reports_objects(api, world):
+    """The incident answers for either spelling of its id; an update through the upper-case one
+    derived its objects' ids anew from it: new objects, the old ones revoked."""
+    from hub.intel.models import SharedItem
+
+    incident_id = file(api, world.hospital_analyst)
+    hospital = api(world.hospital_analyst)
+    updated = hospital.put(f"/incidents/{_upper_hex(incident_id)}", json=report(contained_at="2026-03-30T12:00:00+02:00"))
+    assert updated.status_code == 200 and updated.json["revision"] == 2, updated.json
+    assert db.session.scalars(select(SharedItem.stix_id).where(SharedItem.revoked.is_(True))).all() == []
+    assert len(hospital.get(f"/objects/{incident_id}").json["hub"]["versions"]) == 2

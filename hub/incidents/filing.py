@@ -315,6 +315,7 @@ def _current_audience(item: SharedItem) -> Audience:
 def update_incident(principal: Principal, stix_id: str, body: dict) -> Incident:
     """A new revision: new versions of the same STIX objects; the audience only ever widens."""
     incident = own_incident(principal, stix_id)
+    stix_id = incident.stix_id  # not the spelling a link used: the ids of its objects derive from it
     if not principal.can_share:
         raise Forbidden("viewers cannot update incident reports")
     data = validate_report(body, org_timezone(principal))
