@@ -430,3 +430,52 @@ def test_a_tlp_definition_the_sharer_may_not_read_answers_nothing(world, member_
                                                     "tlp": "green", "audience": "own"}).status_code
                for ref in (definition["id"], f"marking-definition--{uuid.uuid4()}")]
     assert answers == [201, 201]
+
+
+def test_another_member_cannot_publish_an_identity_object_under_a_members_identity_id(world, taxii):
+    """Olomouc shared identity--<Brno's id> under any name it liked: readers resolving Brno's
+    created_by_ref or where_sighted_refs got Olomouc's text, and Brno could never share its own."""
+    spoof = {"type": "identity", "spec_version": "2.1", "id": world["brno"].identity_id,
+             "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+             "name": "Brno hospital: we leak patient data", "identity_class": "organization",
+             "object_marking_refs": [TLP.green.marking_id]}
+    olomouc = taxii(world["olomouc_analyst"])
+    status = olomouc.post(olomouc.objects_path("community"), {"objects": [spoof]}).json
+    assert status["success_count"] == 0, status
+
+
+def test_an_observable_differing_from_a_readable_copy_is_not_dropped_as_already_shared(world, taxii, api):
+    """SCOs have no modified: any readable copy of the id counted as "the same version", so
+    Olomouc's different SCO (other properties, other TLP) was reported "already shared", not
+    stored, and Olomouc read back Brno's object."""
+    sco_id = f"ipv4-addr--{uuid.uuid4()}"
+    brnos = {"type": "ipv4-addr", "spec_version": "2.1", "id": sco_id, "value": "203.0.113.77",
+             "x_opencti_score": 10, "object_marking_refs": [TLP.green.marking_id]}
+    olomoucs = {**brnos, "x_opencti_score": 95, "object_marking_refs": [TLP.amber.marking_id]}
+    brno, olomouc = taxii(world["brno_analyst"]), taxii(world["olomouc_analyst"])
+    assert brno.post(brno.objects_path("community"), {"objects": [brnos]}).json["success_count"] == 1
+    status = olomouc.post(olomouc.objects_path("community"), {"objects": [olomoucs]}).json
+    assert status["success_count"] == 1, status
+    assert api(world["olomouc_analyst"]).get(f"/objects/{sco_id}").json["object"] == olomoucs
+
+
+def test_a_squatted_marking_definition_id_cannot_lower_the_owners_tlp(world, taxii):
+    """Olomouc shared a bland definition under the id Brno's tool uses. Brno's own definition
+    (claiming TLP:RED) was answered "already shared" (same id and created) and not stored, so
+    Brno's later objects marked with it took the collection default and reached the community.
+    Each organisation now holds its own copy of a marking definition, as of an observable."""
+    from hub.taxii.collections import set_default_tlp
+
+    set_default_tlp("brno-hospital", "community", TLP.green)
+    marking_id = f"marking-definition--{uuid.uuid4()}"
+    squat = {"type": "marking-definition", "spec_version": "2.1", "id": marking_id,
+             "created": "2022-01-01T00:00:00.000Z", "definition_type": "statement",
+             "definition": {"statement": "nothing"}, "object_marking_refs": [TLP.green.marking_id]}
+    real = {**squat, "name": "TLP:RED", "definition": {"statement": "custom"},
+            "x_opencti_definition_type": "TLP", "x_opencti_definition": "TLP:RED"}
+    brno, olomouc = taxii(world["brno_analyst"]), taxii(world["olomouc_analyst"])
+    assert olomouc.post(olomouc.objects_path("community"), {"objects": [squat]}).json["success_count"] == 1
+    brno.post(brno.objects_path("community"), {"objects": [real, indicator("198.51.100.90", object_marking_refs=[marking_id])]})
+    later = indicator("198.51.100.91", object_marking_refs=[marking_id])
+    brno.post(brno.objects_path("community"), {"objects": [later]})
+    assert olomouc.get(olomouc.objects_path("community") + f"{later['id']}/").status_code == 404

@@ -48,6 +48,9 @@ class Sorted:
     refused: list = field(default_factory=list)  # (key, candidate, reason)
 
 
+# Objects each organisation holds its own copy of when another organisation holds the id.
+OWN_COPY_TYPES = frozenset(SCO_TYPES) | {"marking-definition"}
+
 # Rule 11, in one answer whatever the reason (another organisation's id, or an item of one's own
 # organisation that one may not read): the answer never tells which, nor anything of the item.
 UNUSABLE_ID = ("this id cannot be used for your object: an id belongs to the organisation that first "
@@ -82,8 +85,13 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
         if anonymous and any(candidate.where_sighted_refs for _, candidate in keyed) else None
     # Rule 11 asks "may the sharer read it?" of every copy held: once for the batch.
     readable = policy.readable_item_ids(principal, [i.id for i in held])
+    same_as_held = _same_as_a_readable_copy(keyed, theirs, known, readable)
 
     for key, candidate in keyed:
+        if candidate.stix_type == "identity" and candidate.stix_id in other_identities:
+            result.refused.append((key, candidate, "this id is another member organisation's identity: an "
+                                                   "organisation's identity object is its own to publish"))
+            continue
         if other_identities & set(candidate.where_sighted_refs):
             result.refused.append((key, candidate, "where_sighted_refs names another member organisation's identity: "
                                                    "a sighting says where its sharer saw it; name your own or a location"))
@@ -111,13 +119,16 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
         others = theirs.get(candidate.stix_id)
         if not others:
             result.new.append((key, candidate))
-        elif any((other.id, candidate.modified_us) in known and other.id in readable for other in others):
+        elif candidate.stix_id in same_as_held:
             result.unchanged.append((key, candidate))  # e.g. ATT&CK re-shared as published
-        elif candidate.stix_type in SCO_TYPES:
+        elif candidate.stix_type in OWN_COPY_TYPES:
             # An observable's id derives from its value (STIX 2.1, 2.9) and it has no versions:
             # refusing it would tell the sharer that someone holds this value where it may not read,
             # and stop it from sharing what it saw. Its organisation holds its own copy; readers
             # get one copy per id (their own first, reads.get_item and TAXII's preferred copy).
+            # A marking definition likewise: it has no versions, and the TLP its sender's objects
+            # are held to (hub.intel.markings) must be the sender's own definition, not whatever
+            # another organisation put first under the same id.
             result.new.append((key, candidate))
         else:
             result.refused.append((key, candidate, UNUSABLE_ID))
@@ -182,8 +193,34 @@ def _claim(stix_ids: set[str]) -> None:
     ), {"ids": sorted(stix_ids)})
 
 
+def _same_as_a_readable_copy(keyed, theirs: dict, known: set, readable: set) -> set[str]:
+    """Ids of candidates that another organisation's copy the sharer may read already holds: the
+    same version with the same content (their TLP markings aside: ATT&CK re-shared as published
+    under another TLP). An observable has no version to tell copies apart (modified_us is 0)
+    and a marking definition none at all, so the content decides: a copy that says something else
+    is not "already shared" (it was reported so and dropped)."""
+    copies = {(other.id, candidate.modified_us): candidate for _, candidate in keyed
+              for other in theirs.get(candidate.stix_id, ())
+              if (other.id, candidate.modified_us) in known and other.id in readable}
+    if not copies:
+        return set()
+    same = set()
+    for item_id, modified_us, body in db.session.execute(
+            select(StixVersion.item_id, StixVersion.modified_us, StixVersion.body)
+            .where(id_in(StixVersion.item_id, sorted({item_id for item_id, _ in copies})))):
+        candidate = copies.get((item_id, modified_us))
+        if candidate is not None and _content(load_json(body)) == _content(load_json(candidate.body)):
+            same.add(candidate.stix_id)
+    return same
+
+
+def _content(obj: dict) -> dict:
+    return {key: value for key, value in obj.items() if key != "object_marking_refs"}
+
+
 def _other_member_identities(principal: Principal, keyed) -> set[str]:
     named = {candidate.created_by_ref for _, candidate in keyed if candidate.created_by_ref}
+    named |= {candidate.stix_id for _, candidate in keyed if candidate.stix_type == "identity"}
     named |= {ref for _, candidate in keyed for ref in candidate.where_sighted_refs if ref.startswith("identity--")}
     if not named:
         return set()
