@@ -303,3 +303,17 @@ def test_a_sighting_cannot_say_another_member_saw_it(make, api):
     assert anonymous.status_code == 422 and "anonymous" in str(anonymous.json)
     own = sharer.post("/share", json={"objects": [_sighting_at([mine.identity_id], seen["id"])], "audience": "community"})
     assert own.status_code == 201, own.json
+
+
+def test_a_published_object_re_shared_under_another_tlp_is_already_shared(make, api):
+    """Two hospitals push ATT&CK as published, one as GREEN and one as CLEAR: the same content is
+    one object (its TLP marking aside), so the second push stores no copy."""
+    first, second = make.make_user(make.make_org()), make.make_user(make.make_org())
+    published = indicator("198.51.100.31")
+    assert api(first).post("/share", json={"objects": [published], "tlp": "green", "audience": "community"}).status_code == 201
+    again = api(second).post("/share", json={"objects": [published], "tlp": "clear", "audience": "community"})
+    assert again.status_code == 201
+    assert rows(SharedItem) == 1
+    edited = api(second).post("/share", json={"objects": [{**published, "name": "edited, same version"}],
+                                              "tlp": "clear", "audience": "community"})
+    assert edited.status_code == 422 and "mint a new id" in str(edited.json)
