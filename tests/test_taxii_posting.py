@@ -479,3 +479,88 @@ def test_a_squatted_marking_definition_id_cannot_lower_the_owners_tlp(world, tax
     later = indicator("198.51.100.91", object_marking_refs=[marking_id])
     brno.post(brno.objects_path("community"), {"objects": [later]})
     assert olomouc.get(olomouc.objects_path("community") + f"{later['id']}/").status_code == 404
+
+
+def _probe_sco(value: str, tlp: TLP = TLP.green, **extra) -> dict:
+    return {"type": "ipv4-addr", "spec_version": "2.1", "id": f"ipv4-addr--{uuid.uuid4()}", "value": value,
+            "object_marking_refs": [tlp.marking_id], **extra}
+
+
+def _probe_statement(**extra) -> dict:
+    return {"type": "marking-definition", "spec_version": "2.1", "id": f"marking-definition--{uuid.uuid4()}",
+            "created": "2026-01-01T00:00:00.000Z", "definition_type": "statement",
+            "definition": {"statement": "handle as"}, **extra}
+
+
+@pytest.fixture
+def prague(make, member_of):
+    return member_of(make.make_org("hospital", "CZ", slug="prague-hospital"))
+
+
+def test_a_definition_already_held_identically_by_another_org_still_claims_for_the_sharer(world, taxii):
+    from hub.taxii.collections import set_default_tlp
+
+    set_default_tlp("brno-hospital", "community", TLP.green)
+    set_default_tlp("olomouc-hospital", "community", TLP.green)
+    red = _probe_statement(name="TLP:RED")  # e.g. the same tool's definition at both organisations
+    olomouc, brno = taxii(world["olomouc_analyst"]), taxii(world["brno_analyst"])
+    assert olomouc.post(olomouc.objects_path("community"), {"objects": [red]}).json["success_count"] == 1
+    first = indicator("198.51.100.201", object_marking_refs=[red["id"]])
+    status = brno.post(brno.objects_path("community"), {"objects": [red, first]}).json
+    assert [f["id"] for f in status["failures"]] == [first["id"]]  # held to RED: right
+    later = indicator("198.51.100.202", object_marking_refs=[red["id"]])  # the definition was sent before
+    brno.post(brno.objects_path("community"), {"objects": [later]})
+    assert olomouc.get(olomouc.objects_path("community") + f"{later['id']}/").status_code == 404
+
+
+# 2. leak: the REST share answer's warnings come from whichever copy of an "unchanged" id loads
+#    first, including a copy the sharer may not read.
+def test_the_share_answer_never_describes_a_copy_the_sharer_may_not_read(world, api, prague):
+    from hub.intel import warninglist_sources
+
+    warninglist_sources.load(["rfc1918"])
+    secret = _probe_sco("10.66.66.66")  # Prague's, own audience: Olomouc may not read it
+    assert api(prague).post("/share", json={"objects": [secret], "audience": "own"}).status_code == 201
+    brnos = {**secret, "value": "203.0.113.66"}
+    assert api(world["brno_analyst"]).post("/share", json={"objects": [brnos], "audience": "community"}).status_code == 201
+    answer = api(world["olomouc_analyst"]).post("/share", json={"objects": [brnos], "audience": "own"}).json
+    assert "10.66.66.66" not in str(answer), answer
+
+
+
+
+def test_an_observable_shared_wider_than_the_readable_copy_reaches_the_wider_audience(world, api, prague):
+    obs = _probe_sco("203.0.113.88", TLP.amber)
+    assert api(world["brno_analyst"]).post(
+        "/share", json={"objects": [obs], "audience": {"orgs": ["olomouc-hospital"]}}).status_code == 201
+    wide = {**obs, "object_marking_refs": [TLP.clear.marking_id]}
+    assert api(world["olomouc_analyst"]).post("/share", json={"objects": [wide], "audience": "community"}).status_code == 201
+    assert api(prague).get(f"/objects/{obs['id']}").status_code == 200
+
+
+# 5. wrong data / attacker's choice: REST get serves the copy added last (anyone's later copy,
+#    or one re-stamped by a widening), TAXII the copy shared first.
+@pytest.mark.parametrize("kind", ["sco", "marking-definition"])
+def test_rest_and_taxii_serve_a_third_reader_the_same_copy(world, api, taxii, prague, kind):
+    first = _probe_sco("203.0.113.99") if kind == "sco" else _probe_statement(name="Copyright Brno",
+                                                                 object_marking_refs=[TLP.green.marking_id])
+    later = ({**first, "x_label": "planted"} if kind == "sco"
+             else {**first, "name": "TLP:CLEAR", "definition": {"statement": "planted"}})
+    assert api(world["brno_analyst"]).post("/share", json={"objects": [first], "audience": "community"}).status_code == 201
+    assert api(world["olomouc_analyst"]).post("/share", json={"objects": [later], "audience": "community"}).status_code == 201
+    reader = taxii(prague)
+    [via_taxii] = reader.get(reader.objects_path("community") + f"{first['id']}/").json["objects"]
+    via_rest = api(prague).get(f"/objects/{first['id']}").json["object"]
+    assert via_taxii == first
+    assert via_rest == via_taxii
+
+
+
+
+def test_an_anonymous_share_may_not_carry_the_sharers_own_identity_object(world, api):
+    own = {"type": "identity", "spec_version": "2.1", "id": world["brno"].identity_id,
+           "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+           "name": "Brno hospital", "identity_class": "organization"}
+    answer = api(world["brno_analyst"]).post("/share", json={"objects": [own], "tlp": "green",
+                                                             "audience": "community", "anonymous": True})
+    assert answer.status_code == 422, answer.json

@@ -378,8 +378,10 @@ def store_prepared(principal, prepared, audience: Audience, anonymous: bool, *,
         select(SharedItem).where(SharedItem.id.in_(ids)).execution_options(populate_existing=True))} if ids else {}
     held_as_is = [stix_id for stix_id, item_id in touched.items() if item_id is None]
     if held_as_is:  # already held, unchanged: the organisation's own copy, else the readable one
-        for item in db.session.scalars(select(SharedItem).where(SharedItem.stix_id.in_(held_as_is))
-                                       .order_by(policy.owned_by_org_of(principal, SharedItem.owner_org_id).desc())):
+        for item in db.session.scalars(select(SharedItem).where(SharedItem.stix_id.in_(held_as_is),
+                                                                policy.readable_items(principal))
+                                       .order_by(policy.owned_by_org_of(principal, SharedItem.owner_org_id).desc(),
+                                                 SharedItem.id)):
             touched[item.stix_id] = touched.get(item.stix_id) or item.id
             loaded.setdefault(item.id, item)
     return [loaded[item_id] for item_id in touched.values() if item_id in loaded]

@@ -54,7 +54,7 @@ def public_items() -> Select:
 
 def get_public_item(stix_id: str) -> SharedItem:
     item = db.session.scalars(
-        public_items().where(SharedItem.stix_id == stix_id).order_by(SharedItem.last_added_us.desc()).limit(1)
+        public_items().where(SharedItem.stix_id == stix_id).order_by(SharedItem.id).limit(1)
     ).first()
     if item is None:
         raise NotFound(f"no object {stix_id}")
@@ -193,8 +193,10 @@ def get_item(principal: Principal | None, stix_id: str) -> SharedItem:
     query = (
         readable(principal)
         .where(SharedItem.stix_id == stix_id)
+        # The first copy shared after the caller's own, as TAXII serves it (taxii.reading): not
+        # the latest, which whoever re-stamps a copy (a widening) could choose.
         .order_by(case((policy.owned_by_org_of(principal, SharedItem.owner_org_id), 0), else_=1),
-                  SharedItem.last_added_us.desc())
+                  SharedItem.id)
         .limit(1)
     )
     item = db.session.scalars(query).first()

@@ -82,7 +82,7 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
     known -= twins
     other_identities = _other_member_identities(principal, keyed)
     own_identity = db.session.scalar(select(Organisation.stix_identity_id).where(Organisation.id == principal.org_id)) \
-        if anonymous and any(candidate.where_sighted_refs for _, candidate in keyed) else None
+        if anonymous else None
     # Rule 11 asks "may the sharer read it?" of every copy held: once for the batch.
     readable = policy.readable_item_ids(principal, [i.id for i in held])
     same_as_held = _same_as_a_readable_copy(keyed, theirs, known, readable)
@@ -95,6 +95,9 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
         if other_identities & set(candidate.where_sighted_refs):
             result.refused.append((key, candidate, "where_sighted_refs names another member organisation's identity: "
                                                    "a sighting says where its sharer saw it; name your own or a location"))
+            continue
+        if anonymous and candidate.stix_id == own_identity:
+            result.refused.append((key, candidate, "an anonymous share must not carry your organisation's identity"))
             continue
         if anonymous and own_identity in candidate.where_sighted_refs:
             result.refused.append((key, candidate, "an anonymous sighting must not name your organisation's identity "
@@ -119,7 +122,7 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
         others = theirs.get(candidate.stix_id)
         if not others:
             result.new.append((key, candidate))
-        elif candidate.stix_id in same_as_held:
+        elif candidate.stix_type not in OWN_COPY_TYPES and candidate.stix_id in same_as_held:
             result.unchanged.append((key, candidate))  # e.g. ATT&CK re-shared as published
         elif candidate.stix_type in OWN_COPY_TYPES:
             # An observable's id derives from its value (STIX 2.1, 2.9) and it has no versions:
@@ -128,7 +131,8 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
             # get one copy per id (their own first, reads.get_item and TAXII's preferred copy).
             # A marking definition likewise: it has no versions, and the TLP its sender's objects
             # are held to (hub.intel.markings) must be the sender's own definition, not whatever
-            # another organisation put first under the same id.
+            # another organisation put first under the same id. Both get their own copy even when
+            # a readable copy says the same: that copy's audience and TLP are not the sharer's.
             result.new.append((key, candidate))
         else:
             result.refused.append((key, candidate, UNUSABLE_ID))
@@ -194,12 +198,12 @@ def _claim(stix_ids: set[str]) -> None:
 
 
 def _same_as_a_readable_copy(keyed, theirs: dict, known: set, readable: set) -> set[str]:
-    """Ids of candidates that another organisation's copy the sharer may read already holds: the
-    same version with the same content (their TLP markings aside: ATT&CK re-shared as published
-    under another TLP). An observable has no version to tell copies apart (modified_us is 0)
-    and a marking definition none at all, so the content decides: a copy that says something else
-    is not "already shared" (it was reported so and dropped)."""
+    """Ids of candidates (other than OWN_COPY_TYPES) that another organisation's copy the sharer
+    may read already holds: the same version with the same content (their TLP markings aside:
+    ATT&CK re-shared as published under another TLP). A copy that says something else under the
+    same version is not "already shared" (it was reported so and dropped)."""
     copies = {(other.id, candidate.modified_us): candidate for _, candidate in keyed
+              if candidate.stix_type not in OWN_COPY_TYPES
               for other in theirs.get(candidate.stix_id, ())
               if (other.id, candidate.modified_us) in known and other.id in readable}
     if not copies:
