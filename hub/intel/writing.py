@@ -48,7 +48,14 @@ class Sorted:
     refused: list = field(default_factory=list)  # (key, candidate, reason)
 
 
-# Objects each organisation holds its own copy of when another organisation holds the id.
+# Objects each organisation holds its own copy of when another organisation holds the id, even
+# one that says the same (its audience and TLP are not the sharer's). An observable's id derives
+# from its value (STIX 2.1, 2.9) and it has no versions: refusing it would tell the sharer that
+# someone holds this value where it may not read, and stop it from sharing what it saw. A marking
+# definition has no versions either, and the TLP its sender's objects are held to
+# (hub.intel.markings) must be the sender's own definition, not whatever another organisation put
+# first under the same id. Readers get one copy per id (their own first, then the first shared:
+# reads.get_item, TAXII's preferred copy).
 OWN_COPY_TYPES = frozenset(SCO_TYPES) | {"marking-definition"}
 
 # Rule 11, in one answer whatever the reason (another organisation's id, or an item of one's own
@@ -88,24 +95,9 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
     same_as_held = _same_as_a_readable_copy(keyed, theirs, known, readable)
 
     for key, candidate in keyed:
-        if candidate.stix_type == "identity" and candidate.stix_id in other_identities:
-            result.refused.append((key, candidate, "this id is another member organisation's identity: an "
-                                                   "organisation's identity object is its own to publish"))
-            continue
-        if other_identities & set(candidate.where_sighted_refs):
-            result.refused.append((key, candidate, "where_sighted_refs names another member organisation's identity: "
-                                                   "a sighting says where its sharer saw it; name your own or a location"))
-            continue
-        if anonymous and candidate.stix_id == own_identity:
-            result.refused.append((key, candidate, "an anonymous share must not carry your organisation's identity"))
-            continue
-        if anonymous and own_identity in candidate.where_sighted_refs:
-            result.refused.append((key, candidate, "an anonymous sighting must not name your organisation's identity "
-                                                   "in where_sighted_refs"))
-            continue
-        if candidate.created_by_ref and candidate.created_by_ref in other_identities:
-            result.refused.append((key, candidate, "created_by_ref names another member organisation's identity: "
-                                                   "leave it out or use your organisation's own"))
+        problem = _identity_problem(candidate, other_identities, own_identity)
+        if problem:
+            result.refused.append((key, candidate, problem))
             continue
         item = ours.get(candidate.stix_id)
         if item is not None:
@@ -119,24 +111,33 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
             else:
                 result.versions.append((key, item, candidate))
             continue
-        others = theirs.get(candidate.stix_id)
-        if not others:
+        if candidate.stix_id not in theirs or candidate.stix_type in OWN_COPY_TYPES:
             result.new.append((key, candidate))
-        elif candidate.stix_type not in OWN_COPY_TYPES and candidate.stix_id in same_as_held:
+        elif candidate.stix_id in same_as_held:
             result.unchanged.append((key, candidate))  # e.g. ATT&CK re-shared as published
-        elif candidate.stix_type in OWN_COPY_TYPES:
-            # An observable's id derives from its value (STIX 2.1, 2.9) and it has no versions:
-            # refusing it would tell the sharer that someone holds this value where it may not read,
-            # and stop it from sharing what it saw. Its organisation holds its own copy; readers
-            # get one copy per id (their own first, reads.get_item and TAXII's preferred copy).
-            # A marking definition likewise: it has no versions, and the TLP its sender's objects
-            # are held to (hub.intel.markings) must be the sender's own definition, not whatever
-            # another organisation put first under the same id. Both get their own copy even when
-            # a readable copy says the same: that copy's audience and TLP are not the sharer's.
-            result.new.append((key, candidate))
         else:
             result.refused.append((key, candidate, UNUSABLE_ID))
     return result
+
+
+def _identity_problem(candidate, other_identities: set[str], own_identity: str | None) -> str | None:
+    """Rule 11 for the identities an object names: never another member organisation's (as
+    itself, its creator or where a sighting was seen), and, in an anonymous share (`own_identity`
+    given), never the sharer's own."""
+    if candidate.stix_type == "identity" and candidate.stix_id in other_identities:
+        return ("this id is another member organisation's identity: an organisation's identity object is its "
+                "own to publish")
+    if other_identities & set(candidate.where_sighted_refs):
+        return ("where_sighted_refs names another member organisation's identity: a sighting says where its "
+                "sharer saw it; name your own or a location")
+    if candidate.created_by_ref and candidate.created_by_ref in other_identities:
+        return ("created_by_ref names another member organisation's identity: leave it out or use your "
+                "organisation's own")
+    if own_identity is not None and candidate.stix_id == own_identity:
+        return "an anonymous share must not carry your organisation's identity"
+    if own_identity is not None and own_identity in candidate.where_sighted_refs:
+        return "an anonymous sighting must not name your organisation's identity in where_sighted_refs"
+    return None
 
 
 MICROSECOND_TWIN = ("another version of this object modified within the same microsecond is held or sent with "
