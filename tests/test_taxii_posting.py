@@ -564,3 +564,17 @@ def test_an_anonymous_share_may_not_carry_the_sharers_own_identity_object(world,
     answer = api(world["brno_analyst"]).post("/share", json={"objects": [own], "tlp": "green",
                                                              "audience": "community", "anonymous": True})
     assert answer.status_code == 422, answer.json
+
+
+def test_correlations_list_an_observable_once_per_id(world, api, prague):
+    """Each organisation holds its own copy of an observable: a correlation names the id once,
+    with the copy a read of it serves (it listed, and audited, every copy)."""
+    value = "203.0.113.50"
+    shared = {"type": "ipv4-addr", "spec_version": "2.1", "id": f"ipv4-addr--{uuid.uuid5(uuid.NAMESPACE_URL, value)}",
+              "value": value, "object_marking_refs": [TLP.green.marking_id]}
+    for user in (world["brno_analyst"], world["olomouc_analyst"]):
+        assert api(user).post("/share", json={"objects": [shared], "audience": "community"}).status_code == 201
+    seen = indicator(value, object_marking_refs=[TLP.green.marking_id])
+    assert api(prague).post("/share", json={"objects": [seen], "audience": "community"}).status_code == 201
+    found = api(prague).get(f"/objects/{seen['id']}/correlations").json["correlations"]
+    assert [c["object_id"] for c in found].count(shared["id"]) == 1, found

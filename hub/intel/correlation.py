@@ -89,11 +89,17 @@ def _correlate(principal: Principal, values: set[tuple[str, str]], exclude_stix_
     lists' stamp as the first statement read it (_NOTHING_FOUND when it found no row)."""
     if not values:
         return [], _NOTHING_FOUND
-    found: dict[tuple[int, str, str], Correlation] = {}
+    found: dict[tuple[str, str, str], Correlation] = {}
 
     def collect(kind: str, item: SharedItem, value: str) -> None:
-        if item.stix_id != exclude_stix_id:
-            found.setdefault((item.id, kind, value), Correlation(item, value, kind))
+        # One correlation per STIX id: of several organisations' copies of an observable, the one
+        # a read of that id serves (the reader's own, else the first shared; reads.get_item).
+        if item.stix_id == exclude_stix_id:
+            return
+        key = (item.stix_id, kind, value)
+        kept = found.get(key)
+        if kept is None or _served_before(principal, item, kept.item):
+            found[key] = Correlation(item, value, kind)
 
     enclosing = {(kind, network) for kind, value in values if kind in observables.IP_KINDS
                  for network in observables.enclosing_networks(kind, value)} - values
@@ -116,6 +122,12 @@ def _correlate(principal: Principal, values: set[tuple[str, str]], exclude_stix_
                 collect(CIDR, item, other)
     ordered = sorted(found.values(), key=lambda c: (-c.item.last_added_us, c.kind, c.value))
     return ordered[:limit], stamp
+
+
+def _served_before(principal: Principal, item: SharedItem, other: SharedItem) -> bool:
+    """Whether a read of their STIX id serves `item` rather than `other` (reads.get_item's order)."""
+    mine, theirs = policy.is_owner_org(principal, item), policy.is_owner_org(principal, other)
+    return mine and not theirs or (mine == theirs and item.id < other.id)
 
 
 # Readable items read per value and lookup: a value that thousands of items name (a popular
