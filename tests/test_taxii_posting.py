@@ -578,3 +578,22 @@ def test_correlations_list_an_observable_once_per_id(world, api, prague):
     assert api(prague).post("/share", json={"objects": [seen], "audience": "community"}).status_code == 201
     found = api(prague).get(f"/objects/{seen['id']}/correlations").json["correlations"]
     assert [c["object_id"] for c in found].count(shared["id"]) == 1, found
+
+
+def test_rest_lists_and_search_name_an_id_once_as_taxii_does(world, api, taxii, prague):
+    """Two organisations' copies of one observable: the REST list (and its count) and the search
+    give the reader one object per id, the copy a read of the id serves, as TAXII does."""
+    value = "203.0.113.51"
+    shared = {"type": "ipv4-addr", "spec_version": "2.1", "id": f"ipv4-addr--{uuid.uuid5(uuid.NAMESPACE_URL, value)}",
+              "value": value, "object_marking_refs": [TLP.green.marking_id]}
+    for user in (world["brno_analyst"], world["olomouc_analyst"]):
+        assert api(user).post("/share", json={"objects": [{**shared, "x_by": user.email}],
+                                              "audience": "community"}).status_code == 201
+    listed = [o for o in api(prague).get("/objects?type=ipv4-addr").json["objects"] if o["id"] == shared["id"]]
+    found = [r for r in api(prague).get(f"/search?q={value}").json["results"] if r["id"] == shared["id"]]
+    served = api(prague).get(f"/objects/{shared['id']}").json["object"]
+    assert listed == [served] and len(found) == 1
+    assert served["x_by"] == world["brno_analyst"].email  # the first shared
+    # Each organisation still reads its own copy.
+    own = [o for o in api(world["olomouc_analyst"]).get("/objects?type=ipv4-addr").json["objects"] if o["id"] == shared["id"]]
+    assert [o["x_by"] for o in own] == [world["olomouc_analyst"].email]

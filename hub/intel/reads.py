@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, not_, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
 from hub import audit, policy
@@ -14,6 +14,7 @@ from hub.extensions import db
 from hub.intel import observables, warninglists
 from hub.intel.models import ItemReference, Observable, SharedItem, StixVersion
 from hub.intel.store import load_json, stix_timestamp
+from hub.intel.writing import OWN_COPY_TYPES
 from hub.db import datetime_to_us, utcnow
 from hub.db import decode_cursor as db_decode_cursor, encode_cursor as db_encode_cursor
 from hub.tlp import TLP, well_known_marking
@@ -45,6 +46,31 @@ class Page:
 def readable(principal: Principal | None) -> Select:
     """All items the principal may read, as a composable SELECT."""
     return select(SharedItem).where(policy.readable_items(principal))
+
+
+def first_served_copies(principal: Principal) -> ColumnElement[bool]:
+    """SQL on SharedItem: the copy of its STIX id that a read of the id serves the principal
+    (get_item, TAXII): no other readable copy comes before it, the principal's own organisation's
+    first, then the first shared. Several organisations hold their own copies of an observable or
+    a marking definition (writing.OWN_COPY_TYPES); a list or search names each id once."""
+    other = aliased(SharedItem)
+    comes_first = or_(
+        policy.owned_by_org_of(principal, other.owner_org_id),
+        and_(not_(policy.owned_by_org_of(principal, SharedItem.owner_org_id)), other.id < SharedItem.id),
+    )
+    return or_(
+        SharedItem.stix_type.not_in(OWN_COPY_TYPES),
+        ~exists(select(other.id).where(
+            other.stix_id == SharedItem.stix_id, other.id != SharedItem.id, comes_first,
+            policy.readable_items_for(policy.Reader.of(principal), other),
+        ).correlate(SharedItem)),
+    )
+
+
+def _listed(principal: Principal | None) -> Select:
+    """What lists and searches show: the readable items, one copy per STIX id."""
+    query = readable(principal)
+    return query if principal is None else query.where(first_served_copies(principal))
 
 
 def public_items() -> Select:
@@ -159,7 +185,7 @@ def list_items(
 ) -> Page:
     """One keyset page of readable items, ordered by date added."""
     limit = max(1, min(limit, MAX_PAGE))
-    query = base if base is not None else readable(principal)
+    query = base if base is not None else _listed(principal)
     query = _apply_filters(query, principal, filters or ItemFilters())
     if cursor:
         stamp, item_id = decode_cursor(cursor)
@@ -184,7 +210,7 @@ def list_items(
 
 
 def count_items(principal: Principal | None, filters: ItemFilters | None = None) -> int:
-    query = _apply_filters(readable(principal), principal, filters or ItemFilters())
+    query = _apply_filters(_listed(principal), principal, filters or ItemFilters())
     return db.session.scalar(select(func.count()).select_from(query.subquery()))
 
 
@@ -251,7 +277,7 @@ def search(principal: Principal, text: str, *, limit: int = 50, supporting: bool
         raise ValidationFailed("search too long", [{"field": "q", "error": "at most 2048 characters"}])
     values = {value for _kind, value in observables.interpretations(text)}
     matched: dict[int, tuple[SharedItem, str]] = {}
-    base = readable(principal) if supporting else readable(principal).where(shared_not_supporting(principal))
+    base = _listed(principal) if supporting else _listed(principal).where(shared_not_supporting(principal))
     if values:
         by_value = (
             base
