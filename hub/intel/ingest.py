@@ -24,7 +24,7 @@ from hub.intel import fastpath, fastpath_sdo, fastpath_sro, markings, observable
 from hub.intel.audience import Audience
 from hub.intel.references import references_of
 from hub.intel.models import SharedItem
-from hub.intel.store import canonical_json, stix_stamp_to_us, with_stamps_to_the_microsecond
+from hub.intel.store import canonical_json, same_moment, stix_stamp_to_us, with_stamps_to_the_microsecond
 from hub.outbox import Event
 from hub.tlp import TLP, TLP_BY_MARKING_ID, TLP2_MARKING_IDS
 from hub.principal import Principal
@@ -309,7 +309,7 @@ def prepare_all(objects, requested_tlp: TLP | None, anonymous: bool,
             continue
         key = (candidate.stix_id, candidate.modified_us)
         if key in seen:  # the same version twice is sent once; another in the same microsecond is refused
-            if not writing.same_moment(seen[key], candidate.version):
+            if not same_moment(seen[key], candidate.version):
                 problems.append({"index": index, "id": raw.get("id"), "error": writing.MICROSECOND_TWIN})
             continue
         seen[key] = candidate.version

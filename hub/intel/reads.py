@@ -54,16 +54,21 @@ def first_served_copies(principal: Principal) -> ColumnElement[bool]:
     first, then the first shared. Several organisations hold their own copies of an observable or
     a marking definition (writing.OWN_COPY_TYPES); a list or search names each id once."""
     other = aliased(SharedItem)
-    comes_first = or_(
-        policy.owned_by_org_of(principal, other.owner_org_id),
-        and_(not_(policy.owned_by_org_of(principal, SharedItem.owner_org_id)), other.id < SharedItem.id),
-    )
     return or_(
         SharedItem.stix_type.not_in(OWN_COPY_TYPES),
         ~exists(select(other.id).where(
-            other.stix_id == SharedItem.stix_id, other.id != SharedItem.id, comes_first,
+            other.stix_id == SharedItem.stix_id, other.id != SharedItem.id, served_before(principal, other),
             policy.readable_items_for(policy.Reader.of(principal), other),
-        ).correlate(SharedItem)),
+        ).correlate(SharedItem).offset(0)),  # OFFSET 0: a probe per row, not an anti-join (taxii.reading)
+    )
+
+
+def served_before(reader, other) -> ColumnElement[bool]:
+    """SQL: a read of the STIX id serves the copy `other` rather than SharedItem's row: the
+    reader's own organisation's copy first, then the first shared (get_item, TAXII, lists)."""
+    return or_(
+        policy.owned_by_org_of(reader, other.owner_org_id),
+        and_(not_(policy.owned_by_org_of(reader, SharedItem.owner_org_id)), other.id < SharedItem.id),
     )
 
 

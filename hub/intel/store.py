@@ -69,6 +69,18 @@ def finer_than_microseconds(stamp) -> bool:
     return isinstance(stamp, str) and to_the_microsecond(stamp) != stamp
 
 
+def same_moment(first, second) -> bool:
+    """Whether two timestamps say the same moment, in whatever precision each is written."""
+    return _moment(first) == _moment(second)
+
+
+def _moment(stamp) -> str:
+    """A timestamp spelt without trailing zeros in its fraction: equal for the same moment."""
+    if not isinstance(stamp, str) or "." not in stamp:
+        return stamp
+    return stamp[:-1].rstrip("0").rstrip(".") + "Z"
+
+
 def with_stamps_to_the_microsecond(value):
     """A copy of a JSON value with every timestamp finer than the microsecond cut after six
     digits (what the stix2 library can read); the value itself when it has none."""

@@ -25,7 +25,7 @@ from hub.intel import observables
 from hub.intel.audience import Audience
 from hub.intel.models import AudienceGrant, ItemReference, Observable, SharedItem, StixVersion
 from hub.intel.references import record_references, reference_rows
-from hub.intel.store import allocate_date_added, finer_than_microseconds, load_json
+from hub.intel.store import allocate_date_added, finer_than_microseconds, load_json, same_moment
 from hub.intel.validation import SCO_TYPES
 from hub.outbox import Event, announce, announce_many
 from hub.principal import Principal
@@ -171,18 +171,6 @@ def _microsecond_twins(keyed, held, known: set) -> set:
 
 # A timestamp written finer than the microsecond, in a stored body's JSON text.
 _FINER_IN_JSON = r'[0-9]T[0-9:]{8}[.][0-9]{7,}Z"'
-
-
-def same_moment(first, second) -> bool:
-    """Whether two timestamps say the same moment, in whatever precision each is written."""
-    return _moment(first) == _moment(second)
-
-
-def _moment(stamp) -> str:
-    """A timestamp spelt without trailing zeros in its fraction: equal for the same moment."""
-    if not isinstance(stamp, str) or "." not in stamp:
-        return stamp
-    return stamp[:-1].rstrip("0").rstrip(".") + "Z"
 
 
 def _claim(stix_ids: set[str]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, bindparam, exists, false, not_, or_, select
+from sqlalchemy import Select, and_, bindparam, exists, false, or_, select
 from sqlalchemy.orm import aliased
 
 from hub import policy
@@ -74,10 +74,7 @@ def _preferred_copy(reader: policy.Reader, kind: str):
         .where(policy.readable_items_for(reader), SharedItem.id == other.id, membership(kind, reader))
         .correlate_except(SharedItem)
     )
-    preferred = or_(
-        policy.owned_by_org_of(reader, other.owner_org_id),
-        and_(not_(policy.owned_by_org_of(reader, SharedItem.owner_org_id)), other.id < SharedItem.id),
-    )
+    preferred = reads.served_before(reader, other)
     # OFFSET 0 keeps PostgreSQL from turning this into an anti-join over the whole table: as a
     # per-row probe of ix_shared_item_stix_id it costs next to nothing on a page of 100, and the
     # plan keeps walking date_added in index order and stops at the page's end.
