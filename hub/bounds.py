@@ -17,6 +17,7 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
 INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
 MIN_YEAR, MAX_YEAR = 1970, 2200
 EARLIEST = datetime(MIN_YEAR, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(MAX_YEAR, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
@@ -196,14 +197,14 @@ def _any_nul(keys) -> bool:
 
 
 def _check_leaf(node) -> None:
-    if isinstance(node, int) and not isinstance(node, bool) and not -INT64_MAX <= node <= INT64_MAX:
+    if isinstance(node, int) and not isinstance(node, bool) and not INT64_MIN <= node <= INT64_MAX:
         raise OutOfBounds("an integer beyond 64 bits")
     if isinstance(node, str) and "\x00" in node:
         raise OutOfBounds("a NUL character in a string")
 
 
 def bounded_int(value: int) -> int:
-    if not -INT64_MAX <= value <= INT64_MAX:
+    if not INT64_MIN <= value <= INT64_MAX:
         raise OutOfBounds("an integer beyond 64 bits")
     return value
 

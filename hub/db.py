@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
@@ -156,13 +156,17 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def us_to_datetime(value: int) -> datetime:
-    return datetime.fromtimestamp(value / 1_000_000, tz=timezone.utc)
+    # Whole microseconds: as a float of seconds, the last microsecond of year 9999 rounds up into
+    # year 10000 (out of range), and far-future values lose a millisecond.
+    return _EPOCH + timedelta(microseconds=value)
 
 
 def datetime_to_us(value: datetime) -> int:
-    value = as_utc(value)
-    return int(value.timestamp()) * 1_000_000 + value.microsecond
+    return (as_utc(value) - _EPOCH) // timedelta(microseconds=1)
 
 
 def on_postgresql() -> bool:

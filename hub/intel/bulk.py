@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hub import policy
 from hub.db import StixIdMap
-from hub.errors import Forbidden
+from hub.errors import Forbidden, HubError
 from hub.extensions import db
 from hub.intel import fastpath, markings, writing
 from hub.intel.audience import Audience
@@ -44,6 +44,10 @@ log = logging.getLogger(__name__)
 # TAXII add answered in the request (fewer than HUB_TAXII_ASYNC_OBJECTS, 200) never waits for that.
 POOL_THRESHOLD = 256
 POOL_CHUNK = 32
+# What an object is told when the hub itself failed on it (logged with its traceback): its own
+# failure in the status, while its neighbours are checked and stored as usual.
+UNCHECKED = "the hub could not check this object (an internal error, logged); nothing was stored"
+UNSTORED = "the hub could not store this object (an internal error, logged); nothing was stored"
 
 
 @dataclass
@@ -81,6 +85,9 @@ def _prepare_one(raw, default_tlp: TLP | None, anonymous: bool, claimed: StixIdM
         return prepare_object(raw, default_tlp if _is_unmarked(raw, claimed) else None, anonymous, claimed)
     except ObjectRejected as exc:
         return str(exc)
+    except Exception:  # noqa: BLE001 - a fault of the hub's on one object must not cost its neighbours
+        log.exception("checking an object failed")
+        return UNCHECKED
 
 
 def _prepare_chunk(chunk: list[tuple[int, dict]], default_tlp: str | None, anonymous: bool, claimed: dict[str, str]):
@@ -183,9 +190,11 @@ def share_each(
         try:
             outcomes.update(store_batch(principal, accepted, audience, anonymous))
             db.session.commit()
-        except (SQLAlchemyError, DatabaseRefused):
+        except HubError:
+            raise
+        except Exception:  # noqa: BLE001 - the database's refusal, or a fault of the hub's on one object
             db.session.rollback()
-            log.warning("batch share refused by the database; storing one object at a time", exc_info=True)
+            log.warning("batch share failed; storing one object at a time", exc_info=True)
             for index, candidate in accepted:
                 outcomes.update(_store_alone(principal, index, candidate, audience, anonymous))
     return [outcomes[index] for index in range(len(objects))]
@@ -200,6 +209,12 @@ def _store_alone(principal, index, candidate, audience, anonymous) -> dict[int, 
         db.session.rollback()
         return {index: ShareOutcome(index, candidate.stix_id, _version_of(candidate), False,
                                     f"the database refused this object ({type(exc).__name__}); nothing was stored")}
+    except HubError:
+        raise
+    except Exception:  # noqa: BLE001 - reported as this object's failure, never a request left pending
+        db.session.rollback()
+        log.exception("storing %s failed", candidate.stix_id)
+        return {index: ShareOutcome(index, candidate.stix_id, _version_of(candidate), False, UNSTORED)}
 
 
 def _version_of(candidate: PreparedObject) -> str:

@@ -253,7 +253,8 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool,
         raise ObjectRejected("an anonymous share must not carry created_by_ref")
     marked = _with_tlp2_marking(raw, tlp)
     obj = _parse(marked)
-    _check_timestamps(obj)
+    # Judged as sent: the library writes a year before 1000 without its leading zero.
+    _check_timestamps(marked)
     weakness_problems = severity.problems_in(obj)
     if weakness_problems:
         path, reason = weakness_problems[0]
@@ -264,7 +265,7 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool,
             found = observables.from_object(obj)
         except Exception:  # the stix2 validator accepted the pattern; indexing is best effort
             found = set()
-    valid_until = obj.get("valid_until")
+    valid_until = marked.get("valid_until")
     # Stored as sent (valid as sent, above); the hub's own columns are read from the library's form.
     stored = marked
     version = stored.get("modified") or stored.get("created") or ""

@@ -19,6 +19,8 @@ from cwe2.mappings import navigate_cwe
 
 ADVISORY_EXTENSION = "extension-definition--0b6a4f5e-9c1d-4e37-8f2a-5d7c3b9e1a64"
 CWE_ID = re.compile(r"^CWE-[1-9]\d{0,5}$")
+# What NVD writes where no single CWE applies ("other") or it could not tell ("noinfo").
+NVD_CWE_PLACEHOLDERS = frozenset({"NVD-CWE-Other", "NVD-CWE-noinfo"})
 CVE_ID = re.compile(r"^CVE-\d{4}-\d{4,}$")
 CVSS_FAMILIES = {
     "v3": ("CVSS v3.1", ("CVSS:3.1/", "CVSS:3.0/"), CVSS3,
@@ -98,8 +100,10 @@ def problems_in(obj: dict) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     references = obj.get("external_references")
     for index, ref in enumerate(references if isinstance(references, list) else []):
-        if isinstance(ref, dict) and str(ref.get("source_name", "")).lower() == "cwe" \
-                and not CWE_ID.match(str(ref.get("external_id", ""))):
+        # STIX asks a reference for a source name and any of description, url or external_id: a
+        # CWE reference by url or description alone is valid, and so are NVD's own placeholders.
+        if isinstance(ref, dict) and str(ref.get("source_name", "")).lower() == "cwe" and "external_id" in ref \
+                and not CWE_ID.match(str(ref["external_id"])) and ref["external_id"] not in NVD_CWE_PLACEHOLDERS:
             problems.append((f"external_references[{index}].external_id",
                              f"{ref.get('external_id')!r} is not a CWE id (expected CWE-NNN, e.g. CWE-787)"))
     extension = (obj.get("extensions") or {}).get(ADVISORY_EXTENSION)

@@ -1,0 +1,163 @@
+"""Valid STIX found in the wild at the edges of its ranges: stored and served as sent, never a 500,
+and a fault of the hub's on one object never costs its neighbours (nor leaves a request pending)."""
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from stix2validator import ValidationOptions, validate_instance
+
+from hub.intel import severity
+from hub.taxii import pending
+from hub.tlp import TLP
+
+GREEN = TLP.green.marking_id
+
+
+def sdo(object_type: str, **properties) -> dict:
+    return {"type": object_type, "spec_version": "2.1", "id": f"{object_type}--{uuid.uuid4()}",
+            "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+            "object_marking_refs": [GREEN], **properties}
+
+
+def assert_valid(obj: dict) -> None:
+    result = validate_instance(obj, ValidationOptions(version="2.1"))
+    assert result.is_valid, [str(e) for e in result.errors]
+
+
+@pytest.fixture
+def sharer(app, make, member_of, taxii, api, monkeypatch):
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)  # a crash answers 500, as in production
+    user = member_of(make.make_org("hospital", "CZ"))
+    return {"taxii": taxii(user), "api": api(user)}
+
+
+def never_expiring_indicator() -> dict:
+    return sdo("indicator", pattern="[ipv4-addr:value = '198.51.100.1']", pattern_type="stix",
+               valid_from="2024-01-01T00:00:00Z", valid_until="9999-12-31T23:59:59.999999Z")
+
+
+def served(client, obj: dict) -> dict:
+    body = json.loads(client.get(client.objects_path("community") + f"{obj['id']}/").get_data())
+    return body["objects"][0]
+
+
+def test_an_indicator_valid_until_the_last_moment_of_year_9999_is_stored_with_its_neighbour(sharer):
+    client = sharer["taxii"]
+    neighbour, never = sdo("malware", name="neighbour", is_family=False), never_expiring_indicator()
+    assert_valid(never)
+    response = client.post(client.objects_path("community"), {"objects": [neighbour, never]})
+    assert response.status_code == 202, response.get_data(as_text=True)
+    assert response.json["success_count"] == 2, response.json
+    assert served(client, never) == never
+
+    again = {**never_expiring_indicator(), "valid_until": "9999-12-31T23:59:59.999999999Z"}
+    shared = sharer["api"].post("/share", json={"objects": [again], "audience": "community"})
+    assert shared.status_code == 201, shared.get_data(as_text=True)
+    assert sharer["api"].get(f"/objects/{again['id']}").json["object"] == again
+
+
+def test_a_large_add_with_a_never_expiring_indicator_completes(app, sharer, monkeypatch):
+    monkeypatch.setitem(app.config, "HUB_TAXII_ASYNC_OBJECTS", 3)
+    client = sharer["taxii"]
+    objects = [sdo("malware", name=f"m{n}", is_family=False) for n in range(3)] + [never_expiring_indicator()]
+    status = client.post(client.objects_path("community"), {"objects": objects}).json
+    assert status["status"] == "pending"
+    pending.complete_pending_add(status["id"])
+    done = client.get(f"/api/status/{status['id']}/").json
+    assert (done["status"], done["success_count"]) == ("complete", 4), done
+
+
+@pytest.mark.parametrize("reference", [
+    {"source_name": "cwe", "url": "https://cwe.mitre.org/data/definitions/79.html"},
+    {"source_name": "cwe", "external_id": "NVD-CWE-Other"},
+    {"source_name": "cwe", "external_id": "NVD-CWE-noinfo"},
+    {"source_name": "cwe", "description": "Improper input validation"},
+])
+def test_a_cwe_reference_without_a_numbered_id_is_accepted(sharer, reference):
+    vulnerability = sdo("vulnerability", name="CVE-2024-0001",
+                        external_references=[{"source_name": "cve", "external_id": "CVE-2024-0001"}, reference])
+    assert_valid(vulnerability)
+    client = sharer["taxii"]
+    status = client.post(client.objects_path("community"), {"objects": [vulnerability]}).json
+    assert status["success_count"] == 1, status
+    assert served(client, vulnerability) == vulnerability
+    again = {**vulnerability, "id": f"vulnerability--{uuid.uuid4()}"}
+    assert sharer["api"].post("/share", json={"objects": [again], "audience": "community"}).status_code == 201
+
+
+def test_a_cwe_reference_with_a_malformed_id_is_still_refused(sharer):
+    vulnerability = sdo("vulnerability", name="CVE-2024-0002",
+                        external_references=[{"source_name": "cwe", "external_id": "CWE-XSS"}])
+    client = sharer["taxii"]
+    status = client.post(client.objects_path("community"), {"objects": [vulnerability]}).json
+    assert status["failure_count"] == 1
+    assert "'CWE-XSS' is not a CWE id" in status["failures"][0]["message"]
+
+
+@pytest.mark.parametrize("first_seen", ["0999-01-01T00:00:00Z", "0001-01-01T00:00:00.5Z"])
+def test_a_timestamp_before_year_1000_is_accepted_and_served_as_sent(sharer, first_seen):
+    campaign = sdo("campaign", name="Old", first_seen=first_seen)
+    assert_valid(campaign)
+    client = sharer["taxii"]
+    status = client.post(client.objects_path("community"), {"objects": [campaign]}).json
+    assert status["success_count"] == 1, status
+    assert served(client, campaign) == campaign
+
+
+def test_an_indicator_valid_until_before_year_1000_is_stored_as_sent(sharer):
+    old = sdo("indicator", pattern="[ipv4-addr:value = '198.51.100.2']", pattern_type="stix",
+              valid_from="0900-01-01T00:00:00Z", valid_until="0999-01-01T00:00:00Z")
+    assert_valid(old)
+    client = sharer["taxii"]
+    status = client.post(client.objects_path("community"), {"objects": [old]}).json
+    assert status["success_count"] == 1, status
+    assert served(client, old) == old
+
+
+@pytest.mark.parametrize("value", [-9223372036854775808, 9223372036854775807])
+def test_the_64_bit_integer_range_is_accepted_whole(sharer, value):
+    malware = sdo("malware", name="m", is_family=False, x_hub_edge=value)
+    assert_valid(malware)
+    client = sharer["taxii"]
+    status = client.post(client.objects_path("community"), {"objects": [malware]}).json
+    assert status["success_count"] == 1, status
+    assert served(client, malware) == malware
+
+
+def test_one_integer_past_the_64_bit_range_is_refused_alone(sharer):
+    client = sharer["taxii"]
+    ok = sdo("malware", name="fine", is_family=False)
+    past = sdo("malware", name="m", is_family=False, x_hub_edge=-9223372036854775809)
+    body = json.dumps({"objects": [ok, past]}).encode()  # orjson writes 64-bit integers only
+    status = client.post(client.objects_path("community"), body).json
+    assert (status["success_count"], status["failure_count"]) == (1, 1), status
+    assert "beyond 64 bits" in status["failures"][0]["message"]
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_a_fault_of_the_hub_on_one_object_fails_that_object_alone(app, sharer, monkeypatch, large):
+    """Whatever the next unforeseen input is, it costs only itself: the status reports it, its
+    neighbours are stored, and a large add still completes."""
+    if large:
+        monkeypatch.setitem(app.config, "HUB_TAXII_ASYNC_OBJECTS", 3)
+    client = sharer["taxii"]
+    objects = [sdo("malware", name=f"m{n}", is_family=False) for n in range(3)]
+    cursed = objects[1]["id"]
+    checked = severity.problems_in
+
+    def failing_on_one(obj):
+        if obj.get("id") == cursed:
+            raise RuntimeError("an unforeseen fault")
+        return checked(obj)
+
+    monkeypatch.setattr(severity, "problems_in", failing_on_one)
+    status = client.post(client.objects_path("community"), {"objects": objects}).json
+    if large:
+        pending.complete_pending_add(status["id"])
+        status = client.get(f"/api/status/{status['id']}/").json
+    assert (status["status"], status["success_count"], status["failure_count"]) == ("complete", 2, 1), status
+    assert status["failures"][0]["id"] == cursed
+    assert "internal error" in status["failures"][0]["message"]
+    assert served(client, objects[2]) == objects[2]
