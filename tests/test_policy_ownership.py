@@ -317,3 +317,28 @@ def test_a_published_object_re_shared_under_another_tlp_is_already_shared(make, 
     edited = api(second).post("/share", json={"objects": [{**published, "name": "edited, same version"}],
                                               "tlp": "clear", "audience": "community"})
     assert edited.status_code == 422 and "mint a new id" in str(edited.json)
+
+
+def test_an_observable_id_squatted_first_does_not_stand_in_for_the_real_observable(make, api, taxii):
+    """Observable ids follow from their values, so anyone can take one first with other values
+    under it. A reader of both copies is served the one whose id its values give, by id, in
+    lists, in the search and over TAXII; the squatter still reads its own."""
+    squatter_org, victim_org, reader_org = (make.make_org("hospital", "CZ") for _ in range(3))
+    squatter, victim, reader = make.make_user(squatter_org), make.make_user(victim_org), make.make_user(reader_org)
+    genuine = ipv4_observable("192.0.2.10")
+    squatted = {**ipv4_observable("192.0.2.99"), "id": genuine["id"]}
+    assert api(squatter).post("/share", json={"objects": [squatted], "tlp": "green",
+                                              "audience": "community"}).status_code == 201
+    assert api(victim).post("/share", json={"objects": [genuine], "tlp": "green",
+                                            "audience": "community"}).status_code == 201
+
+    other = api(reader)
+    assert other.get(f"/objects/{genuine['id']}").json["object"]["value"] == "192.0.2.10"
+    found = other.get("/search", query_string={"q": "192.0.2.10"}).json["results"]
+    assert [result["id"] for result in found] == [genuine["id"]], found
+    listed = other.get("/objects", query_string={"type": "ipv4-addr"}).json["objects"]
+    assert [obj.get("value") for obj in listed if obj["id"] == genuine["id"]] == ["192.0.2.10"], listed
+    client = taxii(reader)
+    served = json.loads(client.get(client.objects_path("community") + f"{genuine['id']}/").get_data())["objects"]
+    assert [obj["value"] for obj in served] == ["192.0.2.10"]
+    assert api(squatter).get(f"/objects/{genuine['id']}").json["object"]["value"] == "192.0.2.99"

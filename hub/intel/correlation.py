@@ -26,6 +26,7 @@ from hub.db import id_chunks, in_parameter, on_postgresql
 from hub.extensions import db
 from hub.intel import decay, observables, warninglists
 from hub.intel.models import ItemReference, Observable, SharedItem
+from hub.intel import reads
 from hub.intel.reads import is_expired
 from hub.intel.store import load_json
 from hub.principal import Principal
@@ -126,8 +127,7 @@ def _correlate(principal: Principal, values: set[tuple[str, str]], exclude_stix_
 
 def _served_before(principal: Principal, item: SharedItem, other: SharedItem) -> bool:
     """Whether a read of their STIX id serves `item` rather than `other` (reads.get_item's order)."""
-    mine, theirs = policy.is_owner_org(principal, item), policy.is_owner_org(principal, other)
-    return mine and not theirs or (mine == theirs and item.id < other.id)
+    return reads.serving_key(principal, item) < reads.serving_key(principal, other)
 
 
 # Readable items read per value and lookup: a value that thousands of items name (a popular

@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from hub import policy
 from hub.db import StixIdMap, canonical_stix_id
 from hub.extensions import db
+from hub.intel import reads
 from hub.intel.models import ItemReference, Observable, SharedItem
 from hub.intel.store import load_json
 from hub.principal import Principal
@@ -128,7 +129,7 @@ def summaries(items: list[SharedItem]) -> dict[int, ItemSummary]:
 
 
 def readable_by_stix_id(principal: Principal, stix_ids: Iterable[str]) -> dict[str, SharedItem]:
-    """Of these STIX ids, those the principal may read: one readable copy each (its own first)."""
+    """Of these STIX ids, those the principal may read: the copy a read of each serves."""
     ids = sorted({canonical_stix_id(i) for i in stix_ids if isinstance(i, str)})
     found = StixIdMap()  # looked up by ids read from objects, in whatever case they write them
     for start in range(0, len(ids), _SQL_PARAMETERS):
@@ -139,7 +140,7 @@ def readable_by_stix_id(principal: Principal, stix_ids: Iterable[str]) -> dict[s
         )
         for item in rows:
             kept = found.get(item.stix_id)
-            if kept is None or (policy.is_owner_org(principal, item) and not policy.is_owner_org(principal, kept)):
+            if kept is None or reads.serving_key(principal, item) < reads.serving_key(principal, kept):
                 found[item.stix_id] = item
     return found
 

@@ -20,7 +20,7 @@ from hub import bounds, policy
 from hub.db import canonical_stix_id
 from hub.errors import Forbidden, ValidationFailed
 from hub.extensions import db
-from hub.intel import fastpath, fastpath_sdo, fastpath_sro, markings, observables, severity, validation, writing
+from hub.intel import fastpath, fastpath_sdo, fastpath_sro, markings, observables, reads, severity, validation, writing
 from hub.intel.audience import Audience
 from hub.intel.references import references_of
 from hub.intel.models import SharedItem
@@ -65,6 +65,8 @@ class PreparedObject:
     where_sighted_refs: tuple[str, ...] = ()
     # The stored object's modified (or created) as it spells it: the version a TAXII status names.
     version: str = ""
+    # An observable whose id is the one its values give (see _id_from_content).
+    id_from_content: bool = False
 
 
 NO_TLP_GIVEN = "object carries no TLP marking and the request names no tlp"
@@ -116,14 +118,16 @@ def _with_tlp2_marking(raw: dict, tlp: TLP) -> dict:
     return raw if refs == sent else {**raw, "object_marking_refs": refs}
 
 
-def _parse(raw: dict) -> dict:
-    """Validate with the stix2 library (properties, types, patterns); return the canonical dict.
+def _parse(raw: dict) -> tuple[dict, bool]:
+    """Validate with the stix2 library (properties, types, patterns); return the canonical dict,
+    and whether the object is a cyber observable whose id is the one its values give (UUIDv5 of
+    its id contributing properties).
 
     Simple indicators take hub.intel.fastpath, which gives the same result much faster.
     """
     fast = fastpath.parse_indicator(raw)
     if fast is not None:
-        return fast
+        return fast, False
     # What was sent is judged, as it is what is stored: the library converts what it can ("50"
     # to 50, [1] to ["1"], "false" to False) where STIX 2.1 wants it refused, and stix2-validator
     # holds the sent JSON to the schemas and MUST rules. First, so that a refusal names the property.
@@ -134,11 +138,11 @@ def _parse(raw: dict) -> dict:
         raise ObjectRejected("; ".join(str(problem) for problem in problems[:3]))
     # A plain relationship or sighting needs no stix2 object (hub.intel.fastpath_sro), nor does a
     # plain SDO of the commonest types or a custom x- object (hub.intel.fastpath_sdo).
-    return (fastpath_sro.parse_relationship(raw) or fastpath_sro.parse_sighting(raw) or fastpath_sdo.parse_sdo(raw)
-            or _parse_fully(raw))
+    fast = fastpath_sro.parse_relationship(raw) or fastpath_sro.parse_sighting(raw) or fastpath_sdo.parse_sdo(raw)
+    return (fast, False) if fast else _parse_fully(raw)
 
 
-def _parse_fully(raw: dict) -> dict:
+def _parse_fully(raw: dict) -> tuple[dict, bool]:
     object_type = raw["type"]
     try:
         # The library reads timestamps to the microsecond; what is stored keeps every digit sent.
@@ -157,8 +161,22 @@ def _parse_fully(raw: dict) -> dict:
                 f"unknown STIX object type {object_type!r} (a custom type starts with 'x-' or is"
                 " defined by an extension-definition, extension_type new-sdo or new-sco)"
             )
-        return dict(raw)
-    return orjson.loads(parsed.serialize())
+        return dict(raw), False
+    return orjson.loads(parsed.serialize()), _id_from_content(parsed)
+
+
+def _id_from_content(parsed) -> bool:
+    """Is this observable's id the one STIX derives from its values (spec 2.9: a UUIDv5 of its id
+    contributing properties)? Anyone may send any id, so such a copy is what a read of the id
+    serves before another organisation's copy holding other values under it (hub.intel.reads)."""
+    derive = getattr(parsed, "_generate_id", None)  # stix2's own derivation, on its observables
+    if derive is None:
+        return False
+    try:
+        derived = derive()
+    except Exception:  # noqa: BLE001 - no id to derive (e.g. no hash stix2 can choose)
+        return False
+    return isinstance(derived, str) and canonical_stix_id(derived) == canonical_stix_id(parsed["id"])
 
 
 # The timestamp properties of STIX 2.1 objects. created and modified version the hub's items
@@ -252,7 +270,7 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool,
     if anonymous and raw.get("created_by_ref"):
         raise ObjectRejected("an anonymous share must not carry created_by_ref")
     marked = _with_tlp2_marking(raw, tlp)
-    obj = _parse(marked)
+    obj, id_from_content = _parse(marked)
     # Judged as sent: the library writes a year before 1000 without its leading zero.
     _check_timestamps(marked)
     weakness_problems = severity.problems_in(obj)
@@ -286,6 +304,7 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool,
         created_by_ref=canonical_stix_id(created_by_ref) if isinstance(created_by_ref, str) else None,
         where_sighted_refs=_where_sighted(obj),
         version=version if isinstance(version, str) else "",
+        id_from_content=id_from_content,
     )
 
 
@@ -381,8 +400,7 @@ def store_prepared(principal, prepared, audience: Audience, anonymous: bool, *,
     if held_as_is:  # already held, unchanged: the organisation's own copy, else the readable one
         for item in db.session.scalars(select(SharedItem).where(SharedItem.stix_id.in_(held_as_is),
                                                                 policy.readable_items(principal))
-                                       .order_by(policy.owned_by_org_of(principal, SharedItem.owner_org_id).desc(),
-                                                 SharedItem.id)):
+                                       .order_by(*reads.serving_order(principal))):
             touched[item.stix_id] = touched.get(item.stix_id) or item.id
             loaded.setdefault(item.id, item)
     return [loaded[item_id] for item_id in touched.values() if item_id in loaded]

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -48,6 +49,9 @@ class SharedItem(db.Model):
     name: Mapped[str] = mapped_column(String(300), default="")
     # Lower-cased name, description, labels and observable values, for the search box.
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # An observable whose id is the one STIX derives from its values: among several
+    # organisations' copies of one id, a read serves such a copy first (hub.intel.reads).
+    id_from_content: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     first_added_us: Mapped[int] = mapped_column(BigInteger)
     # date_added of the newest version, in microseconds since the epoch: the list order.
     last_added_us: Mapped[int] = mapped_column(BigInteger, index=True)

@@ -50,8 +50,7 @@ def readable(principal: Principal | None) -> Select:
 
 def first_served_copies(principal: Principal) -> ColumnElement[bool]:
     """SQL on SharedItem: the copy of its STIX id that a read of the id serves the principal
-    (get_item, TAXII): no other readable copy comes before it, the principal's own organisation's
-    first, then the first shared. Several organisations hold their own copies of an observable or
+    (get_item, TAXII): no other readable copy comes before it (served_before). Several organisations hold their own copies of an observable or
     a marking definition (writing.OWN_COPY_TYPES); a list or search names each id once."""
     other = aliased(SharedItem)
     return or_(
@@ -65,11 +64,27 @@ def first_served_copies(principal: Principal) -> ColumnElement[bool]:
 
 def served_before(reader, other) -> ColumnElement[bool]:
     """SQL: a read of the STIX id serves the copy `other` rather than SharedItem's row: the
-    reader's own organisation's copy first, then the first shared (get_item, TAXII, lists)."""
+    reader's own organisation's copy first, then one whose id its values give (an observable's
+    id follows from its value: a copy holding other values under that id, shared first, must not
+    stand in for it), then the first shared (get_item, TAXII, lists). `serving_order` and
+    `serving_key` say the same as an ORDER BY and in Python."""
     return or_(
         policy.owned_by_org_of(reader, other.owner_org_id),
-        and_(not_(policy.owned_by_org_of(reader, SharedItem.owner_org_id)), other.id < SharedItem.id),
+        and_(not_(policy.owned_by_org_of(reader, SharedItem.owner_org_id)),
+             or_(and_(other.id_from_content, not_(SharedItem.id_from_content)),
+                 and_(other.id_from_content == SharedItem.id_from_content, other.id < SharedItem.id))),
     )
+
+
+def serving_order(principal: Principal | None) -> tuple:
+    """ORDER BY terms: the copies of one STIX id in the order a read serves them (served_before)."""
+    return (case((policy.owned_by_org_of(principal, SharedItem.owner_org_id), 0), else_=1),
+            case((SharedItem.id_from_content, 0), else_=1), SharedItem.id)
+
+
+def serving_key(principal: Principal, item: SharedItem) -> tuple:
+    """The sort key of a loaded copy in that order (served_before): the least is served."""
+    return (not policy.is_owner_org(principal, item), not item.id_from_content, item.id)
 
 
 def _listed(principal: Principal | None) -> Select:
@@ -224,10 +239,9 @@ def get_item(principal: Principal | None, stix_id: str) -> SharedItem:
     query = (
         readable(principal)
         .where(SharedItem.stix_id == stix_id)
-        # The first copy shared after the caller's own, as TAXII serves it (taxii.reading): not
-        # the latest, which whoever re-stamps a copy (a widening) could choose.
-        .order_by(case((policy.owned_by_org_of(principal, SharedItem.owner_org_id), 0), else_=1),
-                  SharedItem.id)
+        # As TAXII serves it (taxii.reading), never the latest, which whoever re-stamps a copy
+        # (a widening) could choose.
+        .order_by(*serving_order(principal))
         .limit(1)
     )
     item = db.session.scalars(query).first()

@@ -250,6 +250,7 @@ def item_row(principal: Principal, candidate, audience: Audience, anonymous: boo
         "valid_until": us_to_datetime(candidate.valid_until_us) if candidate.valid_until_us else None,
         "name": candidate.name,
         "search_text": candidate.search_text,
+        "id_from_content": candidate.id_from_content,
         "first_added_us": stamp,
         "last_added_us": stamp,
     }
