@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased
 
 from hub.accounts.models import Organisation, User, group_members
 from hub.audit import AuditEvent
-from hub.db import canonical_stix_id, id_chunks, in_parameter
+from hub.db import id_chunks, in_parameter
 from hub.extensions import db
 from hub.alerts.models import Subscription
 from hub.feeds.models import Feed
@@ -216,30 +216,15 @@ def _references_readable(principal: Reader, item) -> ColumnElement[bool]:
     An end the hub does not hold reveals nothing and does not hide the relationship (ATT&CK
     relationships often point at objects shared elsewhere); an end it holds but the reader may
     not read hides it, so a relationship or sighting never names what the reader cannot see.
-
-    Except within the item's own organisation, for an end its author may not read either: the
-    reference then derives from nothing the author knew, and hiding it would answer the author's
-    question "does someone hold this id?" (rule 8) by reading back its own relationship.
     """
     held = aliased(SharedItem)
     readable_copy = aliased(SharedItem)
-    authors_copy = aliased(SharedItem)
-    readable_by_reader = exists(select(readable_copy.id).where(
-        readable_copy.stix_id == ItemReference.ref_stix_id,
-        _readable_itself(principal, readable_copy),
-    ).correlate_except(readable_copy))
-    held_at_all = exists(select(held.id).where(held.stix_id == ItemReference.ref_stix_id).correlate_except(held))
-    owner_kind = select(Organisation.kind).where(Organisation.id == item.owner_org_id) \
-        .correlate_except(Organisation).scalar_subquery()
-    author = Reader(item.author_id, item.owner_org_id, owner_kind)
-    known_to_author = exists(select(authors_copy.id).where(
-        authors_copy.stix_id == ItemReference.ref_stix_id,
-        _readable_itself(author, authors_copy),
-    ).correlate_except(authors_copy))
-    within_owner_org = item.owner_org_id == principal.org_id
     hidden_end = and_(
-        not_(readable_by_reader),
-        or_(and_(within_owner_org, known_to_author), and_(not_(within_owner_org), held_at_all)),
+        exists(select(held.id).where(held.stix_id == ItemReference.ref_stix_id).correlate_except(held)),
+        not_(exists(select(readable_copy.id).where(
+            readable_copy.stix_id == ItemReference.ref_stix_id,
+            _readable_itself(principal, readable_copy),
+        ).correlate_except(readable_copy))),
     )
     # Explicit correlation: a fan-out's reader columns live two queries up.
     return not_(exists(
@@ -377,11 +362,6 @@ class Readers:
     @property
     def user_ids(self) -> frozenset[int]:
         return frozenset(user_id for users in self.people.values() for user_id in users)
-
-    def also_reading(self, other: "Readers") -> "Readers":
-        """Who reads both: here, and in `other` (rule 7: what refers to an item and the item)."""
-        people = {org_id: users & other.people.get(org_id, frozenset()) for org_id, users in self.people.items()}
-        return Readers(self.orgs & other.orgs, {org_id: users for org_id, users in people.items() if users})
 
     def minus(self, before: "Readers") -> "Readers":
         """Who gains access: readers here who were not readers `before` (a widening's news)."""
@@ -755,19 +735,9 @@ def default_sighting_audience_orgs(principal: Principal, item: SharedItem) -> Co
     )
 
 
-def _known_to_sharer(sharer, source) -> ColumnElement[bool]:
-    """SQL: the referring item's (`sharer`) author may read `source`. An anonymous item its author
-    may not read cannot have shaped the referring item (nor its audience), and whether one exists
-    must not show to the author (rule 8)."""
-    owner_kind = select(Organisation.kind).where(Organisation.id == sharer.owner_org_id) \
-        .correlate_except(Organisation).scalar_subquery()
-    return _readable_itself(Reader(sharer.author_id, sharer.owner_org_id, owner_kind), source)
-
-
 def concealed_recipients(item_ids: Collection[int]) -> dict[int, set[int]]:
-    """Per item, the anonymous sources of the items it refers to (a sighting's sighting_of_ref)
-    that its author may read, which its owner must never learn ("Every shared item carries":
-    only the owner sees the source).
+    """Per item, the anonymous sources of the items it refers to (a sighting's sighting_of_ref),
+    which its owner must never learn ("Every shared item carries": only the owner sees the source).
 
     Whoever describes such an item's recipients names no organisation at all, whatever the
     audience: naming all but one, or hiding names only when the source is among them, would
@@ -782,8 +752,7 @@ def concealed_recipients(item_ids: Collection[int]) -> dict[int, set[int]]:
         select(ItemReference.item_id, source.owner_org_id)
         .join(sharer, sharer.id == ItemReference.item_id)
         .join(source, source.stix_id == ItemReference.ref_stix_id)
-        .where(ItemReference.item_id.in_(item_ids), source.anonymous, source.owner_org_id != sharer.owner_org_id,
-               _known_to_sharer(sharer, source))
+        .where(ItemReference.item_id.in_(item_ids), source.anonymous, source.owner_org_id != sharer.owner_org_id)
         .distinct()
     ):
         concealed.setdefault(item_id, set()).add(org_id)
@@ -792,23 +761,21 @@ def concealed_recipients(item_ids: Collection[int]) -> dict[int, set[int]]:
 
 def refers_to_concealed_source(item_id: ColumnElement) -> ColumnElement[bool]:
     """`concealed_recipients` as SQL on an item id column: does the item refer to an anonymous
-    item of another organisation that its author may read?"""
+    item of another organisation?"""
     sharer = aliased(SharedItem)
     source = aliased(SharedItem)
     return item_id.in_(
         select(ItemReference.item_id)
         .join(sharer, sharer.id == ItemReference.item_id)
         .join(source, source.stix_id == ItemReference.ref_stix_id)
-        .where(source.anonymous, source.owner_org_id != sharer.owner_org_id, _known_to_sharer(sharer, source)))
+        .where(source.anonymous, source.owner_org_id != sharer.owner_org_id))
 
 
-def own_readable_copies(principal: Principal, stix_ids: Collection[str]) -> dict[str, int]:
-    """Of these STIX ids, those of which the principal's own organisation holds a copy the
-    principal may read: {canonical id: item id}. What the principal may be told about the readers
-    of what refers to them (rule 7) rests on these alone: another organisation's copy is its
-    owner's to describe, and one out of the principal's sight must not show (rule 8)."""
-    ids = {canonical_stix_id(stix_id) for stix_id in stix_ids}
-    if not ids:
-        return {}
-    return dict(db.session.execute(select(SharedItem.stix_id, SharedItem.id).where(
-        SharedItem.stix_id.in_(ids), owned_by_org_of(principal, SharedItem.owner_org_id), readable_items(principal))).all())
+def references_held_by_others(org_id: int, stix_ids: Collection[str]) -> bool:
+    """Does any of these STIX ids name an item another organisation holds? Then who may read
+    what refers to it depends on that item's audience too (rule 7), which only its owner may
+    learn: the referring item's owner is told the audience it chose, never the intersection."""
+    if not stix_ids:
+        return False
+    return db.session.scalar(select(SharedItem.id).where(
+        SharedItem.stix_id.in_(set(stix_ids)), SharedItem.owner_org_id != org_id).limit(1)) is not None
