@@ -24,9 +24,8 @@ from hub import policy
 from hub.accounts.models import Organisation
 from hub.db import id_chunks, in_parameter, on_postgresql
 from hub.extensions import db
-from hub.intel import decay, observables, warninglists
+from hub.intel import decay, observables, reads, warninglists
 from hub.intel.models import ItemReference, Observable, SharedItem
-from hub.intel import reads
 from hub.intel.reads import is_expired
 from hub.intel.store import load_json
 from hub.principal import Principal

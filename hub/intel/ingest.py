@@ -166,8 +166,8 @@ def _parse_fully(raw: dict) -> tuple[dict, bool]:
 
 
 def _id_from_content(parsed) -> bool:
-    """Is this observable's id the one STIX derives from its values (spec 2.9: a UUIDv5 of its id
-    contributing properties)? Anyone may send any id, so such a copy is what a read of the id
+    """Is this observable's id the one STIX derives from its values (a UUIDv5 of its id
+    contributing properties, as STIX 2.1 recommends)? Anyone may send any id, so such a copy is what a read of the id
     serves before another organisation's copy holding other values under it (hub.intel.reads)."""
     derive = getattr(parsed, "_generate_id", None)  # stix2's own derivation, on its observables
     if derive is None:
@@ -284,7 +284,8 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool,
         except Exception:  # the stix2 validator accepted the pattern; indexing is best effort
             found = set()
     valid_until = marked.get("valid_until")
-    # Stored as sent (valid as sent, above); the hub's own columns are read from the library's form.
+    # Stored as sent (valid as sent, above); the hub's own columns are read from the library's form,
+    # its timestamps as sent.
     stored = marked
     version = stored.get("modified") or stored.get("created") or ""
     created_by_ref = obj.get("created_by_ref")

@@ -50,8 +50,9 @@ def readable(principal: Principal | None) -> Select:
 
 def first_served_copies(principal: Principal) -> ColumnElement[bool]:
     """SQL on SharedItem: the copy of its STIX id that a read of the id serves the principal
-    (get_item, TAXII): no other readable copy comes before it (served_before). Several organisations hold their own copies of an observable or
-    a marking definition (writing.OWN_COPY_TYPES); a list or search names each id once."""
+    (get_item, TAXII): no other readable copy comes before it (served_before). Several
+    organisations hold their own copies of an observable or a marking definition
+    (writing.OWN_COPY_TYPES); a list or search names each id once."""
     other = aliased(SharedItem)
     return or_(
         SharedItem.stix_type.not_in(OWN_COPY_TYPES),
