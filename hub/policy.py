@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased
 
 from hub.accounts.models import Organisation, User, group_members
 from hub.audit import AuditEvent
-from hub.db import id_chunks, in_parameter
+from hub.db import canonical_stix_id, id_chunks, in_parameter
 from hub.extensions import db
 from hub.alerts.models import Subscription
 from hub.feeds.models import Feed
@@ -216,6 +216,12 @@ def _references_readable(principal: Reader, item) -> ColumnElement[bool]:
     An end the hub does not hold reveals nothing and does not hide the relationship (ATT&CK
     relationships often point at objects shared elsewhere); an end it holds but the reader may
     not read hides it, so a relationship or sighting never names what the reader cannot see.
+
+    Except within the item's own organisation, for an end none of the item's writers could read
+    when naming it (`ItemReference.writer_reads_end`): the reference then derives from nothing
+    they knew, and hiding it would answer their question "does someone hold this id?" (rule 8)
+    by reading back their own relationship. (The organisation's own copies other than RED ones
+    its members read anyway, rule 5.)
     """
     held = aliased(SharedItem)
     readable_copy = aliased(SharedItem)
@@ -225,6 +231,7 @@ def _references_readable(principal: Reader, item) -> ColumnElement[bool]:
             readable_copy.stix_id == ItemReference.ref_stix_id,
             _readable_itself(principal, readable_copy),
         ).correlate_except(readable_copy))),
+        or_(not_(owned_by_org_of(principal, item.owner_org_id)), ItemReference.writer_reads_end),
     )
     # Explicit correlation: a fan-out's reader columns live two queries up.
     return not_(exists(
@@ -362,6 +369,11 @@ class Readers:
     @property
     def user_ids(self) -> frozenset[int]:
         return frozenset(user_id for users in self.people.values() for user_id in users)
+
+    def also_reading(self, other: "Readers") -> "Readers":
+        """Who reads both: here, and in `other` (rule 7: what refers to an item and the item)."""
+        people = {org_id: users & other.people.get(org_id, frozenset()) for org_id, users in self.people.items()}
+        return Readers(self.orgs & other.orgs, {org_id: users for org_id, users in people.items() if users})
 
     def minus(self, before: "Readers") -> "Readers":
         """Who gains access: readers here who were not readers `before` (a widening's news)."""
@@ -771,11 +783,13 @@ def refers_to_concealed_source(item_id: ColumnElement) -> ColumnElement[bool]:
         .where(source.anonymous, source.owner_org_id != sharer.owner_org_id))
 
 
-def references_held_by_others(org_id: int, stix_ids: Collection[str]) -> bool:
-    """Does any of these STIX ids name an item another organisation holds? Then who may read
-    what refers to it depends on that item's audience too (rule 7), which only its owner may
-    learn: the referring item's owner is told the audience it chose, never the intersection."""
-    if not stix_ids:
-        return False
-    return db.session.scalar(select(SharedItem.id).where(
-        SharedItem.stix_id.in_(set(stix_ids)), SharedItem.owner_org_id != org_id).limit(1)) is not None
+def own_readable_copies(principal: Principal, stix_ids: Collection[str]) -> dict[str, int]:
+    """Of these STIX ids, those of which the principal's own organisation holds a copy the
+    principal may read: {canonical id: item id}. What the principal may be told about the readers
+    of what refers to them (rule 7) rests on these alone: another organisation's copy is its
+    owner's to describe, and one out of the principal's sight must not show (rule 8)."""
+    ids = {canonical_stix_id(stix_id) for stix_id in stix_ids}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(SharedItem.stix_id, SharedItem.id).where(
+        SharedItem.stix_id.in_(ids), owned_by_org_of(principal, SharedItem.owner_org_id), readable_items(principal))).all())

@@ -159,11 +159,17 @@ def may_read(world: WorldSpec, reader: UserSpec, item: ItemSpec) -> bool:
     if not _readable_itself(world, reader, item):
         return False
     # Rule 7: a derived object reveals what it names, so it is readable only if every named item
-    # the hub holds is; an id the hub does not hold reveals nothing and hides nothing.
+    # the hub holds is; an id the hub does not hold reveals nothing and hides nothing. Within the
+    # derived object's own organisation, an item its author may not read hides nothing either
+    # (rule 8: reading back one's own relationship never tells whether someone holds its end).
+    author = next((user for user in world.users.values() if user.email == item.author), None)
     for ref in item.refs:
         named = world.item(ref)
-        if named is not None and not may_read(world, reader, named):
-            return False
+        if named is None or may_read(world, reader, named):
+            continue
+        if reader.org == item.owner and (author is None or not may_read(world, author, named)):
+            continue
+        return False
     return True
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -154,6 +155,10 @@ class ItemReference(db.Model):
     item_id: Mapped[int] = mapped_column(ForeignKey("shared_item.id", ondelete="CASCADE", deferrable=True,
                                                     initially="DEFERRED"))
     ref_stix_id: Mapped[str] = mapped_column(StixId, index=True)
+    # Whether a user writing a version that names the end could read it then (or shared it
+    # alongside). Within the item's own organisation only such an end hides the item (rule 7):
+    # one its writers could not read must not tell them, by hiding it, that someone holds it.
+    writer_reads_end: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class WarningList(db.Model):

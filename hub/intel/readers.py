@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from hub import policy
 from hub.accounts.models import Organisation, SharingGroup, User
+from hub.db import canonical_stix_id
 from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.intel import manage, sightings
@@ -120,12 +121,22 @@ def _draft(principal: Principal, tlp: TLP, audience: Audience, **extra) -> polic
 def _readers_told(principal: Principal, draft: policy.DraftItem,
                   item_id: int | None = None) -> tuple[policy.Readers, bool]:
     """Who the principal may be told reads the draft (or the item `item_id`, as it stands), and
-    whether that is only its chosen audience: when it refers to another organisation's item, the
-    policy's answer (the readers of both, rule 7) would tell that item's audience, which is its
-    owner's alone to know."""
-    if policy.references_held_by_others(principal.org_id, draft.refers_to):
-        return policy.would_read(replace(draft, refers_to=())), True
-    return (policy.readers_of(item_id) if item_id is not None else policy.would_read(draft)), False
+    whether that is only its chosen audience.
+
+    Rule 7 makes the readers of what refers to an item depend on that item's readers. Only the
+    principal's own organisation's copies that it may read enter the answer: another
+    organisation's copy has an audience its owner alone may learn, and whether one exists out of
+    the principal's sight must not show (rule 8). When an end has no such copy: the chosen
+    audience, and the rule in words."""
+    if not draft.refers_to:
+        return (policy.readers_of(item_id) if item_id is not None else policy.would_read(draft)), False
+    own_copies = policy.own_readable_copies(principal, draft.refers_to)
+    chosen = policy.would_read(replace(draft, refers_to=()))
+    if len(own_copies) < len({canonical_stix_id(stix_id) for stix_id in draft.refers_to}):
+        return chosen, True
+    for copy_id in own_copies.values():
+        chosen = chosen.also_reading(policy.readers_of(copy_id))
+    return chosen, False
 
 
 def preview(principal: Principal, tlp: TLP, audience: Audience, *, stix_type: str = "indicator",

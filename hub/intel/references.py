@@ -1,11 +1,13 @@
 """What a derived STIX object refers to, for rule 7 (derived data obeys its sources)."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import and_, not_, select, update
 
-from hub.db import canonical_stix_id, insert_rows
+from hub import policy
+from hub.db import canonical_stix_id, id_chunks, id_in, insert_rows
 from hub.extensions import db
-from hub.intel.models import ItemReference
+from hub.intel.models import ItemReference, SharedItem
+from hub.principal import Principal
 
 # The properties through which a relationship or sighting names other objects. A sighting's
 # where_sighted_refs name the sighting organisations' identities: not content the policy guards.
@@ -26,16 +28,42 @@ def references_of(obj: dict) -> set[str]:
     return found
 
 
-def reference_rows(item_ids_and_refs) -> list[dict]:
-    """The item_reference rows of (item id, referenced STIX ids) pairs."""
-    return [{"item_id": item_id, "ref_stix_id": ref} for item_id, refs in item_ids_and_refs for ref in sorted(refs)]
+def ends_known_to(principal: Principal, prepared: list) -> set[str]:
+    """Of the ids these objects name, those whose end the writer knows: shared alongside, in the
+    same batch, or held in a copy the writer may read now (ItemReference.writer_reads_end).
+
+    The organisation's own copies other than RED ones need no asking: its members read them
+    anyway (rule 5), so they hide nothing from it either way."""
+    named = {ref for candidate in prepared for ref in candidate.references}
+    known = named & {candidate.stix_id for candidate in prepared}
+    for chunk in id_chunks(sorted(named - known)):  # one array on PostgreSQL
+        known.update(db.session.scalars(select(SharedItem.stix_id).distinct().where(
+            id_in(SharedItem.stix_id, chunk),
+            not_(and_(policy.owned_by_org_of(principal, SharedItem.owner_org_id), policy.held_by_owner_org())),
+            policy.readable_items(principal))))
+    return known
 
 
-def record_references(item_ids_and_refs: list[tuple[int, set[str]]]) -> None:
-    """Keep the references of these items (new versions may name more; none is dropped)."""
-    rows = reference_rows(item_ids_and_refs)
-    if rows:
-        insert_rows(ItemReference, rows, {})
+def reference_rows(item_ids_and_refs, known: set[str]) -> list[dict]:
+    """The item_reference rows of (item id, referenced STIX ids) pairs; `known`: the ends their
+    writer knows (ends_known_to)."""
+    return [{"item_id": item_id, "ref_stix_id": ref, "writer_reads_end": ref in known}
+            for item_id, refs in item_ids_and_refs for ref in sorted(refs)]
+
+
+def record_references(item_ids_and_refs: list[tuple[int, set[str]]], known: set[str]) -> None:
+    """Keep the references of these items (new versions may name more; none is dropped). A
+    reference already kept becomes known once a later writer knows its end: never the reverse."""
+    rows = reference_rows(item_ids_and_refs, known)
+    if not rows:
+        return
+    insert_rows(ItemReference, rows, {})
+    for item_id, refs in item_ids_and_refs:
+        learnt = sorted(set(refs) & known)
+        if learnt:
+            db.session.execute(update(ItemReference).where(
+                ItemReference.item_id == item_id, ItemReference.ref_stix_id.in_(learnt), ~ItemReference.writer_reads_end,
+            ).values(writer_reads_end=True).execution_options(synchronize_session=False))
 
 
 def references_kept(item_id: int) -> set[str]:

@@ -24,7 +24,7 @@ from hub.extensions import db
 from hub.intel import observables
 from hub.intel.audience import Audience
 from hub.intel.models import AudienceGrant, ItemReference, Observable, SharedItem, StixVersion
-from hub.intel.references import record_references, reference_rows
+from hub.intel.references import ends_known_to, record_references, reference_rows
 from hub.intel.store import allocate_date_added, finer_than_microseconds, load_json, same_moment
 from hub.intel.validation import SCO_TYPES
 from hub.outbox import Event, announce, announce_many
@@ -317,7 +317,8 @@ def write_new_items(principal: Principal, prepared: list, audience: Audience, an
     _point_to_their_versions(item_ids)
     insert_all(Observable.__table__, _observable_rows_of(prepared, item_ids))
     # New items hold no reference yet, and each candidate names a set: plain rows, no conflict to skip.
-    insert_all(ItemReference.__table__, reference_rows(zip(item_ids, (candidate.references for candidate in prepared))))
+    insert_all(ItemReference.__table__, reference_rows(zip(item_ids, (candidate.references for candidate in prepared)),
+                                                       ends_known_to(principal, prepared)))
     insert_all(AudienceGrant.__table__, _grant_rows_of(audience, item_ids))
     insert_all(AuditEvent.__table__, chain_rows(_share_audit_rows(principal, prepared, item_ids, audience, anonymous)))
     # Remembered on the session, so that alert dispatch (after commit) queues these as every other event.
@@ -351,7 +352,8 @@ def _write_new_items_postgresql(principal: Principal, prepared: list, audience: 
     versions = [{"id": version_id, **version_row(item_id, candidate, 0)}
                 for candidate, item_id, version_id in zip(prepared, item_ids, version_ids)]
     observables = _observable_rows_of(prepared, item_ids)
-    references = reference_rows(zip(item_ids, (candidate.references for candidate in prepared)))
+    references = reference_rows(zip(item_ids, (candidate.references for candidate in prepared)),
+                                ends_known_to(principal, prepared))
     grants = _grant_rows_of(audience, item_ids)
     audit = _share_audit_rows(principal, prepared, item_ids, audience, anonymous)
 
@@ -434,7 +436,7 @@ def write_new_versions(principal: Principal, pairs: list, audience: Audience, an
         if added:
             widened.append(item.id)
         insert_rows(Observable, observable_rows(item.id, candidate), {})
-        record_references([(item.id, candidate.references)])
+        record_references([(item.id, candidate.references)], ends_known_to(principal, [candidate]))
         # The widening first: new readers hear that the item now reaches them, then of the version.
         rows = []
         if added:
