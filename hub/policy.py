@@ -747,9 +747,12 @@ def default_sighting_audience_orgs(principal: Principal, item: SharedItem) -> Co
     )
 
 
-def concealed_recipients(item_ids: Collection[int]) -> dict[int, set[int]]:
-    """Per item, the anonymous sources of the items it refers to (a sighting's sighting_of_ref),
-    which its owner must never learn ("Every shared item carries": only the owner sees the source).
+def concealed_recipients(principal: Principal, item_ids: Collection[int]) -> dict[int, set[int]]:
+    """Per item, the anonymous sources of the items it refers to (a sighting's sighting_of_ref)
+    that `principal`, to whom its recipients are described, may read: the source is what its
+    owner must never learn ("Every shared item carries": only the owner sees the source). An
+    anonymous copy the principal may not read is, for it, as if absent (rule 8): concealing names
+    because of it would tell that it exists.
 
     Whoever describes such an item's recipients names no organisation at all, whatever the
     audience: naming all but one, or hiding names only when the source is among them, would
@@ -757,30 +760,26 @@ def concealed_recipients(item_ids: Collection[int]) -> dict[int, set[int]]:
     item_ids = set(item_ids)
     if not item_ids:
         return {}
-    sharer = aliased(SharedItem)
-    source = aliased(SharedItem)
     concealed: dict[int, set[int]] = {}
-    for item_id, org_id in db.session.execute(
-        select(ItemReference.item_id, source.owner_org_id)
-        .join(sharer, sharer.id == ItemReference.item_id)
-        .join(source, source.stix_id == ItemReference.ref_stix_id)
-        .where(ItemReference.item_id.in_(item_ids), source.anonymous, source.owner_org_id != sharer.owner_org_id)
-        .distinct()
-    ):
+    for item_id, org_id in db.session.execute(_concealed_sources(principal).where(ItemReference.item_id.in_(item_ids))):
         concealed.setdefault(item_id, set()).add(org_id)
     return concealed
 
 
-def refers_to_concealed_source(item_id: ColumnElement) -> ColumnElement[bool]:
+def refers_to_concealed_source(principal: Principal, item_id: ColumnElement) -> ColumnElement[bool]:
     """`concealed_recipients` as SQL on an item id column: does the item refer to an anonymous
-    item of another organisation?"""
+    item of another organisation that the principal may read?"""
+    return item_id.in_(_concealed_sources(principal).with_only_columns(ItemReference.item_id))
+
+
+def _concealed_sources(principal: Principal):
     sharer = aliased(SharedItem)
     source = aliased(SharedItem)
-    return item_id.in_(
-        select(ItemReference.item_id)
-        .join(sharer, sharer.id == ItemReference.item_id)
-        .join(source, source.stix_id == ItemReference.ref_stix_id)
-        .where(source.anonymous, source.owner_org_id != sharer.owner_org_id))
+    return (select(ItemReference.item_id, source.owner_org_id).distinct()
+            .join(sharer, sharer.id == ItemReference.item_id)
+            .join(source, source.stix_id == ItemReference.ref_stix_id)
+            .where(source.anonymous, source.owner_org_id != sharer.owner_org_id,
+                   _readable_itself(Reader.of(principal), source)))
 
 
 def own_readable_copies(principal: Principal, stix_ids: Collection[str]) -> dict[str, int]:

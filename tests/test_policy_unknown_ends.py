@@ -93,11 +93,39 @@ def _told_of_own_relationship(make, api, web, value: str, *, someone_holds: bool
             "only if it may also read" in page, "not named" in page or "anonymous source" in page)
 
 
-def test_the_audience_told_of_an_own_relationship_ignores_copies_its_owner_cannot_read(make, api, web):
-    # (A copy held anonymously still shows, as "not named: … anonymous source": open, see issue 13.)
-    held = _told_of_own_relationship(make, api, web, "192.0.2.77", someone_holds=True, anonymous=False)
-    absent = _told_of_own_relationship(make, api, web, "192.0.2.78", someone_holds=False, anonymous=False)
+@pytest.mark.parametrize("anonymous", [False, True])
+def test_the_audience_told_of_an_own_relationship_ignores_copies_its_owner_cannot_read(make, api, web, anonymous):
+    held = _told_of_own_relationship(make, api, web, "192.0.2.77", someone_holds=True, anonymous=anonymous)
+    absent = _told_of_own_relationship(make, api, web, "192.0.2.78", someone_holds=False, anonymous=anonymous)
     assert held == absent
+
+
+def test_the_audit_log_of_an_own_relationship_ignores_anonymous_copies_its_owner_cannot_read(make, api):
+    from sqlalchemy import select
+
+    from hub.accounts.audit_log import audit_rows
+    from hub.audit import AuditEvent
+    from hub.extensions import db
+    from hub.intel.models import SharedItem
+    from hub.principal import Principal
+
+    def rows_of(value: str, someone_holds: bool):
+        victim_org, attacker_org, partner_org = (make.make_org("hospital", "CZ") for _ in range(3))
+        victim, attacker, partner = make.make_user(victim_org), make.make_user(attacker_org), make.make_user(partner_org)
+        if someone_holds:
+            make.share(victim, [ipv4(value)], tlp="red", audience={"users": [victim.email]}, anonymous=True)
+        mine = make.share(attacker, [indicator("198.51.100.9")], tlp="amber", audience={"orgs": [partner_org.slug]})
+        rel = relationship(mine.stix_id, ipv4(value)["id"])
+        assert api(attacker).post("/share", json={"objects": [ipv4(value), rel], "tlp": "amber",
+                                                  "audience": {"orgs": [partner_org.slug]}}).status_code == 201
+        assert api(partner).get(f"/objects/{rel['id']}").status_code == 200  # audited: AMBER
+        item = db.session.scalar(select(SharedItem).where(SharedItem.stix_id == rel["id"],
+                                                          SharedItem.owner_org_id == attacker_org.id))
+        events = list(db.session.scalars(select(AuditEvent).where(AuditEvent.item_id == item.id)))
+        return sorted((row.event.action, row.actor == partner.email, row.actor_org == partner_org.slug)
+                      for row in audit_rows(events, Principal.of(attacker)))
+
+    assert rows_of("192.0.2.87", someone_holds=True) == rows_of("192.0.2.88", someone_holds=False)
 
 
 LATER = "2026-11-03T10:00:00.000Z"
@@ -140,3 +168,44 @@ def test_a_colleagues_version_naming_an_anonymous_item_keeps_its_source_conceale
                                             "audience": audience}).status_code == 201
     told = api(keeper).get(f"/objects/{rel['id']}").json["hub"]
     assert source_org.slug not in json.dumps(told), told
+
+
+def _related_to_own_item_shown(make, api, web, *, someone_holds: bool) -> bool:
+    victim_org, attacker_org = make.make_org("hospital", "CZ"), make.make_org("hospital", "CZ")
+    victim, attacker = make.make_user(victim_org), make.make_user(attacker_org)
+    target = f"indicator--{uuid.uuid4()}"
+    if someone_holds:
+        make.share(victim, [indicator("203.0.113.66", id=target)], tlp="red", audience={"users": [victim.email]})
+    mine = make.share(attacker, [indicator("198.51.100.9")], tlp="green", audience="own")
+    rel = relationship(mine.stix_id, target)
+    assert api(attacker).post("/share", json={"objects": [rel], "tlp": "green", "audience": "own"}).status_code == 201
+    return target in web(attacker).get(f"/items/{mine.stix_id}").get_data(as_text=True)
+
+
+def test_an_own_item_page_lists_its_relationship_whether_or_not_someone_holds_the_other_end(make, api, web):
+    assert _related_to_own_item_shown(make, api, web, someone_holds=False)
+    assert _related_to_own_item_shown(make, api, web, someone_holds=True)
+
+
+def test_a_sighting_alert_never_names_a_sighted_item_its_recipient_may_not_read(make, api):
+    from hub.alerts import services
+    from hub.principal import Principal
+    from tests.alerts_support import run_fan_out, subscribe
+
+    victim_org, attacker_org = make.make_org("hospital", "CZ"), make.make_org("hospital", "CZ")
+    victim, attacker = make.make_user(victim_org), make.make_user(attacker_org)
+    colleague = make.make_user(attacker_org)
+    secret = make.share(victim, [indicator("203.0.113.66", name="Ward-3 ransomware C2 SECRETNAME")],
+                        tlp="red", audience={"users": [victim.email]})
+    subscribe(colleague)
+    subscribe(attacker)
+    sighting = {"type": "sighting", "spec_version": "2.1", "id": f"sighting--{uuid.uuid4()}", "created": STAMP,
+                "modified": STAMP, "sighting_of_ref": secret.stix_id, "count": 1}
+    answer = api(attacker).post("/share", json={"objects": [sighting], "tlp": "green", "audience": "own"})
+    assert answer.status_code == 201, answer.json
+    run_fan_out()
+    titles = []
+    for user in (colleague, attacker):
+        principal = Principal.of(user)
+        titles += [view.title for view in services.notification_views(principal, services.list_notifications(principal).rows)]
+    assert titles and not any("SECRETNAME" in title for title in titles), titles

@@ -38,7 +38,7 @@ class AuditRow:
 class _Directory:
     """Names of the users, organisations and groups a page of events mentions, in three queries."""
 
-    def __init__(self, events: list[AuditEvent], details: list[dict]):
+    def __init__(self, events: list[AuditEvent], details: list[dict], principal: Principal):
         user_ids = {e.actor_user_id for e in events if e.actor_user_id}
         org_ids = {e.actor_org_id for e in events if e.actor_org_id}
         group_ids: set[int] = set()
@@ -51,7 +51,7 @@ class _Directory:
         self.orgs = self._names(Organisation.id, Organisation.slug, org_ids)
         self.groups = self._names(SharingGroup.id, SharingGroup.slug, group_ids)
         item_ids = {e.item_id for e in events if e.item_id}
-        self.concealed = policy.concealed_recipients(item_ids)
+        self.concealed = policy.concealed_recipients(principal, item_ids)
         self.red_items = set(db.session.scalars(
             select(SharedItem.id).where(SharedItem.id.in_(item_ids), policy.audit_content_withheld())
         )) if item_ids else set()
@@ -109,9 +109,10 @@ def _pairs(data: dict, directory: _Directory, *, red: bool = False,
     return pairs
 
 
-def audit_rows(events: list[AuditEvent]) -> list[AuditRow]:
+def audit_rows(events: list[AuditEvent], principal: Principal) -> list[AuditRow]:
+    """The events as `principal` reads them (an anonymous source it may read stays unnamed)."""
     details = [_parse(event.detail) for event in events]
-    directory = _Directory(events, details)
+    directory = _Directory(events, details, principal)
     rows = []
     for event, detail in zip(events, details):
         concealed = directory.concealed.get(event.item_id, set())
@@ -172,7 +173,7 @@ def filtered_events(principal: Principal, wanted: AuditFilter, zone: str = "UTC"
         # matching would name who it was.
         query = query.where(or_(AuditEvent.actor_org_id == AuditEvent.subject_org_id,
                                 AuditEvent.item_id.is_(None),
-                                not_(policy.refers_to_concealed_source(AuditEvent.item_id))))
+                                not_(policy.refers_to_concealed_source(principal, AuditEvent.item_id))))
     if wanted.actor:
         query = query.where(AuditEvent.actor_user_id.in_(
             select(User.id).where(User.email == wanted.actor.strip().lower())))
@@ -239,8 +240,8 @@ class AuditLine:
     first_at: datetime
 
 
-def audit_lines(groups: list[CoalescedEvent]) -> list[AuditLine]:
-    rows = audit_rows([group.event for group in groups])
+def audit_lines(groups: list[CoalescedEvent], principal: Principal) -> list[AuditLine]:
+    rows = audit_rows([group.event for group in groups], principal)
     return [AuditLine(row, group.count, group.first_at) for row, group in zip(rows, groups)]
 
 
@@ -250,7 +251,7 @@ def page_of(principal: Principal, wanted: AuditFilter, zone: str, *, before_id: 
     groups = list(islice(coalesced_events(filtered_events(principal, wanted, zone), before_id=before_id), size + 1))
     more = len(groups) > size
     groups = groups[:size]
-    return audit_lines(groups), (groups[-1].oldest_id if more and groups else None)
+    return audit_lines(groups, principal), (groups[-1].oldest_id if more and groups else None)
 
 
 CSV_COLUMNS = ("time_utc", "first_time_utc", "count", "actor", "actor_org", "action", "channel", "item", "detail")
@@ -265,10 +266,10 @@ def csv_lines(principal: Principal, wanted: AuditFilter, zone: str) -> Iterator[
     """The filtered log as CSV text, a line at a time (streamed), coalesced like the page and
     with the same details withheld (TLP:RED content, anonymous sources). A bad filter raises
     here, before the first line."""
-    return _csv_stream(filtered_events(principal, wanted, zone))
+    return _csv_stream(filtered_events(principal, wanted, zone), principal)
 
 
-def _csv_stream(query) -> Iterator[str]:
+def _csv_stream(query, principal: Principal) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -282,7 +283,7 @@ def _csv_stream(query) -> Iterator[str]:
     yield flush()
     groups = coalesced_events(query)
     while chunk := list(islice(groups, _BATCH)):
-        for line in audit_lines(chunk):
+        for line in audit_lines(chunk, principal):
             event = line.row.event
             detail = dict(line.row.detail)
             writer.writerow([_cell(value) for value in (

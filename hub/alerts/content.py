@@ -16,9 +16,11 @@ from sqlalchemy import select
 from hub import policy
 from hub.alerts.wording import acting_org_name, alert_title, event_label
 from hub.extensions import db
+from hub.intel import reads
 from hub.intel.models import ItemReference, SharedItem
 from hub.intel.reads import is_expired
 from hub.intel.store import load_json
+from hub.principal import Principal
 from hub.tlp import TLP
 
 DESCRIPTION_LIMIT = 1000
@@ -52,21 +54,27 @@ class AlertContent:
         return self.tlp.label
 
 
-def sighted_items(sighting_item_ids) -> dict[int, SharedItem]:
+def sighted_items(sighting_item_ids, principal: Principal | None = None) -> dict[int, SharedItem]:
     """What each of these sightings saw (its sighting_of_ref), by the sighting's item id: an
-    alert about a sighting names the sighted item. Whoever may read a sighting may read what it
-    saw (rule 7), so naming it reveals nothing more."""
+    alert about a sighting names the sighted item, for `principal` the copy a read of it serves.
+
+    Only an item the sighting's writer could read when naming it (ItemReference.writer_reads_end):
+    within the sighting's own organisation, its readers need not read one it could not (rule 7
+    against rule 8, hub.policy), so naming that would reveal it. Anyone else who may read the
+    sighting may read what it saw (rule 7)."""
     ids = sorted(set(sighting_item_ids))
     if not ids:
         return {}
-    rows = db.session.execute(
-        select(ItemReference.item_id, SharedItem)
-        .join(SharedItem, SharedItem.stix_id == ItemReference.ref_stix_id)
-        .where(ItemReference.item_id.in_(ids), SharedItem.stix_type != "observed-data")
-        .order_by(ItemReference.id)
-    ).all()
+    query = (select(ItemReference.item_id, SharedItem)
+             .join(SharedItem, SharedItem.stix_id == ItemReference.ref_stix_id)
+             .where(ItemReference.item_id.in_(ids), ItemReference.writer_reads_end,
+                    SharedItem.stix_type != "observed-data"))
+    if principal is not None:
+        query = query.where(policy.readable_items(principal)).order_by(ItemReference.id, *reads.serving_order(principal))
+    else:
+        query = query.order_by(ItemReference.id, SharedItem.id)
     found: dict[int, SharedItem] = {}
-    for sighting_id, seen in rows:
+    for sighting_id, seen in db.session.execute(query).all():
         found.setdefault(sighting_id, seen)
     return found
 

@@ -332,7 +332,7 @@ def notification_views(principal: Principal, rows: list[Notification]) -> list[N
     principal may read (rule 7: never counting what it may not)."""
     counts = _related_counts(principal, rows)
     actors = _actor_orgs(rows)
-    sighted = sighted_items(n.item_id for n in rows if n.item.stix_type == "sighting")
+    sighted = sighted_items((n.item_id for n in rows if n.item.stix_type == "sighting"), principal)
     views = []
     for n in rows:
         related = max(counts.get(n.act, 1) - 1, 0) if n.act else 0

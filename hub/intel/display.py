@@ -166,8 +166,10 @@ class Related:
 def related_of(principal: Principal, item: SharedItem, *, limit: int = MAX_RELATED) -> list[Related]:
     """The relationships the reader may read that name this item, with their other ends.
 
-    A relationship is readable only when both ends are, where the hub holds them (rule 7), so
-    an end shown here is readable or not held at all: an unreadable object never appears.
+    The policy decides which relationships the reader may read (rule 7); an end it may not
+    read is shown by its id alone, as one the hub does not hold: whether someone holds it must
+    not show (rule 8; within the relationship's own organisation, an end its writers could not
+    read does not hide it).
     """
     relationships = list(db.session.scalars(
         select(SharedItem)
@@ -186,23 +188,11 @@ def related_of(principal: Principal, item: SharedItem, *, limit: int = MAX_RELAT
         outgoing = source == item.stix_id
         parsed.append((relationship, obj, outgoing, target if outgoing else source))
     others = readable_by_stix_id(principal, [other for *_rest, other in parsed])
-    held = _held(other for *_rest, other in parsed)
     shown = []
     for relationship, obj, outgoing, other_id in parsed:
-        if other_id in held and other_id not in others:
-            continue  # belt and braces: rule 7 already hides such a relationship
         shown.append(Related(relationship, str(obj.get("relationship_type") or "related-to").replace("-", " "),
                              outgoing, other_id, others.get(other_id), obj.get("description") or ""))
     return shown
-
-
-def _held(stix_ids: Iterable[str]) -> set[str]:
-    ids = sorted({canonical_stix_id(i) for i in stix_ids if isinstance(i, str)})
-    held: set[str] = set()
-    for start in range(0, len(ids), _SQL_PARAMETERS):
-        held |= set(db.session.scalars(
-            select(SharedItem.stix_id).where(SharedItem.stix_id.in_(ids[start:start + _SQL_PARAMETERS])).distinct()))
-    return held
 
 
 @dataclass

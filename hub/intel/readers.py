@@ -179,7 +179,7 @@ def of_item(principal: Principal, item: SharedItem) -> WhoReads | None:
     owner learns whom an item reaches)."""
     if not policy.sees_sharing_details(principal, item):
         return None
-    concealed = frozenset(policy.concealed_recipients([item.id]).get(item.id, set()))
+    concealed = frozenset(policy.concealed_recipients(principal, [item.id]).get(item.id, set()))
     readers, chosen_only = _readers_told(principal, policy.draft_of(item), item.id)
     return describe(readers, principal, concealed=concealed, chosen_only=chosen_only)
 
@@ -194,7 +194,7 @@ def _widened(draft: policy.DraftItem, audience: Audience) -> policy.DraftItem:
 def gained_by_widening(principal: Principal, item: SharedItem, audience: Audience) -> WhoReads:
     """Who gains access to the item when `audience` is added to its audience: the policy's
     readers after, less its readers now (both as the principal may be told them: see `_readers_told`)."""
-    concealed = frozenset(policy.concealed_recipients([item.id]).get(item.id, set()))
+    concealed = frozenset(policy.concealed_recipients(principal, [item.id]).get(item.id, set()))
     draft = policy.draft_of(item)
     before, chosen_only = _readers_told(principal, draft, item.id)
     after, _ = _readers_told(principal, _widened(draft, audience))
@@ -278,7 +278,7 @@ def chosen_recipients(principal: Principal, item: SharedItem) -> list[str] | Non
         return None
     if item.audience_community:
         return ["every member organisation"]
-    concealed = policy.concealed_recipients([item.id]).get(item.id, set())
+    concealed = policy.concealed_recipients(principal, [item.id]).get(item.id, set())
     grants = db.session.execute(select(AudienceGrant.org_id, AudienceGrant.group_id, AudienceGrant.user_id)
                                 .where(AudienceGrant.item_id == item.id)).all()
     group_ids = {g.group_id for g in grants if g.group_id}

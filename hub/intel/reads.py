@@ -375,7 +375,7 @@ def hub_metadata(principal: Principal | None, item: SharedItem, *, with_versions
     meta = list_metadata(principal, [item])[item.id]
     if policy.sees_sharing_details(principal, item):
         meta["author"] = item.author.email
-        meta["audience"] = describe_audience(item)
+        meta["audience"] = describe_audience(principal, item)
     if with_versions:
         meta["versions"] = [
             {"modified": load_json(v.body).get("modified"), "date_added": stix_timestamp(v.date_added_us)}
@@ -384,12 +384,12 @@ def hub_metadata(principal: Principal | None, item: SharedItem, *, with_versions
     return meta
 
 
-def describe_audience(item: SharedItem) -> dict | str:
+def describe_audience(principal: Principal, item: SharedItem) -> dict | str:
     """The owner's view of who an item reaches (owner organisation only: it names recipients)."""
     if item.audience_community:
         return "community"
     parts: dict[str, list[str]] = {}
-    concealed = policy.concealed_recipients([item.id]).get(item.id, set())
+    concealed = policy.concealed_recipients(principal, [item.id]).get(item.id, set())
     # It refers to an anonymous item (a sighting of it): no organisation is named, whichever they
     # are (see policy.concealed_recipients).
     hide_orgs = bool(concealed)

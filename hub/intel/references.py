@@ -1,7 +1,7 @@
 """What a derived STIX object refers to, for rule 7 (derived data obeys its sources)."""
 from __future__ import annotations
 
-from sqlalchemy import and_, not_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from hub import policy
 from hub.db import canonical_stix_id, id_chunks, id_in, insert_rows
@@ -30,17 +30,15 @@ def references_of(obj: dict) -> set[str]:
 
 def ends_known_to(principal: Principal, prepared: list) -> set[str]:
     """Of the ids these objects name, those whose end the writer knows: shared alongside, in the
-    same batch, or held in a copy the writer may read now (ItemReference.writer_reads_end).
-
-    The organisation's own copies other than RED ones need no asking: its members read them
-    anyway (rule 5), so they hide nothing from it either way."""
+    same batch, or held in a copy the writer may read now (ItemReference.writer_reads_end); its
+    own organisation's copies other than RED ones, every member reads (rule 5)."""
     named = {ref for candidate in prepared for ref in candidate.references}
     known = named & {candidate.stix_id for candidate in prepared}
     for chunk in id_chunks(sorted(named - known)):  # one array on PostgreSQL
         known.update(db.session.scalars(select(SharedItem.stix_id).distinct().where(
             id_in(SharedItem.stix_id, chunk),
-            not_(and_(policy.owned_by_org_of(principal, SharedItem.owner_org_id), policy.held_by_owner_org())),
-            policy.readable_items(principal))))
+            or_(and_(policy.owned_by_org_of(principal, SharedItem.owner_org_id), policy.held_by_owner_org()),
+                policy.readable_items(principal)))))
     return known
 
 
