@@ -167,8 +167,9 @@ def _parse_fully(raw: dict) -> tuple[dict, bool]:
 
 def _id_from_content(parsed) -> bool:
     """Is this observable's id the one STIX derives from its values (a UUIDv5 of its id
-    contributing properties, as STIX 2.1 recommends)? Anyone may send any id, so such a copy is what a read of the id
-    serves before another organisation's copy holding other values under it (hub.intel.reads)."""
+    contributing properties, as STIX 2.1 recommends)? Anyone may send any id, so such a copy is
+    what a read of the id serves before another organisation's copy holding other values under
+    it (hub.intel.reads)."""
     derive = getattr(parsed, "_generate_id", None)  # stix2's own derivation, on its observables
     if derive is None:
         return False
