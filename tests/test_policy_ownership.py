@@ -342,3 +342,17 @@ def test_an_observable_id_squatted_first_does_not_stand_in_for_the_real_observab
     served = json.loads(client.get(client.objects_path("community") + f"{genuine['id']}/").get_data())["objects"]
     assert [obj["value"] for obj in served] == ["192.0.2.10"]
     assert api(squatter).get(f"/objects/{genuine['id']}").json["object"]["value"] == "192.0.2.99"
+
+
+def test_a_taxii_status_names_an_id_as_its_sender_wrote_it(make, taxii):
+    """The hub keys ids in lower case; a client matches the status against the ids it posted."""
+    client = taxii(make.make_user(make.make_org()))
+    sent = {**indicator("198.51.100.29", object_marking_refs=[GREEN])}
+    sent["id"] = _upper_hex(sent["id"])
+    refused = {**indicator("198.51.100.30", object_marking_refs=[GREEN]), "pattern": "[not a pattern"}
+    refused["id"] = _upper_hex(refused["id"])
+    status = client.post(client.objects_path("community"), {"objects": [sent, refused]}).json
+    assert [entry["id"] for entry in status["successes"]] == [sent["id"]], status
+    assert [entry["id"] for entry in status["failures"]] == [refused["id"]], status
+    again = client.post(client.objects_path("community"), {"objects": [sent]}).json
+    assert [entry["id"] for entry in again["successes"]] == [sent["id"]], again

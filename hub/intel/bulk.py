@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub import policy
-from hub.db import StixIdMap
+from hub.db import StixIdMap, canonical_stix_id
 from hub.errors import Forbidden, HubError
 from hub.extensions import db
 from hub.intel import fastpath, markings, writing
@@ -197,7 +197,16 @@ def share_each(
             log.warning("batch share failed; storing one object at a time", exc_info=True)
             for index, candidate in accepted:
                 outcomes.update(_store_alone(principal, index, candidate, audience, anonymous))
-    return [outcomes[index] for index in range(len(objects))]
+    return [_named_as_sent(outcomes[index], objects[index]) for index in range(len(objects))]
+
+
+def _named_as_sent(outcome: ShareOutcome, raw) -> ShareOutcome:
+    """The outcome under the id as its sender wrote it (the hub keys ids in lower case, hub.db.StixId):
+    a client matches a status's successes and failures against the ids it posted."""
+    sent, _version = _label(raw)
+    if sent and sent != outcome.stix_id and canonical_stix_id(sent) == outcome.stix_id:
+        return replace(outcome, stix_id=sent)
+    return outcome
 
 
 def _store_alone(principal, index, candidate, audience, anonymous) -> dict[int, ShareOutcome]:
