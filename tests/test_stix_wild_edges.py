@@ -33,6 +33,14 @@ def sharer(app, make, member_of, taxii, api, monkeypatch):
     return {"taxii": taxii(user), "api": api(user)}
 
 
+def assert_stored_as_sent(client, obj: dict) -> None:
+    """A valid object, posted alone, is stored and served back as sent."""
+    assert_valid(obj)
+    status = client.post(client.objects_path("community"), {"objects": [obj]}).json
+    assert status["success_count"] == 1, status
+    assert served(client, obj) == obj
+
+
 def never_expiring_indicator() -> dict:
     return sdo("indicator", pattern="[ipv4-addr:value = '198.51.100.1']", pattern_type="stix",
                valid_from="2024-01-01T00:00:00Z", valid_until="9999-12-31T23:59:59.999999Z")
@@ -99,31 +107,19 @@ def test_a_cwe_reference_with_a_malformed_id_is_still_refused(sharer):
 @pytest.mark.parametrize("first_seen", ["0999-01-01T00:00:00Z", "0001-01-01T00:00:00.5Z"])
 def test_a_timestamp_before_year_1000_is_accepted_and_served_as_sent(sharer, first_seen):
     campaign = sdo("campaign", name="Old", first_seen=first_seen)
-    assert_valid(campaign)
-    client = sharer["taxii"]
-    status = client.post(client.objects_path("community"), {"objects": [campaign]}).json
-    assert status["success_count"] == 1, status
-    assert served(client, campaign) == campaign
+    assert_stored_as_sent(sharer["taxii"], campaign)
 
 
 def test_an_indicator_valid_until_before_year_1000_is_stored_as_sent(sharer):
     old = sdo("indicator", pattern="[ipv4-addr:value = '198.51.100.2']", pattern_type="stix",
               valid_from="0900-01-01T00:00:00Z", valid_until="0999-01-01T00:00:00Z")
-    assert_valid(old)
-    client = sharer["taxii"]
-    status = client.post(client.objects_path("community"), {"objects": [old]}).json
-    assert status["success_count"] == 1, status
-    assert served(client, old) == old
+    assert_stored_as_sent(sharer["taxii"], old)
 
 
 @pytest.mark.parametrize("value", [-9223372036854775808, 9223372036854775807])
 def test_the_64_bit_integer_range_is_accepted_whole(sharer, value):
     malware = sdo("malware", name="m", is_family=False, x_hub_edge=value)
-    assert_valid(malware)
-    client = sharer["taxii"]
-    status = client.post(client.objects_path("community"), {"objects": [malware]}).json
-    assert status["success_count"] == 1, status
-    assert served(client, malware) == malware
+    assert_stored_as_sent(sharer["taxii"], malware)
 
 
 def test_one_integer_past_the_64_bit_range_is_refused_alone(sharer):

@@ -418,6 +418,7 @@ def write_new_versions(principal: Principal, pairs: list, audience: Audience, an
     if not pairs:
         return
     db.session.flush()
+    known = ends_known_to(principal, [candidate for _item, candidate in pairs])  # one query, before the lock
     stamps = allocate_date_added(len(pairs))
     now = utcnow()
     widened = []
@@ -436,7 +437,7 @@ def write_new_versions(principal: Principal, pairs: list, audience: Audience, an
         if added:
             widened.append(item.id)
         insert_rows(Observable, observable_rows(item.id, candidate), {})
-        record_references([(item.id, candidate.references)], ends_known_to(principal, [candidate]))
+        record_references([(item.id, candidate.references)], known)
         # The widening first: new readers hear that the item now reaches them, then of the version.
         rows = []
         if added:
