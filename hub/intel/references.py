@@ -1,10 +1,10 @@
 """What a derived STIX object refers to, for rule 7 (derived data obeys its sources)."""
 from __future__ import annotations
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Select, and_, or_, select, update
 
 from hub import policy
-from hub.db import canonical_stix_id, id_chunks, id_in, insert_rows
+from hub.db import canonical_stix_id, id_chunks, in_parameter, insert_rows
 from hub.extensions import db
 from hub.intel.models import ItemReference, SharedItem
 from hub.principal import Principal
@@ -34,12 +34,22 @@ def ends_known_to(principal: Principal, prepared: list) -> set[str]:
     own organisation's copies other than RED ones, every member reads (rule 5)."""
     named = {ref for candidate in prepared for ref in candidate.references}
     known = named & {candidate.stix_id for candidate in prepared}
-    for chunk in id_chunks(sorted(named - known)):  # one array on PostgreSQL
-        known.update(db.session.scalars(select(SharedItem.stix_id).distinct().where(
-            id_in(SharedItem.stix_id, chunk),
-            or_(and_(policy.owned_by_org_of(principal, SharedItem.owner_org_id), policy.held_by_owner_org()),
-                policy.readable_items(principal)))))
+    unknown = sorted(named - known)
+    if not unknown:  # most batches (indicators, observables) name nothing: no query
+        return known
+    statement = policy.statement_for_reader(principal, ("references", "known ends"), _known_ends_statement)
+    for chunk in id_chunks(unknown):  # one array on PostgreSQL
+        known.update(db.session.scalars(statement, {"ends": chunk, **policy.reader_parameters(principal)}))
     return known
+
+
+def _known_ends_statement(reader) -> Select:
+    # Built once per kind of reader (policy.statement_for_reader): building the policy predicate
+    # afresh for every chunk of a bulk share cost more than the query.
+    return select(SharedItem.stix_id).distinct().where(
+        in_parameter(SharedItem.stix_id, "ends"),
+        or_(and_(policy.owned_by_org_of(reader, SharedItem.owner_org_id), policy.held_by_owner_org()),
+            policy.readable_items_for(reader)))
 
 
 def reference_rows(item_ids_and_refs, known: set[str]) -> list[dict]:
