@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Index, String, insert
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.db import BigId, UTCDateTime, copy_rows, insert_ignoring_duplicates, on_postgresql, reserve_ids, utcnow
+from hub.db import BigId, UTCDateTime, copy_sequences, insert_ignoring_duplicates, on_postgresql, reserve_ids, utcnow
 from hub.extensions import db
 
 
@@ -176,18 +176,21 @@ def announce_many(event: Event | str, items_and_versions: list[tuple[int, int]],
     if not items_and_versions:
         return
     table = OutboxEntry.__table__
-    rows = [{"item_id": item_id, "version_id": version_id} for item_id, version_id in items_and_versions]
     event = Event(event).value
     unheard = stix_types is not None and _alerts_nobody is not None and _alerts_nobody(event, stix_types)
     constants = {"event": event, "created": utcnow(), "act": current_act(), "actor_user_id": actor_id,
                  "dispatched_at": utcnow() if unheard else None}
     if on_postgresql():
         # New entries (fresh ids, no once_key): nothing to skip, so COPY rather than arrays.
-        ids = reserve_ids(table, len(rows))
-        copy_rows(table, [{"id": entry_id, **row, **constants} for entry_id, row in zip(ids, rows)])
+        ids = reserve_ids(table, len(items_and_versions))
+        same = tuple(constants.values())
+        copy_sequences(table, ["id", "item_id", "version_id", *constants],
+                       [(entry_id, item_id, version_id, *same)
+                        for entry_id, (item_id, version_id) in zip(ids, items_and_versions)])
     else:
-        ids = list(db.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                                      [{**row, **constants} for row in rows]).scalars())
+        ids = list(db.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), [
+            {"item_id": item_id, "version_id": version_id, **constants} for item_id, version_id in items_and_versions
+        ]).scalars())
     if not unheard:
         remember_new_entries(db.session, ids)
 

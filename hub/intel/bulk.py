@@ -71,8 +71,12 @@ def _label(raw) -> tuple[str, str]:
 
 def _is_unmarked(raw, claimed: StixIdMap) -> bool:
     refs = raw.get("object_marking_refs") if isinstance(raw, dict) else None
-    return not (isinstance(refs, list) and any(ref in TLP_BY_MARKING_ID or ref in claimed
-                                               for ref in refs if isinstance(ref, str)))
+    if not isinstance(refs, list):
+        return True
+    for ref in refs:
+        if isinstance(ref, str) and (ref in TLP_BY_MARKING_ID or (claimed and ref in claimed)):
+            return False
+    return True
 
 
 def _prepare_one(raw, default_tlp: TLP | None, anonymous: bool, claimed: StixIdMap) -> PreparedObject | str | None:

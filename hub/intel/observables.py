@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from urllib.parse import urlsplit, urlunsplit
 
 import ioc_fanger
@@ -236,7 +237,7 @@ def ip_key(kind: str, value: str) -> str | None:
     if kind not in IP_KINDS:
         return None
     if kind == "ipv4-addr" and _CANONICAL_IPV4.match(value):
-        return "4:" + "".join(f"{int(octet):02x}" for octet in value.split("."))
+        return "4:" + socket.inet_aton(value).hex()  # canonical dotted quad: its four bytes
     network = ipaddress.ip_network(value, strict=False)
     return _key_of(network.network_address)
 
