@@ -157,3 +157,32 @@ def test_a_fault_of_the_hub_on_one_object_fails_that_object_alone(app, sharer, m
     assert status["failures"][0]["id"] == cursed
     assert "internal error" in status["failures"][0]["message"]
     assert served(client, objects[2]) == objects[2]
+
+
+def test_an_observable_sent_again_with_other_properties_is_kept_as_sent(sharer):
+    """An observable has no versions (no `modified`): an organisation sending it again with other
+    properties (a feed's score, a description added) has its copy renewed, never "already shared"
+    with the new content dropped; sent again as it is, it stays as it was."""
+    client = sharer["taxii"]
+    first = {"type": "ipv4-addr", "spec_version": "2.1", "id": "ipv4-addr--28bb3599-77cd-5a82-a950-b5bc3caf07c4",
+             "value": "198.51.100.3", "object_marking_refs": [GREEN], "x_feed_score": 50}
+    assert_stored_as_sent(client, first)
+    version_before = client.get(client.objects_path("community") + f"{first['id']}/versions/").json["versions"]
+
+    renewed = {**first, "x_feed_score": 80, "x_feed_note": "seen in a ransomware intrusion"}
+    status = client.post(client.objects_path("community"), {"objects": [renewed]}).json
+    assert status["success_count"] == 1 and "already shared" not in json.dumps(status), status
+    assert served(client, renewed) == renewed
+    versions = client.get(client.objects_path("community") + f"{first['id']}/versions/").json["versions"]
+    assert len(versions) == 1 and versions != version_before, (version_before, versions)
+    assert status["successes"][0]["version"] == versions[0]
+    assert sharer["api"].get(f"/objects/{first['id']}").json["object"] == renewed
+
+    again = client.post(client.objects_path("community"), {"objects": [renewed]}).json
+    assert again["successes"][0]["message"] == "already shared", again
+    assert client.get(client.objects_path("community") + f"{first['id']}/versions/").json["versions"] == versions
+
+    other_tlp = {**renewed, "object_marking_refs": [TLP.amber.marking_id], "x_feed_score": 90}
+    refused = client.post(client.objects_path("community"), {"objects": [other_tlp]}).json
+    assert refused["failure_count"] == 1, refused
+    assert served(client, renewed) == renewed

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import orjson
 import psycopg
-from sqlalchemy import bindparam, event, func, insert, or_, select, text, update
+from sqlalchemy import bindparam, delete, event, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, object_session
 
 from hub import policy
@@ -93,6 +93,7 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
     # Rule 11 asks "may the sharer read it?" of every copy held: once for the batch.
     readable = policy.readable_item_ids(principal, [i.id for i in held])
     same_as_held = _same_as_a_readable_copy(keyed, theirs, known, readable)
+    renewed = _observables_renewed(keyed, ours)
 
     for key, candidate in keyed:
         problem = _identity_problem(candidate, other_identities, own_identity)
@@ -106,7 +107,7 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
                 problem = MICROSECOND_TWIN
             if problem:
                 result.refused.append((key, candidate, problem))
-            elif (item.id, candidate.modified_us) in known:
+            elif (item.id, candidate.modified_us) in known and candidate.stix_id not in renewed:
                 result.again.append((key, item, candidate))
             else:
                 result.versions.append((key, item, candidate))
@@ -167,6 +168,20 @@ def _microsecond_twins(keyed, held, known: set) -> set:
             if not same_moment(spelt, sent[(stix_ids[item_id], modified_us)]):
                 twins.add((item_id, modified_us))
     return twins
+
+
+def _observables_renewed(keyed, ours: dict) -> set[str]:
+    """Ids of unversioned objects (observables: no modified, no created) that the organisation
+    holds and sends again with other content: each is written as its next version, which
+    replaces the held one (write_new_versions), where "already shared" would drop what changed (a
+    feed's new score, a note added). The TLP and version rules apply as to any new version."""
+    sent = {item.latest_version_id: candidate for _, candidate in keyed if not candidate.version
+            for item in [ours.get(candidate.stix_id)] if item is not None}
+    if not sent:
+        return set()
+    return {sent[version_id].stix_id for version_id, body in db.session.execute(
+        select(StixVersion.id, StixVersion.body).where(id_in(StixVersion.id, sorted(sent))))
+        if body != sent[version_id].body}
 
 
 # A timestamp written finer than the microsecond, in a stored body's JSON text.
@@ -423,9 +438,19 @@ def write_new_versions(principal: Principal, pairs: list, audience: Audience, an
     now = utcnow()
     widened = []
     for (item, candidate), stamp in zip(pairs, stamps):
-        version_id = insert_returning_ids(StixVersion.__table__, [version_row(item.id, candidate, stamp)])[0]
-        latest_modified = db.session.scalar(
-            select(func.max(StixVersion.modified_us)).where(StixVersion.item_id == item.id, StixVersion.id != version_id))
+        if candidate.version:
+            version_id = insert_returning_ids(StixVersion.__table__, [version_row(item.id, candidate, stamp)])[0]
+            latest_modified = db.session.scalar(select(func.max(StixVersion.modified_us))
+                                                .where(StixVersion.item_id == item.id, StixVersion.id != version_id))
+        else:
+            # An observable has no versions (STIX 2.1, 3.6): its one version takes the content sent
+            # (sort_out: _observables_renewed) and a new date_added, which is its TAXII version.
+            version_id, latest_modified = item.latest_version_id, None
+            db.session.execute(update(StixVersion).where(StixVersion.id == version_id)
+                               .values(body=candidate.body, date_added_us=stamp)
+                               .execution_options(synchronize_session=False))
+            db.session.execute(delete(Observable).where(Observable.item_id == item.id)
+                               .execution_options(synchronize_session=False))
         changes = {"last_added_us": stamp}
         if latest_modified is None or candidate.modified_us >= latest_modified:
             changes.update(latest_version_id=version_id, name=candidate.name, search_text=candidate.search_text,
