@@ -186,3 +186,23 @@ def test_an_observable_sent_again_with_other_properties_is_kept_as_sent(sharer):
     refused = client.post(client.objects_path("community"), {"objects": [other_tlp]}).json
     assert refused["failure_count"] == 1, refused
     assert served(client, renewed) == renewed
+
+
+def test_a_manifest_and_a_share_answer_name_an_id_as_its_sender_spelt_it(sharer):
+    """Upper-case hex is valid STIX and is served back as sent: the manifest names the object by
+    the id the object carries, and the REST share answer by the id the request gave."""
+    client = sharer["taxii"]
+    loud = sdo("malware", name="upper-case id", is_family=False)
+    loud["id"] = "malware--" + str(uuid.uuid4()).upper()
+    assert_stored_as_sent(client, loud)
+    manifest = client.get(client.objects_path("community").replace("/objects/", "/manifest/")).json
+    assert loud["id"] in [record["id"] for record in manifest["objects"]], manifest
+
+    louder = sdo("tool", name="upper-case id too")
+    louder["id"] = "tool--" + str(uuid.uuid4()).upper()
+    shared = sharer["api"].post("/share", json={"objects": [louder], "audience": "community"})
+    assert shared.json["ids"] == [louder["id"]], shared.json
+    assert sharer["api"].get(f"/objects/{louder['id']}").json["object"] == louder
+    manifest = client.get(client.objects_path("community").replace("/objects/", "/manifest/"),
+                          query_string={"match[id]": louder["id"].lower()}).json
+    assert [record["id"] for record in manifest["objects"]] == [louder["id"]], manifest

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from hub import bounds
+from hub.db import canonical_stix_id
 from hub.errors import ValidationFailed
 from hub.intel import correlation, reads, sightings, warninglists
 from hub.intel.audience import resolve_audience
@@ -93,9 +94,14 @@ def share():
     audience = resolve_audience(current_principal(), body.get("audience", "own"))
     items = share_objects(current_principal(), objects, audience=audience, tlp=tlp, anonymous=anonymous)
     listed = warninglists.listed_in_items([item.id for item in items])
-    warnings = [{"object_id": item.stix_id, **found.as_json()} for item in items for found in listed.get(item.id, [])]
+    # Each id as the request spelt it (the hub keys ids in lower case): the caller matches the
+    # answer against what it sent.
+    as_sent = {canonical_stix_id(obj["id"]): obj["id"] for obj in objects
+               if isinstance(obj, dict) and isinstance(obj.get("id"), str)}
+    named = {item.id: as_sent.get(item.stix_id, item.stix_id) for item in items}
+    warnings = [{"object_id": named[item.id], **found.as_json()} for item in items for found in listed.get(item.id, [])]
     # The answer stays exactly {"ids": [...]} unless there is something to warn about.
-    return jsonify({"ids": [item.stix_id for item in items], **({"warnings": warnings} if warnings else {})}), 201
+    return jsonify({"ids": [named[item.id] for item in items], **({"warnings": warnings} if warnings else {})}), 201
 
 
 @bp.get("/objects")

@@ -67,6 +67,8 @@ class PreparedObject:
     version: str = ""
     # An observable whose id is the one its values give (see _id_from_content).
     id_from_content: bool = False
+    # The id as sent, when its spelling is not the canonical stix_id (upper-case hex); else None.
+    id_as_sent: str | None = None
 
 
 NO_TLP_GIVEN = "object carries no TLP marking and the request names no tlp"
@@ -307,6 +309,7 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool,
         where_sighted_refs=_where_sighted(obj),
         version=version if isinstance(version, str) else "",
         id_from_content=id_from_content,
+        id_as_sent=stix_id if stix_id != canonical_stix_id(stix_id) else None,
     )
 
 

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from hub import audit, policy
 from hub.outbox import Event, announce
 from hub.errors import Forbidden, ValidationFailed
-from hub.db import datetime_to_us, us_to_datetime
+from hub.db import canonical_stix_id, datetime_to_us, us_to_datetime
 from hub.extensions import db
 from hub.intel.audience import Audience
 from hub.intel.writing import add_audience
@@ -61,7 +61,8 @@ def _add_version(item: SharedItem, body: dict) -> StixVersion:
     """Store `body` as the item's newest version (the owner's own change of its own object)."""
     [stamp] = allocate_date_added(1)
     version = StixVersion(item=item, modified_us=stix_stamp_to_us(body["modified"]), date_added_us=stamp,
-                          spec_version="2.1", body=canonical_json(body))
+                          spec_version="2.1", body=canonical_json(body),
+                          id_as_sent=body["id"] if body["id"] != canonical_stix_id(body["id"]) else None)
     db.session.add(version)
     item.latest_version = version
     item.last_added_us = stamp

@@ -111,6 +111,9 @@ class StixVersion(db.Model):
     date_added_us: Mapped[int] = mapped_column(BigInteger, unique=True)
     spec_version: Mapped[str] = mapped_column(String(8), default="2.1")
     body: Mapped[str] = mapped_column(Text)
+    # The id as this version's sender spelt it, when not in the hub's canonical lower case (the
+    # body keeps it too): what a manifest names, without reading every body. Null otherwise.
+    id_as_sent: Mapped[str | None] = mapped_column(String(200))
 
     item: Mapped[SharedItem] = relationship(back_populates="versions", foreign_keys=[item_id])
 

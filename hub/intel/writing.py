@@ -273,7 +273,7 @@ def item_row(principal: Principal, candidate, audience: Audience, anonymous: boo
 
 def version_row(item_id: int, candidate, stamp: int) -> dict:
     return {"item_id": item_id, "modified_us": candidate.modified_us, "date_added_us": stamp,
-            "spec_version": candidate.spec_version, "body": candidate.body}
+            "spec_version": candidate.spec_version, "body": candidate.body, "id_as_sent": candidate.id_as_sent}
 
 
 def observable_rows(item_id: int, candidate) -> list[dict]:
@@ -447,7 +447,7 @@ def write_new_versions(principal: Principal, pairs: list, audience: Audience, an
             # (sort_out: _observables_renewed) and a new date_added, which is its TAXII version.
             version_id, latest_modified = item.latest_version_id, None
             db.session.execute(update(StixVersion).where(StixVersion.id == version_id)
-                               .values(body=candidate.body, date_added_us=stamp)
+                               .values(body=candidate.body, date_added_us=stamp, id_as_sent=candidate.id_as_sent)
                                .execution_options(synchronize_session=False))
             db.session.execute(delete(Observable).where(Observable.item_id == item.id)
                                .execution_options(synchronize_session=False))

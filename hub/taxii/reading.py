@@ -35,6 +35,13 @@ class ServedVersion:
     owner_org_id: int
     tlp: object
     stix_type: str
+    # The id as its sender spelt it (upper-case hex), when not the canonical stix_id.
+    id_as_sent: str | None = None
+
+    @property
+    def named(self) -> str:
+        """The id as the served object spells it."""
+        return self.id_as_sent or self.stix_id
 
     @property
     def version(self) -> str:
@@ -132,7 +139,7 @@ def _build_page(reader: policy.Reader, shape: _PageShape) -> Select:
     columns = [
         SharedItem.stix_id, StixVersion.date_added_us, StixVersion.modified_us,
         StixVersion.body if shape.with_body else StixVersion.id,
-        SharedItem.id, SharedItem.owner_org_id, SharedItem.tlp, SharedItem.stix_type,
+        SharedItem.id, SharedItem.owner_org_id, SharedItem.tlp, SharedItem.stix_type, StixVersion.id_as_sent,
     ]
     selector = shape.versions
     if selector.last and not (selector.first or selector.stamps_us or selector.all):
@@ -211,7 +218,7 @@ def page_of_versions(
     more = len(rows) > page.limit
     served = [
         ServedVersion(stix_id=r[0], date_added_us=r[1], modified_us=r[2], body=r[3] if with_body else None,
-                      id=r[4], owner_org_id=r[5], tlp=r[6], stix_type=r[7])
+                      id=r[4], owner_org_id=r[5], tlp=r[6], stix_type=r[7], id_as_sent=r[8])
         for r in rows[: page.limit]
     ]
     token = encode_next(served[-1].date_added_us, page.digest) if more else None

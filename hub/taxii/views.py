@@ -179,7 +179,7 @@ def manifest(api_root: str, collection_id: str):
         body["next"] = page.next
     if page.versions:
         body["objects"] = [
-            {"id": v.stix_id, "date_added": v.date_added, "version": v.version,
+            {"id": v.named, "date_added": v.date_added, "version": v.version,
              "media_type": "application/stix+json;version=2.1"}
             for v in page.versions
         ]
