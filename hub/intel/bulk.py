@@ -29,7 +29,7 @@ from hub.errors import Forbidden, HubError
 from hub.extensions import db
 from hub.intel import fastpath, markings, writing
 from hub.intel.audience import Audience
-from hub.intel.ingest import NO_TLP_GIVEN, ObjectRejected, PreparedObject, prepare_object
+from hub.intel.ingest import NO_TLP_GIVEN, ObjectRejected, PreparedObject, prepare_object, superseded_copies
 from hub.intel.models import SharedItem, StixVersion
 from hub.intel.store import stix_timestamp
 from hub.intel.writing import DatabaseRefused
@@ -48,6 +48,7 @@ POOL_CHUNK = 32
 # failure in the status, while its neighbours are checked and stored as usual.
 UNCHECKED = "the hub could not check this object (an internal error, logged); nothing was stored"
 UNSTORED = "the hub could not store this object (an internal error, logged); nothing was stored"
+SUPERSEDED = "a later copy of this observable in the same request, with other content, was kept in its place"
 
 
 @dataclass
@@ -190,6 +191,9 @@ def share_each(
             if result == NO_TLP_GIVEN:  # the request's TLP is the collection's default
                 result = "the object carries no TLP marking (object_marking_refs) and this collection has no default TLP"
             outcomes[index] = ShareOutcome(index, stix_id, version, False, result)
+    later_kept = superseded_copies(accepted)
+    superseded = {index: candidate.stix_id for index, candidate in accepted if index in later_kept}
+    accepted = [(index, candidate) for index, candidate in accepted if index not in superseded]
     if accepted:
         try:
             outcomes.update(store_batch(principal, accepted, audience, anonymous))
@@ -201,6 +205,9 @@ def share_each(
             log.warning("batch share failed; storing one object at a time", exc_info=True)
             for index, candidate in accepted:
                 outcomes.update(_store_alone(principal, index, candidate, audience, anonymous))
+    kept = {candidate.stix_id: index for index, candidate in accepted}
+    for index, stix_id in superseded.items():  # told what became of the copy kept in its place
+        outcomes[index] = replace(outcomes[kept[stix_id]], index=index, message=SUPERSEDED)
     return [_named_as_sent(outcomes[index], objects[index]) for index in range(len(objects))]
 
 

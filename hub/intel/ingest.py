@@ -313,6 +313,16 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool,
     )
 
 
+def superseded_copies(keyed) -> set:
+    """Keys of the (key, candidate) pairs that a later copy of the same observable (an object
+    without versions) with other content supersedes in one request: a request is read in order,
+    so the later copy is the one kept, as if sent after, and the same pair sent again changes
+    nothing."""
+    last = {candidate.stix_id: (key, candidate.body) for key, candidate in keyed if not candidate.version}
+    return {key for key, candidate in keyed if not candidate.version
+            and last[candidate.stix_id][0] != key and last[candidate.stix_id][1] != candidate.body}
+
+
 def prepare_all(objects, requested_tlp: TLP | None, anonymous: bool,
                 claimed: Mapping[str, TLP] | None = None) -> list[PreparedObject]:
     """Check every object; one ValidationFailed lists every rejected object with its index."""
@@ -334,10 +344,13 @@ def prepare_all(objects, requested_tlp: TLP | None, anonymous: bool,
             continue
         key = (candidate.stix_id, candidate.modified_us)
         if key in seen:  # the same version twice is sent once; another in the same microsecond is refused
-            if not same_moment(seen[key], candidate.version):
+            version, position = seen[key]
+            if not same_moment(version, candidate.version):
                 problems.append({"index": index, "id": raw.get("id"), "error": writing.MICROSECOND_TWIN})
+            elif not candidate.version:  # an observable sent again: the later copy (superseded_copies)
+                prepared[position] = candidate
             continue
-        seen[key] = candidate.version
+        seen[key] = (candidate.version, len(prepared))
         prepared.append(candidate)
     if problems:
         raise ValidationFailed(f"{len(problems)} object(s) rejected; nothing was shared", problems)

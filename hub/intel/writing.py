@@ -94,6 +94,7 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
     readable = policy.readable_item_ids(principal, [i.id for i in held])
     same_as_held = _same_as_a_readable_copy(keyed, theirs, known, readable)
     renewed = _observables_renewed(keyed, ours)
+    versioned = {item_id for item_id, modified_us in known if modified_us}
 
     for key, candidate in keyed:
         problem = _identity_problem(candidate, other_identities, own_identity)
@@ -105,6 +106,8 @@ def sort_out(principal: Principal, keyed, anonymous: bool) -> Sorted:
             problem = _version_problem(item, candidate, anonymous, item.id in readable)
             if problem is None and (item.id, candidate.modified_us) in twins:
                 problem = MICROSECOND_TWIN
+            if problem is None and not candidate.version and item.id in versioned:
+                problem = UNVERSIONED_AFTER_VERSIONS
             if problem:
                 result.refused.append((key, candidate, problem))
             elif (item.id, candidate.modified_us) in known and candidate.stix_id not in renewed:
@@ -141,6 +144,8 @@ def _identity_problem(candidate, other_identities: set[str], own_identity: str |
     return None
 
 
+UNVERSIONED_AFTER_VERSIONS = ("this object is held with versions (a modified timestamp): send its next version with a "
+                              "later modified, not a copy without one")
 MICROSECOND_TWIN = ("another version of this object modified within the same microsecond is held or sent with "
                     "it: the hub tells versions apart to the microsecond; give this version a later modified")
 
@@ -179,9 +184,18 @@ def _observables_renewed(keyed, ours: dict) -> set[str]:
             for item in [ours.get(candidate.stix_id)] if item is not None}
     if not sent:
         return set()
-    return {sent[version_id].stix_id for version_id, body in db.session.execute(
-        select(StixVersion.id, StixVersion.body).where(id_in(StixVersion.id, sorted(sent))))
-        if body != sent[version_id].body}
+    # Only a held copy without versions itself: a version with a modified is never rewritten.
+    return {sent[version_id].stix_id for version_id, modified_us, body in db.session.execute(
+        select(StixVersion.id, StixVersion.modified_us, StixVersion.body).where(id_in(StixVersion.id, sorted(sent))))
+        if modified_us == 0 and body != sent[version_id].body}
+
+
+def _unversioned(version_ids: list[int]) -> set[int]:
+    """Of these versions, those of objects without versions (modified_us 0): renewed in place."""
+    if not version_ids:
+        return set()
+    return set(db.session.scalars(select(StixVersion.id).where(id_in(StixVersion.id, version_ids),
+                                                               StixVersion.modified_us == 0)))
 
 
 # A timestamp written finer than the microsecond, in a stored body's JSON text.
@@ -434,11 +448,12 @@ def write_new_versions(principal: Principal, pairs: list, audience: Audience, an
         return
     db.session.flush()
     known = ends_known_to(principal, [candidate for _item, candidate in pairs])  # one query, before the lock
+    renewable = _unversioned(sorted({item.latest_version_id for item, candidate in pairs if not candidate.version}))
     stamps = allocate_date_added(len(pairs))
     now = utcnow()
     widened = []
     for (item, candidate), stamp in zip(pairs, stamps):
-        if candidate.version:
+        if candidate.version or item.latest_version_id not in renewable:
             version_id = insert_returning_ids(StixVersion.__table__, [version_row(item.id, candidate, stamp)])[0]
             latest_modified = db.session.scalar(select(func.max(StixVersion.modified_us))
                                                 .where(StixVersion.item_id == item.id, StixVersion.id != version_id))
@@ -453,7 +468,10 @@ def write_new_versions(principal: Principal, pairs: list, audience: Audience, an
                                .execution_options(synchronize_session=False))
         changes = {"last_added_us": stamp}
         if latest_modified is None or candidate.modified_us >= latest_modified:
+            # The id_from_content of what is served now: an observable renewed with other values
+            # loses its place before the copies that say what its id says (reads.served_before).
             changes.update(latest_version_id=version_id, name=candidate.name, search_text=candidate.search_text,
+                           id_from_content=candidate.id_from_content,
                            valid_until=us_to_datetime(candidate.valid_until_us) if candidate.valid_until_us else None,
                            revoked=item.revoked or candidate.revoked)
         db.session.execute(update(SharedItem).where(SharedItem.id == item.id).values(**changes)
