@@ -12,7 +12,7 @@ from hub.taxii import errors, posting, reading
 from hub.taxii.auth import taxii_endpoint
 from hub.taxii.collections import collection_for, collections_for
 from hub.taxii.errors import MEDIA_TYPE_TAXII, TaxiiError, raw_json, taxii_json
-from hub.taxii.filters import page_request
+from hub.taxii.filters import ObjectFilters, page_request
 from hub.taxii.media import envelope_objects
 from hub.tlp import well_known_marking
 
@@ -116,11 +116,12 @@ def object_by_id(api_root: str, collection_id: str, object_id: str):
     target = collection_for(current_principal(), collection_id)
     if request.method == "DELETE":
         return _delete(target, object_id)
-    page = reading.page_of_versions(
-        current_principal(), target, page_request(f"object:{target.id}:{object_id}", match=("version", "spec_version")),
-        object_id=object_id,
-    )
-    if not page.versions and not reading.object_is_served(current_principal(), target, object_id):
+    asked = page_request(f"object:{target.id}:{object_id}", match=("version", "spec_version"))
+    page = reading.page_of_versions(current_principal(), target, asked, object_id=object_id)
+    # Unfiltered, an empty page already says the object is not served: no second policy query
+    # for the 404 that a client polling for a pending add gets again and again.
+    unfiltered = asked.filters == ObjectFilters() and asked.after_us is None
+    if not page.versions and (unfiltered or not reading.object_is_served(current_principal(), target, object_id)):
         marking = well_known_marking(object_id)
         if marking is None:
             raise TaxiiError(404, f"no object {object_id} in this collection")
