@@ -62,6 +62,15 @@ def chunk_size() -> int:
     return int(current_app.config["HUB_TAXII_CHUNK"])
 
 
+def chunk_end(offset: int, slice_size: int) -> int:
+    """Where the chunk of a slice that starts at `offset` ends: chunk_size() objects on, or the
+    slice's end when fewer than a quarter of a chunk would be left after it. Every chunk costs its
+    round trips and commits whatever its size: a bundle of 1,000 cut by id into two slices of 480
+    to 520 made a chunk of a dozen objects one time in two."""
+    end = offset + chunk_size()
+    return slice_size if slice_size - end < chunk_size() // 4 else end
+
+
 def is_large(objects: list) -> bool:
     return len(objects) >= current_app.config["HUB_TAXII_ASYNC_OBJECTS"]
 
@@ -259,7 +268,7 @@ def _complete_slice(status_id: str, slice_no: int, request: list[_StoredRequest]
         return 0
     recorded = 0
     while offset < len(objects):
-        chunk = objects[offset:offset + chunk_size()]
+        chunk = objects[offset:chunk_end(offset, len(objects))]
         continue_act(status_id.replace("-", ""))  # the whole add is one sharing act: one alert each
         try:
             outcomes = share_each(principal, chunk, audience=collection.audience, default_tlp=collection.default_tlp,
