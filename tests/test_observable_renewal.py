@@ -93,3 +93,55 @@ def test_a_large_add_renews_as_a_small_one_and_names_ids_as_sent(world, app, mon
     assert sorted(record["id"] for record in manifest) == sorted(obj["id"] for obj in renewed)
     for success in done["successes"]:
         assert reader.get(path + success["id"] + "/versions/").json["versions"] == [success["version"]]
+
+
+AMBER = TLP.amber.marking_id
+
+
+def test_a_copy_refused_in_place_of_an_earlier_one_leaves_the_earlier_one_shared(world):
+    """Sent one after the other, the first copy is stored and the second, under another TLP, is
+    refused: the same holds when both come in one request."""
+    client = world["taxii"](world["a"])
+    post(client, [ip("198.51.100.7", x_score=1)])
+    status = post(client, [ip("198.51.100.7", x_score=2), ip("198.51.100.7", x_score=3, object_marking_refs=[AMBER])])
+    assert (status["success_count"], status["failure_count"]) == (1, 1), status
+    assert "cannot change its TLP" in status["failures"][0]["message"], status
+    path = client.objects_path("community")
+    assert client.get(path + ip("198.51.100.7")["id"] + "/").json["objects"] == [ip("198.51.100.7", x_score=2)]
+
+    new = [ip("198.51.100.96", x_score=1), ip("198.51.100.96", x_score=2, object_marking_refs=[AMBER])]
+    status = post(client, new)  # new to the hub: the first copy decides its TLP, as if sent first
+    assert (status["success_count"], status["failure_count"]) == (1, 1), status
+    assert client.get(path + new[0]["id"] + "/").json["objects"] == [new[0]]
+
+
+def test_a_large_add_sent_again_changes_nothing_however_its_copies_are_cut_into_chunks(world, app, monkeypatch):
+    client = world["taxii"](world["a"])
+    monkeypatch.setitem(app.config, "HUB_TAXII_ASYNC_OBJECTS", 2)
+    monkeypatch.setitem(app.config, "HUB_TAXII_CHUNK", 1)
+    objects = [ip("198.51.100.110", x_score=1), ip("198.51.100.111"), ip("198.51.100.110", x_score=2)]
+    path = client.objects_path("community") + objects[0]["id"] + "/"
+    first = post(client, objects)
+    pending.complete_pending_add(first["id"])
+    assert client.get(path).json["objects"] == [objects[2]]
+    versions = client.get(path + "versions/").json["versions"]
+
+    again = post(client, objects)
+    pending.complete_pending_add(again["id"])
+    done = client.get(f"/api/status/{again['id']}/").json
+    assert (done["status"], done["success_count"]) == ("complete", 3), done
+    assert client.get(path + "versions/").json["versions"] == versions
+
+
+@pytest.mark.parametrize("renewed", [False, True])
+def test_an_observable_with_a_timestamp_finer_than_the_microsecond_can_be_sent_again(world, renewed):
+    """A file's ctime in Windows' 100 ns steps (seven digits): an observable has no modified, so
+    "give this version a later modified" can never be followed."""
+    client = world["taxii"](world["a"])
+    sent = {"type": "file", "spec_version": "2.1", "id": "file--33333333-3333-4333-8333-333333333333",
+            "name": "y.exe", "ctime": "2020-01-01T00:00:00.1234567Z", "object_marking_refs": [GREEN]}
+    assert post(client, [sent])["success_count"] == 1
+    again = {**sent, "name": "z.exe"} if renewed else sent
+    status = post(client, [again])
+    assert status["success_count"] == 1, status
+    assert client.get(client.objects_path("community") + sent["id"] + "/").json["objects"] == [again]

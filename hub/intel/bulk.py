@@ -192,23 +192,46 @@ def share_each(
                 result = "the object carries no TLP marking (object_marking_refs) and this collection has no default TLP"
             outcomes[index] = ShareOutcome(index, stix_id, version, False, result)
     later_kept = superseded_copies(accepted)
-    superseded = {index: candidate.stix_id for index, candidate in accepted if index in later_kept}
-    accepted = [(index, candidate) for index, candidate in accepted if index not in superseded]
-    if accepted:
-        try:
-            outcomes.update(store_batch(principal, accepted, audience, anonymous))
-            db.session.commit()
-        except HubError:
-            raise
-        except Exception:  # noqa: BLE001 - the database's refusal, or a fault of the hub's on one object
-            db.session.rollback()
-            log.warning("batch share failed; storing one object at a time", exc_info=True)
-            for index, candidate in accepted:
-                outcomes.update(_store_alone(principal, index, candidate, audience, anonymous))
-    kept = {candidate.stix_id: index for index, candidate in accepted}
-    for index, stix_id in superseded.items():  # told what became of the copy kept in its place
-        outcomes[index] = replace(outcomes[kept[stix_id]], index=index, message=SUPERSEDED)
+    waiting = [(index, candidate) for index, candidate in accepted if index in later_kept]
+    accepted = [(index, candidate) for index, candidate in accepted if index not in later_kept]
+    outcomes.update(_store_all(principal, accepted, audience, anonymous))
+    # The copy kept in place of each group of copies (superseded_copies: one id, one TLP).
+    kept = {(candidate.stix_id, candidate.tlp): index for index, candidate in accepted}
+    while waiting:
+        # A copy kept in place of earlier ones but refused (a rule of the write path): the latest
+        # earlier copy is shared in its place, as if the refused one had been sent after it.
+        latest = {(candidate.stix_id, candidate.tlp): (index, candidate) for index, candidate in waiting
+                  if not outcomes[kept[(candidate.stix_id, candidate.tlp)]].stored}
+        if not latest:
+            break
+        instead = list(latest.values())
+        outcomes.update(_store_all(principal, instead, audience, anonymous))
+        kept.update({(candidate.stix_id, candidate.tlp): index for index, candidate in instead})
+        retried = {index for index, _candidate in instead}
+        waiting = [(index, candidate) for index, candidate in waiting if index not in retried]
+    for index, candidate in waiting:  # told what became of the copy kept in its place
+        outcomes[index] = replace(outcomes[kept[(candidate.stix_id, candidate.tlp)]], index=index, message=SUPERSEDED)
     return [_named_as_sent(outcomes[index], objects[index]) for index in range(len(objects))]
+
+
+def _store_all(principal, accepted, audience, anonymous) -> dict[int, ShareOutcome]:
+    """Store the accepted (index, PreparedObject) pairs in one transaction, or one at a time when
+    the database refuses the batch; commits."""
+    if not accepted:
+        return {}
+    try:
+        outcomes = store_batch(principal, accepted, audience, anonymous)
+        db.session.commit()
+        return outcomes
+    except HubError:
+        raise
+    except Exception:  # noqa: BLE001 - the database's refusal, or a fault of the hub's on one object
+        db.session.rollback()
+        log.warning("batch share failed; storing one object at a time", exc_info=True)
+        outcomes = {}
+        for index, candidate in accepted:
+            outcomes.update(_store_alone(principal, index, candidate, audience, anonymous))
+        return outcomes
 
 
 def _named_as_sent(outcome: ShareOutcome, raw) -> ShareOutcome:

@@ -315,12 +315,15 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool,
 
 def superseded_copies(keyed) -> set:
     """Keys of the (key, candidate) pairs that a later copy of the same observable (an object
-    without versions) with other content supersedes in one request: a request is read in order,
-    so the later copy is the one kept, as if sent after, and the same pair sent again changes
-    nothing."""
-    last = {candidate.stix_id: (key, candidate.body) for key, candidate in keyed if not candidate.version}
+    without versions) under the same TLP, with other content, supersedes in one request: a request
+    is read in order, so the later copy is the one kept, as if sent after, and the same pair sent
+    again changes nothing. Copies under another TLP are each shared in turn (the first decides the
+    TLP, rule: a new version cannot change it)."""
+    last = {(candidate.stix_id, candidate.tlp): (key, candidate.body) for key, candidate in keyed
+            if not candidate.version}
     return {key for key, candidate in keyed if not candidate.version
-            and last[candidate.stix_id][0] != key and last[candidate.stix_id][1] != candidate.body}
+            and last[(candidate.stix_id, candidate.tlp)][0] != key
+            and last[(candidate.stix_id, candidate.tlp)][1] != candidate.body}
 
 
 def prepare_all(objects, requested_tlp: TLP | None, anonymous: bool,
@@ -347,8 +350,12 @@ def prepare_all(objects, requested_tlp: TLP | None, anonymous: bool,
             version, position = seen[key]
             if not same_moment(version, candidate.version):
                 problems.append({"index": index, "id": raw.get("id"), "error": writing.MICROSECOND_TWIN})
-            elif not candidate.version:  # an observable sent again: the later copy (superseded_copies)
-                prepared[position] = candidate
+            elif candidate.version or candidate.body == prepared[position].body:
+                pass
+            elif candidate.tlp == prepared[position].tlp:
+                prepared[position] = candidate  # an observable sent again: the later copy (superseded_copies)
+            else:  # under another TLP: shared after it, and refused as a new version may not change it
+                prepared.append(candidate)
             continue
         seen[key] = (candidate.version, len(prepared))
         prepared.append(candidate)

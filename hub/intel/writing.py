@@ -169,7 +169,7 @@ def _microsecond_twins(keyed, held, known: set) -> set:
                    or_(id_in(StixVersion.item_id, sorted(finer_sent)), StixVersion.body.regexp_match(_FINER_IN_JSON)))):
         if (item_id, modified_us) in hits:
             held_version = load_json(body)
-            spelt = held_version.get("modified") or held_version.get("created")
+            spelt = held_version.get("modified") or held_version.get("created") or ""
             if not same_moment(spelt, sent[(stix_ids[item_id], modified_us)]):
                 twins.add((item_id, modified_us))
     return twins

@@ -62,13 +62,35 @@ def chunk_size() -> int:
     return int(current_app.config["HUB_TAXII_CHUNK"])
 
 
-def chunk_end(offset: int, slice_size: int) -> int:
+def chunk_end(offset: int, slice_size: int, reach: dict[int, int] | None = None) -> int:
     """Where the chunk of a slice that starts at `offset` ends: chunk_size() objects on, or the
     slice's end when fewer than a quarter of a chunk would be left after it. Every chunk costs its
     round trips and commits whatever its size: a bundle of 1,000 cut by id into two slices of 480
-    to 520 made a chunk of a dozen objects one time in two."""
+    to 520 made a chunk of a dozen objects one time in two.
+
+    `reach` (copies_reach): a chunk holding a copy of an observable also holds its later copies,
+    which only within one share supersede it (bulk.share_each): the same request sent again then
+    changes nothing, however it is cut."""
     end = offset + chunk_size()
-    return slice_size if slice_size - end < chunk_size() // 4 else end
+    end = slice_size if slice_size - end < chunk_size() // 4 else end
+    position = offset
+    while reach and position < end:  # the chunk grows to the last copy of what it holds
+        end = max(end, reach.get(position, position) + 1)
+        position += 1
+    return min(end, slice_size)
+
+
+def copies_reach(objects: list) -> dict[int, int]:
+    """For each object without versions (no modified, no created) that the slice holds more than
+    once under one id, its position -> the position of the id's last copy."""
+    last: dict[str, int] = {}
+    positions: dict[str, list[int]] = {}
+    for position, raw in enumerate(objects):
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str) and "modified" not in raw and "created" not in raw:
+            key = canonical_stix_id(raw["id"])
+            last[key] = position
+            positions.setdefault(key, []).append(position)
+    return {position: last[key] for key, found in positions.items() if len(found) > 1 for position in found}
 
 
 def is_large(objects: list) -> bool:
@@ -266,9 +288,9 @@ def _complete_slice(status_id: str, slice_no: int, request: list[_StoredRequest]
         if _record(status_id, slice_no, len(objects), _refused(remaining, offset, refusal.message), offset, positions):
             return len(remaining)
         return 0
-    recorded = 0
+    recorded, reach = 0, copies_reach(objects)
     while offset < len(objects):
-        chunk = objects[offset:chunk_end(offset, len(objects))]
+        chunk = objects[offset:chunk_end(offset, len(objects), reach)]
         continue_act(status_id.replace("-", ""))  # the whole add is one sharing act: one alert each
         try:
             outcomes = share_each(principal, chunk, audience=collection.audience, default_tlp=collection.default_tlp,
