@@ -91,6 +91,28 @@ def _envelope_with_unreadable_objects(data: bytes | str):
     return value
 
 
+def writable_objects(objects: list) -> list:
+    """The objects of an envelope, each one that orjson cannot write (an integer beyond 64 bits,
+    which the envelope's reader kept for that object's own refusal) standing as UNREADABLE with
+    the reason check_json gives it: what a request stored for later must hold (a TAXII add
+    queued for the workers), so that the object fails alone there, as in a small add."""
+    writable = []
+    for obj in objects:
+        try:
+            orjson.dumps(obj)
+        except TypeError:
+            try:
+                check_json(obj)
+                reason = "a value the hub cannot hold"
+            except OutOfBounds as exc:
+                reason = str(exc)
+            kept = {key: obj[key] for key in ("type", "id", "modified", "created")
+                    if isinstance(obj, dict) and isinstance(obj.get(key), str)}
+            obj = {**kept, UNREADABLE: reason}
+        writable.append(obj)
+    return writable
+
+
 def _mark_unreadable_objects(envelope) -> None:
     objects = envelope.get("objects") if isinstance(envelope, dict) else None
     for index, obj in enumerate(objects if isinstance(objects, list) else []):

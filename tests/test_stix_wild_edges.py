@@ -206,3 +206,38 @@ def test_a_manifest_and_a_share_answer_name_an_id_as_its_sender_spelt_it(sharer)
     manifest = client.get(client.objects_path("community").replace("/objects/", "/manifest/"),
                           query_string={"match[id]": louder["id"].lower()}).json
     assert [record["id"] for record in manifest["objects"]] == [louder["id"]], manifest
+
+
+@pytest.mark.parametrize("modified", ["2024-03-01T00:00:00.123456789Z", "2024-03-01T00:00:00.120000Z",
+                                      "2024-03-01T00:00:00.123400Z"])
+def test_a_manifest_and_the_versions_endpoint_name_a_version_as_the_object_and_the_status_do(sharer, modified):
+    """TAXII 2.1: a manifest record's version, and each of an object's versions, is its modified:
+    the same spelling as the object served and the add's status, not the hub's own (to the
+    microsecond, milliseconds at least), which a client comparing versions takes for another."""
+    client = sharer["taxii"]
+    objects = client.objects_path("community")
+    obj = sdo("malware", name="spelt as sent", is_family=False, modified=modified)
+    status = client.post(objects, {"objects": [obj]}).json
+    assert status["successes"][0]["version"] == modified
+    assert served(client, obj) == obj
+    manifest = client.get(objects.replace("/objects/", "/manifest/"), query_string={"match[id]": obj["id"]}).json
+    assert [record["version"] for record in manifest["objects"]] == [modified]
+    assert client.get(objects + f"{obj['id']}/versions/").json["versions"] == [modified]
+    by_version = client.get(objects + f"{obj['id']}/", query_string={"match[version]": modified}).get_data()
+    assert json.loads(by_version)["objects"] == [obj]
+
+
+def test_a_large_add_with_an_integer_past_64_bits_refuses_that_object_alone(app, sharer, monkeypatch):
+    """As a small add does (an integer beyond 64 bits): the neighbours are stored, never a 500."""
+    monkeypatch.setitem(app.config, "HUB_TAXII_ASYNC_OBJECTS", 2)
+    client = sharer["taxii"]
+    fine = [sdo("malware", name=f"fine {n}", is_family=False) for n in range(2)]
+    past = sdo("malware", name="past", is_family=False, x_edge=2 ** 64)
+    response = client.post(client.objects_path("community"), json.dumps({"objects": fine + [past]}).encode())
+    assert response.status_code == 202, response.get_data(as_text=True)
+    pending.complete_pending_add(response.json["id"])
+    status = client.get(f"/api/status/{response.json['id']}/").json
+    assert (status["success_count"], status["failure_count"]) == (2, 1), status
+    assert status["failures"][0]["id"] == past["id"] and "64 bits" in status["failures"][0]["message"], status
+    for obj in fine:
+        assert served(client, obj) == obj

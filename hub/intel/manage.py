@@ -9,7 +9,7 @@ from hub.errors import Forbidden, ValidationFailed
 from hub.db import canonical_stix_id, datetime_to_us, us_to_datetime
 from hub.extensions import db
 from hub.intel.audience import Audience
-from hub.intel.writing import add_audience
+from hub.intel.writing import add_audience, version_as_sent
 from hub.intel.models import SharedItem, StixVersion
 from hub.intel.reads import get_item, stix_object
 from hub.intel.store import (
@@ -60,9 +60,11 @@ def revoke(principal: Principal, stix_id: str, reason: str = "") -> SharedItem:
 def _add_version(item: SharedItem, body: dict) -> StixVersion:
     """Store `body` as the item's newest version (the owner's own change of its own object)."""
     [stamp] = allocate_date_added(1)
-    version = StixVersion(item=item, modified_us=stix_stamp_to_us(body["modified"]), date_added_us=stamp,
+    modified_us = stix_stamp_to_us(body["modified"])
+    version = StixVersion(item=item, modified_us=modified_us, date_added_us=stamp,
                           spec_version="2.1", body=canonical_json(body),
-                          id_as_sent=body["id"] if body["id"] != canonical_stix_id(body["id"]) else None)
+                          id_as_sent=body["id"] if body["id"] != canonical_stix_id(body["id"]) else None,
+                          version_as_sent=version_as_sent(body["modified"], modified_us))
     db.session.add(version)
     item.latest_version = version
     item.last_added_us = stamp

@@ -114,6 +114,10 @@ class StixVersion(db.Model):
     # The id as this version's sender spelt it, when not in the hub's canonical lower case (the
     # body keeps it too): what a manifest names, without reading every body. Null otherwise.
     id_as_sent: Mapped[str | None] = mapped_column(String(200))
+    # The version (modified, else created) as its sender spelt it, when not as
+    # store.version_spelling writes modified_us (".120000Z", nine digits, no fraction): what a
+    # manifest and the versions endpoint name, as the object and the add's status do. Null otherwise.
+    version_as_sent: Mapped[str | None] = mapped_column(String(64))
 
     item: Mapped[SharedItem] = relationship(back_populates="versions", foreign_keys=[item_id])
 

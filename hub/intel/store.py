@@ -19,6 +19,15 @@ def stix_timestamp(value_us: int) -> str:
     return us_to_datetime(value_us).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def version_spelling(modified_us: int) -> str:
+    """A version's timestamp (µs since the epoch) as stix2 writes modified: milliseconds at least,
+    more digits only where they are not zero. What a version sent in another spelling keeps as
+    sent (StixVersion.version_as_sent)."""
+    moment = us_to_datetime(modified_us)
+    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:{moment.minute:02d}:"
+            f"{moment.second:02d}.{f'{moment.microsecond:06d}'.rstrip('0').ljust(3, '0')}Z")
+
+
 def allocate_date_added(count: int) -> list[int]:
     """Reserve `count` strictly increasing date_added values, later than every committed one.
 

@@ -25,7 +25,7 @@ from hub.intel import observables
 from hub.intel.audience import Audience
 from hub.intel.models import AudienceGrant, ItemReference, Observable, SharedItem, StixVersion
 from hub.intel.references import ends_known_to, record_references, reference_rows
-from hub.intel.store import allocate_date_added, finer_than_microseconds, load_json, same_moment
+from hub.intel.store import allocate_date_added, finer_than_microseconds, load_json, same_moment, version_spelling
 from hub.intel.validation import SCO_TYPES
 from hub.outbox import Event, announce, announce_many
 from hub.principal import Principal
@@ -287,7 +287,15 @@ def item_row(principal: Principal, candidate, audience: Audience, anonymous: boo
 
 def version_row(item_id: int, candidate, stamp: int) -> dict:
     return {"item_id": item_id, "modified_us": candidate.modified_us, "date_added_us": stamp,
-            "spec_version": candidate.spec_version, "body": candidate.body, "id_as_sent": candidate.id_as_sent}
+            "spec_version": candidate.spec_version, "body": candidate.body, "id_as_sent": candidate.id_as_sent,
+            "version_as_sent": version_as_sent(candidate.version, candidate.modified_us)}
+
+
+def version_as_sent(version: str, modified_us: int) -> str | None:
+    """The version as sent, where the hub's own spelling of its moment would say it otherwise."""
+    if not version or not modified_us or len(version) > 64:
+        return None
+    return None if version == version_spelling(modified_us) else version
 
 
 def observable_rows(item_id: int, candidate) -> list[dict]:
@@ -462,7 +470,8 @@ def write_new_versions(principal: Principal, pairs: list, audience: Audience, an
             # (sort_out: _observables_renewed) and a new date_added, which is its TAXII version.
             version_id, latest_modified = item.latest_version_id, None
             db.session.execute(update(StixVersion).where(StixVersion.id == version_id)
-                               .values(body=candidate.body, date_added_us=stamp, id_as_sent=candidate.id_as_sent)
+                               .values(body=candidate.body, date_added_us=stamp, id_as_sent=candidate.id_as_sent,
+                                       version_as_sent=None)
                                .execution_options(synchronize_session=False))
             db.session.execute(delete(Observable).where(Observable.item_id == item.id)
                                .execution_options(synchronize_session=False))

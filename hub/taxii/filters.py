@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 from flask import request
 
-from hub.intel.store import stix_timestamp
+from hub.intel.store import stix_timestamp, version_spelling
 from hub import bounds
 from hub.taxii.errors import TaxiiError
 
@@ -188,7 +188,4 @@ def version_string(modified_us: int, date_added_us: int) -> str:
     """
     if modified_us == 0:
         return stix_timestamp(date_added_us)
-    seconds, micros = divmod(modified_us, 1_000_000)
-    stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    # As stix2 writes modified: milliseconds at least, more digits only when they are not zero.
-    return f"{stamp}.{f'{micros:06d}'.rstrip('0').ljust(3, '0')}Z"
+    return version_spelling(modified_us)

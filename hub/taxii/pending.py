@@ -30,6 +30,7 @@ from flask import current_app
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import defer
 
+from hub import bounds
 from hub.accounts.models import User
 from hub.db import StixIdMap, canonical_stix_id, utcnow
 from hub.alerts import dispatch
@@ -132,8 +133,11 @@ def queue_add(principal: Principal, collection: Collection, objects: list) -> Ta
     db.session.add(status)
     db.session.flush()
     slice_count = slice_count_for(len(objects))
-    db.session.add(TaxiiPendingAdd(id=status.id, collection_id=collection.id, objects=orjson.dumps(objects).decode(),
-                                   slice_count=slice_count))
+    try:
+        stored = orjson.dumps(objects).decode()
+    except TypeError:  # an integer beyond 64 bits: refused with its object, in the worker
+        stored = orjson.dumps(bounds.writable_objects(objects)).decode()
+    db.session.add(TaxiiPendingAdd(id=status.id, collection_id=collection.id, objects=stored, slice_count=slice_count))
     db.session.flush()
     # A slice with no object (every id hashed elsewhere) is never created: nothing to wait for.
     used = {slice_of(raw, index, slice_count) for index, raw in enumerate(objects)}

@@ -37,6 +37,8 @@ class ServedVersion:
     stix_type: str
     # The id as its sender spelt it (upper-case hex), when not the canonical stix_id.
     id_as_sent: str | None = None
+    # The version as its sender spelt it, when not as version_string would.
+    version_as_sent: str | None = None
 
     @property
     def named(self) -> str:
@@ -45,7 +47,7 @@ class ServedVersion:
 
     @property
     def version(self) -> str:
-        return version_string(self.modified_us, self.date_added_us)
+        return self.version_as_sent or version_string(self.modified_us, self.date_added_us)
 
     @property
     def date_added(self) -> str:
@@ -140,6 +142,7 @@ def _build_page(reader: policy.Reader, shape: _PageShape) -> Select:
         SharedItem.stix_id, StixVersion.date_added_us, StixVersion.modified_us,
         StixVersion.body if shape.with_body else StixVersion.id,
         SharedItem.id, SharedItem.owner_org_id, SharedItem.tlp, SharedItem.stix_type, StixVersion.id_as_sent,
+        StixVersion.version_as_sent,
     ]
     selector = shape.versions
     if selector.last and not (selector.first or selector.stamps_us or selector.all):
@@ -218,7 +221,8 @@ def page_of_versions(
     more = len(rows) > page.limit
     served = [
         ServedVersion(stix_id=r[0], date_added_us=r[1], modified_us=r[2], body=r[3] if with_body else None,
-                      id=r[4], owner_org_id=r[5], tlp=r[6], stix_type=r[7], id_as_sent=r[8])
+                      id=r[4], owner_org_id=r[5], tlp=r[6], stix_type=r[7], id_as_sent=r[8],
+                      version_as_sent=r[9])
         for r in rows[: page.limit]
     ]
     token = encode_next(served[-1].date_added_us, page.digest) if more else None
