@@ -118,18 +118,19 @@ def test_a_copy_refused_in_place_of_an_earlier_one_leaves_the_earlier_one_shared
 def test_a_large_add_sent_again_changes_nothing_however_its_copies_are_cut_into_chunks(world, app, monkeypatch):
     client = world["taxii"](world["a"])
     monkeypatch.setitem(app.config, "HUB_TAXII_ASYNC_OBJECTS", 2)
-    monkeypatch.setitem(app.config, "HUB_TAXII_CHUNK", 1)
-    objects = [ip("198.51.100.110", x_score=1), ip("198.51.100.111"), ip("198.51.100.110", x_score=2)]
+    monkeypatch.setitem(app.config, "HUB_TAXII_CHUNK", 2)
+    objects = [ip("198.51.100.110", x_score=1), ip("198.51.100.111"), ip("198.51.100.112"),
+               ip("198.51.100.110", x_score=2), ip("198.51.100.113")]
     path = client.objects_path("community") + objects[0]["id"] + "/"
     first = post(client, objects)
     pending.complete_pending_add(first["id"])
-    assert client.get(path).json["objects"] == [objects[2]]
+    assert client.get(path).json["objects"] == [objects[3]]
     versions = client.get(path + "versions/").json["versions"]
 
     again = post(client, objects)
     pending.complete_pending_add(again["id"])
     done = client.get(f"/api/status/{again['id']}/").json
-    assert (done["status"], done["success_count"]) == ("complete", 3), done
+    assert (done["status"], done["success_count"]) == ("complete", 5), done
     assert client.get(path + "versions/").json["versions"] == versions
 
 

@@ -241,3 +241,20 @@ def test_a_large_add_with_an_integer_past_64_bits_refuses_that_object_alone(app,
     assert status["failures"][0]["id"] == past["id"] and "64 bits" in status["failures"][0]["message"], status
     for obj in fine:
         assert served(client, obj) == obj
+
+
+@pytest.mark.parametrize("digits", [33, 44, 80])
+def test_a_version_with_a_long_fraction_is_named_as_sent_and_can_be_asked_for(sharer, digits):
+    """STIX sets no limit on a timestamp's fraction: the manifest and versions name the version
+    the object carries, and match[version] takes that name back."""
+    client = sharer["taxii"]
+    objects = client.objects_path("community")
+    modified = "2020-01-01T00:00:00." + "1" * digits + "Z"
+    obj = sdo("malware", name="long fraction", is_family=False, created="2019-01-01T00:00:00.000Z", modified=modified)
+    assert client.post(objects, {"objects": [obj]}).json["successes"][0]["version"] == modified
+    [record] = client.get(objects.replace("/objects/", "/manifest/"), query_string={"match[id]": obj["id"]}).json["objects"]
+    assert record["version"] == modified
+    assert client.get(objects + f"{obj['id']}/versions/").json["versions"] == [modified]
+    asked = client.get(objects + f"{obj['id']}/", query_string={"match[version]": modified})
+    assert asked.status_code == 200, asked.get_data(as_text=True)
+    assert json.loads(asked.get_data())["objects"] == [obj]

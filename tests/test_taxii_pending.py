@@ -344,3 +344,28 @@ def test_a_tlp_claimed_by_a_definition_in_another_slice_still_holds(sliced):
     [failure] = [f for f in done["failures"] if f["id"] == secret["id"]]  # (the definition has no TLP of its own)
     assert "RED" in failure["message"] and done["success_count"] == 30
     assert db.session.scalar(select(func.count(SharedItem.id)).where(SharedItem.stix_id == secret["id"])) == 0
+
+
+def test_copies_of_observables_a_few_places_apart_never_chain_a_chunk_over_the_whole_slice(sharer, app, monkeypatch):
+    """A chunk takes the later copies of the observables it holds, not the copies of those
+    copies: observable j at 11j and again at 11j + 12, indicators between, once drew all 101
+    objects into one chunk (one transaction, no progress recorded until its end)."""
+    monkeypatch.setitem(app.config, "HUB_TAXII_CHUNK", 10)
+    monkeypatch.setitem(app.config, "HUB_TAXII_SLICES", 1)
+    sizes, real_share_each = [], pending.share_each
+    monkeypatch.setattr(pending, "share_each",
+                        lambda principal, chunk, **kw: sizes.append(len(chunk)) or real_share_each(principal, chunk, **kw))
+
+    def observable(j: int, note: str) -> dict:
+        return {"type": "ipv4-addr", "spec_version": "2.1", "id": f"ipv4-addr--{uuid.uuid5(uuid.NAMESPACE_URL, f'chunk-{j}')}",
+                "value": f"10.77.0.{j + 1}", "x_note": note, "object_marking_refs": [TLP.green.marking_id]}
+
+    objects: list = [None] * (11 * 8 + 13)
+    for j in range(9):
+        objects[11 * j], objects[11 * j + 12] = observable(j, "first"), observable(j, "later")
+    objects = [obj if obj is not None else marked(position) for position, obj in enumerate(objects)]
+    status = post_large(sharer, objects)
+    pending.complete_pending_add(status["id"])
+    assert max(sizes) <= 2 * 10 + 10 // 4, sizes
+    done = status_of(sharer, status["id"])
+    assert (done["status"], done["success_count"]) == ("complete", len(objects)), done

@@ -117,7 +117,7 @@ class StixVersion(db.Model):
     # The version (modified, else created) as its sender spelt it, when not as
     # store.version_spelling writes modified_us (".120000Z", nine digits, no fraction): what a
     # manifest and the versions endpoint name, as the object and the add's status do. Null otherwise.
-    version_as_sent: Mapped[str | None] = mapped_column(String(64))
+    version_as_sent: Mapped[str | None] = mapped_column(Text)
 
     item: Mapped[SharedItem] = relationship(back_populates="versions", foreign_keys=[item_id])
 

@@ -293,7 +293,7 @@ def version_row(item_id: int, candidate, stamp: int) -> dict:
 
 def version_as_sent(version: str, modified_us: int) -> str | None:
     """The version as sent, where the hub's own spelling of its moment would say it otherwise."""
-    if not version or not modified_us or len(version) > 64:
+    if not version or not modified_us:
         return None
     return None if version == version_spelling(modified_us) else version
 

@@ -26,7 +26,7 @@ MAX_PAGE = 1000
 # TAXII timestamps are UTC with a "Z". A version is an object's modified, which STIX writes in any
 # precision: digits beyond the microsecond, the hub's unit, are cut (for added_after, whose
 # date_added values are whole microseconds, that cut asks the same question).
-_TIMESTAMP = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,32}))?Z\Z")
+_TIMESTAMP = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?Z\Z")
 # Positions and limits are stored and compared as 64-bit integers: anything longer is refused
 # here, before it reaches the database as an out-of-range parameter.
 _INTEGER = re.compile(r"^[0-9]{1,19}\Z")

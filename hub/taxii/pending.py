@@ -69,16 +69,17 @@ def chunk_end(offset: int, slice_size: int, reach: dict[int, int] | None = None)
     round trips and commits whatever its size: a bundle of 1,000 cut by id into two slices of 480
     to 520 made a chunk of a dozen objects one time in two.
 
-    `reach` (copies_reach): a chunk holding a copy of an observable also holds its later copies,
-    which only within one share supersede it (bulk.share_each): the same request sent again then
-    changes nothing, however it is cut."""
-    end = offset + chunk_size()
-    end = slice_size if slice_size - end < chunk_size() // 4 else end
-    position = offset
-    while reach and position < end:  # the chunk grows to the last copy of what it holds
-        end = max(end, reach.get(position, position) + 1)
-        position += 1
-    return min(end, slice_size)
+    `reach` (copies_reach): the chunk also takes the later copies of the observables it holds,
+    which supersede each other only within one share (bulk.share_each), so that the same request
+    sent again changes nothing. Up to twice a chunk, and not from copy to copy (chained, copies a
+    few places apart drew a whole slice into one chunk): copies farther apart are shared in turn,
+    as if sent one after the other.
+    """
+    end = min(offset + chunk_size(), slice_size)
+    if reach:
+        stretched = max(reach.get(position, position) + 1 for position in range(offset, end))
+        end = min(max(end, stretched), offset + 2 * chunk_size())
+    return slice_size if slice_size - end < chunk_size() // 4 else end
 
 
 def copies_reach(objects: list) -> dict[int, int]:

@@ -23,7 +23,7 @@ _SPELT_ALIKE = r'\.[0-9]{3}Z$|\.[0-9]{3}[0-9]{0,2}[1-9]Z$'
 
 
 def upgrade():
-    op.add_column('stix_version', sa.Column('version_as_sent', sa.String(length=64), nullable=True))
+    op.add_column('stix_version', sa.Column('version_as_sent', sa.Text(), nullable=True))
     bind = op.get_bind()
     if bind.dialect.name == 'postgresql':
         # Only bodies holding a modified or created spelt otherwise are parsed.
@@ -33,14 +33,14 @@ def upgrade():
                   FROM stix_version
                   WHERE modified_us <> 0
                     AND body ~ '"(modified|created)":"[^"]*T[0-9:]{{8}}(Z|[.][0-9]{{1,2}}Z|[.][0-9]{{4,}}Z)"') AS sent
-            WHERE sent.id = stix_version.id AND length(sent.version) <= 64 AND sent.version !~ '{_SPELT_ALIKE}'
+            WHERE sent.id = stix_version.id AND sent.version !~ '{_SPELT_ALIKE}'
         """)
     else:
         # The embedded hub's SQLite: every versioned row, alike or not (the reader prefers the column).
         op.execute("""
             UPDATE stix_version
             SET version_as_sent = coalesce(json_extract(body, '$.modified'), json_extract(body, '$.created'))
-            WHERE modified_us <> 0 AND length(coalesce(json_extract(body, '$.modified'), json_extract(body, '$.created'))) <= 64
+            WHERE modified_us <> 0
         """)
 
 
