@@ -146,3 +146,20 @@ def test_an_observable_with_a_timestamp_finer_than_the_microsecond_can_be_sent_a
     status = post(client, [again])
     assert status["success_count"] == 1, status
     assert client.get(client.objects_path("community") + sent["id"] + "/").json["objects"] == [again]
+
+
+def test_a_renewal_that_gives_up_the_place_of_the_real_observable_reaches_a_syncing_reader(world):
+    """B holds the id with other values, A the real observable, which a reader is served. A renews
+    its copy with other values: the reader is now served B's copy, and a client polling with
+    added_after must receive it, not keep the real one it had for ever."""
+    a, b, reader = world["taxii"](world["a"]), world["taxii"](world["b"]), world["taxii"](world["c"])
+    genuine = ip("198.51.100.3")
+    post(b, [{**genuine, "value": "203.0.113.1"}])
+    post(a, [genuine])
+    path = reader.objects_path("community")
+    page = reader.get(path)
+    assert page.json["objects"] == [genuine]
+    cursor = page.headers["X-TAXII-Date-Added-Last"]
+    post(a, [{**genuine, "value": "203.0.113.66"}])
+    served = reader.get(path + genuine["id"] + "/").json["objects"]
+    assert reader.get(path, query_string={"added_after": cursor}).json.get("objects") == served

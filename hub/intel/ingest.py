@@ -207,6 +207,27 @@ def _check_timestamps(obj: dict) -> None:
             raise ObjectRejected(f"{key}: not a STIX timestamp") from None
 
 
+# The version a TAXII client names back in a request's URL (match[version]): a longer fraction
+# outgrows a request line. Real data writes nanoseconds at the finest.
+MAX_VERSION_FRACTION = 32
+
+
+def _check_version(obj: dict, modified_us: int) -> None:
+    """The version timestamp (modified, else created), as sent: within MAX_VERSION_FRACTION digits
+    after the second, and after the epoch's first microsecond, which stands for "no version"
+    (observables) in the hub's keys."""
+    key = "modified" if obj.get("modified") is not None else "created" if obj.get("created") is not None else None
+    if key is None:
+        return
+    fraction = obj[key].partition(".")[2].rstrip("Zz") if isinstance(obj[key], str) else ""
+    if len(fraction) > MAX_VERSION_FRACTION:
+        raise ObjectRejected(f"{key}: more than {MAX_VERSION_FRACTION} digits after the second "
+                             "(a client names a version back in a URL)", field=key)
+    if modified_us == 0:
+        raise ObjectRejected(f"{key}: the hub takes versions from 1970-01-01T00:00:00.000001Z on "
+                             "(the first microsecond stands for objects without versions)", field=key)
+
+
 def _modified_us(obj: dict) -> int:
     stamp = obj.get("modified") or obj.get("created")
     if stamp is None:  # SCOs are not versioned
@@ -276,6 +297,8 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool,
     obj, id_from_content = _parse(marked)
     # Judged as sent: the library writes a year before 1000 without its leading zero.
     _check_timestamps(marked)
+    modified_us = _modified_us(obj)
+    _check_version(marked, modified_us)
     weakness_problems = severity.problems_in(obj)
     if weakness_problems:
         path, reason = weakness_problems[0]
@@ -295,7 +318,7 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool,
     return PreparedObject(
         stix_id=canonical_stix_id(stix_id),
         stix_type=object_type,
-        modified_us=_modified_us(obj),
+        modified_us=modified_us,
         spec_version="2.1",
         body=canonical_json(stored),
         tlp=tlp,

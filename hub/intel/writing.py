@@ -459,8 +459,10 @@ def write_new_versions(principal: Principal, pairs: list, audience: Audience, an
     renewable = _unversioned(sorted({item.latest_version_id for item, candidate in pairs if not candidate.version}))
     stamps = allocate_date_added(len(pairs))
     now = utcnow()
-    widened = []
+    widened, gave_up_place = [], []
     for (item, candidate), stamp in zip(pairs, stamps):
+        if item.id_from_content and not candidate.id_from_content:
+            gave_up_place.append(item.stix_id)
         if candidate.version or item.latest_version_id not in renewable:
             version_id = insert_returning_ids(StixVersion.__table__, [version_row(item.id, candidate, stamp)])[0]
             latest_modified = db.session.scalar(select(func.max(StixVersion.modified_us))
@@ -502,7 +504,18 @@ def write_new_versions(principal: Principal, pairs: list, audience: Audience, an
         insert_all(AuditEvent.__table__, chain_rows(rows))
         db.session.expire(item)
     _added_anew(widened)  # after the batch's stamps, which are all taken by now
+    _served_anew(principal, gave_up_place)
     db.session.flush()
+
+
+def _served_anew(principal: Principal, stix_ids: list[str]) -> None:
+    """Another organisation's copy of an id that an observable renewed with other values gave up
+    (reads.served_before: a copy that says what its id says goes first) may now be what a reader
+    is served under the id: stamped anew (_added_anew), so that a reader polling with
+    added_after receives it, not the copy it had for ever."""
+    if stix_ids:
+        _added_anew(list(db.session.scalars(select(SharedItem.id).where(
+            id_in(SharedItem.stix_id, sorted(set(stix_ids))), ~policy.owned_by_org_of(principal, SharedItem.owner_org_id)))))
 
 
 def add_audience(item: SharedItem, audience: Audience, *, added_anew: bool = True) -> dict | None:
