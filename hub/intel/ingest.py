@@ -332,7 +332,7 @@ def prepare_object(raw, requested_tlp: TLP | None, anonymous: bool,
         where_sighted_refs=_where_sighted(obj),
         version=version if isinstance(version, str) else "",
         id_from_content=id_from_content,
-        id_as_sent=stix_id if stix_id != canonical_stix_id(stix_id) else None,
+        id_as_sent=writing.id_as_sent(stix_id),
     )
 
 
@@ -373,15 +373,13 @@ def prepare_all(objects, requested_tlp: TLP | None, anonymous: bool,
             version, position = seen[key]
             if not same_moment(version, candidate.version):
                 problems.append({"index": index, "id": raw.get("id"), "error": writing.MICROSECOND_TWIN})
-            elif candidate.version or candidate.body == prepared[position].body:
-                pass
-            elif candidate.tlp == prepared[position].tlp:
-                prepared[position] = candidate  # an observable sent again: the later copy (superseded_copies)
-            else:  # under another TLP: shared after it, and refused as a new version may not change it
-                prepared.append(candidate)
+            elif not candidate.version and candidate.body != prepared[position].body:
+                prepared.append(candidate)  # an observable sent again with other content: superseded_copies
             continue
         seen[key] = (candidate.version, len(prepared))
         prepared.append(candidate)
+    later_kept = superseded_copies(list(enumerate(prepared)))
+    prepared = [candidate for position, candidate in enumerate(prepared) if position not in later_kept]
     if problems:
         raise ValidationFailed(f"{len(problems)} object(s) rejected; nothing was shared", problems)
     if not prepared:

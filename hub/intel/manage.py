@@ -6,10 +6,10 @@ from datetime import datetime, timezone
 from hub import audit, policy
 from hub.outbox import Event, announce
 from hub.errors import Forbidden, ValidationFailed
-from hub.db import canonical_stix_id, datetime_to_us, us_to_datetime
+from hub.db import datetime_to_us, us_to_datetime
 from hub.extensions import db
 from hub.intel.audience import Audience
-from hub.intel.writing import add_audience, version_as_sent
+from hub.intel.writing import add_audience, id_as_sent, version_as_sent
 from hub.intel.models import SharedItem, StixVersion
 from hub.intel.reads import get_item, stix_object
 from hub.intel.store import (
@@ -63,7 +63,7 @@ def _add_version(item: SharedItem, body: dict) -> StixVersion:
     modified_us = stix_stamp_to_us(body["modified"])
     version = StixVersion(item=item, modified_us=modified_us, date_added_us=stamp,
                           spec_version="2.1", body=canonical_json(body),
-                          id_as_sent=body["id"] if body["id"] != canonical_stix_id(body["id"]) else None,
+                          id_as_sent=id_as_sent(body["id"]),
                           version_as_sent=version_as_sent(body["modified"], modified_us))
     db.session.add(version)
     item.latest_version = version

@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session, object_session
 from hub import policy
 from hub.accounts.models import Organisation, SharingGroup
 from hub.audit import AuditEvent, chain_rows
-from hub.db import copy_rows, id_chunks, id_in, insert_rows, on_postgresql, reserve_ids, us_to_datetime, utcnow
+from hub.db import (
+    canonical_stix_id, copy_rows, id_chunks, id_in, insert_rows, on_postgresql, reserve_ids, us_to_datetime, utcnow,
+)
 from hub.extensions import db
 from hub.intel import observables
 from hub.intel.audience import Audience
@@ -190,14 +192,6 @@ def _observables_renewed(keyed, ours: dict) -> set[str]:
         if modified_us == 0 and body != sent[version_id].body}
 
 
-def _unversioned(version_ids: list[int]) -> set[int]:
-    """Of these versions, those of objects without versions (modified_us 0): renewed in place."""
-    if not version_ids:
-        return set()
-    return set(db.session.scalars(select(StixVersion.id).where(id_in(StixVersion.id, version_ids),
-                                                               StixVersion.modified_us == 0)))
-
-
 # A timestamp written finer than the microsecond, in a stored body's JSON text.
 _FINER_IN_JSON = r'[0-9]T[0-9:]{8}[.][0-9]{7,}Z"'
 
@@ -289,6 +283,11 @@ def version_row(item_id: int, candidate, stamp: int) -> dict:
     return {"item_id": item_id, "modified_us": candidate.modified_us, "date_added_us": stamp,
             "spec_version": candidate.spec_version, "body": candidate.body, "id_as_sent": candidate.id_as_sent,
             "version_as_sent": version_as_sent(candidate.version, candidate.modified_us)}
+
+
+def id_as_sent(stix_id: str) -> str | None:
+    """The id as sent, where it is not the hub's canonical key (upper-case hex)."""
+    return None if stix_id == canonical_stix_id(stix_id) else stix_id
 
 
 def version_as_sent(version: str, modified_us: int) -> str | None:
@@ -456,14 +455,15 @@ def write_new_versions(principal: Principal, pairs: list, audience: Audience, an
         return
     db.session.flush()
     known = ends_known_to(principal, [candidate for _item, candidate in pairs])  # one query, before the lock
-    renewable = _unversioned(sorted({item.latest_version_id for item, candidate in pairs if not candidate.version}))
     stamps = allocate_date_added(len(pairs))
     now = utcnow()
     widened, gave_up_place = [], []
     for (item, candidate), stamp in zip(pairs, stamps):
         if item.id_from_content and not candidate.id_from_content:
             gave_up_place.append(item.stix_id)
-        if candidate.version or item.latest_version_id not in renewable:
+        # A copy without a version reaches here only for an object held without versions either
+        # (sort_out refuses it otherwise: UNVERSIONED_AFTER_VERSIONS).
+        if candidate.version:
             version_id = insert_returning_ids(StixVersion.__table__, [version_row(item.id, candidate, stamp)])[0]
             latest_modified = db.session.scalar(select(func.max(StixVersion.modified_us))
                                                 .where(StixVersion.item_id == item.id, StixVersion.id != version_id))
